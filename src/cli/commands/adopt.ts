@@ -1,0 +1,91 @@
+import { NotFoundError, OperationFailedError } from "../../domain/errors.ts";
+import { priorityName } from "../../domain/types.ts";
+import { parseUuid } from "../../domain/validate.ts";
+import { applyAdopt, planAdopt } from "../../ops/adopt.ts";
+import { scan } from "../../ops/scan.ts";
+import { confirmOrCancel } from "../confirm.ts";
+import type { Deps } from "../deps.ts";
+import { writeLines } from "../io.ts";
+import type { Outcome } from "../outcome.ts";
+import { paint } from "../render/style.ts";
+
+export interface AdoptOptions {
+  vmUuid?: string;
+  yes: boolean;
+}
+
+export function parseOptions(raw: { vmUuid?: string; yes?: boolean }): AdoptOptions {
+  return {
+    vmUuid: raw.vmUuid === undefined ? undefined : parseUuid(raw.vmUuid),
+    yes: raw.yes === true,
+  };
+}
+
+export async function run(opts: AdoptOptions, deps: Deps): Promise<Outcome> {
+  const store = await deps.store();
+  const view = await scan({ store, xe: deps.xe, offline: false, localHostUuid: deps.localHost() });
+  if (view.drift === null) {
+    throw new OperationFailedError(`cannot adopt: the host could not be read: ${view.hostError}`);
+  }
+  if (opts.vmUuid !== undefined) {
+    const s = view.drift.byUuid.get(opts.vmUuid);
+    if (s === undefined || s.host === null) {
+      throw new NotFoundError(`VM ${opts.vmUuid} does not exist on this host (xe vm-list)`);
+    }
+    if (s.registered !== null) {
+      throw new NotFoundError(
+        `VM ${opts.vmUuid} is already registered; see 'vgpu-admin show-vm --vm-uuid=${opts.vmUuid}'`,
+      );
+    }
+    if (s.parsed.stubs.length === 0) {
+      throw new NotFoundError(
+        `VM ${opts.vmUuid} carries no vgpu-stub device; register it with 'vgpu-admin register-vm --vm-uuid=${opts.vmUuid}'`,
+      );
+    }
+  }
+  const c = paint(deps.io.color);
+  const plan = planAdopt(store, view, opts.vmUuid);
+  const lines: string[] = [];
+  for (const r of plan.refused) {
+    lines.push(`${c.warn("⚠")} not adopted: VM ${r.host.uuid} (${r.host.nameLabel}): ${r.reason}`);
+  }
+  if (plan.candidates.length === 0) {
+    lines.push(
+      plan.refused.length === 0
+        ? "No unregistered VM carries a vgpu-stub device; nothing to adopt."
+        : "Nothing adopted.",
+    );
+    writeLines(deps.io.out, lines);
+    return plan.refused.length === 0 ? undefined : "degraded";
+  }
+  lines.push(`VMs to adopt (their args stay as they are; only the database changes):`);
+  for (const cand of plan.candidates) {
+    lines.push(
+      `  VM ${cand.host.uuid} (${cand.host.nameLabel}): vGPU pool ${cand.config.pool}, priority ${
+        priorityName(cand.config.priority)
+      }, VM ID ${cand.config.vmId}`,
+    );
+  }
+  writeLines(deps.io.out, lines);
+  await confirmOrCancel(
+    `Adopt ${plan.candidates.length} VM${plan.candidates.length === 1 ? "" : "s"}? (yes/no):`,
+    opts.yes,
+    deps,
+  );
+  const results = applyAdopt(store, plan.candidates);
+  const done: string[] = [];
+  let failed = plan.refused.length;
+  for (const r of results) {
+    if (r.error === null) {
+      done.push(`${c.ok("✓")} adopted VM ${r.candidate.host.uuid} (${r.candidate.host.nameLabel})`);
+    } else {
+      failed++;
+      done.push(`${c.bad("✗")} VM ${r.candidate.host.uuid}: ${r.error}`);
+    }
+  }
+  done.push(
+    `Adopted ${results.filter((r) => r.error === null).length} VM(s); ${failed} not adopted.`,
+  );
+  writeLines(deps.io.out, done);
+  return failed > 0 ? "degraded" : undefined;
+}

@@ -1,0 +1,55 @@
+import { type PoolId, type Priority, priorityName } from "../../domain/types.ts";
+import { parsePoolId, parsePriority } from "../../domain/validate.ts";
+import type { Deps } from "../deps.ts";
+import { type Format, parseFormat, writeJson } from "../format.ts";
+import { renderTable } from "../render/table.ts";
+import { vmJson, vmLabel } from "../render/vm-fields.ts";
+
+export interface ListVmsOptions {
+  pool?: PoolId;
+  priority?: Priority;
+  format: Format;
+}
+
+export function parseOptions(
+  raw: { pool?: string; priority?: string; format?: string },
+): ListVmsOptions {
+  return {
+    pool: raw.pool === undefined ? undefined : parsePoolId(raw.pool),
+    priority: raw.priority === undefined ? undefined : parsePriority(raw.priority),
+    format: parseFormat(raw.format),
+  };
+}
+
+export async function run(opts: ListVmsOptions, deps: Deps): Promise<void> {
+  const vms = (await deps.store()).listVms({ pool: opts.pool, priority: opts.priority });
+  const out = deps.io.out;
+  if (opts.format === "json") {
+    writeJson(out, {
+      filter: {
+        pool_id: opts.pool ?? null,
+        priority: opts.priority === undefined ? null : priorityName(opts.priority),
+      },
+      vms: vms.map(vmJson),
+    });
+    return;
+  }
+  if (vms.length === 0) {
+    const filters = [
+      opts.pool === undefined ? "" : ` in vGPU pool ${opts.pool}`,
+      opts.priority === undefined ? "" : ` with priority ${priorityName(opts.priority)}`,
+    ].join("");
+    out.write(
+      filters === ""
+        ? "No VMs registered. Register one with 'vgpu-admin register-vm --vm-uuid=UUID'.\n"
+        : `No registered VMs${filters}.\n`,
+    );
+    return;
+  }
+  const table = await renderTable(
+    ["VM ID", "UUID", "Name", "vGPU Pool", "Priority"],
+    vms.map((v) => [v.vmId, v.vmUuid, vmLabel(v), v.pool, priorityName(v.priority)]),
+    deps.io.color,
+  );
+  out.write(`${table}\n${vms.length} VM${vms.length === 1 ? "" : "s"}\n`);
+}

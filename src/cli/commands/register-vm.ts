@@ -1,0 +1,73 @@
+import type { PoolId, Priority } from "../../domain/types.ts";
+import { priorityName } from "../../domain/types.ts";
+import {
+  parsePoolId,
+  parsePriority,
+  parseUuid,
+  parseVmId,
+  parseVmName,
+} from "../../domain/validate.ts";
+import { buildDevice } from "../../domain/device-args.ts";
+import { registerVm } from "../../ops/register.ts";
+import type { Deps } from "../deps.ts";
+import { writeLines } from "../io.ts";
+import { vmLabel } from "../render/vm-fields.ts";
+
+export interface RegisterVmOptions {
+  vmUuid: string;
+  vmName?: string;
+  pool: PoolId;
+  priority: Priority;
+  vmId?: number;
+  offline: boolean;
+}
+
+export function parseOptions(raw: {
+  vmUuid: string;
+  vmName?: string;
+  pool?: string;
+  priority?: string;
+  vmId?: string;
+  offline?: boolean;
+}): RegisterVmOptions {
+  return {
+    vmUuid: parseUuid(raw.vmUuid),
+    vmName: raw.vmName === undefined ? undefined : parseVmName(raw.vmName),
+    pool: raw.pool === undefined ? "A" : parsePoolId(raw.pool),
+    priority: raw.priority === undefined ? 1 : parsePriority(raw.priority),
+    vmId: raw.vmId === undefined ? undefined : parseVmId(raw.vmId),
+    offline: raw.offline === true,
+  };
+}
+
+export async function run(opts: RegisterVmOptions, deps: Deps): Promise<void> {
+  const store = await deps.store();
+  const xe = opts.offline ? null : await deps.xe();
+  const r = await registerVm(store, xe, opts);
+  const vm = r.vm;
+  const lines = [
+    `Registered VM ${vm.vmUuid} (${vmLabel(vm)}): vGPU pool ${vm.pool}, priority ${
+      priorityName(vm.priority)
+    }, VM ID ${vm.vmId}`,
+  ];
+  if (r.host === null) {
+    lines.push(
+      `Not written to the VM (--offline): run 'vgpu-admin sync' on the host to apply ${
+        buildDevice(vm)
+      }`,
+    );
+  } else {
+    for (const old of r.replaced) lines.push(`The VM carried other vgpu-stub args: ${old.raw}`);
+    lines.push(
+      r.argsAfter === r.argsBefore
+        ? `The VM already carries ${buildDevice(vm)}`
+        : `Wrote platform args: ${r.argsAfter}`,
+    );
+    if (r.host.powerState !== "halted" && r.argsAfter !== r.argsBefore) {
+      lines.push(
+        `The VM is ${r.host.powerState}: it gets these args at its next start (restart it to apply).`,
+      );
+    }
+  }
+  writeLines(deps.io.out, lines);
+}

@@ -1,0 +1,47 @@
+import { parseUuid } from "../../domain/validate.ts";
+import { removeVm } from "../../ops/remove.ts";
+import { confirmOrCancel } from "../confirm.ts";
+import type { Deps } from "../deps.ts";
+import { writeLines } from "../io.ts";
+import { vmLabel } from "../render/vm-fields.ts";
+
+export interface RemoveVmOptions {
+  vmUuid: string;
+  yes: boolean;
+  offline: boolean;
+}
+
+export function parseOptions(
+  raw: { vmUuid: string; yes?: boolean; offline?: boolean },
+): RemoveVmOptions {
+  return { vmUuid: parseUuid(raw.vmUuid), yes: raw.yes === true, offline: raw.offline === true };
+}
+
+export async function run(opts: RemoveVmOptions, deps: Deps): Promise<void> {
+  const store = await deps.store();
+  const vm = store.requireVm(opts.vmUuid);
+  await confirmOrCancel(
+    `Remove VM ${vm.vmUuid} (${
+      vmLabel(vm)
+    }, vGPU pool ${vm.pool}, VM ID ${vm.vmId}) from vgpu-admin? (yes/no):`,
+    opts.yes,
+    deps,
+  );
+  const r = await removeVm(store, opts.offline ? null : await deps.xe(), opts.vmUuid);
+  const lines = [`Removed VM ${r.vm.vmUuid} (${vmLabel(r.vm)}) from the database.`];
+  if (opts.offline) lines.push("Its args were left as they are (--offline).");
+  else if (r.hostMissing) {
+    lines.push("The host has no VM with this uuid: only the database row was removed.");
+  } else if (r.argsBefore === r.argsAfter) lines.push("Its args carried no vgpu-stub device.");
+  else {
+    lines.push(
+      r.argsAfter === null
+        ? "Removed its vgpu-stub device; nothing else was left, so the platform key was removed."
+        : `Removed its vgpu-stub device; its args are now: ${r.argsAfter}`,
+    );
+    if (r.host !== null && r.host.powerState !== "halted") {
+      lines.push(`The VM is ${r.host.powerState} and keeps its vGPU device until its next start.`);
+    }
+  }
+  writeLines(deps.io.out, lines);
+}

@@ -1,0 +1,42 @@
+import type { PoolId } from "../../domain/types.ts";
+import { parseDescription, parsePoolId, parsePoolName } from "../../domain/validate.ts";
+import { renamePool } from "../../ops/pools.ts";
+import type { Deps } from "../deps.ts";
+
+export interface SetPoolNameOptions {
+  poolId: PoolId;
+  name: string;
+  /** undefined: keep; null: clear. */
+  description: string | null | undefined;
+}
+
+export function parseOptions(
+  raw: { poolId: string; name: string; description?: string },
+): SetPoolNameOptions {
+  return {
+    poolId: parsePoolId(raw.poolId, "--pool-id"),
+    name: parsePoolName(raw.name),
+    description: raw.description === undefined ? undefined : parseDescription(raw.description),
+  };
+}
+
+export async function run(opts: SetPoolNameOptions, deps: Deps): Promise<void> {
+  const r = renamePool(await deps.store(), opts.poolId, opts.name, opts.description);
+  const out = deps.io.out;
+  if (!r.changed) {
+    out.write(
+      `vGPU pool ${opts.poolId} is already named ${
+        JSON.stringify(r.after.name)
+      }; nothing changed.\n`,
+    );
+    return;
+  }
+  out.write(
+    `vGPU pool ${opts.poolId} renamed: ${JSON.stringify(r.before.name)} -> ${
+      JSON.stringify(r.after.name)
+    }\n`,
+  );
+  if (r.before.description !== r.after.description) {
+    out.write(`Description: ${r.after.description ?? "(none)"}\n`);
+  }
+}

@@ -1,0 +1,72 @@
+import { UsageError } from "../../domain/errors.ts";
+import { SETTING_DEFS, settingDef } from "../../domain/settings.ts";
+import type { Deps } from "../deps.ts";
+import { type Format, parseFormat, writeJson } from "../format.ts";
+import { writeLines } from "../io.ts";
+
+export interface SettingsOptions {
+  key?: string;
+  value?: string;
+  unset: boolean;
+  format: Format;
+}
+
+export function parseOptions(
+  raw: { args?: string[]; unset?: boolean; format?: string },
+): SettingsOptions {
+  const [key, value, ...rest] = raw.args ?? [];
+  if (rest.length > 0) throw new UsageError("too many arguments: settings [KEY [VALUE]]");
+  if (key !== undefined) settingDef(key);
+  if (raw.unset === true && (key === undefined || value !== undefined)) {
+    throw new UsageError("--unset takes exactly one KEY: settings KEY --unset");
+  }
+  return { key, value, unset: raw.unset === true, format: parseFormat(raw.format) };
+}
+
+export async function run(opts: SettingsOptions, deps: Deps): Promise<void> {
+  const store = await deps.store();
+  const out = deps.io.out;
+  if (opts.key !== undefined && (opts.value !== undefined || opts.unset)) {
+    const def = settingDef(opts.key);
+    const value = opts.unset ? null : def.parse(opts.value!);
+    store.setSetting(def.key, value);
+    out.write(
+      value === null
+        ? `${def.key} reset to its default: ${def.default}\n`
+        : `${def.key} = ${value}\n`,
+    );
+    return;
+  }
+  const stored = store.listSettings();
+  const defs = opts.key === undefined ? SETTING_DEFS : [settingDef(opts.key)];
+  const rows = defs.map((d) => {
+    const raw = stored.get(d.key);
+    return {
+      key: d.key,
+      value: raw ?? d.default,
+      default: d.default,
+      set: raw !== undefined,
+      help: d.help,
+    };
+  });
+  if (opts.format === "json") {
+    writeJson(out, {
+      settings: rows.map((r) => ({
+        key: r.key,
+        value: r.value,
+        default: r.default,
+        is_default: !r.set,
+      })),
+    });
+    return;
+  }
+  if (opts.key !== undefined) {
+    out.write(`${rows[0].value}\n`);
+    return;
+  }
+  const width = Math.max(...rows.map((r) => r.key.length));
+  writeLines(
+    out,
+    rows.map((r) => `${r.key.padEnd(width)} = ${r.value}${r.set ? "" : " (default)"}  # ${r.help}`),
+  );
+}

@@ -1,0 +1,23 @@
+import type { PoolId } from "../../domain/types.ts";
+import { parsePoolId } from "../../domain/validate.ts";
+import { showPool } from "../../ops/pools.ts";
+import type { Deps } from "../deps.ts";
+import { type Format, parseFormat, writeJson } from "../format.ts";
+import { writeLines } from "../io.ts";
+import { showPoolJson, showPoolLines } from "../render/pools.ts";
+import { paint } from "../render/style.ts";
+
+export interface ShowPoolOptions {
+  poolId: PoolId;
+  format: Format;
+}
+
+export function parseOptions(raw: { poolId: string; format?: string }): ShowPoolOptions {
+  return { poolId: parsePoolId(raw.poolId, "--pool-id"), format: parseFormat(raw.format) };
+}
+
+export async function run(opts: ShowPoolOptions, deps: Deps): Promise<void> {
+  const detail = showPool(await deps.store(), opts.poolId);
+  if (opts.format === "json") writeJson(deps.io.out, showPoolJson(detail));
+  else writeLines(deps.io.out, showPoolLines(detail, paint(deps.io.color)));
+}

@@ -1,0 +1,77 @@
+import { buildDevice } from "../../domain/device-args.ts";
+import { parseUuid } from "../../domain/validate.ts";
+import { scan } from "../../ops/scan.ts";
+import type { Deps } from "../deps.ts";
+import { type Format, parseFormat, writeJson } from "../format.ts";
+import { hostWarning } from "../host-warning.ts";
+import { writeLines } from "../io.ts";
+import type { Outcome } from "../outcome.ts";
+import { scanVmJson } from "../render/scan.ts";
+import { paint } from "../render/style.ts";
+import { priorityLong, vmLabel } from "../render/vm-fields.ts";
+
+export interface ShowVmOptions {
+  vmUuid: string;
+  offline: boolean;
+  format: Format;
+}
+
+export function parseOptions(
+  raw: { vmUuid: string; offline?: boolean; format?: string },
+): ShowVmOptions {
+  return {
+    vmUuid: parseUuid(raw.vmUuid),
+    offline: raw.offline === true,
+    format: parseFormat(raw.format),
+  };
+}
+
+export async function run(opts: ShowVmOptions, deps: Deps): Promise<Outcome> {
+  const store = await deps.store();
+  const vm = store.requireVm(opts.vmUuid);
+  const view = await scan({
+    store,
+    xe: deps.xe,
+    offline: opts.offline,
+    localHostUuid: deps.localHost(),
+    vmUuid: opts.vmUuid,
+  });
+  const state = view.drift?.byUuid.get(vm.vmUuid) ?? null;
+  if (opts.format === "json") {
+    const entry = state === null
+      ? { vm_uuid: vm.vmUuid, status: "unknown", registered: null, host: null, drift: [] }
+      : scanVmJson(view, state);
+    writeJson(deps.io.out, { vm: entry, pool_name: store.getPool(vm.pool).name });
+    return hostWarning(deps, view.hostError);
+  }
+  const c = paint(deps.io.color);
+  const lines = [
+    c.bold(`VM: ${vmLabel(vm)}`),
+    `  UUID:        ${vm.vmUuid}`,
+    `  vGPU pool:   ${vm.pool} (${JSON.stringify(store.getPool(vm.pool).name)})`,
+    `  Priority:    ${priorityLong(vm.priority)}`,
+    `  VM ID:       ${vm.vmId}`,
+    `  Device args: ${buildDevice(vm)}`,
+    `  Created:     ${vm.createdAt}`,
+    `  Updated:     ${vm.updatedAt}`,
+  ];
+  if (state !== null) {
+    const h = state.host;
+    lines.push("Host:");
+    if (h === null) lines.push(`  ${c.bad("✗")} the host has no VM with this uuid`);
+    else {
+      lines.push(`  Name-label:  ${h.nameLabel}`, `  Power:       ${h.powerState}`);
+      lines.push(`  Args on VM:  ${h.deviceModelArgs ?? "(none)"}`);
+      if (state.drift.length === 0) lines.push(`  ${c.ok("✓")} in sync with the database`);
+    }
+    for (const d of state.drift) lines.push(`  ${c.warn("⚠")} ${d.detail} -> fix: ${d.fix}`);
+    const stale = view.staleRuns.get(vm.vmUuid);
+    if (stale !== undefined) {
+      lines.push(
+        `  ${c.warn("⚠")} running with stale vGPU args since ${stale.since}: restart to apply`,
+      );
+    }
+  }
+  writeLines(deps.io.out, lines);
+  return hostWarning(deps, view.hostError);
+}

@@ -1,0 +1,55 @@
+import { UsageError, VgpuError } from "../../domain/errors.ts";
+import { parseUuid } from "../../domain/validate.ts";
+import { appendHookLog, DEFAULT_HOOK_LOG } from "../../ops/hook-log.ts";
+import { checkVmStart, type HookResult } from "../../ops/startup-hook.ts";
+import type { Deps } from "../deps.ts";
+import type { Outcome } from "../outcome.ts";
+
+/** End to end the hook finishes within 15 s whatever happens (design.md §4); margin kept for exit. */
+export const HOOK_BOUND_MS = 14_000;
+
+export interface StartupHookOptions {
+  vmUuid: string;
+  reason: string;
+}
+
+export function parseOptions(raw: { vmUuid: string; reason?: string }): StartupHookOptions {
+  const reason = (raw.reason ?? "none").replace(/[^\w.-]/g, "?").slice(0, 32);
+  try {
+    return { vmUuid: parseUuid(raw.vmUuid), reason };
+  } catch (e) {
+    // Never exit 2 from the hook for bad input: 2 would abort the VM start (design.md §4).
+    if (e instanceof UsageError) throw new VgpuError(`startup-hook: ${e.message}`);
+    throw e;
+  }
+}
+
+export async function run(opts: StartupHookOptions, deps: Deps): Promise<Outcome> {
+  const deadline = deps.now().getTime() + HOOK_BOUND_MS - Math.round(performance.now());
+  const logPath = deps.env.get("VGPU_LOG") || DEFAULT_HOOK_LOG;
+  const log = (action: string, result: string, detail: string) => {
+    const line =
+      `${deps.now().toISOString()} vm=${opts.vmUuid} reason=${opts.reason} action=${action} result=${result} ${detail}`;
+    const problem = appendHookLog(logPath, line);
+    if (problem !== null) deps.io.err.write(`warning: cannot write ${logPath}: ${problem}\n`);
+  };
+  let r: HookResult;
+  try {
+    const store = await deps.store();
+    r = await checkVmStart(store, await deps.xeUntil(deadline), await deps.settings(), opts.vmUuid);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    log("error", "failed", msg.replace(/\s+/g, " "));
+    throw e;
+  }
+  const result = r.refuse
+    ? "refused"
+    : r.action === "in-sync" || r.action === "unregistered"
+    ? "ok"
+    : "warning";
+  log(r.action, result, r.detail);
+  if (result !== "ok") {
+    deps.io.err.write(`vgpu-admin startup-hook: VM ${opts.vmUuid}: ${r.detail}\n`);
+  }
+  return r.refuse ? "refused" : undefined;
+}

@@ -1,0 +1,33 @@
+import { poolSummaries } from "../../ops/pools.ts";
+import { scan } from "../../ops/scan.ts";
+import type { Deps } from "../deps.ts";
+import { type Format, parseFormat, writeJson } from "../format.ts";
+import { writeLines } from "../io.ts";
+import type { Outcome } from "../outcome.ts";
+import { hostWarning } from "../host-warning.ts";
+import { paint } from "../render/style.ts";
+import { statusJson, statusLines } from "../render/status.ts";
+
+export interface StatusOptions {
+  offline: boolean;
+  format: Format;
+}
+
+export function parseOptions(raw: { offline?: boolean; format?: string }): StatusOptions {
+  return { offline: raw.offline === true, format: parseFormat(raw.format) };
+}
+
+/** The control panel; when xe fails it still prints the database part, warns once, exits 1. */
+export async function run(opts: StatusOptions, deps: Deps): Promise<Outcome> {
+  const store = await deps.store();
+  const view = await scan({
+    store,
+    xe: deps.xe,
+    offline: opts.offline,
+    localHostUuid: deps.localHost(),
+  });
+  const pools = poolSummaries(store);
+  if (opts.format === "json") writeJson(deps.io.out, statusJson(pools, view));
+  else writeLines(deps.io.out, statusLines(pools, view, paint(deps.io.color)));
+  return hostWarning(deps, view.hostError);
+}

@@ -1,0 +1,37 @@
+import { UsageError } from "../../domain/errors.ts";
+import type { PoolId, Priority } from "../../domain/types.ts";
+import { parsePoolId, parsePriority, parseUuid, parseVmId } from "../../domain/validate.ts";
+import type { Deps } from "../deps.ts";
+import {
+  parseCommon,
+  type RawCommon,
+  type ReconfigureCommon,
+  runReconfigure,
+} from "../reconfigure-command.ts";
+
+export interface UpdateVmOptions extends ReconfigureCommon {
+  vmUuid: string;
+  pool?: PoolId;
+  priority?: Priority;
+  vmId?: number;
+}
+
+export function parseOptions(
+  raw: RawCommon & { vmUuid: string; pool?: string; priority?: string; vmId?: string },
+): UpdateVmOptions {
+  if (raw.pool === undefined && raw.priority === undefined && raw.vmId === undefined) {
+    throw new UsageError("update-vm needs at least one of --pool, --priority, --vm-id");
+  }
+  return {
+    ...parseCommon(raw),
+    vmUuid: parseUuid(raw.vmUuid),
+    pool: raw.pool === undefined ? undefined : parsePoolId(raw.pool),
+    priority: raw.priority === undefined ? undefined : parsePriority(raw.priority),
+    vmId: raw.vmId === undefined ? undefined : parseVmId(raw.vmId),
+  };
+}
+
+export function run(opts: UpdateVmOptions, deps: Deps): Promise<void> {
+  const { vmUuid, pool, priority, vmId } = opts;
+  return runReconfigure({ vmUuid, pool, priority, vmId }, opts, deps);
+}

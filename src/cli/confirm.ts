@@ -1,0 +1,43 @@
+// Confirmation as design.md §5 step 3: --yes answers in advance; a terminal gets a prompt that
+// asks again after an unrecognised answer; otherwise one line is read from stdin (EOF = no).
+import { DeclinedError } from "../domain/errors.ts";
+import type { Deps } from "./deps.ts";
+
+export const APPLY_QUESTION = "Do you want to apply these settings? (yes/no):";
+
+/** Asks a question on a terminal and returns the raw answer. */
+export interface Prompt {
+  ask(question: string): Promise<string>;
+}
+
+function answer(raw: string | null): "yes" | "no" | null {
+  const v = (raw ?? "").trim().toLowerCase();
+  if (v === "yes" || v === "y") return "yes";
+  if (v === "no" || v === "n") return "no";
+  return null;
+}
+
+/** Resolves when the user agreed; throws DeclinedError ("Cancelled; nothing changed.") otherwise. */
+export async function confirmOrCancel(
+  question: string,
+  yes: boolean,
+  deps: Pick<Deps, "io" | "prompt">,
+): Promise<void> {
+  const { io } = deps;
+  if (yes) {
+    io.err.write(`${question} yes (--yes)\n`);
+    return;
+  }
+  if (io.interactive) {
+    for (;;) {
+      const a = answer(await deps.prompt.ask(question));
+      if (a === "yes") return;
+      if (a === "no") throw new DeclinedError();
+      io.err.write("Please answer yes or no.\n");
+    }
+  }
+  io.err.write(`${question} `);
+  const line = await io.readLine();
+  io.err.write(line === null ? "(no answer: end of input)\n" : "\n");
+  if (answer(line) !== "yes") throw new DeclinedError();
+}

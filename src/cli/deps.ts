@@ -1,0 +1,121 @@
+// What a command's run(opts, deps) may use (style.md rule 3). Built once by main.ts (or a
+// test); the store and xe open lazily, so a command that needs neither pays for neither.
+import { XeTimeoutError } from "../domain/errors.ts";
+import { resolveSettings, type Settings } from "../domain/settings.ts";
+import { DEFAULT_DB_PATH, openDatabase } from "../store/open.ts";
+import { Store } from "../store/store.ts";
+import { createXeRunner, type XeRunner } from "../xe/runner.ts";
+import { Xe } from "../xe/client.ts";
+import { DEFAULT_INVENTORY, readLocalHostUuid } from "../xe/inventory.ts";
+import type { Prompt } from "./confirm.ts";
+import type { IO } from "./io.ts";
+
+export interface Env {
+  get(name: string): string | undefined;
+}
+
+export interface Deps {
+  io: IO;
+  env: Env;
+  now: () => Date;
+  prompt: Prompt;
+  /** The database path in use: --db, else VGPU_DB, else /etc/vgpu/vgpu_config.db. */
+  dbPath: string;
+  /** The path or name of xe: VGPU_XE, else `xe` on PATH. */
+  xePath: string;
+  store(): Promise<Store>;
+  settings(): Promise<Settings>;
+  xe(): Promise<Xe>;
+  /** An xe client whose every call ends by `deadline` (epoch ms): the start hook's 15 s bound. */
+  xeUntil(deadline: number): Promise<Xe>;
+  /** This host's uuid from the xapi inventory (VGPU_INVENTORY overrides its path), or null. */
+  localHost(): string | null;
+  /** Releases what was opened (main.ts calls it once the command ends). */
+  close(): void;
+}
+
+export interface DepsInput {
+  io: IO;
+  env: Env;
+  prompt: Prompt;
+  command: string;
+  dbOption?: string;
+  now?: () => Date;
+  /** Tests may inject a runner; otherwise xe is spawned at `xePath`. */
+  xeRunner?: XeRunner;
+}
+
+export function resolveDbPath(dbOption: string | undefined, env: Env): string {
+  const p = dbOption ?? env.get("VGPU_DB") ?? DEFAULT_DB_PATH;
+  return p === "" ? DEFAULT_DB_PATH : p;
+}
+
+/** The actor recorded in history: the human behind sudo when there is one. */
+export function actorFrom(env: Env): string {
+  return env.get("SUDO_USER") || env.get("USER") || "unknown";
+}
+
+export function createDeps(input: DepsInput): Deps {
+  const now = input.now ?? (() => new Date());
+  const dbPath = resolveDbPath(input.dbOption, input.env);
+  const xePath = input.env.get("VGPU_XE") || "xe";
+  let store: Promise<Store> | null = null;
+  let settings: Promise<Settings> | null = null;
+  let xe: Promise<Xe> | null = null;
+  const runnerFor = (s: Settings): XeRunner =>
+    input.xeRunner ?? createXeRunner({ xePath, defaultTimeoutMs: s.xeTimeoutS * 1000 });
+  const deps: Deps = {
+    io: input.io,
+    env: input.env,
+    now,
+    prompt: input.prompt,
+    dbPath,
+    xePath,
+    store() {
+      store ??= openDatabase(dbPath, { now }).then((opened) => {
+        if (opened.backupPath !== null) {
+          input.io.err.write(
+            `Migrated the database schema; a copy of the previous database is at ${opened.backupPath}\n`,
+          );
+        }
+        return new Store(opened.db, dbPath, {
+          actor: actorFrom(input.env),
+          command: input.command,
+        }, now);
+      });
+      return store;
+    },
+    settings() {
+      settings ??= deps.store().then((s) => resolveSettings(s.listSettings()));
+      return settings;
+    },
+    xe() {
+      xe ??= deps.settings().then((s) => new Xe(runnerFor(s), { platformKey: s.platformKey }));
+      return xe;
+    },
+    async xeUntil(deadline) {
+      const s = await deps.settings();
+      const base = runnerFor(s);
+      const bounded: XeRunner = {
+        run(args, o) {
+          const left = deadline - now().getTime();
+          const timeoutMs = Math.min(o?.timeoutMs ?? s.xeTimeoutS * 1000, left);
+          if (timeoutMs < 100) {
+            return Promise.reject(
+              new XeTimeoutError(`no time left for xe ${args[0]} within the bound`, args, 0),
+            );
+          }
+          return base.run(args, { timeoutMs });
+        },
+      };
+      return new Xe(bounded, { platformKey: s.platformKey });
+    },
+    localHost() {
+      return readLocalHostUuid(input.env.get("VGPU_INVENTORY") || DEFAULT_INVENTORY);
+    },
+    close() {
+      store?.then((s) => s.close()).catch(() => {});
+    },
+  };
+  return deps;
+}

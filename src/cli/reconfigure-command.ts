@@ -1,0 +1,94 @@
+// What set-pool, set-priority, set-vm-id and update-vm share: the common options, the seed 001
+// confirmation layout, and the run of the §5 protocol. Each command file only parses its flags.
+import { UsageError } from "../domain/errors.ts";
+import type { VgpuConfig } from "../domain/types.ts";
+import { priorityName } from "../domain/types.ts";
+import { quote } from "../domain/validate.ts";
+import { applyReconfigure, planReconfigure, type ReconfigureRequest } from "../ops/reconfigure.ts";
+import { APPLY_QUESTION, confirmOrCancel } from "./confirm.ts";
+import type { Deps } from "./deps.ts";
+import { writeLines } from "./io.ts";
+import { priorityLong, vmLabel } from "./render/vm-fields.ts";
+
+export interface ReconfigureCommon {
+  yes: boolean;
+  /** undefined: the shutdown-timeout setting (default 120 s). */
+  shutdownTimeoutS?: number;
+  forceShutdown: boolean;
+}
+
+export interface RawCommon {
+  yes?: boolean;
+  shutdownTimeout?: string;
+  forceShutdown?: boolean;
+}
+
+export function parseCommon(raw: RawCommon): ReconfigureCommon {
+  let shutdownTimeoutS: number | undefined;
+  if (raw.shutdownTimeout !== undefined) {
+    const v = raw.shutdownTimeout.trim();
+    if (!/^[1-9][0-9]{0,3}$/.test(v) || Number(v) > 3600) {
+      throw new UsageError(
+        `invalid --shutdown-timeout ${quote(raw.shutdownTimeout)}: seconds from 1 to 3600`,
+      );
+    }
+    shutdownTimeoutS = Number(v);
+  }
+  return { yes: raw.yes === true, shutdownTimeoutS, forceShutdown: raw.forceShutdown === true };
+}
+
+function configLines(title: string, c: VgpuConfig): string[] {
+  return [
+    `${title}:`,
+    `  Pool: ${c.pool}`,
+    `  Priority: ${priorityLong(c.priority)}`,
+    `  VM ID: ${c.vmId}`,
+  ];
+}
+
+export async function runReconfigure(
+  req: ReconfigureRequest,
+  common: ReconfigureCommon,
+  deps: Deps,
+): Promise<void> {
+  const store = await deps.store();
+  const plan = await planReconfigure(store, deps.xe, req);
+  const out = deps.io.out;
+  if (!plan.changed) {
+    out.write(
+      `VM ${plan.vm.vmUuid} already has vGPU pool ${plan.vm.pool}, priority ${
+        priorityName(plan.vm.priority)
+      }, VM ID ${plan.vm.vmId}; nothing changed.\n`,
+    );
+    return;
+  }
+  const host = plan.host!;
+  writeLines(out, [
+    `VM ${plan.vm.vmUuid} (${vmLabel(plan.vm)}), ${host.powerState}`,
+    "",
+    ...configLines("Current configuration", plan.vm),
+    "",
+    ...configLines("New configuration", plan.next),
+    "",
+    plan.running
+      ? "This change requires stopping and restarting the VM."
+      : "The change applies at the VM's next start.",
+  ]);
+  await confirmOrCancel(APPLY_QUESTION, common.yes, deps);
+  const settings = await deps.settings();
+  const r = await applyReconfigure(store, await deps.xe(), plan, {
+    shutdownTimeoutMs: (common.shutdownTimeoutS ?? settings.shutdownTimeoutS) * 1000,
+    forceShutdown: common.forceShutdown,
+    localHost: deps.localHost(),
+    progress: (line) => deps.io.err.write(line + "\n"),
+  });
+  writeLines(out, [
+    `Applied: VM ${r.vm.vmUuid} is in vGPU pool ${r.vm.pool}, priority ${
+      priorityName(r.vm.priority)
+    }, VM ID ${r.vm.vmId}.`,
+    `Platform args: ${r.argsAfter}`,
+    r.restarted
+      ? "The VM was restarted and runs with the new configuration."
+      : "The VM is halted; it gets the new configuration at its next start.",
+  ]);
+}

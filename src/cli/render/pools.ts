@@ -1,0 +1,74 @@
+// list-pools and show-pool: the line layouts of seed 000, and their JSON shapes.
+import type { PoolDetail, PoolSummary } from "../../ops/pools.ts";
+import type { Vm } from "../../domain/types.ts";
+import { priorityName } from "../../domain/types.ts";
+import type { Paint } from "./style.ts";
+import { vmJson, vmLabel } from "./vm-fields.ts";
+
+function enabledWord(p: PoolSummary): string {
+  return p.enabled ? "Enabled" : "Disabled";
+}
+
+/** `VMs: 7 (3 high, 2 medium, 2 low)`; an empty pool reads `VMs: 0` (seed 000). */
+export function vmCountText(p: PoolSummary): string {
+  if (p.total === 0) return "VMs: 0";
+  return `VMs: ${p.total} (${p.counts[2]} high, ${p.counts[1]} medium, ${p.counts[0]} low)`;
+}
+
+export function listPoolsLines(pools: readonly PoolSummary[], c: Paint): string[] {
+  return [
+    c.bold(`=== Pools (${pools.length}) ===`),
+    ...pools.map((p) =>
+      `Pool ${p.poolId}: ${JSON.stringify(p.name)} | ${enabledWord(p)} | ${vmCountText(p)}`
+    ),
+  ];
+}
+
+/** `  VM-1 (UUID: <uuid>) | Priority: high | VM ID: 1`, as in show-pool and status. */
+export function poolVmLine(vm: Vm): string {
+  return `  ${vmLabel(vm)} (UUID: ${vm.vmUuid}) | Priority: ${
+    priorityName(vm.priority)
+  } | VM ID: ${vm.vmId}`;
+}
+
+/** VMs of one pool by vm_id (design.md §3). */
+export function byVmId(vms: readonly Vm[]): Vm[] {
+  return [...vms].sort((a, b) => a.vmId - b.vmId);
+}
+
+export function showPoolLines(d: PoolDetail, c: Paint): string[] {
+  const p = d.pool;
+  const lines = [
+    c.bold(`=== Pool ${p.poolId}: ${p.name} ===`),
+    `Status: ${enabledWord(p)}`,
+  ];
+  if (p.description !== null) lines.push(`Description: ${p.description}`);
+  lines.push(`Created: ${p.createdAt}`, `VMs: ${p.total}`, "", "VM List:");
+  if (d.vms.length === 0) lines.push("  (none)");
+  for (const vm of byVmId(d.vms)) lines.push(poolVmLine(vm));
+  lines.push(
+    "",
+    "Priority Distribution:",
+    `  High: ${p.counts[2]} VMs`,
+    `  Medium: ${p.counts[1]} VMs`,
+    `  Low: ${p.counts[0]} VMs`,
+  );
+  return lines;
+}
+
+export function poolJson(p: PoolSummary): Record<string, unknown> {
+  return {
+    pool_id: p.poolId,
+    name: p.name,
+    description: p.description,
+    enabled: p.enabled,
+    vm_count: p.total,
+    priorities: { high: p.counts[2], medium: p.counts[1], low: p.counts[0] },
+    created_at: p.createdAt,
+    updated_at: p.updatedAt,
+  };
+}
+
+export function showPoolJson(d: PoolDetail): Record<string, unknown> {
+  return { pool: poolJson(d.pool), vms: byVmId(d.vms).map(vmJson) };
+}

@@ -1,0 +1,118 @@
+// status: the control panel of seed 001 (pools, their VMs, unregistered VMs, summary), with
+// each VM's drift and stale-start marks when the host could be read.
+import type { DriftItem } from "../../domain/drift.ts";
+import { POOL_IDS, type Vm } from "../../domain/types.ts";
+import type { PoolSummary } from "../../ops/pools.ts";
+import type { ScanView } from "../../ops/scan.ts";
+import { byVmId, poolJson, poolVmLine } from "./pools.ts";
+import { scanVmJson, summaryLine, vmStates } from "./scan.ts";
+import type { Paint } from "./style.ts";
+import { vmLabel } from "./vm-fields.ts";
+
+const RULE = "=".repeat(80);
+const NAMES_SHOWN = 5;
+
+function names(vms: readonly Vm[]): string {
+  if (vms.length === 0) return "";
+  const shown = vms.slice(0, NAMES_SHOWN).map(vmLabel).join(", ");
+  const more = vms.length > NAMES_SHOWN ? `, … (+${vms.length - NAMES_SHOWN} more)` : "";
+  return ` (${shown}${more})`;
+}
+
+const SHORT: Record<string, string> = {
+  "args-missing": "args missing",
+  "args-different": "args differ",
+  "multiple-devices": "several vgpu-stub devices",
+  "vm-gone": "not on the host",
+  "vmid-collision": "vm_id collision",
+};
+
+function marks(view: ScanView, vm: Vm, c: Paint): string {
+  const s = view.drift?.byUuid.get(vm.vmUuid);
+  const out: string[] = [];
+  const kinds = [...new Set((s?.drift ?? []).map((d: DriftItem) => SHORT[d.kind] ?? d.kind))];
+  if (kinds.length > 0) out.push(c.warn(`⚠ ${kinds.join(", ")} (fix: ${s!.drift[0].fix})`));
+  const stale = view.staleRuns.get(vm.vmUuid);
+  if (stale !== undefined && view.host !== null) {
+    out.push(c.warn(`⚠ running with stale vGPU args since ${stale.since}: restart to apply`));
+  }
+  return out.map((m) => ` | ${m}`).join("");
+}
+
+export function statusLines(
+  pools: readonly PoolSummary[],
+  view: ScanView,
+  c: Paint,
+): string[] {
+  const lines = [RULE, c.bold("                    GPU Virtualization Control Panel"), RULE, ""];
+  for (const p of pools) {
+    const vms = byVmId(view.registered.filter((v) => v.pool === p.poolId));
+    const heading = `Pool ${p.poolId}: ${JSON.stringify(p.name)}`;
+    lines.push(c.bold(heading), "-".repeat(45));
+    lines.push(`Status: ${p.enabled ? "Enabled" : "Disabled"}`);
+    if (p.description !== null) lines.push(`Description: ${p.description}`);
+    lines.push(`VMs: ${vms.length}`);
+    for (const [prio, label] of [[2, "High"], [1, "Medium"], [0, "Low"]] as const) {
+      const these = vms.filter((v) => v.priority === prio);
+      lines.push(`  ${label} Priority: ${these.length} VMs${names(these)}`);
+    }
+    lines.push("", "VM Details:");
+    if (vms.length === 0) lines.push("  (none)");
+    for (const vm of vms) lines.push(poolVmLine(vm) + marks(view, vm, c));
+    lines.push("");
+  }
+  const unreg = view.drift === null ? null : vmStates(view).filter((s) => s.registered === null);
+  if (unreg === null) {
+    lines.push("Unregistered VMs: unknown (the host could not be read)");
+  } else {
+    lines.push(`Unregistered VMs: ${unreg.length}`);
+    if (unreg.length > 0) {
+      lines.push(
+        `  ${
+          unreg.map((s) => s.host!.nameLabel).join(", ")
+        } (not registered - will default to Pool A if registered without --pool)`,
+      );
+    }
+  }
+  if (view.drift !== null) lines.push("", summaryLine(view, c));
+  const enabled = pools.filter((p) => p.enabled).length;
+  lines.push(
+    "",
+    c.bold("System Summary:"),
+    "--------------",
+    `Total Pools: ${pools.length} (${
+      enabled === pools.length ? "both enabled" : `${enabled} enabled`
+    })`,
+    `Total VMs Registered: ${view.registered.length}`,
+    `Total VMs Unregistered: ${unreg === null ? "unknown" : unreg.length}`,
+    `Total VMs in System: ${unreg === null ? "unknown" : view.registered.length + unreg.length}`,
+  );
+  return lines;
+}
+
+export function statusJson(pools: readonly PoolSummary[], view: ScanView): Record<string, unknown> {
+  const states = vmStates(view);
+  const unreg = view.drift === null ? null : states.filter((s) => s.registered === null);
+  return {
+    host: { available: view.host !== null, error: view.hostError },
+    pools: POOL_IDS.map((id) => {
+      const p = pools.find((x) => x.poolId === id)!;
+      return {
+        ...poolJson(p),
+        vms: states.filter((s) => s.registered?.pool === id)
+          .sort((a, b) => a.registered!.vmId - b.registered!.vmId)
+          .map((s) => scanVmJson(view, s)),
+      };
+    }),
+    unregistered: unreg === null ? null : unreg.map((s) => scanVmJson(view, s)),
+    summary: {
+      pools: pools.length,
+      pools_enabled: pools.filter((p) => p.enabled).length,
+      vms_registered: view.registered.length,
+      vms_unregistered: unreg === null ? null : unreg.length,
+      vms_total: unreg === null ? null : view.registered.length + unreg.length,
+      drift_items: view.drift === null ? null : view.drift.items.length,
+      stale_runs: view.host === null ? null : view.staleRuns.size,
+    },
+  };
+}

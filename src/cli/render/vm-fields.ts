@@ -1,0 +1,31 @@
+// How one VM's fields read in every layout and JSON shape, so all commands agree.
+import { buildDevice } from "../../domain/device-args.ts";
+import { type Priority, priorityName, type Vm } from "../../domain/types.ts";
+
+export function vmLabel(vm: { vmName: string | null }): string {
+  return vm.vmName ?? "<no name>";
+}
+
+/** `high (2)`, as scan-vms and the confirmation show it (seed 001). */
+export function priorityLong(p: Priority): string {
+  return `${priorityName(p)} (${p})`;
+}
+
+export function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/** The JSON form of a registered VM (docs/json.md "vm"). */
+export function vmJson(vm: Vm): Record<string, unknown> {
+  return {
+    vm_uuid: vm.vmUuid,
+    vm_name: vm.vmName,
+    pool_id: vm.pool,
+    priority: priorityName(vm.priority),
+    priority_value: vm.priority,
+    vm_id: vm.vmId,
+    device: buildDevice(vm),
+    created_at: vm.createdAt,
+    updated_at: vm.updatedAt,
+  };
+}

@@ -1,0 +1,320 @@
+// Our QEMU `-device vgpu-stub,...` pair inside a VM's platform:device-model-args:
+// build, parse, merge, remove (design.md §2 "device string", "other args"). Pure, no I/O.
+//
+// Parsing follows QEMU's own rules where they matter (softmmu/vl.c lookup_opt, util/qemu-option.c):
+// - `-device` and `--device` take the next argument whatever it is; `-device=...` is not an
+//   option QEMU knows (lookup_opt compares the whole token), so it is never ours.
+// - the value is a QemuOpts list: `,` separates, `,,` is a literal comma, a first element
+//   without `=` is the implied `driver`, a later element without `=` is a flag (`x` = `x=on`),
+//   and a repeated property takes its last value.
+// - a device is ours when its driver is exactly `vgpu-stub` (`vgpu-stub,...`, bare `vgpu-stub`,
+//   or `driver=vgpu-stub`); `vgpu-stubby` and `vgpu-stub,,x` (driver "vgpu-stub,x") are not.
+// Not handled: shell-style quoting and QEMU's JSON form `-device {"driver":...}` (such a
+// device is not recognised as ours); arguments are split on ASCII whitespace only.
+
+import {
+  type PoolId,
+  type Priority,
+  PRIORITY_NAMES,
+  type VgpuConfig,
+  VM_ID_MAX,
+  VM_ID_MIN,
+} from "./types.ts";
+
+/** The QEMU driver name of the device we write. */
+export const DEVICE_DRIVER = "vgpu-stub";
+
+/** One whitespace-separated argument and its offsets in the argument string. */
+export interface ArgToken {
+  text: string;
+  start: number;
+  /** Offset just past the token. */
+  end: number;
+}
+
+/** One vgpu-stub device found in a VM's QEMU arguments. */
+export interface VgpuStub {
+  /** Offset of the `-device` token. */
+  start: number;
+  /** Offset just past the device's value token. */
+  end: number;
+  /** The pair as written, `-device` through the value (inner whitespace included). */
+  raw: string;
+  /** Device properties (driver excluded), unescaped, names case-sensitive as QEMU has them. */
+  props: Record<string, string>;
+  /** Our three properties, when present and valid and `problems` is empty; else null. */
+  config: VgpuConfig | null;
+  /** The vm_id the device carries when that property alone is valid (the daemon sees it). */
+  vmId: number | null;
+  /** One lower-case line each; empty exactly when `config` is non-null. */
+  problems: string[];
+}
+
+/** The vgpu-stub devices of one argument string, in order. */
+export interface ParsedArgs {
+  stubs: VgpuStub[];
+}
+
+const WS = new Set([0x20, 0x09, 0x0a, 0x0b, 0x0c, 0x0d]);
+
+function isBlank(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (!WS.has(s.charCodeAt(i))) return false;
+  return true;
+}
+
+/** Splits QEMU arguments on ASCII whitespace, keeping each token's offsets. */
+export function tokenizeArgs(args: string | null): ArgToken[] {
+  const s = args ?? "";
+  const out: ArgToken[] = [];
+  let i = 0;
+  while (i < s.length) {
+    while (i < s.length && WS.has(s.charCodeAt(i))) i++;
+    if (i >= s.length) break;
+    const start = i;
+    while (i < s.length && !WS.has(s.charCodeAt(i))) i++;
+    out.push({ text: s.slice(start, i), start, end: i });
+  }
+  return out;
+}
+
+/** `-device vgpu-stub,pool_id=<A|B>,priority=<low|medium|high>,vm_id=<int>` for `c`. */
+export function buildDevice(c: VgpuConfig): string {
+  // A bad value here is a bug upstream (input is validated at the flag layer); never write it.
+  if (c.pool !== "A" && c.pool !== "B") throw new RangeError(`bad pool ${String(c.pool)}`);
+  const priority = PRIORITY_NAMES[c.priority];
+  if (priority === undefined) throw new RangeError(`bad priority ${String(c.priority)}`);
+  if (!Number.isInteger(c.vmId) || c.vmId < VM_ID_MIN || c.vmId > VM_ID_MAX) {
+    throw new RangeError(`bad vm_id ${String(c.vmId)}`);
+  }
+  return `-device ${DEVICE_DRIVER},pool_id=${c.pool},priority=${priority},vm_id=${c.vmId}`;
+}
+
+/** True when both configurations have the same vGPU pool, priority and vm_id. */
+export function sameConfig(a: VgpuConfig, b: VgpuConfig): boolean {
+  return a.pool === b.pool && a.priority === b.priority && a.vmId === b.vmId;
+}
+
+/** Reads a QemuOpts value from `p` up to an unescaped `,`; returns it and the stop offset. */
+function readValue(s: string, p: number): [string, number] {
+  let v = "";
+  while (p < s.length) {
+    if (s[p] === ",") {
+      if (s[p + 1] !== ",") break;
+      v += ",";
+      p += 2;
+    } else {
+      v += s[p];
+      p++;
+    }
+  }
+  return [v, p];
+}
+
+interface OptsList {
+  driver: string | null;
+  props: Record<string, string>;
+  duplicates: string[];
+  emptyName: boolean;
+}
+
+/** QemuOpts parsing of a `-device` value with implied key `driver` (util/qemu-option.c). */
+function parseOptsList(s: string): OptsList {
+  // Null prototype: a property named `__proto__` must stay a plain entry.
+  const props: Record<string, string> = Object.create(null);
+  const seen = new Set<string>();
+  const duplicates: string[] = [];
+  let driver: string | null = null;
+  let emptyName = false;
+  let p = 0;
+  let first = true;
+  while (p < s.length) {
+    let nameEnd = p;
+    while (nameEnd < s.length && s[nameEnd] !== "=" && s[nameEnd] !== ",") nameEnd++;
+    let key: string;
+    let value: string;
+    if (first && nameEnd > p && s[nameEnd] !== "=") {
+      key = "driver";
+      [value, p] = readValue(s, p);
+    } else {
+      key = s.slice(p, nameEnd);
+      if (s[nameEnd] === "=") {
+        [value, p] = readValue(s, nameEnd + 1);
+      } else {
+        value = "on";
+        p = nameEnd;
+      }
+    }
+    if (s[p] === ",") p++;
+    first = false;
+    if (key === "") emptyName = true;
+    if (seen.has(key)) {
+      if (!duplicates.includes(key)) duplicates.push(key);
+    } else {
+      seen.add(key);
+    }
+    if (key === "driver") driver = value;
+    else props[key] = value;
+  }
+  return { driver, props, duplicates, emptyName };
+}
+
+function parsePoolValue(v: string): PoolId | null {
+  return v === "A" || v === "B" ? v : null;
+}
+
+function parsePriorityValue(v: string): Priority | null {
+  const named = (PRIORITY_NAMES as readonly string[]).indexOf(v);
+  if (named >= 0) return named as Priority;
+  return v === "0" || v === "1" || v === "2" ? Number(v) as Priority : null;
+}
+
+function parseVmIdValue(v: string): number | null {
+  if (!/^[1-9][0-9]{0,9}$/.test(v)) return null;
+  const n = Number(v);
+  return n >= VM_ID_MIN && n <= VM_ID_MAX ? n : null;
+}
+
+function checkStub(list: OptsList): Pick<VgpuStub, "config" | "vmId" | "problems"> {
+  const { props } = list;
+  const problems: string[] = [];
+  if (list.emptyName) problems.push("a property has an empty name");
+  for (const key of list.duplicates) problems.push(`${key} is given more than once`);
+  const has = (k: string) => Object.hasOwn(props, k);
+  let pool: PoolId | null = null;
+  let priority: Priority | null = null;
+  let vmId: number | null = null;
+  if (!has("pool_id")) problems.push("pool_id is missing");
+  else if ((pool = parsePoolValue(props.pool_id)) === null) {
+    problems.push(`pool_id=${props.pool_id} is not A or B`);
+  }
+  if (!has("priority")) problems.push("priority is missing");
+  else if ((priority = parsePriorityValue(props.priority)) === null) {
+    problems.push(`priority=${props.priority} is not low, medium, high, 0, 1 or 2`);
+  }
+  if (!has("vm_id")) problems.push("vm_id is missing");
+  else if ((vmId = parseVmIdValue(props.vm_id)) === null) {
+    problems.push(`vm_id=${props.vm_id} is not a decimal integer in ${VM_ID_MIN}..${VM_ID_MAX}`);
+  }
+  const config = problems.length === 0 && pool !== null && priority !== null && vmId !== null
+    ? { pool, priority, vmId }
+    : null;
+  return { config, vmId, problems };
+}
+
+interface Scan {
+  tokens: ArgToken[];
+  stubs: VgpuStub[];
+}
+
+function scan(text: string): Scan {
+  const tokens = tokenizeArgs(text);
+  const stubs: VgpuStub[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const opt = tokens[i];
+    if (opt.text !== "-device" && opt.text !== "--device") continue;
+    const val = tokens[i + 1];
+    if (val === undefined) break; // dangling `-device`: QEMU refuses it; nothing of ours
+    i++; // QEMU takes the next argument as the value, even one starting with `-`
+    const list = parseOptsList(val.text);
+    if (list.driver !== DEVICE_DRIVER) continue;
+    stubs.push({
+      start: opt.start,
+      end: val.end,
+      raw: text.slice(opt.start, val.end),
+      props: list.props,
+      ...checkStub(list),
+    });
+  }
+  return { tokens, stubs };
+}
+
+/**
+ * Finds every vgpu-stub device in a VM's QEMU argument string (null: the key is absent).
+ * Only pool_id, priority and vm_id are checked; other properties (e.g. `id=gpu0`) are kept
+ * in `props` and are no problem. priority accepts `low|medium|high|0|1|2`, pool_id only `A|B`.
+ */
+export function parseDeviceArgs(args: string | null): ParsedArgs {
+  return { stubs: scan(args ?? "").stubs };
+}
+
+interface Edit {
+  start: number;
+  end: number;
+  text: string;
+}
+
+/**
+ * Replaces the first stub with `replacement` (or drops it when null) and drops the others.
+ * A dropped run of stubs takes the whitespace before it (or, at the very start, after it) so
+ * that every other byte stays as it was and no separator is doubled.
+ */
+function rewrite(text: string, { tokens, stubs }: Scan, replacement: string | null): string {
+  type Unit = { start: number; end: number; drop: boolean; replace: boolean };
+  const units: Unit[] = [];
+  let k = 0;
+  for (const t of tokens) {
+    const stub = stubs[k];
+    if (stub !== undefined && t.start >= stub.start) {
+      if (t.start === stub.start) {
+        const replace = k === 0 && replacement !== null;
+        units.push({ start: stub.start, end: stub.end, drop: !replace, replace });
+      }
+      if (t.end === stub.end) k++;
+      continue;
+    }
+    units.push({ start: t.start, end: t.end, drop: false, replace: false });
+  }
+  const edits: Edit[] = [];
+  for (let i = 0; i < units.length; i++) {
+    const u = units[i];
+    if (u.replace) {
+      edits.push({ start: u.start, end: u.end, text: replacement ?? "" });
+      continue;
+    }
+    if (!u.drop) continue;
+    let j = i;
+    while (j + 1 < units.length && units[j + 1].drop) j++;
+    if (i > 0) edits.push({ start: units[i - 1].end, end: units[j].end, text: "" });
+    else if (j + 1 < units.length) {
+      edits.push({ start: u.start, end: units[j + 1].start, text: "" });
+    } else edits.push({ start: u.start, end: units[j].end, text: "" });
+    i = j;
+  }
+  let out = "";
+  let pos = 0;
+  for (const e of edits) {
+    out += text.slice(pos, e.start) + e.text;
+    pos = e.end;
+  }
+  return out + text.slice(pos);
+}
+
+/**
+ * The VM's new QEMU arguments carrying `c` (design.md §2 "other args"): the first vgpu-stub
+ * pair is replaced in place, further ones are removed, every other byte is kept; without a
+ * vgpu-stub, ours is appended after the last argument with one space. Null or blank → ours.
+ */
+export function mergeDeviceArgs(existing: string | null, c: VgpuConfig): string {
+  const ours = buildDevice(c);
+  const text = existing ?? "";
+  const s = scan(text);
+  if (s.stubs.length > 0) return rewrite(text, s, ours);
+  const last = s.tokens.at(-1);
+  if (last === undefined) return ours;
+  // A dangling `-device` would swallow our `-device` as its value: keep it after ours.
+  if (last.text === "-device" || last.text === "--device") {
+    return text.slice(0, last.start) + ours + " " + text.slice(last.start);
+  }
+  return text.slice(0, last.end) + " " + ours + text.slice(last.end);
+}
+
+/**
+ * The VM's QEMU arguments without any vgpu-stub pair, every other byte kept; null when
+ * nothing but whitespace remains (the caller then removes the key).
+ */
+export function removeDeviceArgs(existing: string | null): string | null {
+  if (existing === null) return null;
+  const s = scan(existing);
+  const out = s.stubs.length > 0 ? rewrite(existing, s, null) : existing;
+  return isBlank(out) ? null : out;
+}

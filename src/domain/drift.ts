@@ -1,0 +1,252 @@
+// Drift between the database (desired) and the VMs' QEMU args on the host (applied),
+// compared by parsed vgpu-stub properties, never by strings (design.md §2 "drift",
+// "unregistered VMs"). Pure, no I/O; linear in the number of VMs (maps, no nested scans).
+
+import { type ParsedArgs, parseDeviceArgs, sameConfig, type VgpuStub } from "./device-args.ts";
+import { type HostVm, priorityName, type VgpuConfig, type Vm } from "./types.ts";
+
+export type DriftKind =
+  /** Registered VM on the host without a vgpu-stub device. */
+  | "args-missing"
+  /** Registered VM with one vgpu-stub whose config differs from the database or is invalid. */
+  | "args-different"
+  /** Several vgpu-stub devices on one VM. */
+  | "multiple-devices"
+  /** Registered VM that the host no longer lists. */
+  | "vm-gone"
+  /** Unregistered VM carrying a vgpu-stub (hand-configured, or a clone). */
+  | "unregistered-device"
+  /** A vm_id carried by this VM's device and held by, or carried by, another VM. */
+  | "vmid-collision";
+
+/** Every kind, in the order a VM's items are listed. */
+export const DRIFT_KINDS: readonly DriftKind[] = [
+  "vm-gone",
+  "args-missing",
+  "args-different",
+  "unregistered-device",
+  "multiple-devices",
+  "vmid-collision",
+];
+
+/** One difference on one VM, with the exact command that fixes it. */
+export interface DriftItem {
+  kind: DriftKind;
+  vmUuid: string;
+  /** One line, for humans. */
+  detail: string;
+  /** The exact command that fixes it (full uuid, `--name=value` options). */
+  fix: string;
+  /** vmid-collision: the rightful holder (registered VM) or another VM carrying the id. */
+  otherVmUuid?: string;
+  /** vmid-collision: the vm_id in question. */
+  vmId?: number;
+}
+
+/** One VM that is registered, on the host, or both. */
+export interface VmDriftState {
+  vmUuid: string;
+  registered: Vm | null;
+  host: HostVm | null;
+  /** The host's args parsed (no stubs when the VM is not on the host). */
+  parsed: ParsedArgs;
+  /** The config of the VM's only vgpu-stub when there is exactly one and it is valid. */
+  applied: VgpuConfig | null;
+  /** Empty when in sync (or unregistered without a vgpu-stub). */
+  drift: DriftItem[];
+}
+
+export interface DriftReport {
+  /** Registered VMs in the given order, then host-only VMs in host order. */
+  vms: VmDriftState[];
+  /** Every item, grouped by VM in the order of `vms`. */
+  items: DriftItem[];
+  byUuid: Map<string, VmDriftState>;
+}
+
+const SYNC = "vgpu-admin sync";
+const registerVm = (uuid: string) => `vgpu-admin register-vm --vm-uuid=${uuid}`;
+
+/** `pool_id=A,priority=high,vm_id=1`, the way the device spells it. */
+function props(c: VgpuConfig): string {
+  return `pool_id=${c.pool},priority=${priorityName(c.priority)},vm_id=${c.vmId}`;
+}
+
+/** `VM <uuid> (<name>)`, the name kept on one line. */
+function vmLabel(uuid: string, name: string | null | undefined): string {
+  const clean = name?.replace(/\p{Cc}/gu, " ").trim();
+  return clean ? `VM ${uuid} (${clean})` : `VM ${uuid}`;
+}
+
+function differences(applied: VgpuConfig, wanted: VgpuConfig): string {
+  const out: string[] = [];
+  if (applied.pool !== wanted.pool) out.push(`pool_id=${applied.pool} (database ${wanted.pool})`);
+  if (applied.priority !== wanted.priority) {
+    out.push(
+      `priority=${priorityName(applied.priority)} (database ${priorityName(wanted.priority)})`,
+    );
+  }
+  if (applied.vmId !== wanted.vmId) out.push(`vm_id=${applied.vmId} (database ${wanted.vmId})`);
+  return out.join(", ");
+}
+
+function ownDrift(s: VmDriftState): DriftItem[] {
+  const { vmUuid: uuid, registered: reg, host } = s;
+  const stubs: VgpuStub[] = s.parsed.stubs;
+  const item = (kind: DriftKind, detail: string, fix: string): DriftItem => ({
+    kind,
+    vmUuid: uuid,
+    detail,
+    fix,
+  });
+  if (reg !== null && host === null) {
+    return [
+      item(
+        "vm-gone",
+        "registered, but xe does not list this VM",
+        `vgpu-admin remove-vm --vm-uuid=${uuid}`,
+      ),
+    ];
+  }
+  if (reg !== null) {
+    if (stubs.length === 0) {
+      return [
+        item(
+          "args-missing",
+          `no vgpu-stub device in its QEMU args (database: ${props(reg)})`,
+          SYNC,
+        ),
+      ];
+    }
+    if (stubs.length > 1) {
+      return [
+        item(
+          "multiple-devices",
+          `${stubs.length} vgpu-stub devices in its QEMU args (one expected)`,
+          SYNC,
+        ),
+      ];
+    }
+    const [stub] = stubs;
+    if (stub.config === null) {
+      return [item("args-different", `vgpu-stub is invalid: ${stub.problems.join("; ")}`, SYNC)];
+    }
+    if (!sameConfig(stub.config, reg)) {
+      return [
+        item(
+          "args-different",
+          `vgpu-stub differs from the database: ${differences(stub.config, reg)}`,
+          SYNC,
+        ),
+      ];
+    }
+    return [];
+  }
+  if (stubs.length === 0) return []; // unregistered and plain: left exactly as it is
+  const out: DriftItem[] = [];
+  if (stubs.length > 1) {
+    out.push(
+      item(
+        "unregistered-device",
+        `not registered, but carries ${stubs.length} vgpu-stub devices`,
+        registerVm(uuid),
+      ),
+    );
+    out.push(
+      item(
+        "multiple-devices",
+        `${stubs.length} vgpu-stub devices in its QEMU args (one expected)`,
+        registerVm(uuid),
+      ),
+    );
+  } else if (stubs[0].config === null) {
+    out.push(
+      item(
+        "unregistered-device",
+        `not registered, but carries an invalid vgpu-stub: ${stubs[0].problems.join("; ")}`,
+        registerVm(uuid),
+      ),
+    );
+  } else {
+    out.push(
+      item(
+        "unregistered-device",
+        `not registered, but carries vgpu-stub ${props(stubs[0].config)}`,
+        `vgpu-admin adopt --vm-uuid=${uuid}`,
+      ),
+    );
+  }
+  return out;
+}
+
+/**
+ * Compares registered VMs (the database) with the host's guests (dom0 excluded) and lists
+ * every drift item per VM. The rightful holder of a vm_id is the registered VM whose database
+ * row has it: any other VM whose device carries that id collides with it; without such a
+ * holder, VMs whose devices carry the same id collide with each other. In-sync registered VMs
+ * and unregistered VMs without a vgpu-stub get no items.
+ */
+export function computeDrift(registered: readonly Vm[], hostVms: readonly HostVm[]): DriftReport {
+  const hostByUuid = new Map<string, HostVm>();
+  for (const h of hostVms) hostByUuid.set(h.uuid, h);
+  const holderByVmId = new Map<number, Vm>();
+  for (const r of registered) holderByVmId.set(r.vmId, r);
+
+  const vms: VmDriftState[] = [];
+  const byUuid = new Map<string, VmDriftState>();
+  const add = (vmUuid: string, reg: Vm | null, host: HostVm | null) => {
+    if (byUuid.has(vmUuid)) return;
+    const parsed = parseDeviceArgs(host?.deviceModelArgs ?? null);
+    const applied = parsed.stubs.length === 1 ? parsed.stubs[0].config : null;
+    const s: VmDriftState = { vmUuid, registered: reg, host, parsed, applied, drift: [] };
+    s.drift = ownDrift(s);
+    vms.push(s);
+    byUuid.set(vmUuid, s);
+  };
+  for (const r of registered) add(r.vmUuid, r, hostByUuid.get(r.vmUuid) ?? null);
+  for (const h of hostVms) add(h.uuid, null, h);
+
+  // vm_id → the host VMs whose devices carry it (each VM once per id).
+  const carriers = new Map<number, VmDriftState[]>();
+  for (const s of vms) {
+    const ids = new Set<number>();
+    for (const stub of s.parsed.stubs) if (stub.vmId !== null) ids.add(stub.vmId);
+    for (const id of ids) {
+      const list = carriers.get(id);
+      if (list) list.push(s);
+      else carriers.set(id, [s]);
+    }
+  }
+  const nameOf = (uuid: string) =>
+    byUuid.get(uuid)?.registered?.vmName ?? byUuid.get(uuid)?.host?.nameLabel ?? null;
+  const collision = (s: VmDriftState, vmId: number, other: string, detail: string) =>
+    s.drift.push({
+      kind: "vmid-collision",
+      vmUuid: s.vmUuid,
+      detail,
+      // A registered non-holder only carries a stale id: rewriting its args fixes it.
+      fix: s.registered ? SYNC : registerVm(s.vmUuid),
+      otherVmUuid: other,
+      vmId,
+    });
+  for (const [vmId, list] of carriers) {
+    const holder = holderByVmId.get(vmId);
+    if (holder !== undefined) {
+      const label = vmLabel(holder.vmUuid, nameOf(holder.vmUuid));
+      for (const s of list) {
+        if (s.vmUuid === holder.vmUuid) continue;
+        collision(s, vmId, holder.vmUuid, `vm_id ${vmId} belongs to registered ${label}`);
+      }
+    } else if (list.length > 1) {
+      for (let i = 0; i < list.length; i++) {
+        const other = list[i === 0 ? 1 : 0];
+        const more = list.length > 2 ? ` and ${list.length - 2} more` : "";
+        const label = vmLabel(other.vmUuid, nameOf(other.vmUuid));
+        collision(list[i], vmId, other.vmUuid, `vm_id ${vmId} is also carried by ${label}${more}`);
+      }
+    }
+  }
+
+  const items = vms.flatMap((s) => s.drift);
+  return { vms, items, byUuid };
+}

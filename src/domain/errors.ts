@@ -1,0 +1,105 @@
+// Typed errors. Only main.ts maps them to exit codes (style.md rule 6):
+// UsageError → 2, every other VgpuError → 1, anything else → 1 with a "bug:" prefix.
+// Messages are one line, lower-case first word where natural, and say what to do.
+
+/** Base of every error a user can cause or meet; carries a one-line message. */
+export class VgpuError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad command line: unknown option, missing or invalid value. Exit 2. */
+export class UsageError extends VgpuError {}
+
+/** A VM, pool or setting that does not exist. */
+export class NotFoundError extends VgpuError {}
+
+/** A uuid or vm_id already held by another VM. */
+export class ConflictError extends VgpuError {}
+
+/** The user answered no (or stdin ended) at a confirmation. */
+export class DeclinedError extends VgpuError {
+  constructor(message = "Cancelled; nothing changed.") {
+    super(message);
+  }
+}
+
+/** The database cannot be opened, is damaged, busy, or from a newer version. */
+export class DatabaseError extends VgpuError {}
+
+/** A reconfiguration or registration that failed part-way; the message tells the final state. */
+export class OperationFailedError extends VgpuError {}
+
+/** The VM is in a power state the operation cannot work with (paused, suspended). */
+export class PowerStateRefusedError extends VgpuError {}
+
+/** Base of failures of the `xe` command; `argv` never includes the xe path itself. */
+export class XeError extends VgpuError {
+  constructor(
+    message: string,
+    readonly argv: readonly string[] = [],
+    readonly exitCode: number | null = null,
+    readonly stderr: string = "",
+  ) {
+    super(message);
+  }
+}
+
+/** `xe` is not installed or not executable at the configured path. */
+export class XeMissingError extends XeError {}
+
+/** An `xe` call did not finish within its time bound (it was killed). */
+export class XeTimeoutError extends XeError {
+  constructor(
+    message: string,
+    argv: readonly string[],
+    readonly timeoutMs: number,
+  ) {
+    super(message, argv, null, "");
+  }
+}
+
+/** xe said the VM does not exist ("The uuid you supplied was invalid." or "No matching VMs found"). */
+export class XeVmNotFoundError extends XeError {
+  constructor(
+    message: string,
+    argv: readonly string[],
+    exitCode: number | null,
+    stderr: string,
+    readonly vmUuid: string,
+  ) {
+    super(message, argv, exitCode, stderr);
+  }
+}
+
+/** xe refused because the VM was in the wrong power state; expected/actual as xe printed them. */
+export class XePowerStateError extends XeError {
+  constructor(
+    message: string,
+    argv: readonly string[],
+    exitCode: number | null,
+    stderr: string,
+    readonly expected: string,
+    readonly actual: string,
+  ) {
+    super(message, argv, exitCode, stderr);
+  }
+}
+
+/** A map key (e.g. platform:device-model-args) is absent: "Key X not found in map" / "is not in map". */
+export class XeKeyMissingError extends XeError {
+  constructor(
+    message: string,
+    argv: readonly string[],
+    exitCode: number | null,
+    stderr: string,
+    readonly key: string,
+  ) {
+    super(message, argv, exitCode, stderr);
+  }
+}
+
+/** xe printed something we cannot parse (garbage on stdout). */
+export class XeOutputError extends XeError {}

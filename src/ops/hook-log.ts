@@ -1,0 +1,23 @@
+// The start hook's log: one line per run, capped (rotated at 1 MiB, one old copy kept), so a
+// host that starts VMs for years never fills /var/log with it (design.md §4).
+export const DEFAULT_HOOK_LOG = "/var/log/vgpu-vm-startup.log";
+export const HOOK_LOG_MAX_BYTES = 1024 * 1024;
+
+/** Appends one line; never throws (a log problem must not decide a VM start). */
+export function appendHookLog(
+  path: string,
+  line: string,
+  maxBytes = HOOK_LOG_MAX_BYTES,
+): string | null {
+  try {
+    try {
+      if (Deno.statSync(path).size >= maxBytes) Deno.renameSync(path, `${path}.1`);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    Deno.writeTextFileSync(path, line.replace(/\n/g, " ") + "\n", { append: true, mode: 0o640 });
+    return null;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}

@@ -1,0 +1,80 @@
+// sync: bring every registered VM's args to the database. What sync cannot fix (a VM gone from
+// the host, an unregistered VM with a device) is reported with the command that fixes it.
+import { mergeDeviceArgs } from "../domain/device-args.ts";
+import type { DriftItem } from "../domain/drift.ts";
+import { VgpuError } from "../domain/errors.ts";
+import type { HostVm, Vm } from "../domain/types.ts";
+import type { Store } from "../store/store.ts";
+import type { Xe } from "../xe/client.ts";
+import type { ScanView } from "./scan.ts";
+
+export interface SyncFix {
+  vm: Vm;
+  host: HostVm;
+  argsBefore: string | null;
+  argsAfter: string;
+  items: DriftItem[];
+}
+
+export interface SyncPlan {
+  fixes: SyncFix[];
+  /** Drift sync does not repair (vm-gone, unregistered VMs). */
+  others: DriftItem[];
+}
+
+/** Drift that `sync --check` counts: everything but a hand-configured VM that collides with nothing. */
+export function countsAsDrift(d: DriftItem): boolean {
+  return d.kind !== "unregistered-device";
+}
+
+export function planSync(view: ScanView): SyncPlan {
+  const fixes: SyncFix[] = [];
+  const others: DriftItem[] = [];
+  for (const s of view.drift!.vms) {
+    if (s.drift.length === 0) continue;
+    if (s.registered !== null && s.host !== null) {
+      const argsAfter = mergeDeviceArgs(s.host.deviceModelArgs, s.registered);
+      if (argsAfter !== s.host.deviceModelArgs) {
+        fixes.push({
+          vm: s.registered,
+          host: s.host,
+          argsBefore: s.host.deviceModelArgs,
+          argsAfter,
+          items: s.drift,
+        });
+        continue;
+      }
+    }
+    others.push(...s.drift);
+  }
+  return { fixes, others };
+}
+
+export interface SyncOutcome {
+  fix: SyncFix;
+  error: string | null;
+}
+
+/** Writes each fix; one VM's failure does not stop the others. Running VMs get a stale-run mark. */
+export async function applySync(
+  store: Store,
+  xe: Xe,
+  fixes: readonly SyncFix[],
+  progress: (line: string) => void,
+): Promise<SyncOutcome[]> {
+  const results: SyncOutcome[] = [];
+  for (const [i, fix] of fixes.entries()) {
+    progress(`[${i + 1}/${fixes.length}] VM ${fix.vm.vmUuid}`);
+    try {
+      await xe.vmSetArgs(fix.vm.vmUuid, fix.argsAfter);
+      if (fix.host.powerState !== "halted") {
+        store.markStaleRun(fix.vm.vmUuid, "args rewritten by sync");
+      }
+      results.push({ fix, error: null });
+    } catch (e) {
+      if (!(e instanceof VgpuError)) throw e;
+      results.push({ fix, error: e.message });
+    }
+  }
+  return results;
+}

@@ -1,0 +1,49 @@
+// What the code expects of the database: checked on every open so that a damaged or
+// hand-edited schema gives one clear error instead of a failure half-way through a command.
+import type { DatabaseSync } from "node:sqlite";
+import { DatabaseError } from "../domain/errors.ts";
+
+export const EXPECTED_TABLES: Readonly<Record<string, readonly string[]>> = {
+  pools: ["pool_id", "pool_name", "description", "enabled", "created_at", "updated_at"],
+  vms: ["vm_id", "vm_uuid", "vm_name", "pool_id", "priority", "created_at", "updated_at"],
+  history: ["id", "at", "actor", "command", "vm_uuid", "pool_id", "before_json", "after_json"],
+  settings: ["key", "value", "updated_at"],
+  stale_runs: ["vm_uuid", "since", "reason"],
+};
+
+export const EXPECTED_INDEXES: readonly string[] = [
+  "idx_vm_uuid",
+  "idx_vm_pool",
+  "idx_vm_priority",
+  "idx_history_vm",
+];
+
+/** Returns the first problem found, or null when the schema is what the code expects. */
+export function findSchemaProblem(db: DatabaseSync): string | null {
+  for (const [table, columns] of Object.entries(EXPECTED_TABLES)) {
+    const rows = db.prepare(`SELECT name FROM pragma_table_info(?)`).all(table) as {
+      name: string;
+    }[];
+    if (rows.length === 0) return `table ${table} is missing`;
+    const have = new Set(rows.map((r) => r.name));
+    const missing = columns.filter((c) => !have.has(c));
+    if (missing.length > 0) return `table ${table} lacks column ${missing.join(", ")}`;
+  }
+  const idx = new Set(
+    (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index'`).all() as {
+      name: string;
+    }[]).map((r) => r.name),
+  );
+  const missingIdx = EXPECTED_INDEXES.filter((i) => !idx.has(i));
+  if (missingIdx.length > 0) return `index ${missingIdx.join(", ")} is missing`;
+  return null;
+}
+
+export function assertSchema(db: DatabaseSync, path: string): void {
+  const problem = findSchemaProblem(db);
+  if (problem !== null) {
+    throw new DatabaseError(
+      `database ${path} has a damaged schema (${problem}); restore it from a backup, or move it aside and re-import an export`,
+    );
+  }
+}

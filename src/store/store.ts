@@ -1,0 +1,518 @@
+// All SQL of vgpu-admin. Every change runs in one immediate transaction together with its
+// history row; reads are plain statements. Store methods are named for the table they touch.
+import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
+import { ConflictError, DatabaseError, NotFoundError } from "../domain/errors.ts";
+import {
+  type Pool,
+  type PoolId,
+  type Priority,
+  type VgpuConfig,
+  type Vm,
+  VM_ID_MAX,
+} from "../domain/types.ts";
+import { sqliteError } from "./open.ts";
+
+/** Who is changing the database and through which command; goes into every history row. */
+export interface AuditContext {
+  actor: string;
+  command: string;
+}
+
+export interface NewVm {
+  vmUuid: string;
+  vmName: string | null;
+  pool: PoolId;
+  priority: Priority;
+  /** Omitted → the lowest unused vm_id ≥ 1, chosen inside the same transaction. */
+  vmId?: number;
+}
+
+/** A committed change, enough to undo it exactly (compensation after a failed xe step). */
+export interface VmChange {
+  historyId: number;
+  before: Vm | null;
+  after: Vm | null;
+}
+
+export interface HistoryEntry {
+  id: number;
+  at: string;
+  actor: string;
+  command: string;
+  vmUuid: string | null;
+  poolId: PoolId | null;
+  before: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+}
+
+export interface StaleRun {
+  vmUuid: string;
+  since: string;
+  reason: string;
+}
+
+interface VmRow {
+  vm_id: number;
+  vm_uuid: string;
+  vm_name: string | null;
+  pool_id: PoolId;
+  priority: Priority;
+  created_at: string;
+  updated_at: string;
+}
+
+interface PoolRow {
+  pool_id: PoolId;
+  pool_name: string;
+  description: string | null;
+  enabled: number;
+  created_at: string;
+  updated_at: string;
+}
+
+const VM_COLUMNS = "vm_id, vm_uuid, vm_name, pool_id, priority, created_at, updated_at";
+
+function toVm(r: VmRow): Vm {
+  return {
+    vmId: r.vm_id,
+    vmUuid: r.vm_uuid,
+    vmName: r.vm_name,
+    pool: r.pool_id,
+    priority: r.priority,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+function toPool(r: PoolRow): Pool {
+  return {
+    poolId: r.pool_id,
+    name: r.pool_name,
+    description: r.description,
+    enabled: r.enabled === 1,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+/** The history snapshot of a VM: the configuration, without timestamps. */
+function vmSnapshot(vm: Vm | null): string | null {
+  if (vm === null) return null;
+  return JSON.stringify({
+    vm_uuid: vm.vmUuid,
+    vm_name: vm.vmName,
+    pool_id: vm.pool,
+    priority: vm.priority,
+    vm_id: vm.vmId,
+  });
+}
+
+/** SQLite's CURRENT_TIMESTAMP form (UTC, seconds), so defaults and our writes look alike. */
+export function sqlTimestamp(d: Date): string {
+  return d.toISOString().slice(0, 19).replace("T", " ");
+}
+
+export function conflictMessage(vmId: number, holder: Vm): string {
+  return `VM ID ${vmId} already in use by VM ${holder.vmUuid} (${holder.vmName ?? "no name"})`;
+}
+
+export class Store {
+  #statements = new Map<string, StatementSync>();
+
+  constructor(
+    readonly db: DatabaseSync,
+    readonly path: string,
+    private readonly audit: AuditContext,
+    private readonly now: () => Date,
+  ) {}
+
+  close(): void {
+    this.db.close();
+  }
+
+  #stmt(sql: string): StatementSync {
+    let s = this.#statements.get(sql);
+    if (s === undefined) {
+      s = this.db.prepare(sql);
+      this.#statements.set(sql, s);
+    }
+    return s;
+  }
+
+  #get<T>(sql: string, ...params: SQLInputValue[]): T | undefined {
+    try {
+      return this.#stmt(sql).get(...params) as T | undefined;
+    } catch (e) {
+      throw sqliteError(e, this.path);
+    }
+  }
+
+  #all<T>(sql: string, ...params: SQLInputValue[]): T[] {
+    try {
+      return this.#stmt(sql).all(...params) as T[];
+    } catch (e) {
+      throw sqliteError(e, this.path);
+    }
+  }
+
+  #run(sql: string, ...params: SQLInputValue[]): { changes: number; lastId: number } {
+    const r = this.#stmt(sql).run(...params);
+    return { changes: Number(r.changes), lastId: Number(r.lastInsertRowid) };
+  }
+
+  /** Runs `fn` in one BEGIN IMMEDIATE transaction; any throw rolls everything back. */
+  transaction<T>(fn: () => T): T {
+    try {
+      this.db.exec("BEGIN IMMEDIATE");
+    } catch (e) {
+      throw sqliteError(e, this.path);
+    }
+    try {
+      const result = fn();
+      this.db.exec("COMMIT");
+      return result;
+    } catch (e) {
+      try {
+        this.db.exec("ROLLBACK");
+      } catch { /* the transaction may already be gone; the first error is what matters */ }
+      if (e instanceof DatabaseError || !(e instanceof Error) || e.name !== "Error") throw e;
+      throw sqliteError(e, this.path);
+    }
+  }
+
+  #history(
+    vmUuid: string | null,
+    poolId: PoolId | null,
+    before: string | null,
+    after: string | null,
+    command = this.audit.command,
+  ): number {
+    return this.#run(
+      `INSERT INTO history (at, actor, command, vm_uuid, pool_id, before_json, after_json)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      this.now().toISOString(),
+      this.audit.actor,
+      command,
+      vmUuid,
+      poolId,
+      before,
+      after,
+    ).lastId;
+  }
+
+  // ---- schema ---------------------------------------------------------------------------
+
+  schemaVersion(): number {
+    return this.#get<{ user_version: number }>("PRAGMA user_version")!.user_version;
+  }
+
+  /** The SQL of every table and index, as SQLite keeps it, in creation order. */
+  schemaSql(): string[] {
+    return this.#all<{ sql: string }>(
+      `SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'
+       ORDER BY rowid`,
+    ).map((r) => r.sql);
+  }
+
+  // ---- pools ----------------------------------------------------------------------------
+
+  listPools(): Pool[] {
+    return this.#all<PoolRow>(`SELECT * FROM pools ORDER BY pool_id`).map(toPool);
+  }
+
+  getPool(poolId: PoolId): Pool {
+    const r = this.#get<PoolRow>(`SELECT * FROM pools WHERE pool_id = ?`, poolId);
+    if (r === undefined) {
+      throw new DatabaseError(
+        `database ${this.path} has no vGPU pool ${poolId}; restore it from a backup`,
+      );
+    }
+    return toPool(r);
+  }
+
+  /** Number of VMs per pool and priority: counts[pool][priority]. */
+  poolCounts(): Record<PoolId, [number, number, number]> {
+    const counts: Record<PoolId, [number, number, number]> = { A: [0, 0, 0], B: [0, 0, 0] };
+    for (
+      const r of this.#all<{ pool_id: PoolId; priority: Priority; n: number }>(
+        `SELECT pool_id, priority, COUNT(*) AS n FROM vms GROUP BY pool_id, priority`,
+      )
+    ) {
+      counts[r.pool_id][r.priority] = r.n;
+    }
+    return counts;
+  }
+
+  /** Renames a pool and, when `description` is given, sets it (null clears it). */
+  updatePool(
+    poolId: PoolId,
+    name: string,
+    description: string | null | undefined,
+  ): { before: Pool; after: Pool } {
+    return this.transaction(() => {
+      const before = this.getPool(poolId);
+      const desc = description === undefined ? before.description : description;
+      this.#run(
+        `UPDATE pools SET pool_name = ?, description = ?, updated_at = ? WHERE pool_id = ?`,
+        name,
+        desc,
+        sqlTimestamp(this.now()),
+        poolId,
+      );
+      const after = this.getPool(poolId);
+      const snap = (p: Pool) => JSON.stringify({ pool_name: p.name, description: p.description });
+      this.#history(null, poolId, snap(before), snap(after));
+      return { before, after };
+    });
+  }
+
+  // ---- vms ------------------------------------------------------------------------------
+
+  /** Registered VMs, by pool then vm_id (design.md §3: sorted by vm_id inside a pool). */
+  listVms(filter: { pool?: PoolId; priority?: Priority } = {}): Vm[] {
+    const where: string[] = [];
+    const params: SQLInputValue[] = [];
+    if (filter.pool !== undefined) {
+      where.push("pool_id = ?");
+      params.push(filter.pool);
+    }
+    if (filter.priority !== undefined) {
+      where.push("priority = ?");
+      params.push(filter.priority);
+    }
+    const sql = `SELECT ${VM_COLUMNS} FROM vms${
+      where.length ? " WHERE " + where.join(" AND ") : ""
+    } ORDER BY pool_id, vm_id`;
+    return this.#all<VmRow>(sql, ...params).map(toVm);
+  }
+
+  getVm(vmUuid: string): Vm | null {
+    const r = this.#get<VmRow>(`SELECT ${VM_COLUMNS} FROM vms WHERE vm_uuid = ?`, vmUuid);
+    return r === undefined ? null : toVm(r);
+  }
+
+  /** The registered VM or a NotFoundError telling how to register it. */
+  requireVm(vmUuid: string): Vm {
+    const vm = this.getVm(vmUuid);
+    if (vm === null) {
+      throw new NotFoundError(
+        `VM ${vmUuid} is not registered; see 'vgpu-admin list-vms', or register it with 'vgpu-admin register-vm --vm-uuid=${vmUuid}'`,
+      );
+    }
+    return vm;
+  }
+
+  getVmByVmId(vmId: number): Vm | null {
+    const r = this.#get<VmRow>(`SELECT ${VM_COLUMNS} FROM vms WHERE vm_id = ?`, vmId);
+    return r === undefined ? null : toVm(r);
+  }
+
+  /** The lowest vm_id ≥ 1 that no VM holds. */
+  lowestFreeVmId(): number {
+    const r = this.#get<{ id: number | null }>(
+      `SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM vms WHERE vm_id = 1) THEN 1
+              ELSE (SELECT MIN(v.vm_id + 1) FROM vms v
+                    WHERE NOT EXISTS (SELECT 1 FROM vms w WHERE w.vm_id = v.vm_id + 1)) END AS id`,
+    );
+    const id = r?.id ?? 1;
+    if (id > VM_ID_MAX) {
+      throw new ConflictError(
+        `no free vm_id left below ${VM_ID_MAX}; pass --vm-id with an unused id`,
+      );
+    }
+    return id;
+  }
+
+  #assertFree(vmUuid: string, vmId: number): void {
+    const holder = this.getVmByVmId(vmId);
+    if (holder !== null && holder.vmUuid !== vmUuid) {
+      throw new ConflictError(conflictMessage(vmId, holder));
+    }
+  }
+
+  /** Throws the ConflictError insertVm would throw, without writing (a check before xe calls). */
+  assertCanInsert(vmUuid: string, vmId: number | undefined): void {
+    const existing = this.getVm(vmUuid);
+    if (existing !== null) {
+      throw new ConflictError(
+        `VM ${vmUuid} is already registered (vGPU pool ${existing.pool}, VM ID ${existing.vmId}); change it with 'vgpu-admin update-vm'`,
+      );
+    }
+    if (vmId !== undefined) this.#assertFree(vmUuid, vmId);
+  }
+
+  /** Inserts a VM (conflicts checked inside the transaction) and its history row. */
+  insertVm(input: NewVm): VmChange {
+    return this.transaction(() => {
+      this.assertCanInsert(input.vmUuid, input.vmId);
+      const vmId = input.vmId ?? this.lowestFreeVmId();
+      this.#assertFree(input.vmUuid, vmId);
+      const ts = sqlTimestamp(this.now());
+      this.#run(
+        `INSERT INTO vms (vm_id, vm_uuid, vm_name, pool_id, priority, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        vmId,
+        input.vmUuid,
+        input.vmName,
+        input.pool,
+        input.priority,
+        ts,
+        ts,
+      );
+      const after = this.getVm(input.vmUuid)!;
+      const historyId = this.#history(after.vmUuid, null, null, vmSnapshot(after));
+      return { historyId, before: null, after };
+    });
+  }
+
+  /** Changes a registered VM's pool, priority and vm_id (and name when given). */
+  updateVm(vmUuid: string, config: VgpuConfig, vmName?: string | null): VmChange {
+    return this.transaction(() => {
+      const before = this.requireVm(vmUuid);
+      this.#assertFree(vmUuid, config.vmId);
+      this.#run(
+        `UPDATE vms SET pool_id = ?, priority = ?, vm_id = ?, vm_name = ?, updated_at = ?
+         WHERE vm_uuid = ?`,
+        config.pool,
+        config.priority,
+        config.vmId,
+        vmName === undefined ? before.vmName : vmName,
+        sqlTimestamp(this.now()),
+        vmUuid,
+      );
+      const after = this.getVm(vmUuid)!;
+      const historyId = this.#history(vmUuid, null, vmSnapshot(before), vmSnapshot(after));
+      return { historyId, before, after };
+    });
+  }
+
+  deleteVm(vmUuid: string): VmChange {
+    return this.transaction(() => {
+      const before = this.requireVm(vmUuid);
+      this.#run(`DELETE FROM vms WHERE vm_uuid = ?`, vmUuid);
+      this.#run(`DELETE FROM stale_runs WHERE vm_uuid = ?`, vmUuid);
+      const historyId = this.#history(vmUuid, null, vmSnapshot(before), null);
+      return { historyId, before, after: null };
+    });
+  }
+
+  /**
+   * Undoes a committed change exactly (row with its timestamps, and its history row), in one
+   * transaction. Returns false, changing nothing, when the row no longer matches the change's
+   * result (someone changed it since): the caller then reports instead of overwriting.
+   */
+  undoChange(change: VmChange): boolean {
+    const uuid = (change.after ?? change.before)!.vmUuid;
+    return this.transaction(() => {
+      const current = this.getVm(uuid);
+      const same = (a: Vm | null, b: Vm | null) =>
+        a === null || b === null ? a === b : vmSnapshot(a) === vmSnapshot(b);
+      if (!same(current, change.after)) return false;
+      this.#run(`DELETE FROM vms WHERE vm_uuid = ?`, uuid);
+      const b = change.before;
+      if (b !== null) {
+        this.#run(
+          `INSERT INTO vms (vm_id, vm_uuid, vm_name, pool_id, priority, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)`,
+          b.vmId,
+          b.vmUuid,
+          b.vmName,
+          b.pool,
+          b.priority,
+          b.createdAt,
+          b.updatedAt,
+        );
+      }
+      this.#run(`DELETE FROM history WHERE id = ?`, change.historyId);
+      return true;
+    });
+  }
+
+  // ---- stale runs -----------------------------------------------------------------------
+
+  listStaleRuns(): StaleRun[] {
+    return this.#all<{ vm_uuid: string; since: string; reason: string }>(
+      `SELECT vm_uuid, since, reason FROM stale_runs ORDER BY vm_uuid`,
+    ).map((r) => ({ vmUuid: r.vm_uuid, since: r.since, reason: r.reason }));
+  }
+
+  getStaleRun(vmUuid: string): StaleRun | null {
+    return this.listStaleRuns().find((r) => r.vmUuid === vmUuid) ?? null;
+  }
+
+  /** Records that a running VM's args differ from the database (kept from the first time). */
+  markStaleRun(vmUuid: string, reason: string): void {
+    this.transaction(() => {
+      this.#run(
+        `INSERT INTO stale_runs (vm_uuid, since, reason) VALUES (?, ?, ?)
+         ON CONFLICT(vm_uuid) DO NOTHING`,
+        vmUuid,
+        this.now().toISOString(),
+        reason,
+      );
+    });
+  }
+
+  clearStaleRun(vmUuid: string): void {
+    this.transaction(() => {
+      this.#run(`DELETE FROM stale_runs WHERE vm_uuid = ?`, vmUuid);
+    });
+  }
+
+  // ---- settings -------------------------------------------------------------------------
+
+  /** Stored settings (only those set explicitly). */
+  listSettings(): Map<string, string> {
+    return new Map(
+      this.#all<{ key: string; value: string }>(`SELECT key, value FROM settings ORDER BY key`)
+        .map((r) => [r.key, r.value]),
+    );
+  }
+
+  setSetting(key: string, value: string | null): void {
+    this.transaction(() => {
+      const before = this.#get<{ value: string }>(`SELECT value FROM settings WHERE key = ?`, key);
+      if (value === null) {
+        this.#run(`DELETE FROM settings WHERE key = ?`, key);
+      } else {
+        this.#run(
+          `INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?)
+           ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+          key,
+          value,
+          sqlTimestamp(this.now()),
+        );
+      }
+      const snap = (v: string | undefined | null) =>
+        v === undefined || v === null ? null : JSON.stringify({ [key]: v });
+      this.#history(null, null, snap(before?.value), snap(value));
+    });
+  }
+
+  // ---- history --------------------------------------------------------------------------
+
+  listHistory(o: { vmUuid?: string; limit?: number } = {}): HistoryEntry[] {
+    const limit = o.limit ?? -1;
+    const rows = o.vmUuid === undefined
+      ? this.#all<Record<string, unknown>>(
+        `SELECT * FROM history ORDER BY id DESC LIMIT ?`,
+        limit,
+      )
+      : this.#all<Record<string, unknown>>(
+        `SELECT * FROM history WHERE vm_uuid = ? ORDER BY id DESC LIMIT ?`,
+        o.vmUuid,
+        limit,
+      );
+    const json = (v: unknown) => (typeof v === "string" ? JSON.parse(v) : null);
+    return rows.map((r) => ({
+      id: r.id as number,
+      at: r.at as string,
+      actor: r.actor as string,
+      command: r.command as string,
+      vmUuid: r.vm_uuid as string | null,
+      poolId: r.pool_id as PoolId | null,
+      before: json(r.before_json),
+      after: json(r.after_json),
+    }));
+  }
+}

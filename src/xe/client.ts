@@ -1,0 +1,222 @@
+// The xe verbs vgpu-admin needs, named after xe's own (style.md rule 11), over one XeRunner.
+
+import {
+  VgpuError,
+  XeKeyMissingError,
+  XeOutputError,
+  XeVmNotFoundError,
+} from "../domain/errors.ts";
+import type { Host, HostVm, PowerState } from "../domain/types.ts";
+import { MAP_KEY_RE, parseMap, parsePowerState, parseRecords } from "./parse.ts";
+import type { XeRunner } from "./runner.ts";
+
+export interface XeClientOptions {
+  /** The platform map key holding QEMU args: "device-model-args" (default) or e.g. "device_model_args". */
+  platformKey: string;
+}
+
+export const DEFAULT_PLATFORM_KEY = "device-model-args";
+
+const VM_LIST_PARAMS = "params=uuid,name-label,power-state,resident-on,is-control-domain,platform";
+
+// A halted VM's resident-on is a null reference, printed like this.
+const NOT_IN_DATABASE = "<not in database>";
+
+/** The hypervisor's VM verbs; every call goes through the runner and is counted in `calls`. */
+export class Xe {
+  #runner: XeRunner;
+  #key: string;
+  #calls = 0;
+
+  constructor(runner: XeRunner, o: XeClientOptions) {
+    // parseMap only recognises keys of this shape; "=" would also end the key in `platform:K=V`
+    if (!MAP_KEY_RE.test(o.platformKey)) {
+      throw new VgpuError(
+        `platform key "${o.platformKey}" is not usable: use letters, digits, "_", ".", ":" and "-"`,
+      );
+    }
+    this.#runner = runner;
+    this.#key = o.platformKey;
+  }
+
+  /** How many xe invocations this client made. */
+  get calls(): number {
+    return this.#calls;
+  }
+
+  /**
+   * Every guest (dom0 excluded by is-control-domain, never by name) in one `vm-list` call, plus
+   * one `vm-param-get` per VM whose platform value is ambiguous. `uuid` filters (unknown → []).
+   */
+  async vmList(filter: { uuid?: string } = {}): Promise<HostVm[]> {
+    const argv = ["vm-list", "is-control-domain=false"];
+    if (filter.uuid !== undefined) argv.push(`uuid=${filter.uuid}`);
+    argv.push(VM_LIST_PARAMS);
+    const stdout = await this.#run(argv);
+    const records = readable(argv, () => parseRecords(stdout));
+    const vms: HostVm[] = [];
+    // one at a time: the extra reads are rare, and xapi serialises them anyway
+    for (const r of records) {
+      const vm = await this.#toHostVm(argv, r);
+      if (vm !== null) vms.push(vm);
+    }
+    return vms;
+  }
+
+  /** Hosts of the XCP-ng pool, in one `host-list` call. */
+  async hostList(): Promise<Host[]> {
+    const argv = ["host-list", "params=uuid,name-label"];
+    const stdout = await this.#run(argv);
+    return readable(argv, () => parseRecords(stdout)).map((r) => ({
+      uuid: required(argv, r, "uuid"),
+      nameLabel: required(argv, r, "name-label"),
+    }));
+  }
+
+  /** The VM's power state (`vm-param-get param-name=power-state`), validated. */
+  async vmPowerState(uuid: string): Promise<PowerState> {
+    const argv = ["vm-param-get", `uuid=${uuid}`, "param-name=power-state"];
+    const stdout = await this.#run(argv);
+    return readable(argv, () => parsePowerState(stdout));
+  }
+
+  /** The raw value of platform:<platformKey>; null when the key is absent. */
+  async vmGetArgs(uuid: string): Promise<string | null> {
+    const argv = ["vm-param-get", `uuid=${uuid}`, "param-name=platform", `param-key=${this.#key}`];
+    try {
+      return stripNewline(await this.#run(argv));
+    } catch (e) {
+      // "Error: Key K not found in map" (xe-reference.md): the VM has no args
+      if (e instanceof XeKeyMissingError) return null;
+      throw e;
+    }
+  }
+
+  /** Writes platform:<platformKey>=value (any power state); null removes the key, idempotently. */
+  async vmSetArgs(uuid: string, value: string | null): Promise<void> {
+    if (value !== null) {
+      await this.#run(["vm-param-set", `uuid=${uuid}`, `platform:${this.#key}=${value}`]);
+      return;
+    }
+    try {
+      await this.#run([
+        "vm-param-remove",
+        `uuid=${uuid}`,
+        "param-name=platform",
+        `param-key=${this.#key}`,
+      ]);
+    } catch (e) {
+      // "Error: Key K is not in map": already absent, which is what we wanted
+      if (!(e instanceof XeKeyMissingError)) throw e;
+    }
+  }
+
+  /** `vm-start uuid=U [on=<host>]`; blocks until xe returns. */
+  async vmStart(
+    uuid: string,
+    o: { onHost?: string | null; timeoutMs?: number } = {},
+  ): Promise<void> {
+    const argv = ["vm-start", `uuid=${uuid}`];
+    if (o.onHost) argv.push(`on=${o.onHost}`);
+    await this.#run(argv, o.timeoutMs);
+  }
+
+  /** Clean (`vm-shutdown uuid=U`) or hard (`force=true`) shutdown, bounded by `timeoutMs`. */
+  async vmShutdown(uuid: string, o: { force: boolean; timeoutMs: number }): Promise<void> {
+    const argv = ["vm-shutdown", `uuid=${uuid}`];
+    if (o.force) argv.push("force=true");
+    await this.#run(argv, o.timeoutMs);
+  }
+
+  #run(argv: readonly string[], timeoutMs?: number): Promise<string> {
+    this.#calls++;
+    return this.#runner.run(argv, timeoutMs === undefined ? undefined : { timeoutMs });
+  }
+
+  /** One vm-list record → HostVm; null for dom0, or for a VM that vanished meanwhile. */
+  async #toHostVm(argv: readonly string[], r: Map<string, string>): Promise<HostVm | null> {
+    // xe lists dom0 as a VM; the filter should hide it, but never trust a name (xe-reference.md)
+    if (required(argv, r, "is-control-domain") !== "false") return null;
+    const uuid = required(argv, r, "uuid");
+    const residentOn = required(argv, r, "resident-on");
+    const vm = {
+      uuid,
+      nameLabel: required(argv, r, "name-label"),
+      powerState: readable(argv, () => parsePowerState(required(argv, r, "power-state"))),
+      residentOn: residentOn === NOT_IN_DATABASE || residentOn === "" ? null : residentOn,
+    };
+    const platform = required(argv, r, "platform");
+    let clear: string | null | undefined;
+    try {
+      const { entries, ambiguous } = parseMap(platform);
+      // a value holding "; " or ": " makes the line ambiguous: read that key alone
+      if (!ambiguous.has(this.#key)) clear = entries.get(this.#key) ?? null;
+    } catch (e) {
+      if (!(e instanceof XeOutputError)) throw e;
+    }
+    if (clear !== undefined) return { ...vm, deviceModelArgs: clear };
+    try {
+      return { ...vm, deviceModelArgs: await this.vmGetArgs(uuid) };
+    } catch (e) {
+      // deleted between vm-list and vm-param-get: it is no longer on the host
+      if (e instanceof XeVmNotFoundError) return null;
+      throw e;
+    }
+  }
+}
+
+/** Runs a parse step; an XeOutputError gets the argv and its message the verb. */
+function readable<T>(argv: readonly string[], f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    // parse.ts messages start "xe printed": name the verb there
+    if (e instanceof XeOutputError && e.argv.length === 0) {
+      throw new XeOutputError(e.message.replace(/^xe /, `xe ${argv[0]} `), argv, 0, "");
+    }
+    throw e;
+  }
+}
+
+/** A field xe must have printed; its absence means output we cannot trust. */
+function required(argv: readonly string[], r: Map<string, string>, label: string): string {
+  const v = r.get(label);
+  if (v === undefined) {
+    throw new XeOutputError(
+      `xe ${argv[0]} printed a record without ${label}: ${r.get("uuid") ?? "(no uuid)"}`,
+      argv,
+      0,
+      "",
+    );
+  }
+  return v;
+}
+
+// vm-param-get prints the value followed by one newline; anything else belongs to the value.
+function stripNewline(s: string): string {
+  return s.endsWith("\n") ? s.slice(0, -1) : s;
+}
+
+/**
+ * Renders an argv as a copy-pasteable shell line `xe ...`, single-quoting (POSIX) only the
+ * values that need it: `xe vm-param-set uuid=U platform:device-model-args='-device …'`.
+ */
+export function xeCommandLine(args: readonly string[]): string {
+  return ["xe", ...args.map(quoteArg)].join(" ");
+}
+
+// Characters no POSIX shell treats specially anywhere in a word ("~" is special at the start).
+const SHELL_SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
+
+function quoteArg(arg: string): string {
+  const eq = arg.indexOf("=");
+  const name = eq > 0 ? arg.slice(0, eq) : "";
+  // quote only the value so the line reads like xe's documentation: name='value'
+  if (name !== "" && SHELL_SAFE.test(name)) return `${name}=${shellQuote(arg.slice(eq + 1))}`;
+  return shellQuote(arg);
+}
+
+function shellQuote(s: string): string {
+  if (SHELL_SAFE.test(s)) return s;
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}

@@ -1,0 +1,238 @@
+// Pure parsers for what `xe` prints (shared/xe-reference.md). No I/O here.
+
+import {
+  XeError,
+  XeKeyMissingError,
+  XeOutputError,
+  XePowerStateError,
+  XeVmNotFoundError,
+} from "../domain/errors.ts";
+import type { PowerState } from "../domain/types.ts";
+
+// Field tags xe prints after a label: plain ( RO)/( RW), maps (MRO)/(MRW), sets (SRO)/(SRW).
+const LABEL_RE = /^(\S+)\s*\((?: RO| RW|MRO|MRW|SRO|SRW)\)$/;
+
+// A map key as we recognise it inside a rendered map: no spaces, no ";" (see parseMap).
+const MAP_SEGMENT_RE = /^([A-Za-z0-9_.:-]+):(?: (.*))?$/s;
+
+/** Characters a map key may hold for parseMap to recognise it. */
+export const MAP_KEY_RE = /^[A-Za-z0-9_.:-]+$/;
+
+const POWER_STATES: readonly PowerState[] = ["halted", "paused", "running", "suspended"];
+
+// xe's usage errors add this line; it says nothing about the failure itself.
+const USAGE_HINT = "For usage run: 'xe help'";
+
+const MAX_MESSAGE_DETAIL = 400;
+
+/** Builds the error for output we cannot read; messages start "xe printed" (the client adds the verb). */
+function unreadable(what: string, text: string): XeOutputError {
+  return new XeOutputError(`xe printed ${what} vgpu-admin cannot read: ${oneLine(text, 80)}`);
+}
+
+/** Shortens text to `max` chars and replaces control characters so a message stays one line. */
+function oneLine(text: string, max: number): string {
+  // deno-lint-ignore no-control-regex
+  const clean = text.replace(/[\u0000-\u001f\u007f]/g, "?");
+  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
+}
+
+/**
+ * Parses xe record output (`label ( RO): value` lines, records separated by blank lines)
+ * into one Map per record, label → raw value. Throws XeOutputError on a line of another shape.
+ */
+export function parseRecords(stdout: string): Map<string, string>[] {
+  const records: Map<string, string>[] = [];
+  let current: Map<string, string> | null = null;
+  for (const line of stdout.split("\n")) {
+    // every record is followed by two empty lines; accept any number, and none at EOF
+    if (line.trim() === "") {
+      if (current !== null) records.push(current);
+      current = null;
+      continue;
+    }
+    const { label, value } = parseRecordLine(line);
+    current ??= new Map();
+    // a repeated label means two records ran together: refuse rather than merge them
+    if (current.has(label)) throw unreadable("output", line);
+    current.set(label, value);
+  }
+  if (current !== null) records.push(current);
+  return records;
+}
+
+/** Splits one record line at its first ": " and strips the padding and the field tag. */
+function parseRecordLine(line: string): { label: string; value: string } {
+  // labels are padded and right-aligned, so split at the first ": ", never by column
+  const at = line.indexOf(": ");
+  let head: string;
+  let value: string;
+  if (at >= 0) {
+    head = line.slice(0, at);
+    value = line.slice(at + 2);
+  } else if (line.endsWith(":")) {
+    // an empty map prints an empty value; tolerate the trailing space being lost
+    head = line.slice(0, -1);
+    value = "";
+  } else {
+    throw unreadable("output", line);
+  }
+  const m = LABEL_RE.exec(head.trim());
+  if (m === null) throw unreadable("output", line);
+  return { label: m[1], value };
+}
+
+/**
+ * Parses xe's map rendering `k1: v1; k2: v2` (xe does no escaping).
+ * A segment after a "; " starts a new entry only when it begins with `key: ` (or is `key:`
+ * at the end), key = one or more of `[A-Za-z0-9_.:-]`; any other segment is a continuation of
+ * the previous value (which held "; ") and marks that key ambiguous. A value holding ": " and
+ * a repeated key (first value kept) are ambiguous too. Ambiguous keys must be read alone with
+ * `vm-param-get ... param-key=`. A value holding "; k: " with a key-like k cannot be told from
+ * two entries by anyone; that residual ambiguity is inherent in xe's rendering.
+ * Throws XeOutputError when the first segment is not `key: value`.
+ */
+export function parseMap(value: string): { entries: Map<string, string>; ambiguous: Set<string> } {
+  const entries = new Map<string, string>();
+  const ambiguous = new Set<string>();
+  if (value === "") return { entries, ambiguous };
+  const pairs: { key: string; value: string; continued: boolean }[] = [];
+  for (const segment of value.split("; ")) {
+    const m = MAP_SEGMENT_RE.exec(segment);
+    if (m !== null) {
+      pairs.push({ key: m[1], value: m[2] ?? "", continued: false });
+      continue;
+    }
+    const last = pairs.at(-1);
+    if (last === undefined) throw unreadable("a map", value);
+    // no `key: ` prefix: the previous value itself contained "; " (xe-reference.md, Maps)
+    last.value += `; ${segment}`;
+    last.continued = true;
+  }
+  for (const p of pairs) {
+    if (entries.has(p.key)) {
+      ambiguous.add(p.key);
+      continue;
+    }
+    entries.set(p.key, p.value);
+    if (p.continued || p.value.includes(": ")) ambiguous.add(p.key);
+  }
+  return { entries, ambiguous };
+}
+
+/**
+ * Parses `--minimal` output: one line, values comma-separated with `\,` for `,` and `\\`
+ * for `\`. No results (one empty line, or nothing) → []. More than one line → XeOutputError.
+ * Note: a single empty value is indistinguishable from no results; both give [].
+ */
+export function parseMinimal(stdout: string): string[] {
+  const line = stdout.endsWith("\n") ? stdout.slice(0, -1) : stdout;
+  if (line.includes("\n")) throw unreadable("output", line);
+  if (line === "") return [];
+  const values: string[] = [];
+  let cur = "";
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (c === "\\" && (line[i + 1] === "," || line[i + 1] === "\\")) {
+      cur += line[++i];
+    } else if (c === ",") {
+      values.push(cur);
+      cur = "";
+    } else {
+      cur += c;
+    }
+  }
+  values.push(cur);
+  return values;
+}
+
+/**
+ * Validates a power state as xe prints it (`halted|paused|running|suspended`, compared
+ * lower-cased); anything else → XeOutputError.
+ */
+export function parsePowerState(text: string): PowerState {
+  const s = text.trim().toLowerCase();
+  const found = POWER_STATES.find((p) => p === s);
+  if (found === undefined) throw unreadable("a power state", text);
+  return found;
+}
+
+/**
+ * Turns a failed xe call (exit code ≠ 0, stderr) into a typed XeError naming the verb
+ * (argv[0]): VM not found, wrong power state, missing map key, or a generic XeError that
+ * keeps xe's own text on one line.
+ */
+export function classifyXeFailure(
+  argv: readonly string[],
+  exitCode: number,
+  stderr: string,
+): XeError {
+  const verb = argv[0] ?? "";
+  const lines = stderr.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  const field = (name: string) => fieldValue(lines, name);
+  const uuidArg = argv.find((a) => a.startsWith("uuid="))?.slice("uuid=".length) ?? "";
+
+  // server error: the sentence, then `type:` and `uuid:` lines; only type VM is a missing VM
+  if (lines.includes("The uuid you supplied was invalid.") && (field("type") ?? "VM") === "VM") {
+    const uuid = field("uuid") ?? uuidArg;
+    return new XeVmNotFoundError(
+      `xe ${verb}: no VM with uuid ${uuid}`,
+      argv,
+      exitCode,
+      stderr,
+      uuid,
+    );
+  }
+  // CLI-side: unknown uuid, a template, or dom0 (for shutdown)
+  if (lines.some((l) => /^Error: No matching VMs found\.?$/.test(l))) {
+    return new XeVmNotFoundError(
+      `xe ${verb}: no VM with uuid ${uuidArg} (or it is a template or the control domain)`,
+      argv,
+      exitCode,
+      stderr,
+      uuidArg,
+    );
+  }
+  if (lines.some((l) => l.startsWith("You attempted an operation on a VM that was not in an"))) {
+    // one rare race capitalises the states, so lower-case them
+    const expected = (field("expected") ?? "").toLowerCase();
+    const actual = (field("actual") ?? "").toLowerCase();
+    const vm = field("vm") ?? uuidArg;
+    const detail = actual !== "" && expected !== ""
+      ? `is ${actual}, expected ${expected.includes(",") ? "one of " : ""}${expected}`
+      : "is in the wrong power state";
+    return new XePowerStateError(
+      `xe ${verb}: VM ${vm} ${detail}`,
+      argv,
+      exitCode,
+      stderr,
+      expected,
+      actual,
+    );
+  }
+  for (const l of lines) {
+    // vm-param-get says "not found in map", vm-param-remove says "is not in map"
+    const m = /^Error: Key (.+?) (?:not found in map|is not in map)\.?$/.exec(l);
+    if (m !== null) {
+      return new XeKeyMissingError(
+        `xe ${verb}: map key ${m[1]} is not set`,
+        argv,
+        exitCode,
+        stderr,
+        m[1],
+      );
+    }
+  }
+  const text = lines.filter((l) => l !== USAGE_HINT).join("; ");
+  const message = text === ""
+    ? `xe ${verb} failed with exit code ${exitCode} and no message`
+    : `xe ${verb} failed: ${oneLine(text, MAX_MESSAGE_DETAIL)}`;
+  return new XeError(message, argv, exitCode, stderr);
+}
+
+/** Value of the first `name: value` line (server errors print parameters this way). */
+function fieldValue(lines: readonly string[], name: string): string | undefined {
+  const prefix = `${name}:`;
+  const line = lines.find((l) => l.startsWith(prefix));
+  return line?.slice(prefix.length).trim();
+}

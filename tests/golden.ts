@@ -1,0 +1,59 @@
+// Golden-file helpers (style.md rule 8). A case is a directory under tests/golden/<suite>/
+// holding its input file(s) and expected output file(s). A missing expected file is written
+// only when UPDATE_GOLDEN=1; an existing one is never overwritten (delete it to regenerate),
+// so a regression cannot be accepted by habit.
+
+import assert from "node:assert/strict";
+
+const GOLDEN_ROOT = new URL("./golden/", import.meta.url);
+
+export interface GoldenCase {
+  /** The case directory's name. */
+  name: string;
+  /** Absolute path of the case directory. */
+  dir: string;
+  /** Absolute path of a file in the case directory. */
+  path(file: string): string;
+  /** A file's exact text, or null when it does not exist. */
+  read(file: string): string | null;
+}
+
+function resolveDir(dir: string): string {
+  if (dir.startsWith("/")) return dir;
+  return decodeURIComponent(new URL(dir.replace(/\/?$/, "/"), GOLDEN_ROOT).pathname);
+}
+
+function readOrNull(path: string): string | null {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+}
+
+/** The cases (sub-directories, sorted by name) of a suite: `dir` is absolute or under tests/golden/. */
+export function goldenCases(dir: string): GoldenCase[] {
+  const root = resolveDir(dir).replace(/\/$/, "");
+  const names: string[] = [];
+  for (const e of Deno.readDirSync(root)) if (e.isDirectory) names.push(e.name);
+  names.sort();
+  return names.map((name) => {
+    const caseDir = `${root}/${name}`;
+    const path = (file: string) => `${caseDir}/${file}`;
+    return { name, dir: caseDir, path, read: (file: string) => readOrNull(path(file)) };
+  });
+}
+
+/** Asserts `actual` equals the file at `path` byte for byte (writing it only if missing and UPDATE_GOLDEN=1). */
+export function assertGolden(path: string, actual: string): void {
+  const expected = readOrNull(path);
+  if (expected === null) {
+    if (Deno.env.get("UPDATE_GOLDEN") === "1") {
+      Deno.writeTextFileSync(path, actual);
+      return;
+    }
+    assert.fail(`missing golden file ${path}; run the test with UPDATE_GOLDEN=1 to write it`);
+  }
+  assert.equal(actual, expected, `golden file ${path} differs`);
+}
