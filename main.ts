@@ -355,7 +355,7 @@ const inquirerPrompt: Prompt = {
 
 if (import.meta.main) {
   const io = systemIo();
-  const env: Env = { get: (n) => Deno.env.get(n) };
+  const env: Env = { get: (n) => Deno.env.get(n), all: () => Deno.env.toObject() };
   const code = await main({ argv: Deno.args, io, env, prompt: inquirerPrompt });
   Deno.exit(code);
 }

@@ -12,6 +12,8 @@ import type { IO } from "./io.ts";
 
 export interface Env {
   get(name: string): string | undefined;
+  /** Every variable: what child processes (xe) get. */
+  all(): Record<string, string>;
 }
 
 export interface Deps {
@@ -63,7 +65,8 @@ export function createDeps(input: DepsInput): Deps {
   let settings: Promise<Settings> | null = null;
   let xe: Promise<Xe> | null = null;
   const runnerFor = (s: Settings): XeRunner =>
-    input.xeRunner ?? createXeRunner({ xePath, defaultTimeoutMs: s.xeTimeoutS * 1000 });
+    input.xeRunner ??
+      createXeRunner({ xePath, defaultTimeoutMs: s.xeTimeoutS * 1000, env: input.env.all() });
   const deps: Deps = {
     io: input.io,
     env: input.env,

@@ -159,6 +159,8 @@ export async function applyReconfigure(
       step = "starting the VM";
       o.progress(`Starting VM ${uuid}...`);
       await xe.vmStart(uuid, { onHost: o.localHost, timeoutMs: o.shutdownTimeoutMs });
+      // It booted with the args just written: whatever stale start was recorded is over.
+      store.clearStaleRun(uuid);
     }
     return {
       vm: change.after!,

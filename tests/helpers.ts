@@ -1,0 +1,172 @@
+// Shared test harness: run vgpu-admin in-process (main() with buffered IO) or as a subprocess
+// with the product's own permission flags, against a temporary database and the fake xe host.
+import { bufferIo } from "../src/cli/io.ts";
+import { main } from "../main.ts";
+import {
+  DEFAULT_HOST_UUID,
+  defaultState,
+  type FakeState,
+  type FakeVm,
+  fakeXeEnv,
+  writeStateSync,
+} from "./fake-xe/state.ts";
+
+export const ROOT: string = decodeURIComponent(new URL("../", import.meta.url).pathname).replace(
+  /\/$/,
+  "",
+);
+export const MAIN_TS = `${ROOT}/main.ts`;
+
+/** The permission flags of `deno task cli` (the compiled binary's), read from deno.json. */
+export const CLI_PERMISSIONS: string[] = (() => {
+  const cfg = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`));
+  const task: string = cfg.tasks.cli;
+  return task.split(/\s+/).filter((t) => t.startsWith("--allow-") || t.startsWith("--deny-"));
+})();
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A fresh temporary directory, removed when the test's `using`/cleanup runs. */
+export function tempDir(prefix = "vgpu-test-"): string {
+  return Deno.makeTempDirSync({ prefix });
+}
+
+/** The argv that starts vgpu-admin: VGPU_ADMIN_BIN when set (a compiled binary), else deno run. */
+export function cliCommand(): string[] {
+  const bin = Deno.env.get("VGPU_ADMIN_BIN");
+  if (bin) return [bin];
+  return [Deno.execPath(), "run", "--quiet", "--no-prompt", ...CLI_PERMISSIONS, MAIN_TS];
+}
+
+/** Runs the CLI as a subprocess with a clean environment (PATH, HOME, plus `env`). */
+export async function runCli(
+  args: string[],
+  o: { env?: Record<string, string>; stdin?: string } = {},
+): Promise<CliResult> {
+  const [cmd, ...pre] = cliCommand();
+  const child = new Deno.Command(cmd, {
+    args: [...pre, ...args],
+    clearEnv: true,
+    env: {
+      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+      HOME: Deno.env.get("HOME") ?? "/tmp",
+      ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
+      NO_COLOR: "1",
+      ...o.env,
+    },
+    stdin: o.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (o.stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(o.stdin));
+    await w.close();
+  }
+  const r = await child.output();
+  const dec = new TextDecoder();
+  return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
+}
+
+/** Runs main() in this process with buffered IO: the fast path for most command tests. */
+export async function runInProcess(
+  argv: string[],
+  o: {
+    env?: Record<string, string>;
+    input?: string[];
+    interactive?: boolean;
+    answers?: string[];
+    now?: () => Date;
+  } = {},
+): Promise<CliResult & { questions: string[] }> {
+  const io = bufferIo({ input: o.input, interactive: o.interactive });
+  const env = { ...o.env };
+  const answers = [...(o.answers ?? [])];
+  const questions: string[] = [];
+  const code = await main({
+    argv,
+    io,
+    // xe (the fake) also needs PATH and HOME to run its own deno.
+    env: {
+      get: (n) => env[n],
+      all: () => ({
+        PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+        HOME: Deno.env.get("HOME") ?? "/tmp",
+        ...env,
+      }),
+    },
+    prompt: {
+      ask(q) {
+        questions.push(q);
+        return Promise.resolve(answers.shift() ?? "no");
+      },
+    },
+    now: o.now,
+  });
+  return { code, stdout: io.stdout(), stderr: io.stderr(), questions };
+}
+
+/** SHA-256 of a file's bytes (or "absent"): proves a failed command changed nothing. */
+export async function fileHash(path: string): Promise<string> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return "absent";
+    throw e;
+  }
+  const d = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
+  return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** A simulated host: the fake xe's state file, an xapi inventory naming this host, a database. */
+export interface FakeHostEnv {
+  dir: string;
+  statePath: string;
+  dbPath: string;
+  logPath: string;
+  /** Environment for vgpu-admin (in-process or subprocess) to use this host and database. */
+  env: Record<string, string>;
+}
+
+export function fakeHost(vms: FakeVm[] = [], patch: Partial<FakeState> = {}): FakeHostEnv {
+  const dir = tempDir("vgpu-host-");
+  const statePath = `${dir}/xe-state.json`;
+  const state = { ...defaultState({ vms }), callLog: `${dir}/xe-calls.jsonl`, ...patch };
+  writeStateSync(statePath, state);
+  const inventory = `${dir}/xensource-inventory`;
+  Deno.writeTextFileSync(inventory, `INSTALLATION_UUID='${DEFAULT_HOST_UUID}'\n`);
+  const dbPath = `${dir}/etc/vgpu/vgpu_config.db`;
+  const logPath = `${dir}/vgpu-vm-startup.log`;
+  return {
+    dir,
+    statePath,
+    dbPath,
+    logPath,
+    env: {
+      ...fakeXeEnv(statePath),
+      VGPU_DB: dbPath,
+      VGPU_INVENTORY: inventory,
+      VGPU_LOG: logPath,
+    },
+  };
+}
+
+/** Writes an executable sh wrapper that runs vgpu-admin with `env` (for hooks: PATH-only env). */
+export function writeCliWrapper(path: string, env: Record<string, string>): void {
+  const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const lines = ["#!/bin/sh"];
+  for (const [k, v] of Object.entries(env)) lines.push(`${k}=${q(v)}; export ${k}`);
+  lines.push(`exec ${cliCommand().map(q).join(" ")} "$@"`);
+  Deno.writeTextFileSync(path, lines.join("\n") + "\n", { mode: 0o755 });
+  Deno.chmodSync(path, 0o755);
+}
+
+export const UUID1 = "11111111-1111-4111-8111-111111111111";
+export const UUID2 = "22222222-2222-4222-8222-222222222222";
+export const UUID3 = "33333333-3333-4333-8333-333333333333";
+export const UUID4 = "44444444-4444-4444-8444-444444444444";
