@@ -1,7 +1,7 @@
 // vgpu-admin entry point: declares the command tree, runs one command, decides the exit code.
 // A command's code is imported only when it runs: the start hook runs at every VM start, so
 // start-up time is part of the product (design.md §6).
-import { Command, CommanderError, Option } from "@commander-js/extra-typings";
+import type { Command } from "@commander-js/extra-typings";
 import denoJson from "./deno.json" with { type: "json" };
 import type { Prompt } from "./src/cli/confirm.ts";
 import { createDeps, type Deps, type Env } from "./src/cli/deps.ts";
@@ -31,7 +31,8 @@ interface Selected {
 const FORMAT_HELP = "output format: table or json";
 
 /** Builds the command tree; `select` receives the chosen command instead of running it. */
-export function buildProgram(select: (s: Selected) => void, io: IO): Command {
+export async function buildProgram(select: (s: Selected) => void, io: IO): Promise<Command> {
+  const { Command, Option } = await import("@commander-js/extra-typings");
   const program = new Command()
     .name("vgpu-admin")
     .description(
@@ -204,7 +205,7 @@ export function buildProgram(select: (s: Selected) => void, io: IO): Command {
     "startup-hook",
     "check and repair a VM's args as it starts (run by /etc/xapi.d/vm-pre-start/)",
     "vgpu-admin startup-hook --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --reason=none",
-    () => import("./src/cli/commands/startup-hook.ts"),
+    loadStartupHook,
   ).requiredOption(uuid, uuidHelp).option("--reason <reason>", "xapi's reason");
   add(
     "history",
@@ -257,14 +258,59 @@ export interface MainInput {
   now?: () => Date;
 }
 
+const loadStartupHook: Loader = () => import("./src/cli/commands/startup-hook.ts");
+
+/**
+ * The start hook's own argv parser: xapi runs it at every VM start, and commander alone costs
+ * ~25 ms of start-up (measured), so `startup-hook` without --help skips it. Same options, same
+ * `--name=value` / `--name value` forms; anything else is an error with exit 1 (never 2).
+ */
+function parseHookArgv(argv: string[], io: IO): Selected | number {
+  const raw: Record<string, string> = {};
+  const names: Record<string, string> = {
+    "--vm-uuid": "vmUuid",
+    "--reason": "reason",
+    "--db": "db",
+  };
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i];
+    const eq = a.indexOf("=");
+    const flag = eq > 0 ? a.slice(0, eq) : a;
+    const key = names[flag];
+    const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
+    if (key === undefined || value === undefined) {
+      io.err.write(
+        `error: startup-hook: ${
+          key === undefined
+            ? `unknown argument ${JSON.stringify(a)}`
+            : `option ${flag} needs a value`
+        }; see 'vgpu-admin startup-hook --help'\n`,
+      );
+      return EXIT.failed;
+    }
+    raw[key] = value;
+  }
+  if (raw.vmUuid === undefined) {
+    io.err.write("error: startup-hook: required option '--vm-uuid <uuid>' not specified\n");
+    return EXIT.failed;
+  }
+  const { db, ...opts } = raw;
+  return { name: "startup-hook", load: loadStartupHook, raw: opts, db };
+}
+
 /** Runs one command line and returns the exit code. */
 export async function main(input: MainInput): Promise<number> {
   const { io, env } = input;
+  if (input.argv[0] === "startup-hook" && !input.argv.some((a) => a === "--help" || a === "-h")) {
+    const s = parseHookArgv(input.argv, io);
+    return typeof s === "number" ? s : await runSelected(s, input);
+  }
   let selected: Selected | null = null;
-  const program = buildProgram((s) => (selected = s), io);
+  const program = await buildProgram((s) => (selected = s), io);
   try {
     await program.parseAsync(input.argv, { from: "user" });
   } catch (e) {
+    const { CommanderError } = await import("@commander-js/extra-typings");
     if (e instanceof CommanderError) {
       // --help and --version end here with exit code 0. The start hook never exits 2 for a
       // usage error: 2 means a strict refusal to xapi (design.md §4).
@@ -309,10 +355,18 @@ async function runSelected(s: Selected, input: MainInput): Promise<number> {
 
 function systemIo(): IO {
   const enc = new TextEncoder();
+  const closed = new Set<unknown>();
   const writeAll = (f: typeof Deno.stdout, text: string) => {
+    if (closed.has(f)) return;
     const buf = enc.encode(text);
     let off = 0;
-    while (off < buf.length) off += f.writeSync(buf.subarray(off));
+    try {
+      while (off < buf.length) off += f.writeSync(buf.subarray(off));
+    } catch (e) {
+      // The reader went away (`vgpu-admin list-vms | head`): drop the rest, as other CLIs do.
+      if (!(e instanceof Deno.errors.BrokenPipe)) throw e;
+      closed.add(f);
+    }
   };
   let pending = "";
   const dec = new TextDecoder();
