@@ -1,0 +1,935 @@
+/**
+ * A stateful fake of XCP-ng's `xe` for tests (run through the `xe` wrapper next to this file).
+ * State: the JSON file named by FAKE_XE_STATE (see state.ts). Output formats, error texts and
+ * argument parsing follow the xapi CLI server sources (cli_frontend, cli_operations, records,
+ * cli_printer, cli_util, xenops_hooks); /work/shared/xe-reference.md summarises them.
+ *
+ * Verbs: vm-list, vm-param-get, vm-param-set, vm-param-remove, vm-param-list, vm-start,
+ * vm-shutdown, host-list, help. Anything else: `Unknown command: <verb>`.
+ */
+import {
+  DEFAULT_BOOT_KEY,
+  DEFAULT_HOSTNAME,
+  type FakeFault,
+  type FakeHost,
+  type FakeState,
+  type FakeVm,
+  HOOK_PATH,
+  readStateSync,
+  withStateLock,
+  writeStateSync,
+} from "./state.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Errors, shaped like xapi_cli.ml's exception_handler
+
+class XeError extends Error {
+  constructor(
+    readonly stderr: string,
+    /** What `do_multiple` reports for this failure in `operation failed on <uuid>: <msg>`. */
+    readonly multipleMsg: string,
+    readonly stdout = "",
+  ) {
+    super(stderr);
+  }
+}
+
+/** Cli_util.Cli_failure / Record_util.Record_failure */
+function cliFailure(msg: string): XeError {
+  return new XeError(`Error: ${msg}\n`, `INTERNAL_ERROR: [ Cli_util.Cli_failure("${msg}") ]`);
+}
+
+/** param_error: unknown command, syntax error, missing required parameter */
+function paramError(s: string, t: string): XeError {
+  const line = s === "" ? t : `${s}: ${t}`;
+  return new XeError(`${line}\nFor usage run: 'xe help'\n`, line);
+}
+
+/** A server error whose code is in the datamodel: its doc sentence, then `name: value` lines. */
+function serverError(doc: string, params: [string, string][]): XeError {
+  const lines = params.map(([k, v]) => `${k}: ${v}`);
+  return new XeError(
+    [doc, ...lines].map((l) => l + "\n").join(""),
+    [doc, ...lines].join("\n"),
+  );
+}
+
+/** A server error with a code the datamodel does not know (printed by the xe client). */
+function unknownCodeError(code: string, params: string[]): XeError {
+  return new XeError(
+    `Error code: ${code}\nError parameters: ${params.join(", ")}\n`,
+    `${code}: [ ${params.join("; ")} ]`,
+  );
+}
+
+const DOC = {
+  uuidInvalid: "The uuid you supplied was invalid.",
+  badPowerState:
+    "You attempted an operation on a VM that was not in an appropriate power state at the time; for example, you attempted to start a VM that was already running. The parameters returned are the VM's handle, and the expected and actual VM state at the time of the call.",
+  hookFailed: "3rd party xapi hook failed",
+  internal:
+    "The server failed to handle your request, due to an internal error. The given message may give details useful for debugging the problem.",
+  otherOperation: "Another operation involving the object is currently in progress",
+};
+
+function vmHandle(vm: FakeVm): string {
+  return `${vm.uuid} (${vm.nameLabel})`;
+}
+
+function uuidInvalid(type: string, uuid: string): XeError {
+  return serverError(DOC.uuidInvalid, [["type", type], ["uuid", uuid]]);
+}
+
+function badPowerState(vm: FakeVm, expected: string): XeError {
+  return serverError(DOC.badPowerState, [
+    ["vm", vmHandle(vm)],
+    ["expected", expected],
+    ["actual", vm.powerState],
+  ]);
+}
+
+function internalError(message: string): XeError {
+  return serverError(DOC.internal, [["message", message]]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command line (cli_frontend.ml parse_commandline)
+
+type Params = [string, string][];
+
+const STDPARAMS = [
+  "server",
+  "password",
+  "port",
+  "username",
+  "minimal",
+  "force",
+  "multiple",
+  "all",
+  "message-priority",
+  "trace",
+];
+
+const SWITCHES: Record<string, string> = {
+  "-u": "username",
+  "-pw": "password",
+  "-s": "server",
+  "-h": "server",
+  "-p": "port",
+};
+
+function parseCommandLine(argv: string[]): { cmd: string; params: Params } {
+  // The client sends the arguments as lines; the server splits them again (so a newline inside
+  // a value makes two arguments) and strips one trailing CR from each.
+  const args = argv.join("\n").split("\n").map((a) => a.endsWith("\r") ? a.slice(0, -1) : a);
+  const cmd = args[0];
+  if (cmd.includes("=")) throw paramError("Syntax error", "");
+  const params: Params = [];
+  for (let i = 1; i < args.length; i++) {
+    const p = args[i];
+    if (p.startsWith("--")) {
+      params.push([p.slice(2), "true"]);
+    } else if (p.startsWith("-")) {
+      const name = SWITCHES[p];
+      if (name === undefined || i + 1 >= args.length) throw paramError("Syntax error", "");
+      params.push([name, args[++i]]);
+    } else {
+      const eq = p.indexOf("=");
+      params.push(eq < 0 ? [p, ""] : [p.slice(0, eq), p.slice(eq + 1)]);
+    }
+  }
+  return { cmd, params };
+}
+
+function assoc(params: Params, name: string): string | undefined {
+  return params.find(([k]) => k === name)?.[1];
+}
+
+function parseBool(param: string, value: string): boolean {
+  switch (value.toLowerCase()) {
+    case "true":
+    case "t":
+    case "yes":
+    case "y":
+    case "1":
+    case "on":
+      return true;
+    case "false":
+    case "f":
+    case "no":
+    case "n":
+    case "0":
+    case "off":
+      return false;
+  }
+  throw cliFailure(
+    `Failed to parse parameter '${param}': expected 'true','t','yes','y','1','on','false','f','no','n','0' or 'off', got ${value}`,
+  );
+}
+
+function getBool(params: Params, name: string): boolean {
+  const v = assoc(params, name);
+  return v === undefined ? false : parseBool(name, v);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Printer (cli_printer.ml)
+
+type Row = [string, string];
+
+function escapeCommas(s: string): string {
+  return s.replaceAll("\\", "\\\\").replaceAll(",", "\\,");
+}
+
+function multiLineRecord(rows: Row[]): string {
+  let maxlen = 0;
+  for (const [label] of rows) maxlen = Math.max(maxlen, label.length);
+  maxlen += 4;
+  const lines = rows.map(([label, value], i) =>
+    `${i === 0 ? label.padEnd(maxlen) : label.padStart(maxlen)}: ${value}`
+  );
+  return lines.join("\n") + "\n";
+}
+
+class Printer {
+  private out: string[] = [];
+  private buffer: string[] = [];
+  constructor(readonly minimal: boolean) {}
+
+  table(records: Row[][]): void {
+    if (this.minimal) {
+      if (records.length > 0 && records[0].length > 0) {
+        this.buffer.unshift(records.map((r) => escapeCommas(r[0]?.[1] ?? "")).join(","));
+      }
+    } else {
+      // Each record goes out as one Print of (record ^ "\n"); the client adds a newline.
+      for (const r of records) this.out.push(multiLineRecord(r) + "\n\n");
+    }
+  }
+
+  list(items: string[]): void {
+    if (this.minimal) {
+      this.buffer.unshift(items.map(escapeCommas).join(","));
+    } else {
+      for (const s of items) this.out.push(s + "\n");
+    }
+  }
+
+  /** What reaches stdout when the command succeeds. */
+  finish(): string {
+    return this.minimal ? this.buffer.join(",") + "\n" : this.out.join("");
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Records (records.ml): field definitions in the records' own order
+
+interface FieldDef<T> {
+  name: string;
+  get(o: T): string;
+  /** Map fields: the live map (mutations change the object). */
+  map?(o: T): Record<string, string>;
+  /** Map fields: writable (MRW) or not (MRO). */
+  mapRw?: boolean;
+  /** Plain writable fields ( RW). */
+  set?(o: T, value: string): void;
+}
+
+function tagOf<T>(f: FieldDef<T>): string {
+  if (f.map) return f.mapRw ? " (MRW)" : " (MRO)";
+  return f.set ? " ( RW)" : " ( RO)";
+}
+
+function renderMap(m: Record<string, string>): string {
+  return Object.entries(m).map(([k, v]) => `${k}: ${v}`).join("; ");
+}
+
+const NOT_IN_DATABASE = "<not in database>";
+
+function isTemplate(vm: FakeVm): boolean {
+  return vm.isTemplate === true || vm.isSnapshot === true;
+}
+
+const VM_FIELDS: FieldDef<FakeVm>[] = [
+  { name: "uuid", get: (vm) => vm.uuid },
+  {
+    name: "name-label",
+    get: (vm) => vm.nameLabel,
+    set: (vm, v) => {
+      vm.nameLabel = v;
+    },
+  },
+  {
+    name: "name-description",
+    get: (vm) => vm.nameDescription ?? "",
+    set: (vm, v) => {
+      vm.nameDescription = v;
+    },
+  },
+  {
+    name: "user-version",
+    get: (vm) => String(vm.userVersion ?? 1),
+    set: (vm, v) => {
+      if (!/^-?\d+$/.test(v.trim())) {
+        throw cliFailure(`Failed to parse parameter 'user-version': expecting an integer`);
+      }
+      vm.userVersion = Number(v.trim());
+    },
+  },
+  {
+    name: "is-a-template",
+    get: (vm) => String(isTemplate(vm)),
+    set: (vm, v) => {
+      if (v !== "true" && v !== "false") {
+        throw cliFailure(
+          `Failed to parse parameter 'is-a-template': expecting a boolean (true or false)`,
+        );
+      }
+      vm.isTemplate = v === "true";
+    },
+  },
+  { name: "is-a-snapshot", get: (vm) => String(vm.isSnapshot === true) },
+  { name: "is-control-domain", get: (vm) => String(vm.isControlDomain === true) },
+  { name: "power-state", get: (vm) => vm.powerState },
+  { name: "memory-actual", get: (vm) => String(vm.memoryActual ?? 0) },
+  {
+    name: "platform",
+    get: (vm) => renderMap(vm.platform ?? {}),
+    map: (vm) => (vm.platform ??= {}),
+    mapRw: true,
+  },
+  { name: "resident-on", get: (vm) => vm.residentOn ?? NOT_IN_DATABASE },
+  {
+    name: "other-config",
+    get: (vm) => renderMap(vm.otherConfig ?? {}),
+    map: (vm) => (vm.otherConfig ??= {}),
+    mapRw: true,
+  },
+  { name: "dom-id", get: (vm) => String(vm.domid ?? -1) },
+  { name: "VCPUs-number", get: (vm) => String(vm.vcpus ?? 1) },
+];
+
+interface HostRec {
+  host: FakeHost;
+  defaultHostname: string;
+}
+
+const HOST_FIELDS: FieldDef<HostRec>[] = [
+  { name: "uuid", get: (h) => h.host.uuid },
+  {
+    name: "name-label",
+    get: (h) => h.host.nameLabel,
+    set: (h, v) => {
+      h.host.nameLabel = v;
+    },
+  },
+  {
+    name: "name-description",
+    get: (h) => h.host.nameDescription ?? "",
+    set: (h, v) => {
+      h.host.nameDescription = v;
+    },
+  },
+  { name: "hostname", get: (h) => h.host.hostname ?? h.defaultHostname },
+];
+
+type FieldType<T> =
+  | { kind: "normal"; field: FieldDef<T> }
+  | { kind: "map"; field: FieldDef<T>; key: string };
+
+/** cli_operations.ml get_field_type */
+function fieldType<T>(k: string, fields: FieldDef<T>[]): FieldType<T> {
+  const exact = fields.find((f) => f.name === k);
+  if (exact) return { kind: "normal", field: exact };
+  const colon = k.indexOf(":");
+  if (colon >= 0) {
+    const field = fields.find((f) => f.name === k.slice(0, colon));
+    if (!field) throw cliFailure(`Unknown field '${k}'`);
+    if (field.map) return { kind: "map", field, key: k.slice(colon + 1) };
+    throw cliFailure(`Field '${field.name}' is not a set or map`);
+  }
+  // Old syntax: <map-name>-<key>, longest map name first.
+  const maps = fields.filter((f) => f.map).sort((a, b) => b.name.length - a.name.length);
+  const field = maps.find((f) => k.startsWith(f.name + "-"));
+  if (field) return { kind: "map", field, key: k.slice(field.name.length + 1) };
+  throw cliFailure(`Unknown field '${k}'`);
+}
+
+/** cli_operations.ml filter_records_on_fields: an empty list stays empty without any check. */
+function filterRecords<T>(records: T[], [k, v]: [string, string], fields: FieldDef<T>[]): T[] {
+  if (records.length === 0) return records;
+  const t = fieldType(k, fields);
+  if (t.kind === "map") {
+    const { field, key } = t;
+    return records.filter((o) => {
+      const m = field.map!(o);
+      return Object.hasOwn(m, key) && m[key] === v;
+    });
+  }
+  return records.filter((o) => t.field.get(o) === v);
+}
+
+/** The generated `<class>-list` (make_param_funs list). */
+function listRecords<T>(
+  printer: Printer,
+  all: T[],
+  fields: FieldDef<T>[],
+  params: Params,
+  defFilters: Params,
+  defParams: string[],
+): void {
+  const filterParams = params.filter(([p]) =>
+    p !== "params" && !STDPARAMS.includes(p) && !p.startsWith("database:")
+  );
+  let records = all;
+  for (const fp of [...defFilters, ...filterParams]) records = filterRecords(records, fp, fields);
+  const shown = getBool(params, "all") ? all : records;
+  const ps = assoc(params, "params");
+  const chosen = ps === undefined ? defParams : ps === "all" ? null : ps.split(",");
+  const selected = chosen === null ? fields : fields.filter((f) => chosen.includes(f.name));
+  const labels = selected.map((f) => f.name + tagOf(f));
+  printer.table(shown.map((o) => selected.map((f, i): Row => [labels[i], f.get(o)])));
+}
+
+// ---------------------------------------------------------------------------------------------
+// State access
+
+const now = () => Date.now();
+
+function haltVm(vm: FakeVm): void {
+  vm.powerState = "halted";
+  vm.residentOn = null;
+  vm.domid = -1;
+  delete vm.haltAt;
+}
+
+/** Late clean shutdowns whose time has come. Returns true when something changed. */
+function applyDueHalts(state: FakeState, t: number): boolean {
+  let changed = false;
+  for (const vm of state.vms) {
+    if (vm.haltAt !== undefined && vm.haltAt <= t) {
+      if (vm.powerState === "running" || vm.powerState === "paused") haltVm(vm);
+      delete vm.haltAt;
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+interface Tx {
+  dirty: boolean;
+}
+
+/**
+ * Run `fn` on the state under the lock. The state is written back when `tx.dirty` is set, also
+ * when `fn` throws (xapi applies a multi-assignment vm-param-set one by one).
+ */
+function withState<T>(statePath: string, fn: (state: FakeState, tx: Tx) => T): Promise<T> {
+  return withStateLock(statePath, () => {
+    const state = readStateSync(statePath);
+    const tx: Tx = { dirty: applyDueHalts(state, now()) };
+    try {
+      return fn(state, tx);
+    } finally {
+      if (tx.dirty) writeStateSync(statePath, state);
+    }
+  });
+}
+
+function vmByUuid(state: FakeState, uuid: string): FakeVm {
+  const vm = state.vms.find((v) => v.uuid === uuid);
+  if (!vm) throw uuidInvalid("VM", uuid);
+  return vm;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults and logs
+
+function appendJsonLine(path: string | undefined, value: unknown): void {
+  if (!path) return;
+  Deno.writeTextFileSync(path, JSON.stringify(value) + "\n", { append: true });
+}
+
+function takeFault(state: FakeState, verb: string, argv: string[]): FakeFault | undefined {
+  const fault = state.faults?.[verb];
+  if (!fault) return undefined;
+  if (fault.match && !fault.match.every((m) => argv.includes(m))) return undefined;
+  if (fault.times !== undefined) {
+    if (fault.times <= 0) {
+      delete state.faults![verb];
+      return undefined;
+    }
+    fault.times -= 1;
+    if (fault.times <= 0) delete state.faults![verb];
+  }
+  return { ...fault };
+}
+
+function hangForever(): Promise<never> {
+  return new Promise<never>(() => {
+    setInterval(() => {}, 1 << 30);
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// VM selection and operations (cli_operations.ml select_vms / do_vm_op)
+
+function selectVms(
+  state: FakeState,
+  params: Params,
+  ignoreParams: string[],
+  includeControlVms: boolean,
+): FakeVm[] {
+  let ps: Params = [...params];
+  if (!includeControlVms) ps.unshift(["is-control-domain", "false"]);
+  ps.unshift(["is-a-template", "false"]);
+  let records = state.vms;
+  const sel = assoc(ps, "vm");
+  if (sel !== undefined) {
+    const i = ps.findIndex(([k]) => k === "vm");
+    ps = [...ps.slice(0, i), ...ps.slice(i + 1)];
+    records = records.filter((vm) => vm.uuid === sel || vm.nameLabel === sel);
+  }
+  const ignored = [...STDPARAMS, ...ignoreParams];
+  const filterParams = ps.filter(([k]) => {
+    const colon = k.indexOf(":");
+    return !ignored.includes(colon >= 0 ? k.slice(0, colon) : k);
+  });
+  for (const fp of filterParams) records = filterRecords(records, fp, VM_FIELDS);
+  return records;
+}
+
+async function doVmOp(
+  statePath: string,
+  params: Params,
+  ignoreParams: string[],
+  includeControlVms: boolean,
+  op: (uuid: string) => Promise<void>,
+): Promise<void> {
+  const uuids = await withState(
+    statePath,
+    (state) => selectVms(state, params, ignoreParams, includeControlVms).map((vm) => vm.uuid),
+  );
+  if (uuids.length === 0) throw cliFailure("No matching VMs found");
+  if (uuids.length === 1) return await op(uuids[0]);
+  if (!getBool(params, "multiple")) {
+    throw cliFailure("Multiple matches VMs found. --multiple required to complete the operation");
+  }
+  const fails: [string, string][] = [];
+  for (const uuid of uuids) {
+    try {
+      await op(uuid);
+    } catch (e) {
+      if (!(e instanceof XeError)) throw e;
+      fails.unshift([uuid, e.multipleMsg]);
+    }
+  }
+  if (fails.length > 0) {
+    const stdout = fails.map(([uuid, msg]) => `operation failed on ${uuid}: ${msg}\n`).join("");
+    throw new XeError("", "", stdout);
+  }
+}
+
+function lowestFreeDomid(state: FakeState): number {
+  const used = new Set<number>();
+  for (const vm of state.vms) {
+    if (vm.powerState !== "halted" && vm.domid !== undefined) used.add(vm.domid);
+  }
+  let d = 1;
+  while (used.has(d)) d++;
+  return d;
+}
+
+function findHostByNameOrId(state: FakeState, name: string): FakeHost | undefined {
+  return state.hosts.find((h) => h.nameLabel === name || h.uuid === name);
+}
+
+function byteOrder(a: string, b: string): number {
+  const ea = new TextEncoder().encode(a);
+  const eb = new TextEncoder().encode(b);
+  const n = Math.min(ea.length, eb.length);
+  for (let i = 0; i < n; i++) if (ea[i] !== eb[i]) return ea[i] - eb[i];
+  return ea.length - eb.length;
+}
+
+/** xenops_hooks.ml execute_vm_hook for vm-pre-start. */
+async function runPreStartHooks(
+  hookDir: string,
+  vmUuid: string,
+  hookLog: string | undefined,
+): Promise<void> {
+  let names: string[];
+  try {
+    names = [...Deno.readDirSync(hookDir)].map((e) => e.name);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw e;
+  }
+  names.sort(byteOrder);
+  const reason = "none";
+  const decoder = new TextDecoder();
+  for (const name of names) {
+    const script = `${hookDir.replace(/\/+$/, "")}/${name}`;
+    let exit: number | null;
+    let signal: string | null = null;
+    let stdout = "";
+    let stderr = "";
+    try {
+      const out = await new Deno.Command(script, {
+        args: ["-vmuuid", vmUuid, "-reason", reason],
+        clearEnv: true,
+        env: { PATH: HOOK_PATH },
+        cwd: "/",
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      stdout = decoder.decode(out.stdout);
+      stderr = decoder.decode(out.stderr);
+      signal = out.signal;
+      exit = out.signal === null ? out.code : null;
+    } catch (e) {
+      // forkexecd's child exits 127 when execve says ENOENT, 126 for anything else.
+      exit = e instanceof Deno.errors.NotFound ? 127 : 126;
+      stderr = String(e);
+    }
+    appendJsonLine(hookLog, { script, vm: vmUuid, exit, signal, stdout, stderr, at: now() });
+    if (exit === 0 || exit === 1) continue;
+    if (exit === null) {
+      throw internalError(
+        `Forkhelpers.Spawn_internal_error(${JSON.stringify(stderr)}, ${
+          JSON.stringify(stdout)
+        }, Unix.WSIGNALED ${signal})`,
+      );
+    }
+    throw serverError(DOC.hookFailed, [
+      ["hook_name", `vm-pre-start/${name}`],
+      ["reason", reason],
+      ["stdout", stdout],
+      ["exit_code", String(exit)],
+    ]);
+  }
+}
+
+async function startOne(statePath: string, params: Params, uuid: string): Promise<void> {
+  const on = assoc(params, "on");
+  const paused = getBool(params, "paused");
+  const prep = await withState(statePath, (state) => {
+    const host = on === undefined ? undefined : findHostByNameOrId(state, on);
+    if (on !== undefined && !host) throw cliFailure(`Host ${on} not found`);
+    const vm = state.vms.find((v) => v.uuid === uuid);
+    if (!vm) throw cliFailure("No matching VMs found");
+    if (vm.powerState !== "halted") throw badPowerState(vm, "halted");
+    const key = state.bootKey ?? DEFAULT_BOOT_KEY;
+    const platform = vm.platform ?? {};
+    return {
+      hostUuid: host?.uuid ?? state.hosts[0]?.uuid ?? null,
+      bootedArgs: Object.hasOwn(platform, key) ? platform[key] : null,
+      hookDir: state.hookDir,
+      hookLog: state.hookLog,
+    };
+  });
+  // The lock is free while hooks run: a hook may call xe (this fake) itself.
+  if (prep.hookDir) await runPreStartHooks(prep.hookDir, uuid, prep.hookLog);
+  await withState(statePath, (state, tx) => {
+    const vm = state.vms.find((v) => v.uuid === uuid);
+    if (!vm) throw cliFailure("No matching VMs found");
+    if (vm.powerState !== "halted") throw badPowerState(vm, "halted");
+    vm.domid = lowestFreeDomid(state);
+    vm.powerState = paused ? "paused" : "running";
+    vm.residentOn = prep.hostUuid;
+    vm.bootedArgs = prep.bootedArgs;
+    vm.startedAt = now();
+    delete vm.haltAt;
+    tx.dirty = true;
+  });
+}
+
+async function shutdownOne(statePath: string, force: boolean, uuid: string): Promise<void> {
+  const next = await withState(
+    statePath,
+    (state, tx): { kind: "done" } | { kind: "hang" } | { kind: "wait"; until: number } => {
+      const vm = state.vms.find((v) => v.uuid === uuid);
+      if (!vm) throw cliFailure("No matching VMs found");
+      if (force) {
+        if (!["paused", "suspended", "running"].includes(vm.powerState)) {
+          throw badPowerState(vm, "paused, suspended, running");
+        }
+        haltVm(vm);
+        tx.dirty = true;
+        return { kind: "done" };
+      }
+      if (vm.powerState !== "running") throw badPowerState(vm, "running");
+      if (vm.haltAt !== undefined) {
+        throw serverError(DOC.otherOperation, [["class", "VM"], ["object", vmHandle(vm)]]);
+      }
+      if (vm.ignoreCleanShutdown ?? state.ignoreCleanShutdown) return { kind: "hang" };
+      const late = vm.lateShutdownMs ?? state.lateShutdownMs;
+      if (late !== undefined) {
+        vm.haltAt = now() + late;
+        tx.dirty = true;
+        return { kind: "wait", until: vm.haltAt };
+      }
+      haltVm(vm);
+      tx.dirty = true;
+      return { kind: "done" };
+    },
+  );
+  if (next.kind === "hang") await hangForever();
+  if (next.kind === "wait") {
+    await sleep(next.until - now() + 1);
+    await withState(statePath, () => {}); // applies the due halt
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+interface Ctx {
+  statePath: string;
+  params: Params;
+  printer: Printer;
+}
+
+interface Command {
+  reqd: string[];
+  run(ctx: Ctx): Promise<void>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  "vm-list": {
+    reqd: [],
+    run: ({ statePath, params, printer }) =>
+      withState(
+        statePath,
+        (state) =>
+          listRecords(printer, state.vms, VM_FIELDS, params, [["is-a-template", "false"]], [
+            "name-label",
+            "uuid",
+            "power-state",
+          ]),
+      ),
+  },
+
+  "host-list": {
+    reqd: [],
+    run: ({ statePath, params, printer }) =>
+      withState(statePath, (state) => {
+        const defaultHostname = state.hostname ?? DEFAULT_HOSTNAME;
+        const recs = state.hosts.map((host): HostRec => ({ host, defaultHostname }));
+        listRecords(printer, recs, HOST_FIELDS, params, [], [
+          "uuid",
+          "name-label",
+          "name-description",
+        ]);
+      }),
+  },
+
+  "vm-param-list": {
+    reqd: ["uuid"],
+    run: ({ statePath, params, printer }) =>
+      withState(statePath, (state) => {
+        const vm = vmByUuid(state, assoc(params, "uuid")!);
+        printer.table([VM_FIELDS.map((f): Row => [f.name + tagOf(f), f.get(vm)])]);
+      }),
+  },
+
+  "vm-param-get": {
+    reqd: ["uuid", "param-name"],
+    run: ({ statePath, params, printer }) =>
+      withState(statePath, (state) => {
+        const vm = vmByUuid(state, assoc(params, "uuid")!);
+        const name = assoc(params, "param-name")!;
+        const field = VM_FIELDS.find((f) => f.name === name);
+        if (!field) throw unknownCodeError("Missing parameter", [name]);
+        const key = assoc(params, "param-key");
+        if (key !== undefined && field.map) {
+          const m = field.map(vm);
+          if (!Object.hasOwn(m, key)) throw cliFailure(`Key ${key} not found in map`);
+          printer.list([m[key]]);
+        } else {
+          printer.list([field.get(vm)]);
+        }
+      }),
+  },
+
+  "vm-param-set": {
+    reqd: ["uuid"],
+    run: ({ statePath, params }) =>
+      withState(statePath, (state, tx) => {
+        const vm = vmByUuid(state, assoc(params, "uuid")!);
+        const sets = params.filter(([p]) => p !== "uuid" && !STDPARAMS.includes(p));
+        for (const [k, v] of sets) {
+          const t = fieldType(k, VM_FIELDS);
+          if (t.kind === "map") {
+            if (!t.field.mapRw) throw cliFailure(`Map field '${t.field.name}' is read-only.`);
+            // xapi: remove_from_map (when present) then add_to_map — not atomic.
+            const m = t.field.map!(vm);
+            delete m[t.key];
+            m[t.key] = v;
+            tx.dirty = true;
+          } else {
+            const f = t.field;
+            if (!f.set) {
+              if (f.map) {
+                throw cliFailure(
+                  `Field '${k}' is a map or set. use the 'name:key=value' syntax.`,
+                );
+              }
+              throw cliFailure(`Field '${k}' is read-only.`);
+            }
+            f.set(vm, v);
+            tx.dirty = true;
+          }
+        }
+      }),
+  },
+
+  "vm-param-remove": {
+    reqd: ["uuid", "param-name", "param-key"],
+    run: ({ statePath, params }) =>
+      withState(statePath, (state, tx) => {
+        const vm = vmByUuid(state, assoc(params, "uuid")!);
+        const name = assoc(params, "param-name")!;
+        const key = assoc(params, "param-key")!;
+        const field = VM_FIELDS.find((f) => f.name === name);
+        if (!field) throw unknownCodeError("Missing parameter", [name]);
+        if (!field.map) throw cliFailure("Can only remove from parameters of type Set or Map");
+        if (!field.mapRw) throw cliFailure("Cannot remove parameters from read-only map");
+        const m = field.map(vm);
+        if (!Object.hasOwn(m, key)) throw cliFailure(`Key ${key} is not in map`);
+        delete m[key];
+        tx.dirty = true;
+      }),
+  },
+
+  "vm-start": {
+    reqd: [],
+    run: ({ statePath, params }) =>
+      doVmOp(
+        statePath,
+        params,
+        ["on", "paused", "progress"],
+        true,
+        (uuid) => startOne(statePath, params, uuid),
+      ),
+  },
+
+  "vm-shutdown": {
+    reqd: [],
+    run: ({ statePath, params }) => {
+      const force = getBool(params, "force");
+      return doVmOp(
+        statePath,
+        params,
+        ["progress"],
+        false,
+        (uuid) => shutdownOne(statePath, force, uuid),
+      );
+    },
+  },
+};
+
+const HELP = `Usage:
+  xe <command> [ <name>=<value> ... ] [ --minimal ]
+
+This is a fake xe for tests. Commands:
+    ${Object.keys(COMMANDS).sort().join(", ")}
+`;
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+async function writeAll(w: { write(p: Uint8Array): Promise<number> }, s: string): Promise<void> {
+  let bytes = new TextEncoder().encode(s);
+  while (bytes.length > 0) {
+    const n = await w.write(bytes);
+    bytes = bytes.subarray(n);
+  }
+}
+
+interface Outcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function runCommand(statePath: string, argv: string[]): Promise<Outcome> {
+  if (argv.length === 0) return { code: 0, stdout: HELP, stderr: "" };
+  try {
+    const { cmd, params } = parseCommandLine(argv);
+    const m = assoc(params, "minimal");
+    let minimal = false;
+    if (m !== undefined) {
+      if (m !== "true" && m !== "false") throw internalError(`Invalid_argument("bool_of_string")`);
+      minimal = m === "true";
+    }
+    if (cmd === "help") return { code: 0, stdout: HELP, stderr: "" };
+    const command = COMMANDS[cmd];
+    if (!command) throw paramError("Unknown command", cmd);
+    for (const k of command.reqd) {
+      if (assoc(params, k) === undefined) throw paramError("Required parameter not found", k);
+    }
+    const printer = new Printer(minimal);
+    await command.run({ statePath, params, printer });
+    return { code: 0, stdout: printer.finish(), stderr: "" };
+  } catch (e) {
+    if (e instanceof XeError) return { code: 1, stdout: e.stdout, stderr: e.stderr };
+    const err = internalError(e instanceof Error ? e.message : String(e));
+    return { code: 1, stdout: "", stderr: err.stderr };
+  }
+}
+
+async function main(): Promise<number> {
+  const statePath = Deno.env.get("FAKE_XE_STATE");
+  if (!statePath) {
+    await writeAll(Deno.stderr, "fake-xe: FAKE_XE_STATE is not set\n");
+    return 1;
+  }
+  const argv = [...Deno.args];
+  const verb = argv[0] ?? "";
+
+  // Log the call, apply due late shutdowns, pick up a fault — all under the lock.
+  let exitLog: string | undefined;
+  let fault: FakeFault | undefined;
+  try {
+    fault = await withStateLock(statePath, () => {
+      const state = readStateSync(statePath);
+      exitLog = state.exitLog;
+      appendJsonLine(state.callLog, { argv, at: now(), pid: Deno.pid });
+      let dirty = applyDueHalts(state, now());
+      const before = JSON.stringify(state.faults ?? null);
+      const f = takeFault(state, verb, argv);
+      if (JSON.stringify(state.faults ?? null) !== before) dirty = true;
+      if (dirty) writeStateSync(statePath, state);
+      return f;
+    });
+  } catch (e) {
+    await writeAll(Deno.stderr, `fake-xe: cannot use state ${statePath}: ${e}\n`);
+    return 1;
+  }
+
+  let outcome: Outcome;
+  if (fault?.mode === "hang") {
+    await hangForever();
+  }
+  if (fault?.mode === "fail") {
+    outcome = { code: fault.exitCode ?? 1, stdout: "", stderr: fault.stderr };
+  } else if (fault?.mode === "garbage") {
+    outcome = { code: fault.exitCode ?? 0, stdout: fault.stdout, stderr: fault.stderr ?? "" };
+  } else {
+    if (fault?.mode === "delay") await sleep(fault.ms);
+    outcome = await runCommand(statePath, argv);
+  }
+
+  await writeAll(Deno.stdout, outcome.stdout);
+  await writeAll(Deno.stderr, outcome.stderr);
+  appendJsonLine(exitLog, { pid: Deno.pid, exit: outcome.code, at: now() });
+  return outcome.code;
+}
+
+Deno.exit(await main());
