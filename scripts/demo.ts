@@ -5,6 +5,7 @@ import { cliCommand, writeCliWrapper } from "../tests/helpers.ts";
 import {
   DEFAULT_HOST_UUID,
   defaultState,
+  FAKE_XE_PATH,
   fakeXeEnv,
   makeHost,
   makeVm,
@@ -133,7 +134,7 @@ section("6. The start hook: a VM starts; the hook checks its args");
 const s2 = readStateSync(statePath);
 s2.vms.find((v) => v.uuid === uuid(3))!.platform["device-model-args"] = "-vga std";
 writeStateSync(statePath, s2);
-const start = await new Deno.Command(env.VGPU_XE, {
+const start = await new Deno.Command(FAKE_XE_PATH, {
   args: ["vm-start", `uuid=${uuid(3)}`],
   env,
 }).output();
