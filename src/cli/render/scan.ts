@@ -196,7 +196,7 @@ export function scanJson(view: ScanView): Record<string, unknown> {
       vms: poolStates(view, p).map((s) => scanVmJson(view, s)),
     })),
     unregistered: view.drift === null
-      ? []
+      ? null
       : unregisteredStates(view).map((s) => scanVmJson(view, s)),
     drift: view.drift === null ? [] : view.drift.items.map((d) => ({
       vm_uuid: d.vmUuid,
