@@ -21,7 +21,11 @@ export const DESCRIPTION_MAX = 255;
 /** Shows a user value inside an error message: quoted, control characters escaped, shortened. */
 export function quote(value: string): string {
   const shown = value.length > 60 ? value.slice(0, 57) + "..." : value;
-  return JSON.stringify(shown);
+  // JSON.stringify escapes C0 only: DEL and C1 (\x9b is an 8-bit CSI) must not reach a terminal.
+  return JSON.stringify(shown).replace(
+    /[\u007f-\u009f]/g,
+    (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 /** Trims and lower-cases a VM uuid; it must then be canonical 8-4-4-4-12 hex. */

@@ -8,7 +8,7 @@ import { writeLines } from "../io.ts";
 import type { Outcome } from "../outcome.ts";
 import { scanVmJson } from "../render/scan.ts";
 import { paint } from "../render/style.ts";
-import { priorityLong, vmLabel } from "../render/vm-fields.ts";
+import { priorityLong, vmJson, vmLabel } from "../render/vm-fields.ts";
 
 export interface ShowVmOptions {
   vmUuid: string;
@@ -39,7 +39,15 @@ export async function run(opts: ShowVmOptions, deps: Deps): Promise<Outcome> {
   const state = view.drift?.byUuid.get(vm.vmUuid) ?? null;
   if (opts.format === "json") {
     const entry = state === null
-      ? { vm_uuid: vm.vmUuid, status: "unknown", registered: null, host: null, drift: [] }
+      ? {
+        // database only (--offline, or the host could not be read): the row is still shown
+        vm_uuid: vm.vmUuid,
+        status: "unknown",
+        registered: vmJson(vm),
+        host: null,
+        drift: [],
+        stale_since: view.staleRuns.get(vm.vmUuid)?.since ?? null,
+      }
       : scanVmJson(view, state);
     writeJson(deps.io.out, { vm: entry, pool_name: store.getPool(vm.pool).name });
     return hostWarning(deps, view.hostError);
