@@ -80,6 +80,8 @@ function ensureFile(path: string): boolean {
     }
     try {
       Deno.mkdirSync(dir, { recursive: true, mode: 0o755 });
+      // mkdir applies the umask (root's is often 077): design.md §7 says the directory is 0755.
+      Deno.chmodSync(dir, 0o755);
     } catch (e2) {
       throw new DatabaseError(
         `cannot create directory ${dir} for the database: ${
@@ -126,13 +128,19 @@ function backupName(path: string, from: number, now: Date): string {
 }
 
 /** Applies the pending migrations, each in one immediate transaction that re-reads the version. */
-function migrate(db: DatabaseSync): void {
+function migrate(db: DatabaseSync, now: Date): void {
   for (const m of MIGRATIONS) {
     db.exec("BEGIN IMMEDIATE");
     try {
       // Re-read inside the write lock: a concurrent first use may have migrated already.
       if (userVersion(db) < m.version) {
         db.exec(m.sql);
+        if (m.version === 1) {
+          // The seeded pools take the injected clock (as every other row does), not SQLite's
+          // CURRENT_TIMESTAMP; same UTC "YYYY-MM-DD HH:MM:SS" form as store.ts sqlTimestamp.
+          const ts = now.toISOString().slice(0, 19).replace("T", " ");
+          db.prepare("UPDATE pools SET created_at = ?, updated_at = ?").run(ts, ts);
+        }
         db.exec(`PRAGMA user_version = ${m.version}`);
       }
       db.exec("COMMIT");
@@ -177,7 +185,7 @@ export async function openDatabase(
         backupPath = backupName(path, version, o.now());
         await backup(db, backupPath);
       }
-      migrate(db);
+      migrate(db, o.now());
     }
     assertSchema(db, path);
     return { db, path, backupPath, created };

@@ -113,7 +113,7 @@ export function sqlTimestamp(d: Date): string {
 }
 
 export function conflictMessage(vmId: number, holder: Vm): string {
-  return `VM ID ${vmId} already in use by VM ${holder.vmUuid} (${holder.vmName ?? "no name"})`;
+  return `VM ID ${vmId} already in use by VM ${holder.vmUuid} (${holder.vmName ?? "<no name>"})`;
 }
 
 export class Store {

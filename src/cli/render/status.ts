@@ -63,7 +63,11 @@ export function statusLines(
   }
   const unreg = view.drift === null ? null : vmStates(view).filter((s) => s.registered === null);
   if (unreg === null) {
-    lines.push("Unregistered VMs: unknown (the host could not be read)");
+    // hostError is null only with --offline: the host was not asked, nothing failed.
+    const why = view.hostError === null
+      ? "--offline: the host was not read"
+      : "the host could not be read";
+    lines.push(`Unregistered VMs: unknown (${why})`);
   } else {
     lines.push(`Unregistered VMs: ${unreg.length}`);
     if (unreg.length > 0) {

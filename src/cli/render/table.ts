@@ -11,6 +11,8 @@ export async function renderTable(
     head: [...head],
     // Colour codes only on a terminal; cli-table3 colours the head red by default.
     style: { head: color ? ["bold"] : [], border: [] },
+    // No rule between rows: one line per VM reads and greps better at 10,000 rows.
+    chars: { "mid": "", "left-mid": "", "mid-mid": "", "right-mid": "" },
   });
   for (const r of rows) t.push(r.map(String));
   return t.toString();
