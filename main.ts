@@ -147,7 +147,8 @@ export async function buildProgram(select: (s: Selected) => void, io: IO): Promi
     "scan the host: VMs by vGPU pool, then unregistered; args and drift",
     "vgpu-admin scan-vms --format=json",
     () => import("./src/cli/commands/scan-vms.ts"),
-  ).addOption(format());
+  ).option("--deep", "also compare the args each running VM's QEMU was started with")
+    .addOption(format());
   for (
     const [name, what, example, load] of [
       [
@@ -214,6 +215,47 @@ export async function buildProgram(select: (s: Selected) => void, io: IO): Promi
     () => import("./src/cli/commands/history.ts"),
   ).option(uuid, "only this VM").option("--limit <n>", "at most this many entries")
     .addOption(format());
+  add(
+    "export",
+    "print the whole configuration (pools, VMs, settings) as JSON",
+    "vgpu-admin export --output=/root/vgpu-config.json",
+    () => import("./src/cli/commands/export.ts"),
+  ).option("--output <file>", "write to FILE (created 0600) instead of stdout");
+  add(
+    "import",
+    "load a configuration exported by 'export', all or nothing",
+    "vgpu-admin import /root/vgpu-config.json --dry-run",
+    () => import("./src/cli/commands/import.ts"),
+  ).argument("<file>", "the JSON file ('-' for stdin)")
+    .option("--dry-run", "validate and show what would change; change nothing")
+    .option("--replace", "replace the whole configuration (a backup is taken first)")
+    .option("--yes", "answer yes to the confirmation in advance")
+    .option("--offline", "database only: do not write the imported VMs' args to the host");
+  add(
+    "install-hook",
+    "install the vm-pre-start hook script, its log rotation, and the database",
+    "vgpu-admin install-hook",
+    () => import("./src/cli/commands/install-hook.ts"),
+  ).option("--binary <path>", "absolute path the hook runs (default /usr/local/bin/vgpu-admin)")
+    .option("--root <dir>", "install under DIR instead of / (for tests and image builds)");
+  add(
+    "uninstall-hook",
+    "remove what install-hook installed (the database is kept)",
+    "vgpu-admin uninstall-hook",
+    () => import("./src/cli/commands/uninstall-hook.ts"),
+  ).option("--root <dir>", "work under DIR instead of /");
+  add(
+    "doctor",
+    "check the installation, database, hook, xe, drift and running VMs; one line per check",
+    "vgpu-admin doctor",
+    () => import("./src/cli/commands/doctor.ts"),
+  ).option("--root <dir>", "look under DIR instead of /").addOption(format());
+  add(
+    "completions",
+    "print a shell completion script: completions bash|zsh|fish",
+    "vgpu-admin completions bash > /etc/bash_completion.d/vgpu-admin",
+    () => import("./src/cli/commands/completions.ts"),
+  ).argument("<shell>", "bash, zsh or fish");
   add(
     "settings",
     "show settings, or set one: settings [KEY [VALUE]]",
