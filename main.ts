@@ -29,17 +29,299 @@ interface Selected {
 }
 
 const FORMAT_HELP = "output format: table or json";
+const UUID_HELP = "the VM's xapi uuid (see xe vm-list)";
 
-/** Builds the command tree; `select` receives the chosen command instead of running it. */
+/** One option: commander flags syntax (`--name <value>` takes a value, `--name` is a switch). */
+interface OptionSpec {
+  flags: string;
+  help: string;
+  required?: boolean;
+}
+
+/** One command of the tree: the single source for both parsers and for --help. */
+interface CommandSpec {
+  name: string;
+  description: string;
+  example: string;
+  load: Loader;
+  options: OptionSpec[];
+  /** Positional arguments, commander syntax: `<file>` required, `[key]` optional. */
+  args?: { name: string; help: string }[];
+}
+
+const opt = (flags: string, help: string): OptionSpec => ({ flags, help });
+const req = (flags: string, help: string): OptionSpec => ({ flags, help, required: true });
+const FORMAT = opt("--format <format>", FORMAT_HELP);
+const YES = opt("--yes", "answer yes to the confirmation in advance");
+const RECONFIGURE = [
+  YES,
+  opt("--shutdown-timeout <seconds>", "wait this long for a clean shutdown (default 120)"),
+  opt("--force-shutdown", "after a clean shutdown times out, shut the VM down hard"),
+];
+const loadStartupHook: Loader = () => import("./src/cli/commands/startup-hook.ts");
+
+/** The command tree. Each command's code is imported only when that command runs. */
+export const COMMANDS: readonly CommandSpec[] = [
+  {
+    name: "list-pools",
+    description: "list vGPU pools A and B with their VM counts per priority",
+    example: "vgpu-admin list-pools",
+    load: () => import("./src/cli/commands/list-pools.ts"),
+    options: [FORMAT],
+  },
+  {
+    name: "show-pool",
+    description: "show one vGPU pool and its VMs",
+    example: "vgpu-admin show-pool --pool-id=A",
+    load: () => import("./src/cli/commands/show-pool.ts"),
+    options: [req("--pool-id <id>", "vGPU pool: A or B"), FORMAT],
+  },
+  {
+    name: "set-pool-name",
+    description: "rename a vGPU pool (metadata only; no VM is touched)",
+    example:
+      'vgpu-admin set-pool-name --pool-id=A --name="Production" --description="latency-sensitive"',
+    load: () => import("./src/cli/commands/set-pool-name.ts"),
+    options: [
+      req("--pool-id <id>", "vGPU pool: A or B"),
+      req("--name <text>", "new name (1-64 characters)"),
+      opt("--description <text>", "description (empty clears it)"),
+    ],
+  },
+  {
+    name: "register-vm",
+    description: "register a VM and write its vgpu-stub device args to xapi",
+    example:
+      "vgpu-admin register-vm --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --pool=B --priority=high --vm-id=8",
+    load: () => import("./src/cli/commands/register-vm.ts"),
+    options: [
+      req("--vm-uuid <uuid>", UUID_HELP),
+      opt("--vm-name <name>", "name to record (default: the VM's name-label)"),
+      opt("--pool <id>", "vGPU pool: A or B (default A)"),
+      opt("--priority <p>", "low, medium or high (or 0, 1, 2; default medium)"),
+      opt("--vm-id <n>", "vm_id 1-2147483647 (default: the lowest unused)"),
+      opt("--offline", "database only: do not check or write the VM ('sync' applies it later)"),
+    ],
+  },
+  {
+    name: "show-vm",
+    description: "show one registered VM: database configuration and, from xe, what the VM carries",
+    example: "vgpu-admin show-vm --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff",
+    load: () => import("./src/cli/commands/show-vm.ts"),
+    options: [
+      req("--vm-uuid <uuid>", UUID_HELP),
+      opt("--offline", "database only: do not ask xe"),
+      FORMAT,
+    ],
+  },
+  {
+    name: "list-vms",
+    description: "list registered VMs, optionally by vGPU pool and priority",
+    example: "vgpu-admin list-vms --pool=A --priority=high",
+    load: () => import("./src/cli/commands/list-vms.ts"),
+    options: [
+      opt("--pool <id>", "only this vGPU pool: A or B"),
+      opt("--priority <p>", "only this priority: low, medium, high"),
+      FORMAT,
+    ],
+  },
+  {
+    name: "remove-vm",
+    description: "unregister a VM and remove its vgpu-stub device from its args",
+    example: "vgpu-admin remove-vm --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --yes",
+    load: () => import("./src/cli/commands/remove-vm.ts"),
+    options: [
+      req("--vm-uuid <uuid>", UUID_HELP),
+      YES,
+      opt("--offline", "database only: leave the VM's args as they are"),
+    ],
+  },
+  {
+    name: "status",
+    description: "control panel: vGPU pools, their VMs, unregistered VMs, drift and stale starts",
+    example: "vgpu-admin status",
+    load: () => import("./src/cli/commands/status.ts"),
+    options: [opt("--offline", "database only: do not ask xe"), FORMAT],
+  },
+  {
+    name: "scan-vms",
+    description: "scan the host: VMs by vGPU pool, then unregistered; args and drift",
+    example: "vgpu-admin scan-vms --format=json",
+    load: () => import("./src/cli/commands/scan-vms.ts"),
+    options: [
+      opt("--deep", "also compare the args each running VM's QEMU was started with"),
+      FORMAT,
+    ],
+  },
+  {
+    name: "set-pool",
+    description: "move a VM to another vGPU pool (stops and restarts a running VM)",
+    example: "vgpu-admin set-pool --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --pool=B",
+    load: () => import("./src/cli/commands/set-pool.ts"),
+    options: [
+      req("--vm-uuid <uuid>", UUID_HELP),
+      req("--pool <id>", "vGPU pool: A or B"),
+      ...RECONFIGURE,
+    ],
+  },
+  {
+    name: "set-priority",
+    description: "change a VM's priority (stops and restarts a running VM)",
+    example:
+      "vgpu-admin set-priority --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --priority=high",
+    load: () => import("./src/cli/commands/set-priority.ts"),
+    options: [
+      req("--vm-uuid <uuid>", UUID_HELP),
+      req("--priority <p>", "low, medium or high"),
+      ...RECONFIGURE,
+    ],
+  },
+  {
+    name: "set-vm-id",
+    description: "change a VM's vm_id (stops and restarts a running VM)",
+    example: "vgpu-admin set-vm-id --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --vm-id=20",
+    load: () => import("./src/cli/commands/set-vm-id.ts"),
+    options: [
+      req("--vm-uuid <uuid>", UUID_HELP),
+      req("--vm-id <n>", "new vm_id 1-2147483647"),
+      ...RECONFIGURE,
+    ],
+  },
+  {
+    name: "update-vm",
+    description:
+      "change several of pool, priority, vm_id at once (stops and restarts a running VM)",
+    example:
+      "vgpu-admin update-vm --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --pool=B --priority=low",
+    load: () => import("./src/cli/commands/update-vm.ts"),
+    options: [
+      req("--vm-uuid <uuid>", UUID_HELP),
+      opt("--pool <id>", "vGPU pool: A or B"),
+      opt("--priority <p>", "low, medium or high"),
+      opt("--vm-id <n>", "vm_id 1-2147483647"),
+      ...RECONFIGURE,
+    ],
+  },
+  {
+    name: "sync",
+    description: "write every registered VM's vgpu-stub args from the database to xapi",
+    example: "vgpu-admin sync --check",
+    load: () => import("./src/cli/commands/sync.ts"),
+    options: [
+      opt("--check", "change nothing; exit 3 when anything differs"),
+      opt("--dry-run", "change nothing; print the xe commands sync would run"),
+    ],
+  },
+  {
+    name: "adopt",
+    description: "register hand-configured VMs from the vgpu-stub args they already carry",
+    example: "vgpu-admin adopt --yes",
+    load: () => import("./src/cli/commands/adopt.ts"),
+    options: [opt("--vm-uuid <uuid>", "adopt only this VM"), YES],
+  },
+  {
+    name: "startup-hook",
+    description: "check and repair a VM's args as it starts (run by /etc/xapi.d/vm-pre-start/)",
+    example: "vgpu-admin startup-hook --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --reason=none",
+    load: loadStartupHook,
+    options: [req("--vm-uuid <uuid>", UUID_HELP), opt("--reason <reason>", "xapi's reason")],
+  },
+  {
+    name: "history",
+    description: "show the change log, newest first",
+    example: "vgpu-admin history --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --limit=20",
+    load: () => import("./src/cli/commands/history.ts"),
+    options: [
+      opt("--vm-uuid <uuid>", "only this VM"),
+      opt("--limit <n>", "at most this many entries"),
+      FORMAT,
+    ],
+  },
+  {
+    name: "export",
+    description: "print the whole configuration (pools, VMs, settings) as JSON",
+    example: "vgpu-admin export --output=/root/vgpu-config.json",
+    load: () => import("./src/cli/commands/export.ts"),
+    options: [opt("--output <file>", "write to FILE (created 0600) instead of stdout")],
+  },
+  {
+    name: "import",
+    description: "load a configuration exported by 'export', all or nothing",
+    example: "vgpu-admin import /root/vgpu-config.json --dry-run",
+    load: () => import("./src/cli/commands/import.ts"),
+    args: [{ name: "<file>", help: "the JSON file ('-' for stdin)" }],
+    options: [
+      opt("--dry-run", "validate and show what would change; change nothing"),
+      opt("--replace", "replace the whole configuration (a backup is taken first)"),
+      YES,
+      opt("--offline", "database only: do not write the imported VMs' args to the host"),
+    ],
+  },
+  {
+    name: "install-hook",
+    description: "install the vm-pre-start hook script, its log rotation, and the database",
+    example: "vgpu-admin install-hook",
+    load: () => import("./src/cli/commands/install-hook.ts"),
+    options: [
+      opt("--binary <path>", "absolute path the hook runs (default /usr/local/bin/vgpu-admin)"),
+      opt("--root <dir>", "install under DIR instead of / (for tests and image builds)"),
+    ],
+  },
+  {
+    name: "uninstall-hook",
+    description: "remove what install-hook installed (the database is kept)",
+    example: "vgpu-admin uninstall-hook",
+    load: () => import("./src/cli/commands/uninstall-hook.ts"),
+    options: [opt("--root <dir>", "work under DIR instead of /")],
+  },
+  {
+    name: "doctor",
+    description:
+      "check the installation, database, hook, xe, drift and running VMs; one line per check",
+    example: "vgpu-admin doctor",
+    load: () => import("./src/cli/commands/doctor.ts"),
+    options: [opt("--root <dir>", "look under DIR instead of /"), FORMAT],
+  },
+  {
+    name: "completions",
+    description: "print a shell completion script: completions bash|zsh|fish",
+    example: "vgpu-admin completions bash > /etc/bash_completion.d/vgpu-admin",
+    load: () => import("./src/cli/commands/completions.ts"),
+    args: [{ name: "<shell>", help: "bash, zsh or fish" }],
+    options: [],
+  },
+  {
+    name: "settings",
+    description: "show settings, or set one: settings [KEY [VALUE]]",
+    example: "vgpu-admin settings hook-strict on",
+    load: () => import("./src/cli/commands/settings.ts"),
+    args: [{ name: "[key]", help: "setting name" }, { name: "[value]", help: "new value" }],
+    options: [opt("--unset", "reset KEY to its default"), FORMAT],
+  },
+  {
+    name: "schema",
+    description: "print the SQL of the database schema",
+    example: "vgpu-admin schema",
+    load: () => import("./src/cli/commands/schema.ts"),
+    options: [],
+  },
+];
+
+const DB_OPTION = opt(
+  "--db <path>",
+  "database file (default: $VGPU_DB or /etc/vgpu/vgpu_config.db)",
+);
+
+/** Builds the commander tree from COMMANDS; `select` receives the chosen command. */
 export async function buildProgram(select: (s: Selected) => void, io: IO): Promise<Command> {
-  const { Command, Option } = await import("@commander-js/extra-typings");
+  const { Command } = await import("@commander-js/extra-typings");
   const program = new Command()
     .name("vgpu-admin")
     .description(
       "Configure which vGPU pool (A or B), priority and vm_id each XCP-ng VM's vgpu-stub device gets.",
     )
     .version(VERSION, "-V, --version", "print the version")
-    .option("--db <path>", "database file (default: $VGPU_DB or /etc/vgpu/vgpu_config.db)")
+    .option(DB_OPTION.flags, DB_OPTION.help)
     .showSuggestionAfterError(true)
     .configureOutput({
       writeOut: (s) => io.out.write(s),
@@ -52,224 +334,78 @@ export async function buildProgram(select: (s: Selected) => void, io: IO): Promi
       "after",
       "\nExit codes: 0 ok, 1 failed (or declined), 2 usage error, 3 drift found by 'sync --check'.",
     );
-
-  const add = (
-    name: string,
-    description: string,
-    example: string,
-    load: Loader,
-  ) => {
-    const cmd = program.command(name).description(description)
-      .addHelpText("after", `\nExample:\n  $ ${example}`)
+  for (const spec of COMMANDS) {
+    const cmd = program.command(spec.name).description(spec.description)
+      .addHelpText("after", `\nExample:\n  $ ${spec.example}`)
       .exitOverride();
+    for (const a of spec.args ?? []) cmd.argument(a.name, a.help);
+    for (const o of spec.options) {
+      if (o.required) cmd.requiredOption(o.flags, o.help);
+      else cmd.option(o.flags, o.help);
+    }
     cmd.action((...args: unknown[]) => {
       const c = args[args.length - 1] as Command;
       select({
-        name,
-        load,
+        name: spec.name,
+        load: spec.load,
         raw: { ...c.opts(), args: c.args },
         db: (c.optsWithGlobals() as { db?: string }).db,
       });
     });
-    return cmd;
-  };
-  const format = () => new Option("--format <format>", FORMAT_HELP);
-  const uuid = "--vm-uuid <uuid>";
-  const uuidHelp = "the VM's xapi uuid (see xe vm-list)";
-  const reconfigOptions = (c: Command<AnyOptions, AnyOptions>) =>
-    c.option("--yes", "answer yes to the confirmation in advance")
-      .option("--shutdown-timeout <seconds>", "wait this long for a clean shutdown (default 120)")
-      .option("--force-shutdown", "after a clean shutdown times out, shut the VM down hard");
-
-  add(
-    "list-pools",
-    "list vGPU pools A and B with their VM counts per priority",
-    "vgpu-admin list-pools",
-    () => import("./src/cli/commands/list-pools.ts"),
-  ).addOption(format());
-  add(
-    "show-pool",
-    "show one vGPU pool and its VMs",
-    "vgpu-admin show-pool --pool-id=A",
-    () => import("./src/cli/commands/show-pool.ts"),
-  ).requiredOption("--pool-id <id>", "vGPU pool: A or B").addOption(format());
-  add(
-    "set-pool-name",
-    "rename a vGPU pool (metadata only; no VM is touched)",
-    'vgpu-admin set-pool-name --pool-id=A --name="Production" --description="latency-sensitive"',
-    () => import("./src/cli/commands/set-pool-name.ts"),
-  ).requiredOption("--pool-id <id>", "vGPU pool: A or B")
-    .requiredOption("--name <text>", "new name (1-64 characters)")
-    .option("--description <text>", "description (empty clears it)");
-  add(
-    "register-vm",
-    "register a VM and write its vgpu-stub device args to xapi",
-    "vgpu-admin register-vm --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --pool=B --priority=high --vm-id=8",
-    () => import("./src/cli/commands/register-vm.ts"),
-  ).requiredOption(uuid, uuidHelp)
-    .option("--vm-name <name>", "name to record (default: the VM's name-label)")
-    .option("--pool <id>", "vGPU pool: A or B (default A)")
-    .option("--priority <p>", "low, medium or high (or 0, 1, 2; default medium)")
-    .option("--vm-id <n>", "vm_id 1-2147483647 (default: the lowest unused)")
-    .option("--offline", "database only: do not check or write the VM ('sync' applies it later)");
-  add(
-    "show-vm",
-    "show one registered VM: database configuration and, from xe, what the VM carries",
-    "vgpu-admin show-vm --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff",
-    () => import("./src/cli/commands/show-vm.ts"),
-  ).requiredOption(uuid, uuidHelp)
-    .option("--offline", "database only: do not ask xe")
-    .addOption(format());
-  add(
-    "list-vms",
-    "list registered VMs, optionally by vGPU pool and priority",
-    "vgpu-admin list-vms --pool=A --priority=high",
-    () => import("./src/cli/commands/list-vms.ts"),
-  ).option("--pool <id>", "only this vGPU pool: A or B")
-    .option("--priority <p>", "only this priority: low, medium, high")
-    .addOption(format());
-  add(
-    "remove-vm",
-    "unregister a VM and remove its vgpu-stub device from its args",
-    "vgpu-admin remove-vm --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --yes",
-    () => import("./src/cli/commands/remove-vm.ts"),
-  ).requiredOption(uuid, uuidHelp)
-    .option("--yes", "answer yes to the confirmation in advance")
-    .option("--offline", "database only: leave the VM's args as they are");
-  add(
-    "status",
-    "control panel: vGPU pools, their VMs, unregistered VMs, drift and stale starts",
-    "vgpu-admin status",
-    () => import("./src/cli/commands/status.ts"),
-  ).option("--offline", "database only: do not ask xe").addOption(format());
-  add(
-    "scan-vms",
-    "scan the host: VMs by vGPU pool, then unregistered; args and drift",
-    "vgpu-admin scan-vms --format=json",
-    () => import("./src/cli/commands/scan-vms.ts"),
-  ).option("--deep", "also compare the args each running VM's QEMU was started with")
-    .addOption(format());
-  for (
-    const [name, what, example, load] of [
-      [
-        "set-pool",
-        "move a VM to another vGPU pool (stops and restarts a running VM)",
-        "vgpu-admin set-pool --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --pool=B",
-        () => import("./src/cli/commands/set-pool.ts"),
-      ],
-      [
-        "set-priority",
-        "change a VM's priority (stops and restarts a running VM)",
-        "vgpu-admin set-priority --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --priority=high",
-        () => import("./src/cli/commands/set-priority.ts"),
-      ],
-      [
-        "set-vm-id",
-        "change a VM's vm_id (stops and restarts a running VM)",
-        "vgpu-admin set-vm-id --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --vm-id=20",
-        () => import("./src/cli/commands/set-vm-id.ts"),
-      ],
-      [
-        "update-vm",
-        "change several of pool, priority, vm_id at once (stops and restarts a running VM)",
-        "vgpu-admin update-vm --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --pool=B --priority=low",
-        () => import("./src/cli/commands/update-vm.ts"),
-      ],
-    ] as const
-  ) {
-    const c = add(name, what, example, load).requiredOption(uuid, uuidHelp);
-    if (name === "set-pool") c.requiredOption("--pool <id>", "vGPU pool: A or B");
-    if (name === "set-priority") c.requiredOption("--priority <p>", "low, medium or high");
-    if (name === "set-vm-id") c.requiredOption("--vm-id <n>", "new vm_id 1-2147483647");
-    if (name === "update-vm") {
-      c.option("--pool <id>", "vGPU pool: A or B")
-        .option("--priority <p>", "low, medium or high")
-        .option("--vm-id <n>", "vm_id 1-2147483647");
-    }
-    reconfigOptions(c);
   }
-  add(
-    "sync",
-    "write every registered VM's vgpu-stub args from the database to xapi",
-    "vgpu-admin sync --check",
-    () => import("./src/cli/commands/sync.ts"),
-  ).option("--check", "change nothing; exit 3 when anything differs")
-    .option("--dry-run", "change nothing; print the xe commands sync would run");
-  add(
-    "adopt",
-    "register hand-configured VMs from the vgpu-stub args they already carry",
-    "vgpu-admin adopt --yes",
-    () => import("./src/cli/commands/adopt.ts"),
-  ).option(uuid, "adopt only this VM")
-    .option("--yes", "answer yes to the confirmation in advance");
-  add(
-    "startup-hook",
-    "check and repair a VM's args as it starts (run by /etc/xapi.d/vm-pre-start/)",
-    "vgpu-admin startup-hook --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --reason=none",
-    loadStartupHook,
-  ).requiredOption(uuid, uuidHelp).option("--reason <reason>", "xapi's reason");
-  add(
-    "history",
-    "show the change log, newest first",
-    "vgpu-admin history --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --limit=20",
-    () => import("./src/cli/commands/history.ts"),
-  ).option(uuid, "only this VM").option("--limit <n>", "at most this many entries")
-    .addOption(format());
-  add(
-    "export",
-    "print the whole configuration (pools, VMs, settings) as JSON",
-    "vgpu-admin export --output=/root/vgpu-config.json",
-    () => import("./src/cli/commands/export.ts"),
-  ).option("--output <file>", "write to FILE (created 0600) instead of stdout");
-  add(
-    "import",
-    "load a configuration exported by 'export', all or nothing",
-    "vgpu-admin import /root/vgpu-config.json --dry-run",
-    () => import("./src/cli/commands/import.ts"),
-  ).argument("<file>", "the JSON file ('-' for stdin)")
-    .option("--dry-run", "validate and show what would change; change nothing")
-    .option("--replace", "replace the whole configuration (a backup is taken first)")
-    .option("--yes", "answer yes to the confirmation in advance")
-    .option("--offline", "database only: do not write the imported VMs' args to the host");
-  add(
-    "install-hook",
-    "install the vm-pre-start hook script, its log rotation, and the database",
-    "vgpu-admin install-hook",
-    () => import("./src/cli/commands/install-hook.ts"),
-  ).option("--binary <path>", "absolute path the hook runs (default /usr/local/bin/vgpu-admin)")
-    .option("--root <dir>", "install under DIR instead of / (for tests and image builds)");
-  add(
-    "uninstall-hook",
-    "remove what install-hook installed (the database is kept)",
-    "vgpu-admin uninstall-hook",
-    () => import("./src/cli/commands/uninstall-hook.ts"),
-  ).option("--root <dir>", "work under DIR instead of /");
-  add(
-    "doctor",
-    "check the installation, database, hook, xe, drift and running VMs; one line per check",
-    "vgpu-admin doctor",
-    () => import("./src/cli/commands/doctor.ts"),
-  ).option("--root <dir>", "look under DIR instead of /").addOption(format());
-  add(
-    "completions",
-    "print a shell completion script: completions bash|zsh|fish",
-    "vgpu-admin completions bash > /etc/bash_completion.d/vgpu-admin",
-    () => import("./src/cli/commands/completions.ts"),
-  ).argument("<shell>", "bash, zsh or fish");
-  add(
-    "settings",
-    "show settings, or set one: settings [KEY [VALUE]]",
-    "vgpu-admin settings hook-strict on",
-    () => import("./src/cli/commands/settings.ts"),
-  ).argument("[key]", "setting name").argument("[value]", "new value")
-    .option("--unset", "reset KEY to its default").addOption(format());
-  add(
-    "schema",
-    "print the SQL of the database schema",
-    "vgpu-admin schema",
-    () => import("./src/cli/commands/schema.ts"),
-  );
   return program;
+}
+
+/** `--vm-uuid` → `vmUuid`, as commander names an option's value. */
+function optionKey(long: string): string {
+  return long.slice(2).replace(/-([a-z])/g, (_, ch: string) => ch.toUpperCase());
+}
+
+/**
+ * The fast path: parses a well-formed command line against COMMANDS without loading commander
+ * (any npm package costs ~22 ms of start-up, measured; the hook runs at every VM start).
+ * Returns null for anything else (help, version, unknown or repeated options, missing values,
+ * short options, a value that starts with "-"): commander then parses it, prints help or the
+ * error, so both paths accept exactly the same command lines with the same meaning.
+ */
+export function fastParse(argv: readonly string[]): Selected | null {
+  const spec = COMMANDS.find((c) => c.name === argv[0]);
+  if (spec === undefined) return null;
+  const raw: Record<string, unknown> = {};
+  const args: string[] = [];
+  let db: string | undefined;
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i];
+    if (a.startsWith("--")) {
+      const eq = a.indexOf("=");
+      const long = eq > 0 ? a.slice(0, eq) : a;
+      const o = long === "--db"
+        ? DB_OPTION
+        : spec.options.find((x) => x.flags.split(" ")[0] === long);
+      if (o === undefined) return null;
+      const key = optionKey(long);
+      if (key in raw || (long === "--db" && db !== undefined)) return null;
+      let value: string | true = true;
+      if (o.flags.includes(" <")) {
+        const v = eq > 0 ? a.slice(eq + 1) : argv[++i];
+        if (v === undefined || (eq < 0 && v.startsWith("-"))) return null;
+        value = v;
+      } else if (eq > 0) return null;
+      if (long === "--db") db = value as string;
+      else raw[key] = value;
+    } else if (a.startsWith("-") && a !== "-") {
+      return null;
+    } else {
+      args.push(a);
+    }
+  }
+  if (spec.options.some((o) => o.required && !(optionKey(o.flags.split(" ")[0]) in raw))) {
+    return null;
+  }
+  const declared = spec.args ?? [];
+  const needed = declared.filter((a) => a.name.startsWith("<")).length;
+  if (args.length < needed || args.length > declared.length) return null;
+  return { name: spec.name, load: spec.load, raw: { ...raw, args }, db };
 }
 
 function oneLine(s: string): string {
@@ -300,53 +436,11 @@ export interface MainInput {
   now?: () => Date;
 }
 
-const loadStartupHook: Loader = () => import("./src/cli/commands/startup-hook.ts");
-
-/**
- * The start hook's own argv parser: xapi runs it at every VM start, and commander alone costs
- * ~25 ms of start-up (measured), so `startup-hook` without --help skips it. Same options, same
- * `--name=value` / `--name value` forms; anything else is an error with exit 1 (never 2).
- */
-function parseHookArgv(argv: string[], io: IO): Selected | number {
-  const raw: Record<string, string> = {};
-  const names: Record<string, string> = {
-    "--vm-uuid": "vmUuid",
-    "--reason": "reason",
-    "--db": "db",
-  };
-  for (let i = 1; i < argv.length; i++) {
-    const a = argv[i];
-    const eq = a.indexOf("=");
-    const flag = eq > 0 ? a.slice(0, eq) : a;
-    const key = names[flag];
-    const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
-    if (key === undefined || value === undefined) {
-      io.err.write(
-        `error: startup-hook: ${
-          key === undefined
-            ? `unknown argument ${JSON.stringify(a)}`
-            : `option ${flag} needs a value`
-        }; see 'vgpu-admin startup-hook --help'\n`,
-      );
-      return EXIT.failed;
-    }
-    raw[key] = value;
-  }
-  if (raw.vmUuid === undefined) {
-    io.err.write("error: startup-hook: required option '--vm-uuid <uuid>' not specified\n");
-    return EXIT.failed;
-  }
-  const { db, ...opts } = raw;
-  return { name: "startup-hook", load: loadStartupHook, raw: opts, db };
-}
-
 /** Runs one command line and returns the exit code. */
 export async function main(input: MainInput): Promise<number> {
   const { io, env } = input;
-  if (input.argv[0] === "startup-hook" && !input.argv.some((a) => a === "--help" || a === "-h")) {
-    const s = parseHookArgv(input.argv, io);
-    return typeof s === "number" ? s : await runSelected(s, input);
-  }
+  const fast = fastParse(input.argv);
+  if (fast !== null) return await runSelected(fast, input);
   let selected: Selected | null = null;
   const program = await buildProgram((s) => (selected = s), io);
   try {
