@@ -10,6 +10,7 @@ import {
   VgpuError,
 } from "../domain/errors.ts";
 import type { HostVm, PoolId, PowerState, Priority, VgpuConfig, Vm } from "../domain/types.ts";
+import { priorityName } from "../domain/types.ts";
 import { conflictMessage, type Store, type VmChange } from "../store/store.ts";
 import type { Xe } from "../xe/client.ts";
 import { requireHostVm } from "./register.ts";
@@ -224,7 +225,7 @@ async function compensate(
   const row = store.getVm(uuid);
   const rowText = row === null
     ? "not registered"
-    : `vGPU pool ${row.pool}, priority ${row.priority}, VM ID ${row.vmId}`;
+    : `vGPU pool ${row.pool}, priority ${priorityName(row.priority)}, VM ID ${row.vmId}`;
   const argsText = finalArgs === undefined ? "unknown" : finalArgs === null ? "(none)" : finalArgs;
   const restored = notes.length === 0 ? "Everything was put back. " : `${notes.join("; ")}. `;
   return `${restored}VM ${uuid} is now ${finalState} with args: ${argsText}; database: ${rowText}`;
