@@ -275,6 +275,7 @@ const BAD_SETTINGS: Record<string, readonly string[]> = {
   "hook-strict": ["maybe", "", "2", "onn"],
   "xe-timeout": ["0", "601", "-1", "1.5", "abc", "", "030"],
   "shutdown-timeout": ["0", "3601", "-5", "ten", ""],
+  "start-timeout": ["0", "3601", "-1", "2m", ""],
 };
 
 const FORMATS = ["xml", "", "yaml", "JSONX", "table,json", "csv"];

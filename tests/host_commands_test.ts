@@ -355,7 +355,7 @@ UUID: ${UUID8} | Name: remote | Pool: B | Priority: medium (1) | VM ID: 8 | ✓ 
 === Unregistered VMs: 3 ===
 UUID: ${UUID6} | Name: hand | Status: ⚠ Not registered | Action: Run 'vgpu-admin adopt --vm-uuid=${UUID6}'
     Power: halted | Args: ${dev("B", "medium", 20)}
-UUID: ${UUID7} | Name: web-clone | Status: ⚠ Not registered | Action: Run 'vgpu-admin adopt --vm-uuid=${UUID7}'
+UUID: ${UUID7} | Name: web-clone | Status: ⚠ Not registered | Action: Run 'vgpu-admin register-vm --vm-uuid=${UUID7}'
     Power: halted | Args: ${dev("A", "high", 1)}
     ⚠ vm_id 1 belongs to registered VM ${UUID1} (web) -> fix: vgpu-admin register-vm --vm-uuid=${UUID7}
 UUID: ${UUID9} | Name: plain | Status: ⚠ Not registered | Action: Run 'vgpu-admin register-vm'

@@ -524,8 +524,10 @@ for (
       Deno.test(`${power} VM, ${mode} at ${s.step}: original state, args, row; exit 1`, async () => {
         const h = await setup(power);
         if (mode === "hang") {
-          const set = await h.run(["settings", "xe-timeout", "2"]);
-          assert.equal(set.code, 0, set.stderr);
+          for (const key of ["xe-timeout", "start-timeout"]) {
+            const set = await h.run(["settings", key, "2"]);
+            assert.equal(set.code, 0, set.stderr);
+          }
         }
         const before = await snapshot(h);
         clearCalls(h);

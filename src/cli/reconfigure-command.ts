@@ -78,6 +78,7 @@ export async function runReconfigure(
   const settings = await deps.settings();
   const r = await applyReconfigure(store, await deps.xe(), plan, {
     shutdownTimeoutMs: (common.shutdownTimeoutS ?? settings.shutdownTimeoutS) * 1000,
+    startTimeoutMs: settings.startTimeoutS * 1000,
     forceShutdown: common.forceShutdown,
     localHost: deps.localHost(),
     progress: (line) => deps.io.err.write(line + "\n"),

@@ -8,6 +8,7 @@ export interface Settings {
   hookStrict: boolean;
   xeTimeoutS: number;
   shutdownTimeoutS: number;
+  startTimeoutS: number;
 }
 
 interface SettingDef {
@@ -63,6 +64,12 @@ export const SETTING_DEFS: readonly SettingDef[] = [
     help: "seconds to wait for a clean VM shutdown (--shutdown-timeout overrides)",
     parse: seconds("shutdown-timeout", 3600),
   },
+  {
+    key: "start-timeout",
+    default: "120",
+    help: "seconds to wait for vm-start when a reconfiguration restarts a VM",
+    parse: seconds("start-timeout", 3600),
+  },
 ];
 
 export function settingDef(key: string): SettingDef {
@@ -92,5 +99,6 @@ export function resolveSettings(stored: ReadonlyMap<string, string>): Settings {
     hookStrict: get("hook-strict") === "on",
     xeTimeoutS: Number(get("xe-timeout")),
     shutdownTimeoutS: Number(get("shutdown-timeout")),
+    startTimeoutS: Number(get("start-timeout")),
   };
 }

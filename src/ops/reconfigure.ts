@@ -34,6 +34,8 @@ export interface ReconfigurePlan {
 
 export interface ApplyOptions {
   shutdownTimeoutMs: number;
+  /** vm-start has its own bound: a slow boot must not be mistaken for a failed shutdown wait. */
+  startTimeoutMs: number;
   forceShutdown: boolean;
   /** Host to start the VM on (`on=`); null lets xapi choose. */
   localHost: string | null;
@@ -159,7 +161,7 @@ export async function applyReconfigure(
     if (plan.running) {
       step = "starting the VM";
       o.progress(`Starting VM ${uuid}...`);
-      await xe.vmStart(uuid, { onHost: o.localHost, timeoutMs: o.shutdownTimeoutMs });
+      await xe.vmStart(uuid, { onHost: o.localHost, timeoutMs: o.startTimeoutMs });
       // It booted with the args just written: whatever stale start was recorded is over.
       store.clearStaleRun(uuid);
     }
@@ -172,7 +174,12 @@ export async function applyReconfigure(
     };
   } catch (e) {
     if (!(e instanceof VgpuError)) throw e;
-    const report = await compensate(store, xe, plan, o, { change, argsBefore, argsWritten });
+    const report = await compensate(store, xe, plan, o, {
+      change,
+      argsBefore,
+      argsWritten,
+      startFailed: step === "starting the VM",
+    });
     throw new OperationFailedError(`${step} failed: ${e.message}. ${report}`);
   }
 }
@@ -183,7 +190,12 @@ async function compensate(
   xe: Xe,
   plan: ReconfigurePlan,
   o: ApplyOptions,
-  s: { change: VmChange | null; argsBefore: string | null; argsWritten: boolean },
+  s: {
+    change: VmChange | null;
+    argsBefore: string | null;
+    argsWritten: boolean;
+    startFailed: boolean;
+  },
 ): Promise<string> {
   const uuid = plan.vm.vmUuid;
   const notes: string[] = [];
@@ -211,8 +223,14 @@ async function compensate(
       o.progress(`Starting VM ${uuid} again with its original configuration...`);
       await attempt(
         "start the VM again",
-        () => xe.vmStart(uuid, { onHost: o.localHost, timeoutMs: o.shutdownTimeoutMs }),
+        () => xe.vmStart(uuid, { onHost: o.localHost, timeoutMs: o.startTimeoutMs }),
       );
+    } else if (state === "running" && s.startFailed) {
+      // xapi went on with the start after our wait ended: the VM booted with the new args.
+      notes.push(
+        "the VM started after the wait ended and runs with the new vGPU args until its next restart",
+      );
+      store.markStaleRun(uuid, "started during a reconfiguration that was undone");
     }
   }
   let finalState = "unknown";

@@ -93,9 +93,10 @@ export function scanLines(view: ScanView, pools: readonly Pool[], c: Paint): str
   lines.push(c.bold(`=== Unregistered VMs: ${unreg.length} ===`));
   for (const s of unreg) {
     const h = s.host!;
-    const action = s.parsed.stubs.length > 0
-      ? `Run 'vgpu-admin adopt --vm-uuid=${h.uuid}'`
-      : "Run 'vgpu-admin register-vm'";
+    // The drift item's own fix: adopt only a VM that adopt accepts (a clone must re-register).
+    const fix = s.drift.find((d) => d.kind === "vmid-collision") ??
+      s.drift.find((d) => d.kind === "unregistered-device");
+    const action = `Run '${fix?.fix ?? "vgpu-admin register-vm"}'`;
     lines.push(
       `UUID: ${h.uuid} | Name: ${h.nameLabel} | Status: ${
         c.warn("⚠ Not registered")
