@@ -515,4 +515,200 @@ export class Store {
       after: json(r.after_json),
     }));
   }
+
+  // ---- export / import ----
+
+  /** What `export` writes, read in one snapshot: schema version, pools, VMs by vm_id, settings. */
+  readConfiguration(): StoredConfiguration {
+    try {
+      this.db.exec("BEGIN");
+    } catch (e) {
+      throw sqliteError(e, this.path);
+    }
+    try {
+      const config: StoredConfiguration = {
+        schemaVersion: this.schemaVersion(),
+        pools: this.listPools(),
+        vms: this.#all<VmRow>(`SELECT ${VM_COLUMNS} FROM vms ORDER BY vm_id`).map(toVm),
+        settings: this.listSettings(),
+      };
+      this.db.exec("COMMIT");
+      return config;
+    } catch (e) {
+      try {
+        this.db.exec("ROLLBACK");
+      } catch { /* already gone */ }
+      throw sqliteError(e, this.path);
+    }
+  }
+
+  /**
+   * Applies an import in one immediate transaction, all or nothing. `plan` runs first, inside
+   * the write lock: it re-reads the database (and throws when it changed since the user
+   * confirmed) and returns the writes. Rewritten VMs are deleted before any row is inserted, so
+   * vm_ids may move between VMs. Every change gets its history row (command: this store's).
+   */
+  applyImport(plan: () => ImportWrites): ImportWrites {
+    return this.transaction(() => {
+      const w = plan();
+      const ts = sqlTimestamp(this.now());
+      const insert = `INSERT INTO vms (vm_id, vm_uuid, vm_name, pool_id, priority, created_at,
+        updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`;
+      const snap = (v: ImportVmRow) => vmSnapshot({ ...v, createdAt: ts, updatedAt: ts });
+      for (const vm of w.removeVms) {
+        this.#run(`DELETE FROM vms WHERE vm_uuid = ?`, vm.vmUuid);
+        this.#run(`DELETE FROM stale_runs WHERE vm_uuid = ?`, vm.vmUuid);
+        this.#history(vm.vmUuid, null, vmSnapshot(vm), null);
+      }
+      for (const c of w.changeVms) this.#run(`DELETE FROM vms WHERE vm_uuid = ?`, c.before.vmUuid);
+      for (const { before, after: a } of w.changeVms) {
+        this.#run(insert, a.vmId, a.vmUuid, a.vmName, a.pool, a.priority, before.createdAt, ts);
+        this.#history(a.vmUuid, null, vmSnapshot(before), snap(a));
+      }
+      for (const a of w.addVms) {
+        this.#run(
+          insert,
+          a.vmId,
+          a.vmUuid,
+          a.vmName,
+          a.pool,
+          a.priority,
+          a.createdAt ?? ts,
+          a.updatedAt ?? ts,
+        );
+        this.#history(a.vmUuid, null, null, snap(a));
+      }
+      const poolSnap = (p: { name: string; description: string | null; enabled: boolean }) =>
+        JSON.stringify({ pool_name: p.name, description: p.description, enabled: p.enabled });
+      for (const { before, after } of w.pools) {
+        this.#run(
+          `UPDATE pools SET pool_name = ?, description = ?, enabled = ?, updated_at = ?
+           WHERE pool_id = ?`,
+          after.name,
+          after.description,
+          after.enabled ? 1 : 0,
+          ts,
+          before.poolId,
+        );
+        this.#history(null, before.poolId, poolSnap(before), poolSnap(after));
+      }
+      for (const s of w.settings) {
+        if (s.after === null) this.#run(`DELETE FROM settings WHERE key = ?`, s.key);
+        else {
+          this.#run(
+            `INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+            s.key,
+            s.after,
+            ts,
+          );
+        }
+        const v = (x: string | null) => (x === null ? null : JSON.stringify({ [s.key]: x }));
+        this.#history(null, null, v(s.before), v(s.after));
+      }
+      return w;
+    });
+  }
+
+  /**
+   * An online copy of the whole database (node:sqlite backup) at `path`, a new file created
+   * 0600 (it holds the host's VM inventory). Throws DatabaseError when `path` exists.
+   */
+  async backupTo(path: string): Promise<void> {
+    const { backup } = await import("node:sqlite");
+    try {
+      Deno.openSync(path, { createNew: true, write: true, mode: 0o600 }).close();
+      await backup(this.db, path);
+      Deno.chmodSync(path, 0o600);
+    } catch (e) {
+      const msg = e instanceof Deno.errors.AlreadyExists
+        ? "the file exists"
+        : (e instanceof Error ? e.message : String(e)).split("\n")[0];
+      throw new DatabaseError(
+        `cannot back up database ${this.path} to ${path}: ${msg}; nothing was changed`,
+      );
+    }
+  }
+
+  // ---- doctor ----
+
+  /**
+   * Opens an existing database read-only and exactly as it is, for `doctor`: never creates,
+   * migrates or rejects it (doctor reports version and schema itself). Throws DatabaseError.
+   */
+  static async inspect(path: string, audit: AuditContext, now: () => Date): Promise<Store> {
+    const [{ DatabaseSync }, { BUSY_TIMEOUT_MS }] = await Promise.all([
+      import("node:sqlite"),
+      import("./open.ts"),
+    ]);
+    let db: DatabaseSync;
+    try {
+      db = new DatabaseSync(path, { readOnly: true });
+    } catch (e) {
+      throw sqliteError(e, path);
+    }
+    try {
+      db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      // Reading the schema proves the file is a database (the header alone is not checked on open).
+      db.prepare("SELECT count(*) FROM sqlite_master").get();
+    } catch (e) {
+      db.close();
+      throw sqliteError(e, path);
+    }
+    return new Store(db, path, audit, now);
+  }
+
+  /** `PRAGMA integrity_check`: [] when SQLite finds the file intact, else its problem lines. */
+  integrityCheck(): string[] {
+    const lines = this.#all<{ integrity_check: string }>("PRAGMA integrity_check")
+      .map((r) => r.integrity_check);
+    return lines.length === 1 && lines[0] === "ok" ? [] : lines;
+  }
+
+  /** The first difference from the tables, columns and indexes the code expects, or null. */
+  async schemaProblem(): Promise<string | null> {
+    const { findSchemaProblem } = await import("./schema-check.ts");
+    try {
+      return findSchemaProblem(this.db);
+    } catch (e) {
+      throw sqliteError(e, this.path);
+    }
+  }
+}
+
+// ---- export / import ----
+
+/** The whole configuration as stored (Store.readConfiguration). */
+export interface StoredConfiguration {
+  schemaVersion: number;
+  pools: Pool[];
+  /** By vm_id. */
+  vms: Vm[];
+  /** Only the settings set explicitly. */
+  settings: Map<string, string>;
+}
+
+/** A VM row to write by an import; null timestamps become the import's time. */
+export interface ImportVmRow {
+  vmUuid: string;
+  vmName: string | null;
+  pool: PoolId;
+  priority: Priority;
+  vmId: number;
+  createdAt: string | null;
+  updatedAt: string | null;
+}
+
+/** What an import writes (Store.applyImport). */
+export interface ImportWrites {
+  removeVms: readonly Vm[];
+  /** Registered VMs whose row becomes `after` (created_at kept, updated_at the import's time). */
+  changeVms: readonly { before: Vm; after: ImportVmRow }[];
+  addVms: readonly ImportVmRow[];
+  pools: readonly {
+    before: Pool;
+    after: { name: string; description: string | null; enabled: boolean };
+  }[];
+  /** `after` null: back to the default (the stored value is deleted). */
+  settings: readonly { key: string; before: string | null; after: string | null }[];
 }

@@ -1,0 +1,44 @@
+import { UsageError } from "../../domain/errors.ts";
+import { exportConfiguration, writeFileAtomic } from "../../ops/transfer.ts";
+import type { Deps } from "../deps.ts";
+
+export interface ExportOptions {
+  /** undefined (or `-`): stdout. */
+  output?: string;
+}
+
+export function parseOptions(raw: { output?: string }): ExportOptions {
+  if (raw.output !== undefined && raw.output.trim() === "") {
+    throw new UsageError("--output needs a file name (or leave it out to print the JSON)");
+  }
+  return { output: raw.output === "-" ? undefined : raw.output };
+}
+
+function samePath(a: string, b: string): boolean {
+  try {
+    return Deno.realPathSync(a) === Deno.realPathSync(b);
+  } catch {
+    return false; // one of them does not exist
+  }
+}
+
+export async function run(opts: ExportOptions, deps: Deps): Promise<void> {
+  const store = await deps.store();
+  if (opts.output !== undefined && samePath(opts.output, store.path)) {
+    throw new UsageError(`--output ${opts.output} is the database itself; give another file`);
+  }
+  const file = exportConfiguration(store, deps.now());
+  const text = JSON.stringify(file, null, 2) + "\n";
+  if (opts.output === undefined) {
+    deps.io.out.write(text);
+    return;
+  }
+  const path = writeFileAtomic(opts.output, text);
+  const n = file.vms.length;
+  const k = Object.keys(file.settings).length;
+  deps.io.err.write(
+    `Exported ${n} VM${n === 1 ? "" : "s"}, ${file.pools.length} vGPU pools and ${k} setting${
+      k === 1 ? "" : "s"
+    } to ${path} (mode 0600)\n`,
+  );
+}

@@ -1,0 +1,69 @@
+// Progress of long waits on stderr. On a terminal (io.interactive): one line that updates in
+// place with `\r` and the seconds elapsed; otherwise one plain line per step, nothing else, so
+// logs and pipes stay readable. Always call done() (in a finally): it stops the ticker.
+import type { IO } from "./io.ts";
+
+export interface Progress {
+  /** A new step: on a terminal the previous step's line is kept and a new one starts. */
+  step(line: string): void;
+  /** The same step, counted on (`[3/10] …`): on a terminal it replaces the current line. */
+  update(line: string): void;
+  /** Ends the updating line; idempotent. */
+  done(): void;
+}
+
+export interface ProgressOptions {
+  /** Milliseconds clock; default Date.now. */
+  now?: () => number;
+  /** How often the elapsed seconds are redrawn on a terminal; default 1000 ms. */
+  tickMs?: number;
+}
+
+// Carriage return, the line, then "erase to end of line" so a shorter line leaves no residue.
+const ERASE = "\x1b[K";
+
+export function createProgress(io: IO, o: ProgressOptions = {}): Progress {
+  if (!io.interactive) {
+    const plain = (line: string) => io.err.write(line + "\n");
+    return { step: plain, update: plain, done() {} };
+  }
+  const now = o.now ?? Date.now;
+  let current: string | null = null;
+  let started = 0;
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const draw = () => {
+    if (current === null) return;
+    const secs = Math.floor((now() - started) / 1000);
+    io.err.write(`\r${current} (${secs} s)${ERASE}`);
+  };
+  const stopTimer = () => {
+    if (timer !== undefined) clearInterval(timer);
+    timer = undefined;
+  };
+  const startTimer = () => {
+    stopTimer();
+    timer = setInterval(draw, o.tickMs ?? 1000);
+    // A forgotten done() must not keep the process alive.
+    Deno.unrefTimer(timer);
+  };
+  return {
+    step(line) {
+      if (current !== null) io.err.write("\n");
+      current = line;
+      started = now();
+      draw();
+      startTimer();
+    },
+    update(line) {
+      if (current === null) started = now();
+      current = line;
+      draw();
+      if (timer === undefined) startTimer();
+    },
+    done() {
+      stopTimer();
+      if (current !== null) io.err.write("\n");
+      current = null;
+    },
+  };
+}

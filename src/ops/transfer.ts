@@ -1,0 +1,362 @@
+// export and import: the whole configuration as one JSON file (domain/config-file.ts), and
+// loading one back, all or nothing, then writing the imported VMs' args to the host as
+// register-vm and remove-vm do. The host part comes after the commit and is never undone: the
+// import is one transaction for many VMs, so a VM whose args could not be written is reported
+// and `vgpu-admin sync` writes it later (the database is the desired state).
+import {
+  buildExportFile,
+  type ExportFile,
+  type FileProblem,
+  type ImportConfig,
+  type ImportPool,
+  type ImportVm,
+} from "../domain/config-file.ts";
+import { mergeDeviceArgs, parseDeviceArgs, removeDeviceArgs } from "../domain/device-args.ts";
+import { ConflictError, OperationFailedError, VgpuError } from "../domain/errors.ts";
+import {
+  type Pool,
+  type PowerState,
+  priorityName,
+  type VgpuConfig,
+  type Vm,
+} from "../domain/types.ts";
+import { conflictMessage, type Store, type StoredConfiguration } from "../store/store.ts";
+import type { Xe } from "../xe/client.ts";
+
+// ---- export ----------------------------------------------------------------------------------
+
+export function exportConfiguration(store: Store, now: Date): ExportFile {
+  const c = store.readConfiguration();
+  return buildExportFile({
+    schemaVersion: c.schemaVersion,
+    exportedAt: now,
+    pools: c.pools,
+    vms: c.vms,
+    settings: c.settings,
+  });
+}
+
+function dirname(path: string): string {
+  const i = path.lastIndexOf("/");
+  if (i < 0) return ".";
+  return i === 0 ? "/" : path.slice(0, i);
+}
+
+function reason(e: unknown): string {
+  if (e instanceof Deno.errors.PermissionDenied) return "permission denied";
+  if (e instanceof Deno.errors.NotFound) return "no such directory";
+  if (e instanceof Deno.errors.IsADirectory) return "it is a directory";
+  return (e instanceof Error ? e.message : String(e)).split("\n")[0];
+}
+
+/**
+ * Writes `text` to `path` atomically: a new 0600 file next to it, synced, then renamed over it.
+ * An existing file is replaced (its old mode and owner are not kept); a directory or a special
+ * file is refused. A symbolic link is followed: its target is replaced. Returns the absolute
+ * path written.
+ */
+export function writeFileAtomic(path: string, text: string): string {
+  let target = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+  const fail = (why: string) =>
+    new OperationFailedError(`cannot write ${target}: ${why}; nothing was written`);
+  try {
+    const st = Deno.lstatSync(target);
+    if (st.isSymlink) target = Deno.realPathSync(target);
+    const real = st.isSymlink ? Deno.statSync(target) : st;
+    if (real.isDirectory) throw fail("it is a directory; give a file name");
+    if (!real.isFile) throw fail("it is not a regular file");
+  } catch (e) {
+    if (e instanceof OperationFailedError) throw e;
+    if (!(e instanceof Deno.errors.NotFound)) throw fail(reason(e));
+  }
+  const base = target.slice(target.lastIndexOf("/") + 1);
+  const tmp = `${dirname(target)}/.${base}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    const f = Deno.openSync(tmp, { createNew: true, write: true, mode: 0o600 });
+    try {
+      const bytes = new TextEncoder().encode(text);
+      let off = 0;
+      while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
+      f.syncSync();
+    } finally {
+      f.close();
+    }
+    Deno.chmodSync(tmp, 0o600); // the umask may have taken bits away; never more than 0600
+    Deno.renameSync(tmp, target);
+  } catch (e) {
+    try {
+      Deno.removeSync(tmp);
+    } catch { /* never created, or already renamed */ }
+    throw fail(reason(e));
+  }
+  return target;
+}
+
+// ---- import: the plan --------------------------------------------------------------------------
+
+/** merge: add and update, keep what the file does not name; replace: make the database the file. */
+export type ImportMode = "merge" | "replace";
+
+export interface SettingChange {
+  key: string;
+  /** null: not set (the default applies). */
+  before: string | null;
+  after: string | null;
+}
+
+export interface ImportPlan {
+  mode: ImportMode;
+  added: ImportVm[];
+  /** Registered VMs the file gives another name (merge) or configuration (replace). */
+  changed: { before: Vm; after: ImportVm }[];
+  /** --replace: registered VMs the file does not have. */
+  removed: Vm[];
+  unchangedVms: number;
+  pools: { before: Pool; after: ImportPool }[];
+  unchangedPools: number;
+  settings: SettingChange[];
+  unchangedSettings: number;
+  /** Conflicts with the database (merge mode): the import is refused when there is any. */
+  conflicts: FileProblem[];
+}
+
+/** The configuration as stored, read without a transaction of its own (usable inside one). */
+export function currentConfiguration(store: Store): StoredConfiguration {
+  return {
+    schemaVersion: store.schemaVersion(),
+    pools: store.listPools(),
+    vms: store.listVms(),
+    settings: store.listSettings(),
+  };
+}
+
+const configText = (c: VgpuConfig) =>
+  `vGPU pool ${c.pool}, priority ${priorityName(c.priority)}, VM ID ${c.vmId}`;
+
+const sameVgpu = (a: VgpuConfig, b: VgpuConfig) =>
+  a.pool === b.pool && a.priority === b.priority && a.vmId === b.vmId;
+
+/** What importing `config` into `current` changes; pure. */
+export function planImport(
+  current: StoredConfiguration,
+  config: ImportConfig,
+  mode: ImportMode,
+): ImportPlan {
+  const plan: ImportPlan = {
+    mode,
+    added: [],
+    changed: [],
+    removed: [],
+    unchangedVms: 0,
+    pools: [],
+    unchangedPools: 0,
+    settings: [],
+    unchangedSettings: 0,
+    conflicts: [],
+  };
+  const byUuid = new Map(current.vms.map((v) => [v.vmUuid, v]));
+  const byVmId = new Map(current.vms.map((v) => [v.vmId, v]));
+  const inFile = new Set<string>();
+  for (const f of config.vms) {
+    inFile.add(f.vmUuid);
+    const db = byUuid.get(f.vmUuid);
+    if (db !== undefined) {
+      if (sameVgpu(db, f) && db.vmName === f.vmName) plan.unchangedVms++;
+      else if (mode === "replace" || sameVgpu(db, f)) plan.changed.push({ before: db, after: f });
+      else {
+        plan.conflicts.push({
+          path: f.path,
+          message: `VM ${f.vmUuid} is registered with ${configText(db)}, the file has ${
+            configText(f)
+          }; import with --replace to take the file's, or change the file`,
+        });
+      }
+      continue;
+    }
+    const holder = byVmId.get(f.vmId);
+    if (mode === "merge" && holder !== undefined) {
+      plan.conflicts.push({
+        path: `${f.path}.vm_id`,
+        message: `${
+          conflictMessage(f.vmId, holder)
+        }; give VM ${f.vmUuid} another vm_id in the file, or import with --replace`,
+      });
+      continue;
+    }
+    plan.added.push(f);
+  }
+  if (mode === "replace") plan.removed = current.vms.filter((v) => !inFile.has(v.vmUuid));
+
+  const pools = new Map(current.pools.map((p) => [p.poolId, p]));
+  for (const f of config.pools) {
+    const db = pools.get(f.poolId);
+    if (db === undefined) continue; // both pools exist in every checked database
+    if (db.name === f.name && db.description === f.description && db.enabled === f.enabled) {
+      plan.unchangedPools++;
+    } else plan.pools.push({ before: db, after: f });
+  }
+
+  const fileKeys = new Set<string>();
+  for (const s of config.settings) {
+    fileKeys.add(s.key);
+    const before = current.settings.get(s.key) ?? null;
+    if (before === s.value) plan.unchangedSettings++;
+    else plan.settings.push({ key: s.key, before, after: s.value });
+  }
+  if (mode === "replace") {
+    for (const [key, before] of current.settings) {
+      if (!fileKeys.has(key)) plan.settings.push({ key, before, after: null });
+    }
+  }
+  return plan;
+}
+
+export function planChangesNothing(p: ImportPlan): boolean {
+  return p.added.length + p.changed.length + p.removed.length + p.pools.length +
+      p.settings.length === 0;
+}
+
+/** A plan's identity: equal keys mean the database was the same when each was made. */
+function planKey(p: ImportPlan): string {
+  const vm = (v: Vm) => [v.vmUuid, v.vmName, v.pool, v.priority, v.vmId];
+  return JSON.stringify([
+    p.mode,
+    p.added.map((a) => a.vmUuid),
+    p.changed.map((c) => vm(c.before)),
+    p.removed.map(vm),
+    p.unchangedVms,
+    p.pools.map((x) => [x.before.poolId, x.before.name, x.before.description, x.before.enabled]),
+    p.settings,
+    p.conflicts.length,
+  ]);
+}
+
+// ---- import: applying it -------------------------------------------------------------------
+
+/**
+ * Applies `plan` in one immediate transaction. Inside the write lock the plan is made again:
+ * when the database changed since `plan` was shown, nothing is written (ConflictError).
+ */
+export function applyImport(store: Store, config: ImportConfig, plan: ImportPlan): ImportPlan {
+  let applied = plan;
+  store.applyImport(() => {
+    applied = planImport(currentConfiguration(store), config, plan.mode);
+    if (applied.conflicts.length > 0 || planKey(applied) !== planKey(plan)) {
+      throw new ConflictError(
+        "the database changed while the import waited for confirmation; nothing was changed: run the import again",
+      );
+    }
+    return {
+      removeVms: applied.removed,
+      changeVms: applied.changed,
+      addVms: applied.added,
+      pools: applied.pools,
+      settings: applied.settings,
+    };
+  });
+  return applied;
+}
+
+/** `<db>.bak-import-<UTC time>` (`-2`, `-3`… when taken twice in one second). */
+export function importBackupPath(dbPath: string, now: Date): string {
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const base = `${dbPath}.bak-import-${stamp}`;
+  for (let n = 1;; n++) {
+    const p = n === 1 ? base : `${base}-${n}`;
+    try {
+      Deno.lstatSync(p);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return p;
+      throw e;
+    }
+  }
+}
+
+// ---- import: the host --------------------------------------------------------------------------
+
+/** `vms[12]` → 12: the file order. */
+const fileIndex = (path: string) => Number(path.slice(path.indexOf("[") + 1, -1));
+
+export interface HostWrite {
+  vmUuid: string;
+  vmName: string | null;
+  /** set: write our device (added/changed VM); remove: take it out (removed VM). */
+  action: "set" | "remove";
+  /**
+   * wrote: args written; in-sync: nothing to write; not-on-host: the host has no such VM;
+   * failed: xe failed (`error`).
+   */
+  result: "wrote" | "in-sync" | "not-on-host" | "failed";
+  /** The args written (null: the platform key was removed). */
+  argsAfter: string | null;
+  powerState: PowerState | null;
+  error: string | null;
+}
+
+export interface HostReport {
+  /** Set when the host could not be read at all: nothing was written. */
+  hostError: string | null;
+  writes: HostWrite[];
+}
+
+/**
+ * After the commit: one `vm-list` for all VMs, then one `vm-param-set` per imported VM whose
+ * args differ (running VMs get a stale-run mark: the change reaches them at their next start),
+ * and our device taken out of each removed VM's args. One VM's failure does not stop the others.
+ */
+export async function writeImportedArgs(
+  store: Store,
+  xe: () => Promise<Xe>,
+  plan: ImportPlan,
+  progress: (line: string) => void,
+): Promise<HostReport> {
+  const targets: { vm: Vm | ImportVm; action: "set" | "remove" }[] = [
+    ...[...plan.changed.map((c) => c.after), ...plan.added]
+      .sort((a, b) => fileIndex(a.path) - fileIndex(b.path))
+      .map((vm) => ({ vm, action: "set" as const })),
+    ...plan.removed.map((vm) => ({ vm, action: "remove" as const })),
+  ];
+  if (targets.length === 0) return { hostError: null, writes: [] };
+  let onHost;
+  let client: Xe;
+  try {
+    client = await xe();
+    onHost = new Map((await client.vmList()).map((h) => [h.uuid, h]));
+  } catch (e) {
+    if (!(e instanceof VgpuError)) throw e;
+    return { hostError: e.message, writes: [] };
+  }
+  const writes: HostWrite[] = [];
+  for (const [i, { vm, action }] of targets.entries()) {
+    const base = { vmUuid: vm.vmUuid, vmName: vm.vmName, action, error: null };
+    const host = onHost.get(vm.vmUuid);
+    if (host === undefined) {
+      writes.push({ ...base, result: "not-on-host", argsAfter: null, powerState: null });
+      continue;
+    }
+    const before = host.deviceModelArgs;
+    const after = action === "set"
+      ? mergeDeviceArgs(before, vm)
+      : parseDeviceArgs(before).stubs.length > 0
+      ? removeDeviceArgs(before)
+      : before;
+    const w = { ...base, argsAfter: after, powerState: host.powerState };
+    if (after === before) {
+      writes.push({ ...w, result: "in-sync" });
+      continue;
+    }
+    progress(`[${i + 1}/${targets.length}] VM ${vm.vmUuid}`);
+    try {
+      await client.vmSetArgs(vm.vmUuid, after);
+    } catch (e) {
+      if (!(e instanceof VgpuError)) throw e;
+      writes.push({ ...w, result: "failed", error: e.message });
+      continue;
+    }
+    writes.push({ ...w, result: "wrote" });
+    if (action === "set" && host.powerState !== "halted") {
+      store.markStaleRun(vm.vmUuid, "args rewritten by import");
+    }
+  }
+  return { hostError: null, writes };
+}
