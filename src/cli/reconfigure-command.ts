@@ -8,6 +8,7 @@ import { applyReconfigure, planReconfigure, type ReconfigureRequest } from "../o
 import { APPLY_QUESTION, confirmOrCancel } from "./confirm.ts";
 import type { Deps } from "./deps.ts";
 import { writeLines } from "./io.ts";
+import { createProgress } from "./progress.ts";
 import { priorityLong, vmLabel } from "./render/vm-fields.ts";
 
 export interface ReconfigureCommon {
@@ -76,13 +77,14 @@ export async function runReconfigure(
   ]);
   await confirmOrCancel(APPLY_QUESTION, common.yes, deps);
   const settings = await deps.settings();
+  const progress = createProgress(deps.io);
   const r = await applyReconfigure(store, await deps.xe(), plan, {
     shutdownTimeoutMs: (common.shutdownTimeoutS ?? settings.shutdownTimeoutS) * 1000,
     startTimeoutMs: settings.startTimeoutS * 1000,
     forceShutdown: common.forceShutdown,
     localHost: deps.localHost(),
-    progress: (line) => deps.io.err.write(line + "\n"),
-  });
+    progress: progress.step,
+  }).finally(progress.done);
   writeLines(out, [
     `Applied: VM ${r.vm.vmUuid} is in vGPU pool ${r.vm.pool}, priority ${
       priorityName(r.vm.priority)

@@ -73,6 +73,22 @@ export class Xe {
     }));
   }
 
+  /**
+   * The domain id of every guest that has a domain (running or paused), in one `vm-list` call:
+   * uuid → dom-id. Halted VMs print -1 and are left out. For `doctor` and `scan-vms --deep`
+   * only, so a plain scan stays at two calls.
+   */
+  async vmDomIds(): Promise<Map<string, number>> {
+    const argv = ["vm-list", "is-control-domain=false", "params=uuid,dom-id"];
+    const stdout = await this.#run(argv);
+    const out = new Map<string, number>();
+    for (const r of readable(argv, () => parseRecords(stdout))) {
+      const raw = required(argv, r, "dom-id").trim();
+      if (/^[1-9][0-9]*$/.test(raw)) out.set(required(argv, r, "uuid"), Number(raw));
+    }
+    return out;
+  }
+
   /** The VM's power state (`vm-param-get param-name=power-state`), validated. */
   async vmPowerState(uuid: string): Promise<PowerState> {
     const argv = ["vm-param-get", `uuid=${uuid}`, "param-name=power-state"];

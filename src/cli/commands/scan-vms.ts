@@ -1,3 +1,4 @@
+import { compareQemu, DEFAULT_PROC_ROOT, type QemuReport } from "../../ops/qemu-cmdline.ts";
 import { scan } from "../../ops/scan.ts";
 import type { Deps } from "../deps.ts";
 import { type Format, parseFormat, writeJson } from "../format.ts";
@@ -9,16 +10,29 @@ import { hostWarning } from "../host-warning.ts";
 
 export interface ScanVmsOptions {
   format: Format;
+  /** Also compare each running VM's QEMU command line (/proc) with xapi and the database. */
+  deep: boolean;
 }
 
-export function parseOptions(raw: { format?: string }): ScanVmsOptions {
-  return { format: parseFormat(raw.format) };
+export function parseOptions(raw: { format?: string; deep?: boolean }): ScanVmsOptions {
+  return { format: parseFormat(raw.format), deep: raw.deep === true };
 }
 
 export async function run(opts: ScanVmsOptions, deps: Deps): Promise<Outcome> {
   const store = await deps.store();
   const view = await scan({ store, xe: deps.xe, offline: false, localHostUuid: deps.localHost() });
-  if (opts.format === "json") writeJson(deps.io.out, scanJson(view));
-  else writeLines(deps.io.out, scanLines(view, store.listPools(), paint(deps.io.color)));
-  return hostWarning(deps, view.hostError);
+  let qemu: QemuReport | null = null;
+  if (opts.deep && view.host !== null) {
+    // VGPU_PROC_ROOT points tests at a fake /proc.
+    qemu = await compareQemu(view, deps.xe, deps.env.get("VGPU_PROC_ROOT") || DEFAULT_PROC_ROOT);
+    view.xeCalls += qemu.xeCalls;
+  }
+  if (opts.format === "json") writeJson(deps.io.out, scanJson(view, qemu));
+  else writeLines(deps.io.out, scanLines(view, store.listPools(), paint(deps.io.color), qemu));
+  const outcome = hostWarning(deps, view.hostError);
+  if (qemu?.error) {
+    deps.io.err.write(`warning: the QEMU command lines could not be compared: ${qemu.error}\n`);
+    return "degraded";
+  }
+  return outcome;
 }

@@ -5,6 +5,7 @@ import { scan } from "../../ops/scan.ts";
 import { xeCommandLine } from "../../xe/client.ts";
 import type { Deps } from "../deps.ts";
 import { writeLines } from "../io.ts";
+import { createProgress } from "../progress.ts";
 import type { Outcome } from "../outcome.ts";
 import { paint } from "../render/style.ts";
 import { vmLabel } from "../render/vm-fields.ts";
@@ -62,8 +63,9 @@ export async function run(opts: SyncOptions, deps: Deps): Promise<Outcome> {
     );
   } else {
     const xe = await deps.xe();
-    const progress = (line: string) => deps.io.interactive && deps.io.err.write(line + "\n");
-    const results = await applySync(store, xe, plan.fixes, progress);
+    const progress = createProgress(deps.io);
+    const results = await applySync(store, xe, plan.fixes, progress.update)
+      .finally(progress.done);
     let failed = 0;
     for (const r of results) {
       if (r.error !== null) {

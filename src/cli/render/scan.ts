@@ -1,8 +1,10 @@
 // scan-vms: seed 001's grouped line layout (Pool A, Pool B, then unregistered), each VM with
 // its host state, current vgpu-stub args and every drift item with the command that fixes it.
+import type { VgpuStub } from "../../domain/device-args.ts";
 import type { DriftItem, VmDriftState } from "../../domain/drift.ts";
 import { POOL_IDS, priorityName } from "../../domain/types.ts";
 import type { Pool } from "../../domain/types.ts";
+import type { QemuReport, QemuView } from "../../ops/qemu-cmdline.ts";
 import { hostName, type ScanView } from "../../ops/scan.ts";
 import type { Paint } from "./style.ts";
 import { priorityLong, vmJson, vmLabel } from "./vm-fields.ts";
@@ -32,6 +34,19 @@ function staleLine(view: ScanView, uuid: string, c: Paint): string | null {
   const r = view.staleRuns.get(uuid);
   if (r === undefined) return null;
   return `    ${c.warn("⚠")} running with stale vGPU args since ${r.since}: restart to apply`;
+}
+
+/** scan-vms --deep: what the VM's QEMU process runs with, against xapi (and the database). */
+export function qemuLine(q: QemuView, c: Paint): string {
+  if (q.status === "not-checked") return `    QEMU: not checked (${q.detail})`;
+  if (q.status === "not-found") return `    QEMU: ${c.warn("⚠")} ${q.detail}`;
+  const args = q.stubs.length === 0
+    ? "(no vgpu-stub device)"
+    : q.stubs.map((st) => st.raw).join("  ");
+  const verdict = q.fix === null
+    ? `${c.ok("✓")} ${q.detail}`
+    : `${c.warn("⚠")} ${q.detail}: ${q.fix}`;
+  return `    QEMU: ${args} ${verdict}`;
 }
 
 function registeredStatus(view: ScanView, s: VmDriftState, c: Paint): string {
@@ -64,7 +79,16 @@ function unregisteredStates(view: ScanView): VmDriftState[] {
   return vmStates(view).filter((s) => s.registered === null);
 }
 
-export function scanLines(view: ScanView, pools: readonly Pool[], c: Paint): string[] {
+export function scanLines(
+  view: ScanView,
+  pools: readonly Pool[],
+  c: Paint,
+  qemu: QemuReport | null = null,
+): string[] {
+  const qemuOf = (uuid: string) => {
+    const q = qemu?.vms.get(uuid);
+    return q === undefined ? [] : [qemuLine(q, c)];
+  };
   const lines: string[] = [];
   for (const poolId of POOL_IDS) {
     const states = poolStates(view, poolId);
@@ -79,6 +103,7 @@ export function scanLines(view: ScanView, pools: readonly Pool[], c: Paint): str
         } | VM ID: ${vm.vmId} | ${registeredStatus(view, s, c)}`,
       );
       if (s.host !== null) lines.push(`    Power: ${hostState(view, s)} | Args: ${stubText(s)}`);
+      lines.push(...qemuOf(vm.vmUuid));
       for (const d of s.drift) lines.push(driftLine(d, c));
       const stale = staleLine(view, vm.vmUuid, c);
       if (stale !== null) lines.push(stale);
@@ -105,6 +130,7 @@ export function scanLines(view: ScanView, pools: readonly Pool[], c: Paint): str
     if (s.parsed.stubs.length > 0 || s.drift.length > 0) {
       lines.push(`    Power: ${hostState(view, s)} | Args: ${stubText(s)}`);
     }
+    lines.push(...qemuOf(h.uuid));
     for (const d of s.drift) {
       if (d.kind !== "unregistered-device") lines.push(driftLine(d, c));
     }
@@ -148,6 +174,32 @@ function driftJson(d: DriftItem): Record<string, unknown> {
   };
 }
 
+/** One vgpu-stub device (docs/json.md "Device object"). */
+export function deviceJson(st: VgpuStub): Record<string, unknown> {
+  return {
+    raw: st.raw,
+    pool_id: st.config?.pool ?? null,
+    priority: st.config ? priorityName(st.config.priority) : null,
+    vm_id: st.config?.vmId ?? st.vmId,
+    problems: st.problems,
+  };
+}
+
+/** scan-vms --deep: one VM's QEMU check; null when the VM was not compared (halted, plain). */
+export function qemuJson(q: QemuView | undefined): Record<string, unknown> | null {
+  if (q === undefined) return null;
+  return {
+    status: q.status,
+    dom_id: q.domid,
+    pid: q.pid,
+    devices: q.stubs.map(deviceJson),
+    matches_xapi: q.matchesXapi,
+    matches_database: q.matchesDatabase,
+    detail: q.detail,
+    fix: q.fix,
+  };
+}
+
 /** One VM in scan-vms JSON: database part (or null) and host part (or null). */
 export function scanVmJson(view: ScanView, s: VmDriftState): Record<string, unknown> {
   const h = s.host;
@@ -171,20 +223,23 @@ export function scanVmJson(view: ScanView, s: VmDriftState): Record<string, unkn
       resident_on: h.residentOn,
       on_this_host: h.residentOn === null || local === null ? null : h.residentOn === local,
       args: h.deviceModelArgs,
-      devices: s.parsed.stubs.map((st) => ({
-        raw: st.raw,
-        pool_id: st.config?.pool ?? null,
-        priority: st.config ? priorityName(st.config.priority) : null,
-        vm_id: st.config?.vmId ?? st.vmId,
-        problems: st.problems,
-      })),
+      devices: s.parsed.stubs.map(deviceJson),
     },
     drift: s.drift.map(driftJson),
     stale_since: view.staleRuns.get(s.vmUuid)?.since ?? null,
   };
 }
 
-export function scanJson(view: ScanView): Record<string, unknown> {
+export function scanJson(
+  view: ScanView,
+  qemu: QemuReport | null = null,
+): Record<string, unknown> {
+  // --deep adds `qemu` to each VM state and a top-level `qemu`; without it the shape is unchanged.
+  const vmOut = (s: VmDriftState) =>
+    qemu === null
+      ? scanVmJson(view, s)
+      : { ...scanVmJson(view, s), qemu: qemuJson(qemu.vms.get(s.vmUuid)) };
+  const deep = qemu === null ? {} : { qemu: { proc_root: qemu.procRoot, error: qemu.error } };
   return {
     host: {
       available: view.host !== null,
@@ -194,14 +249,13 @@ export function scanJson(view: ScanView): Record<string, unknown> {
     },
     pools: POOL_IDS.map((p) => ({
       pool_id: p,
-      vms: poolStates(view, p).map((s) => scanVmJson(view, s)),
+      vms: poolStates(view, p).map(vmOut),
     })),
-    unregistered: view.drift === null
-      ? null
-      : unregisteredStates(view).map((s) => scanVmJson(view, s)),
+    unregistered: view.drift === null ? null : unregisteredStates(view).map(vmOut),
     drift: view.drift === null ? [] : view.drift.items.map((d) => ({
       vm_uuid: d.vmUuid,
       ...driftJson(d),
     })),
+    ...deep,
   };
 }

@@ -1,0 +1,49 @@
+import type { Settings } from "../../domain/settings.ts";
+import { runDoctor } from "../../ops/doctor.ts";
+import { DEFAULT_PROC_ROOT } from "../../ops/qemu-cmdline.ts";
+import { Xe } from "../../xe/client.ts";
+import { createXeRunner } from "../../xe/runner.ts";
+import { actorFrom, type Deps } from "../deps.ts";
+import { type Format, parseFormat, writeJson } from "../format.ts";
+import { writeLines } from "../io.ts";
+import type { Outcome } from "../outcome.ts";
+import { doctorCounts, doctorJson, doctorLines } from "../render/doctor.ts";
+import { paint } from "../render/style.ts";
+import { parseRoot, rootedDb } from "./install-hook.ts";
+
+export interface DoctorOptions {
+  /** Look under this directory instead of /; null = /. */
+  root: string | null;
+  format: Format;
+}
+
+export function parseOptions(raw: { root?: string; format?: string }): DoctorOptions {
+  return { root: parseRoot(raw.root), format: parseFormat(raw.format) };
+}
+
+/** Exit 1 when any check failed; warnings and checks not run do not fail it. */
+export async function run(opts: DoctorOptions, deps: Deps): Promise<Outcome> {
+  const db = rootedDb(deps, opts.root);
+  const report = await runDoctor({
+    root: opts.root,
+    dbPath: db.path,
+    dbExplicit: db.hookDb !== null,
+    // Built here rather than through deps.xe(): that one would open (create, migrate) the database.
+    xeFor: (s: Settings) =>
+      new Xe(
+        createXeRunner({
+          xePath: deps.xePath,
+          defaultTimeoutMs: s.xeTimeoutS * 1000,
+          env: deps.env.all(),
+        }),
+        { platformKey: s.platformKey },
+      ),
+    localHostUuid: deps.localHost(),
+    procRoot: deps.env.get("VGPU_PROC_ROOT") || DEFAULT_PROC_ROOT,
+    audit: { actor: actorFrom(deps.env), command: "doctor" },
+    now: deps.now,
+  });
+  if (opts.format === "json") writeJson(deps.io.out, doctorJson(report));
+  else writeLines(deps.io.out, doctorLines(report, paint(deps.io.color)));
+  return doctorCounts(report).failed > 0 ? "degraded" : undefined;
+}

@@ -1,0 +1,143 @@
+import { UsageError } from "../../domain/errors.ts";
+import { quote } from "../../domain/validate.ts";
+import {
+  DEFAULT_BINARY,
+  executableState,
+  foreignFileError,
+  HOOK_MODE,
+  inspectFile,
+  installFiles,
+  type InstallResult,
+  managedFiles,
+  underRoot,
+} from "../../ops/install.ts";
+import { DEFAULT_DB_PATH } from "../../store/open.ts";
+import { createDeps, type Deps } from "../deps.ts";
+import { writeLines } from "../io.ts";
+import { paint } from "../render/style.ts";
+
+export interface InstallHookOptions {
+  /** Absolute path of vgpu-admin on the host (what the hook runs). */
+  binary: string;
+  /** Install under this directory instead of /; null = /. */
+  root: string | null;
+}
+
+function noControl(raw: string, option: string): void {
+  // deno-lint-ignore no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(raw)) {
+    throw new UsageError(`invalid ${option} ${quote(raw)}: control characters are not allowed`);
+  }
+}
+
+/** --root: any directory ("/" is the real root); control characters refused. */
+export function parseRoot(raw: string | undefined): string | null {
+  if (raw === undefined) return null;
+  noControl(raw, "--root");
+  if (raw.trim() === "") throw new UsageError('invalid --root "": give a directory');
+  const r = raw.replace(/\/+$/, "");
+  return r === "" ? null : r;
+}
+
+export function parseOptions(raw: { binary?: string; root?: string }): InstallHookOptions {
+  const binary = raw.binary ?? DEFAULT_BINARY;
+  noControl(binary, "--binary");
+  if (!binary.startsWith("/") || binary.endsWith("/")) {
+    throw new UsageError(
+      `invalid --binary ${
+        quote(binary)
+      }: give the absolute path of the vgpu-admin program, e.g. --binary=${DEFAULT_BINARY}`,
+    );
+  }
+  return { binary, root: parseRoot(raw.root) };
+}
+
+/**
+ * The database a command works on under --root: `<root>/etc/vgpu/vgpu_config.db` unless --db or
+ * VGPU_DB named another one (then that path, as given). `hookDb` is the value the hook script
+ * gets: null when it is the host's default database.
+ */
+export function rootedDb(deps: Deps, root: string | null): { path: string; hookDb: string | null } {
+  if (deps.dbPath === DEFAULT_DB_PATH) {
+    return { path: underRoot(root, DEFAULT_DB_PATH), hookDb: null };
+  }
+  return { path: deps.dbPath, hookDb: deps.dbPath };
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function resultLine(r: InstallResult, what: string): string {
+  const mode = `mode 0${r.file.mode.toString(8)}`;
+  switch (r.action) {
+    case "installed":
+      return `${r.file.path}: installed (${mode}${what})`;
+    case "updated":
+      return `${r.file.path}: updated, an older version was replaced (${mode}${what})`;
+    case "mode-fixed":
+      return `${r.file.path}: already installed, ${mode} restored${what}`;
+    case "unchanged":
+      return `${r.file.path}: already installed, up to date`;
+  }
+}
+
+export async function run(opts: InstallHookOptions, deps: Deps): Promise<void> {
+  const db = rootedDb(deps, opts.root);
+  if (!db.path.startsWith("/")) {
+    throw new UsageError(
+      `install-hook needs an absolute database path, not ${
+        quote(db.path)
+      }: the hook runs from / (pass --db=/path/to/vgpu_config.db)`,
+    );
+  }
+  noControl(db.path, "--db");
+  const files = managedFiles(opts.root, opts.binary, db.hookDb);
+  // A file we did not write at one of our paths stops everything before anything changes.
+  const foreign = files.find((f) => inspectFile(f) === "foreign");
+  if (foreign !== undefined) throw foreignFileError(foreign);
+  const c = paint(deps.io.color);
+  // Then the database: a damaged one stops the install before any file is written.
+  const local = db.path === deps.dbPath ? deps : createDeps({
+    io: deps.io,
+    env: deps.env,
+    prompt: deps.prompt,
+    command: "install-hook",
+    dbOption: db.path,
+    now: deps.now,
+  });
+  const lines: string[] = [];
+  try {
+    const existed = exists(db.path);
+    const store = await local.store();
+    lines.push(
+      `${c.ok("✓")} database ${db.path}: ${
+        existed ? "already present" : "created"
+      } (schema version ${store.schemaVersion()})`,
+    );
+  } finally {
+    if (local !== deps) local.close();
+  }
+  const runs = `; runs ${opts.binary}${db.hookDb === null ? "" : ` --db=${db.hookDb}`}`;
+  for (const r of installFiles(files)) {
+    const what = r.file.kind === "hook" ? runs : "";
+    lines.push(`${c.ok("✓")} ${r.file.kind} ${resultLine(r, what)}`);
+  }
+  writeLines(deps.io.out, lines);
+  const bin = underRoot(opts.root, opts.binary);
+  const state = executableState(bin);
+  if (state !== "ok") {
+    deps.io.err.write(
+      `warning: ${bin} ${
+        state === "missing" ? "does not exist yet" : "is not an executable file"
+      }: until it is, the hook lets every VM start unchecked (install vgpu-admin there, mode 0${
+        HOOK_MODE.toString(8)
+      })\n`,
+    );
+  }
+}
