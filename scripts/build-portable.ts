@@ -1,0 +1,540 @@
+// deno task build:portable: dist/vgpu-admin-<version>-linux-x64.tar.gz, a build that needs
+// nothing from the host but a Linux kernel and /bin/sh (issue 6: XCP-ng 8.2/8.3 dom0 has glibc
+// 2.17, Deno needs 2.27). It unpacks at / to opt/vgpu-admin/:
+//
+//   bin/deno            the Deno runtime of the npm package @deno/linux-x64-glibc (the ELF that
+//                       `npm install deno` links in), patched with patchelf to load its C library
+//                       from /opt/vgpu-admin/lib (ELF interpreter and RUNPATH)
+//   bin/vgpu-admin      POSIX sh launcher (packaging/launcher.sh) with the permission flags of
+//                       `deno task cli`, read from deno.json here
+//   lib/vgpu-admin.js   the whole program as one file (`deno bundle`: npm packages, SQL schema and
+//                       every dynamically imported command inside; nothing is fetched at run time)
+//   lib/*.so*           the build machine's ld.so and the libraries `ldd bin/deno` lists, no more
+//   licenses/           licence texts of everything shipped, and the LGPL written source offer
+//   BUILD-INFO          versions of what went in
+//
+// Needs: deno (the version shipped is this deno's own), npm, patchelf, tar, gzip, ldd, dpkg
+// (Debian: the libraries' packages, versions and copyright files). Checks the result before
+// writing the archive: the bundle imports nothing but node: built-ins, and the launcher runs the
+// bundle on the shipped runtime with an empty DENO_DIR and no network. At run time the host must
+// have /proc mounted (Deno reads /proc/self/exe), as every Linux system does.
+// deno-lint-ignore-file no-console
+
+const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname).replace(/\/$/, "");
+const PREFIX = "/opt/vgpu-admin";
+const BUNDLE = "vgpu-admin.js";
+const DENO_VERSION = Deno.version.deno;
+const RUNTIME_PACKAGE = "@deno/linux-x64-glibc"; // holds the ELF; `deno` holds LICENSE + shims
+/** deno run flags besides permissions: no config, lock file, network or npm resolution. */
+const RUN_FLAGS = ["--no-config", "--no-lock", "--no-remote", "--cached-only"];
+
+const started = performance.now();
+const cfg = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`));
+const VERSION: string = cfg.version;
+const PERMISSIONS: string[] = (cfg.tasks.cli as string).split(/\s+/)
+  .filter((t) => t.startsWith("--allow-") || t.startsWith("--deny-"));
+const ARCHIVE_NAME = `vgpu-admin-${VERSION}-linux-x64.tar.gz`;
+const ARCHIVE = `${ROOT}/dist/${ARCHIVE_NAME}`;
+
+class BuildError extends Error {}
+
+function fail(message: string): never {
+  throw new BuildError(message);
+}
+
+function step(what: string) {
+  console.log(`--- ${what} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+}
+
+/** Runs a command and returns its stdout; a non-zero exit is an error quoting its stderr. */
+async function run(
+  cmd: string,
+  args: string[],
+  o: { cwd?: string; env?: Record<string, string>; clearEnv?: boolean } = {},
+): Promise<string> {
+  let r: Deno.CommandOutput;
+  try {
+    r = await new Deno.Command(cmd, { args, stdin: "null", ...o }).output();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) fail(`'${cmd}' is not installed (needed to build)`);
+    throw e;
+  }
+  const dec = new TextDecoder();
+  if (r.code !== 0) {
+    fail(`${cmd} ${args.join(" ")} exited ${r.code}:\n${dec.decode(r.stderr).trimEnd()}`);
+  }
+  return dec.decode(r.stdout);
+}
+
+function write(path: string, text: string, mode = 0o644) {
+  Deno.writeTextFileSync(path, text);
+  Deno.chmodSync(path, mode);
+}
+
+function mkdir(path: string) {
+  Deno.mkdirSync(path, { recursive: true });
+  Deno.chmodSync(path, 0o755);
+}
+
+function copy(from: string, to: string, mode: number) {
+  Deno.copyFileSync(from, to); // follows symlinks: the real file is copied
+  Deno.chmodSync(to, mode);
+}
+
+// ---- 1. the Deno runtime from the npm registry ---------------------------------------------
+
+async function fetchRuntime(work: string): Promise<{ elf: string; license: string }> {
+  step(`npm pack ${RUNTIME_PACKAGE}@${DENO_VERSION} deno@${DENO_VERSION}`);
+  await run("npm", [
+    "pack",
+    "--silent",
+    "--prefer-offline",
+    "--pack-destination",
+    work,
+    `${RUNTIME_PACKAGE}@${DENO_VERSION}`,
+    `deno@${DENO_VERSION}`,
+  ], { cwd: work });
+  // npm's tarball names: the scope's @ dropped and its / turned into -
+  const tgz = (pkg: string) =>
+    `${work}/${pkg.replace(/^@/, "").replace("/", "-")}-${DENO_VERSION}.tgz`;
+  const runtimeTgz = tgz(RUNTIME_PACKAGE);
+  const denoTgz = tgz("deno");
+  for (const [tgz, dir] of [[runtimeTgz, "runtime"], [denoTgz, "deno"]]) {
+    mkdir(`${work}/${dir}`);
+    await run("tar", ["-xzf", tgz, "-C", `${work}/${dir}`]);
+  }
+  const elf = `${work}/runtime/package/deno`;
+  const head = new Uint8Array(20);
+  using f = Deno.openSync(elf);
+  f.readSync(head);
+  // ELF magic, 64-bit, little-endian, e_machine 62 = x86-64
+  if (head[0] !== 0x7f || head[1] !== 0x45 || head[4] !== 2 || head[18] !== 62) {
+    fail(`${RUNTIME_PACKAGE}@${DENO_VERSION} holds no x86-64 ELF at package/deno`);
+  }
+  const version = await run(elf, ["--version"]);
+  if (!version.startsWith(`deno ${DENO_VERSION} `)) fail(`unexpected runtime: ${version}`);
+  return { elf, license: `${work}/deno/package/LICENSE` };
+}
+
+/** The highest GLIBC_ symbol version the unpatched runtime references (`objdump -T`): the
+ * oldest glibc that `deno` and `deno compile`'s binaries start on without this archive. */
+async function minimumGlibc(elf: string): Promise<string> {
+  let out: string;
+  try {
+    out = await run("objdump", ["-T", elf]);
+  } catch {
+    return "unknown (objdump, from binutils, is not installed)";
+  }
+  const versions = [...new Set([...out.matchAll(/\bGLIBC_(\d+(?:\.\d+)*)\b/g)].map((m) => m[1]))];
+  const num = (v: string) => v.split(".").map(Number);
+  versions.sort((a, b) => {
+    const [x, y] = [num(a), num(b)];
+    for (let i = 0; i < Math.max(x.length, y.length); i++) {
+      if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0);
+    }
+    return 0;
+  });
+  return versions.length ? versions[versions.length - 1] : "unknown";
+}
+
+// ---- 2. the C library closure the runtime needs ---------------------------------------------
+
+interface SharedLib {
+  soname: string; // the name bin/deno asks for (and the file name in lib/)
+  path: string; // where the loader found it on the build machine
+  real: string; // the file behind any symlinks
+}
+
+async function lddClosure(elf: string): Promise<{ libs: SharedLib[]; loader: SharedLib }> {
+  const out = await run("ldd", [elf]);
+  const libs: SharedLib[] = [];
+  let loader: SharedLib | undefined;
+  for (const line of out.split("\n").map((l) => l.trim()).filter((l) => l !== "")) {
+    if (/^linux-vdso\.so|^linux-gate\.so/.test(line)) continue; // provided by the kernel
+    if (/not found/.test(line)) fail(`ldd ${elf}: ${line}`);
+    let m = line.match(/^(\S+) => (\/\S+) \(0x[0-9a-f]+\)$/);
+    if (m) {
+      libs.push({ soname: m[1], path: m[2], real: Deno.realPathSync(m[2]) });
+      continue;
+    }
+    m = line.match(/^(\/\S+) \(0x[0-9a-f]+\)$/);
+    if (m) {
+      const soname = m[1].slice(m[1].lastIndexOf("/") + 1);
+      loader = { soname, path: m[1], real: Deno.realPathSync(m[1]) };
+      continue;
+    }
+    fail(`ldd ${elf}: cannot read the line ${JSON.stringify(line)}`);
+  }
+  if (!loader) fail(`ldd ${elf} names no ELF interpreter`);
+  return { libs: libs.filter((l) => l.soname !== loader.soname), loader };
+}
+
+interface DebPackage {
+  name: string;
+  version: string;
+  source: string;
+  sourceVersion: string;
+}
+
+/** The Debian package that installed a library file (tries the path ldd printed, then the
+ * real path, then both with and without /usr for merged-/usr systems). */
+async function owningPackage(lib: SharedLib): Promise<DebPackage> {
+  const tries = new Set<string>();
+  for (const p of [lib.path, lib.real]) {
+    tries.add(p);
+    tries.add(p.startsWith("/usr/") ? p.slice(4) : `/usr${p}`);
+  }
+  for (const p of tries) {
+    const r = await new Deno.Command("dpkg-query", { args: ["-S", p], stderr: "null" }).output()
+      .catch(() => fail("'dpkg-query' is not installed (the portable build is made on Debian)"));
+    if (r.code !== 0) continue;
+    const name = new TextDecoder().decode(r.stdout).split(":")[0].trim();
+    const f = (await run("dpkg-query", [
+      "-W",
+      "-f=${Package}\\t${Version}\\t${source:Package}\\t${source:Version}",
+      name,
+    ])).split("\t");
+    return { name: f[0], version: f[1], source: f[2], sourceVersion: f[3] };
+  }
+  fail(`no Debian package owns ${lib.path}: cannot name its licence and source`);
+}
+
+// ---- 3. the program as one file -------------------------------------------------------------
+
+/** `deno bundle`; modules that main.ts imports but that do not exist (commands declared ahead
+ * of their implementation) are left as imports that fail when that command runs, exactly as
+ * `deno run main.ts` fails for them, and named in a warning. */
+async function bundle(out: string): Promise<string[]> {
+  const base = ["bundle", "--quiet", "--platform=deno", "--output", out];
+  const attempt = (external: string[]) =>
+    new Deno.Command(Deno.execPath(), {
+      args: [...base, ...external.map((e) => `--external=${e}`), "main.ts"],
+      cwd: ROOT,
+      stdin: "null",
+      env: { NO_COLOR: "1" },
+    }).output();
+  let r = await attempt([]);
+  let missing: string[] = [];
+  const err = (x: Deno.CommandOutput) => new TextDecoder().decode(x.stderr);
+  if (r.code !== 0) {
+    const text = err(r);
+    const notFound = [...text.matchAll(/Module not found "file:\/\/([^"]+)"/g)]
+      .map((m) => decodeURIComponent(m[1]));
+    missing = [...new Set(notFound)].map((p) => `.${p.slice(ROOT.length)}`);
+    if (missing.length === 0 || notFound.some((p) => !p.startsWith(`${ROOT}/`))) {
+      fail(`deno bundle failed:\n${text.trimEnd()}`);
+    }
+    r = await attempt(missing);
+    if (r.code !== 0) fail(`deno bundle failed:\n${err(r).trimEnd()}`);
+    console.log(
+      `WARNING: main.ts imports ${missing.length} module(s) that do not exist yet; the bundle ` +
+        `keeps them as imports that fail when their command runs (as 'deno run main.ts' does): ` +
+        missing.join(", "),
+    );
+  }
+  return missing;
+}
+
+/** Every module specifier left in the bundle: only node: built-ins (and the missing modules
+ * above) may remain, or the bundle would need a module cache or the network at run time. */
+function checkBundle(code: string, missing: string[]) {
+  const specifiers = new Set<string>();
+  const patterns = [
+    /^import\b[^;]*?\bfrom\s*"([^"]+)"/gm,
+    /^import\s*"([^"]+)"/gm,
+    /^export\b[^;]*?\bfrom\s*"([^"]+)"/gm,
+    /\bimport\(\s*"([^"]+)"\s*\)/g,
+    /\b__require\(\s*"([^"]+)"\s*\)/g,
+  ];
+  for (const re of patterns) for (const m of code.matchAll(re)) specifiers.add(m[1]);
+  const bad = [...specifiers].filter((s) => !s.startsWith("node:") && !missing.includes(s));
+  if (bad.length > 0) fail(`the bundle still imports ${bad.join(", ")}`);
+  for (const needed of ["sql/001_initial.sql", "src/cli/commands/startup-hook.ts"]) {
+    if (!code.includes(`// ${needed}\n`)) fail(`the bundle lacks ${needed}`);
+  }
+}
+
+interface NpmPackage {
+  name: string;
+  version: string;
+  dir: string;
+}
+
+/** The npm packages whose code is in the bundle (esbuild's `// path` comment before each
+ * module), united with the npm packages of main.ts's module graph (`deno info`). */
+async function bundledPackages(code: string): Promise<NpmPackage[]> {
+  const info = JSON.parse(await run(Deno.execPath(), ["info", "--json"], { cwd: ROOT }));
+  const npmCache: string = info.npmCache;
+  const found = new Map<string, NpmPackage>();
+  const add = (host: string, name: string, version: string) =>
+    found.set(`${name}@${version}`, {
+      name,
+      version,
+      dir: `${npmCache}/${host}/${name}/${version}`,
+    });
+  for (
+    const m of code.matchAll(
+      /^\/\/ \S*\/npm\/([^/\s]+)\/((?:@[^/\s]+\/)?[^/\s@]+)\/(\d[^/\s]*)\//gm,
+    )
+  ) {
+    add(m[1], m[2], m[3]);
+  }
+  const graph = JSON.parse(
+    await run(Deno.execPath(), ["info", "--json", "main.ts"], { cwd: ROOT }),
+  );
+  const host = [...found.values()][0]?.dir.slice(npmCache.length + 1).split("/")[0] ??
+    "registry.npmjs.org";
+  for (const id of Object.keys(graph.npmPackages ?? {})) {
+    const m = id.match(/^((?:@[^/]+\/)?[^@]+)@([^_]+)/);
+    if (m && !found.has(`${m[1]}@${m[2]}`)) add(host, m[1], m[2]);
+  }
+  for (const direct of Object.values(cfg.imports as Record<string, string>)) {
+    const m = direct.match(/^npm:((?:@[^/]+\/)?[^@]+)@(.+)$/);
+    if (m && !found.has(`${m[1]}@${m[2]}`)) fail(`cannot find ${m[1]}@${m[2]} in the bundle`);
+  }
+  return [...found.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+// ---- 4. licences ----------------------------------------------------------------------------
+
+function licenses(
+  dir: string,
+  denoLicense: string,
+  packages: DebPackage[],
+  shipped: (SharedLib & { pkg: string })[],
+  npm: NpmPackage[],
+) {
+  mkdir(dir);
+  const index: string[] = [
+    `Licences of everything in vgpu-admin ${VERSION} (portable build, ${ARCHIVE_NAME})`,
+    "",
+    `deno/LICENSE          Deno ${DENO_VERSION} runtime (bin/deno): MIT, from the npm package deno`,
+  ];
+  mkdir(`${dir}/deno`);
+  copy(denoLicense, `${dir}/deno/LICENSE`, 0o644);
+
+  mkdir(`${dir}/common`);
+  for (const l of ["LGPL-2.1", "GPL-2", "GPL-3"]) {
+    copy(`/usr/share/common-licenses/${l}`, `${dir}/common/${l}`, 0o644);
+  }
+  for (const p of packages) {
+    mkdir(`${dir}/${p.name}`);
+    copy(`/usr/share/doc/${p.name}/copyright`, `${dir}/${p.name}/copyright`, 0o644);
+    const files = shipped.filter((l) => l.pkg === p.name).map((l) => l.soname).join(", ");
+    index.push(
+      `${`${p.name}/copyright`.padEnd(22)}${files}: Debian ${p.name} ${p.version} ` +
+        `(source ${p.source} ${p.sourceVersion})`,
+    );
+  }
+  const offer = Deno.readTextFileSync(`${ROOT}/packaging/LGPL-offer.txt`)
+    .replaceAll("{{VERSION}}", VERSION)
+    .replaceAll("{{ARCHIVE}}", ARCHIVE_NAME)
+    .replaceAll("{{DEBIAN_RELEASE}}", debianRelease())
+    .replaceAll(
+      "{{LIBRARIES}}",
+      shipped.map((l) =>
+        `  lib/${l.soname.padEnd(24)} Debian package ${l.pkg} ${
+          packages.find((p) => p.name === l.pkg)!.version
+        }`
+      ).join("\n"),
+    )
+    .replaceAll(
+      "{{SOURCES}}",
+      [...new Set(packages.map((p) => `  ${p.source} ${p.sourceVersion}`))].join("\n"),
+    )
+    .replaceAll(
+      "{{APT_SOURCE}}",
+      [...new Set(packages.map((p) => `  apt-get source ${p.source}=${p.sourceVersion}`))]
+        .join("\n"),
+    );
+  write(`${dir}/LGPL-source-offer.txt`, offer);
+  index.push(
+    "LGPL-source-offer.txt the written offer for the source of the libraries above",
+    "common/               full texts of the LGPL-2.1, GPL-2 and GPL-3 the copyright files cite",
+    "",
+    `npm packages bundled into lib/${BUNDLE} (licence files as published):`,
+  );
+  mkdir(`${dir}/npm`);
+  for (const p of npm) {
+    const target = `${dir}/npm/${p.name.replace("/", "__")}@${p.version}`;
+    const files = [...Deno.readDirSync(p.dir)]
+      .filter((e) => e.isFile && /^(licen[cs]e|copying|notice)/i.test(e.name))
+      .map((e) => e.name).sort();
+    if (files.length === 0) fail(`npm package ${p.name}@${p.version} has no licence file`);
+    mkdir(target);
+    for (const f of files) copy(`${p.dir}/${f}`, `${target}/${f}`, 0o644);
+    const declared = JSON.parse(Deno.readTextFileSync(`${p.dir}/package.json`)).license ?? "?";
+    index.push(`  npm/${p.name.replace("/", "__")}@${p.version}/  ${declared}`);
+  }
+  write(`${dir}/README.txt`, index.join("\n") + "\n");
+}
+
+function debianRelease(): string {
+  try {
+    return `Debian ${Deno.readTextFileSync("/etc/debian_version").trim()}`;
+  } catch {
+    return "Debian";
+  }
+}
+
+// ---- 5. the launcher ------------------------------------------------------------------------
+
+function launcher(loader: string): string {
+  const text = Deno.readTextFileSync(`${ROOT}/packaging/launcher.sh`)
+    .replaceAll("@VERSION@", VERSION)
+    .replaceAll("@DENO_VERSION@", DENO_VERSION)
+    .replaceAll("@PREFIX@", PREFIX)
+    .replaceAll("@BUNDLE@", BUNDLE)
+    .replaceAll("@LOADER@", loader)
+    .replaceAll("@RUN_FLAGS@", RUN_FLAGS.join(" "))
+    .replaceAll("@PERMISSIONS@", PERMISSIONS.map(shQuote).join(" "));
+  const left = text.match(/@[A-Z_]+@/);
+  if (left) fail(`packaging/launcher.sh: unknown placeholder ${left[0]}`);
+  return text;
+}
+
+function shQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+// ---- the build ------------------------------------------------------------------------------
+
+async function build() {
+  if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") {
+    fail(`the portable build is for linux x86_64; this is ${Deno.build.os} ${Deno.build.arch}`);
+  }
+  await run("patchelf", ["--version"]).catch(() =>
+    fail("patchelf is not installed: apt-get install patchelf")
+  );
+  const work = Deno.makeTempDirSync({ prefix: "vgpu-admin-portable-" });
+  try {
+    const stage = `${work}/root`;
+    const opt = `${stage}${PREFIX}`;
+    for (const d of [stage, `${stage}/opt`, opt, `${opt}/bin`, `${opt}/lib`]) mkdir(d);
+
+    const runtime = await fetchRuntime(work);
+    const glibc = await minimumGlibc(runtime.elf);
+    console.log(`    upstream deno ${DENO_VERSION} needs glibc >= ${glibc} (objdump -T)`);
+
+    step("ldd closure of bin/deno");
+    const { libs, loader } = await lddClosure(runtime.elf);
+    const shipped: (SharedLib & { pkg: string })[] = [];
+    const packages: DebPackage[] = [];
+    for (const lib of [loader, ...libs]) {
+      const pkg = await owningPackage(lib);
+      if (!packages.some((p) => p.name === pkg.name)) packages.push(pkg);
+      copy(lib.real, `${opt}/lib/${lib.soname}`, 0o755);
+      shipped.push({ ...lib, pkg: pkg.name });
+    }
+    console.log(`    lib/: ${shipped.map((l) => l.soname).join(" ")}`);
+
+    step("patchelf bin/deno");
+    copy(runtime.elf, `${opt}/bin/deno`, 0o755);
+    await run("patchelf", [
+      "--set-interpreter",
+      `${PREFIX}/lib/${loader.soname}`,
+      "--set-rpath",
+      `${PREFIX}/lib`,
+      `${opt}/bin/deno`,
+    ]);
+    const interp = (await run("patchelf", ["--print-interpreter", `${opt}/bin/deno`])).trim();
+    const rpath = (await run("patchelf", ["--print-rpath", `${opt}/bin/deno`])).trim();
+    if (interp !== `${PREFIX}/lib/${loader.soname}` || rpath !== `${PREFIX}/lib`) {
+      fail(`patchelf left interpreter ${interp}, rpath ${rpath}`);
+    }
+
+    step(`deno bundle main.ts -> lib/${BUNDLE}`);
+    const missing = await bundle(`${opt}/lib/${BUNDLE}`);
+    Deno.chmodSync(`${opt}/lib/${BUNDLE}`, 0o644);
+    const code = Deno.readTextFileSync(`${opt}/lib/${BUNDLE}`);
+    checkBundle(code, missing);
+
+    step("launcher, licences");
+    write(`${opt}/bin/vgpu-admin`, launcher(loader.soname), 0o755);
+    const npm = await bundledPackages(code);
+    licenses(`${opt}/licenses`, runtime.license, packages, shipped, npm);
+    write(
+      `${opt}/BUILD-INFO`,
+      [
+        `vgpu-admin ${VERSION}`,
+        `deno ${DENO_VERSION} (npm ${RUNTIME_PACKAGE}@${DENO_VERSION}, patched: interpreter ` +
+        `${interp}, runpath ${rpath})`,
+        `bundle lib/${BUNDLE}: ${npm.length} npm packages` +
+        (missing.length ? `; missing modules left as failing imports: ${missing.join(" ")}` : ""),
+        ...packages.map((p) => `${p.name} ${p.version} (source ${p.source} ${p.sourceVersion})`),
+        `upstream deno ${DENO_VERSION} needs glibc >= ${glibc} (highest GLIBC_ version in ` +
+        "objdump -T); this archive needs none from the host",
+        `built on ${debianRelease()}, ${new Date().toISOString().slice(0, 10)}`,
+        `run flags: ${[...RUN_FLAGS, ...PERMISSIONS].join(" ")}`,
+        "",
+      ].join("\n"),
+    );
+
+    step("smoke test: the launcher, on the shipped runtime, with an empty DENO_DIR");
+    await smokeTest(opt, work);
+
+    step(`tar ${ARCHIVE_NAME}`);
+    Deno.mkdirSync(`${ROOT}/dist`, { recursive: true });
+    const tmp = `${ARCHIVE}.tmp-${Deno.pid}`;
+    await run("tar", [
+      "--sort=name",
+      "--owner=0",
+      "--group=0",
+      "--numeric-owner",
+      "-C",
+      stage,
+      "-czf",
+      tmp,
+      PREFIX.slice(1),
+    ]);
+    Deno.renameSync(tmp, ARCHIVE);
+    const size = Deno.statSync(ARCHIVE).size;
+    console.log(
+      `built ${ARCHIVE} (${(size / 1048576).toFixed(1)} MiB) in ` +
+        `${((performance.now() - started) / 1000).toFixed(1)} s; unpack at / to ${PREFIX}/`,
+    );
+  } finally {
+    Deno.removeSync(work, { recursive: true });
+  }
+}
+
+/** The staged tree is not at /opt/vgpu-admin here, so the launcher takes its moved-tree path
+ * (the shipped ld.so run explicitly): the same libraries, bundle and flags as installed. */
+async function smokeTest(opt: string, work: string) {
+  const home = `${work}/home`;
+  mkdir(home);
+  const env = { PATH: "/usr/bin:/bin", HOME: home, LC_ALL: "C" };
+  const cli = (...args: string[]) =>
+    run(`${opt}/bin/vgpu-admin`, args, { clearEnv: true, env, cwd: work });
+  const version = (await cli("--version")).trim();
+  if (version !== VERSION) fail(`the launcher printed version ${JSON.stringify(version)}`);
+  if (!(await cli("schema")).includes("CREATE TABLE")) fail("'schema' printed no SQL");
+  const pools = await cli("list-pools", `--db=${work}/smoke.db`);
+  if (!pools.includes("Pool A")) fail(`'list-pools' printed ${JSON.stringify(pools)}`);
+  const denoDir = `${home}/.cache/vgpu-admin/deno-${DENO_VERSION}`;
+  for (const e of walk(denoDir)) {
+    if (e.endsWith("/package.json")) fail(`the bundle fetched npm packages into ${denoDir}`);
+  }
+}
+
+function* walk(dir: string): Generator<string> {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(dir)];
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    const p = `${dir}/${e.name}`;
+    yield p;
+    if (e.isDirectory) yield* walk(p);
+  }
+}
+
+try {
+  await build();
+} catch (e) {
+  if (!(e instanceof BuildError)) throw e;
+  console.error(`error: build:portable: ${e.message}`);
+  Deno.exit(1);
+}

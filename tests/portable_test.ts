@@ -1,0 +1,268 @@
+/**
+ * The portable build (issue 6), end to end: dist/vgpu-admin-<version>-linux-x64.tar.gz unpacked
+ * into an otherwise empty root (no /lib, no /usr/lib, no libc: only opt/vgpu-admin, a static
+ * busybox as /bin/sh for the launcher, /tmp, /var/log for the hook's log, and /proc, which Deno
+ * needs for /proc/self/exe) and run there with chroot, through the /usr/local/bin symlink.
+ *
+ * Ignored, with a line saying why, when this cannot run here: not root, no chroot or /proc mount
+ * allowed, no busybox-static, or the archive not built (`deno task build:portable`). With CI=true
+ * a missing archive or busybox-static is a failure instead: .ci/run installs and builds them.
+ */
+import assert from "node:assert/strict";
+
+const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname).replace(/\/$/, "");
+const VERSION: string = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`)).version;
+const ARCHIVE = `${ROOT}/dist/vgpu-admin-${VERSION}-linux-x64.tar.gz`;
+const BUSYBOX = "/bin/busybox";
+const HOOK_PATH = "/sbin:/usr/sbin:/bin:/usr/bin"; // all xenopsd gives a vm-pre-start hook
+const UUID1 = "7d1e2f00-aaaa-bbbb-cccc-ddddeeee0001";
+const UUID_UNREGISTERED = "7d1e2f00-aaaa-bbbb-cccc-ddddeeee0002";
+const DB = "/tmp/vgpu_config.db";
+const IN_CI = Deno.env.get("CI") === "true";
+let missingInCi: string | null = null;
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function exec(cmd: string, args: string[], o: Deno.CommandOptions = {}): Promise<Result> {
+  try {
+    const r = await new Deno.Command(cmd, { args, stdin: "null", ...o }).output();
+    const dec = new TextDecoder();
+    return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return { code: 127, stdout: "", stderr: `${cmd}: ${e}` };
+    throw e;
+  }
+}
+
+/** True when the file is an ELF executable without a PT_INTERP header (statically linked). */
+function isStaticElf(path: string): boolean {
+  let b: Uint8Array;
+  try {
+    b = Deno.readFileSync(path);
+  } catch {
+    return false;
+  }
+  if (b.length < 64 || b[0] !== 0x7f || b[1] !== 0x45 || b[2] !== 0x4c || b[3] !== 0x46) {
+    return false;
+  }
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const phoff = Number(v.getBigUint64(32, true));
+  const phentsize = v.getUint16(54, true);
+  const phnum = v.getUint16(56, true);
+  for (let i = 0; i < phnum; i++) {
+    if (v.getUint32(phoff + i * phentsize, true) === 3) return false; // PT_INTERP
+  }
+  return true;
+}
+
+async function mountProc(at: string): Promise<string | null> {
+  const fresh = await exec("mount", ["-t", "proc", "proc", at]);
+  if (fresh.code === 0) return null;
+  const bind = await exec("mount", ["--bind", "/proc", at]);
+  return bind.code === 0 ? null : `mount -t proc: ${fresh.stderr.trim()}; ${bind.stderr.trim()}`;
+}
+
+async function unmount(at: string): Promise<boolean> {
+  if ((await exec("umount", [at])).code === 0) return true;
+  return (await exec("umount", ["-l", at])).code === 0;
+}
+
+/** Why the test cannot run here (null: it can), probing chroot and the /proc mount for real. In
+ * CI, what .ci/run provides must be there: its absence fails the test instead. */
+async function skipReason(): Promise<string | null> {
+  if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") return "not linux x86_64";
+  if (Deno.uid() !== 0) return "not root (chroot and mount need root)";
+  if (!isStaticElf(BUSYBOX)) {
+    const why = `${BUSYBOX} is not a static busybox: apt-get install busybox-static`;
+    if (!IN_CI) return why;
+    missingInCi = `${why} (.ci/run installs it)`;
+    return null;
+  }
+  try {
+    Deno.statSync(ARCHIVE);
+  } catch {
+    const why = `${ARCHIVE} is not built: run 'deno task build:portable'`;
+    if (!IN_CI) return why;
+    missingInCi = `${why} (.ci/run builds it before the tests)`;
+    return null;
+  }
+  const probe = Deno.makeTempDirSync({ prefix: "vgpu-chroot-probe-" });
+  try {
+    Deno.mkdirSync(`${probe}/bin`);
+    Deno.mkdirSync(`${probe}/proc`);
+    Deno.copyFileSync(BUSYBOX, `${probe}/bin/sh`);
+    const r = await exec("chroot", [probe, "/bin/sh", "-c", "true"], {
+      clearEnv: true,
+      env: { PATH: HOOK_PATH },
+    });
+    if (r.code !== 0) return `chroot not permitted: ${r.stderr.trim() || `exit ${r.code}`}`;
+    const m = await mountProc(`${probe}/proc`);
+    if (m !== null) return `cannot mount /proc in a chroot (Deno needs /proc/self/exe): ${m}`;
+    if (!(await unmount(`${probe}/proc`))) return `cannot unmount ${probe}/proc`;
+    Deno.removeSync(probe, { recursive: true });
+    return null;
+  } catch (e) {
+    return `chroot probe failed: ${e instanceof Error ? e.message : e}`;
+  }
+}
+
+const skip = await skipReason();
+if (skip !== null) {
+  // deno-lint-ignore no-console
+  console.log(`portable_test: IGNORED: ${skip}`);
+}
+
+/** Every path under dir (relative), with size and mtime for files: to see nothing changed. */
+function snapshot(dir: string, rel = ""): string[] {
+  const out: string[] = [];
+  for (const e of [...Deno.readDirSync(`${dir}${rel}`)].sort((a, b) => a.name < b.name ? -1 : 1)) {
+    const p = `${rel}/${e.name}`;
+    const st = Deno.lstatSync(`${dir}${p}`);
+    out.push(`${p} ${st.isFile ? `${st.size} ${st.mtime?.getTime()}` : e.isSymlink ? "->" : "/"}`);
+    if (e.isDirectory) out.push(...snapshot(dir, p));
+  }
+  return out;
+}
+
+Deno.test({
+  name: "portable build: runs in an empty chroot with its own libc, launcher and bundle",
+  ignore: skip !== null,
+  async fn() {
+    if (missingInCi !== null) assert.fail(missingInCi);
+    const root = Deno.makeTempDirSync({ prefix: "vgpu-portable-root-" });
+    let procMounted = false;
+    try {
+      const untar = await exec("tar", ["-xzf", ARCHIVE, "-C", root]);
+      assert.equal(untar.code, 0, untar.stderr);
+      assert.deepEqual([...Deno.readDirSync(root)].map((e) => e.name), ["opt"]);
+      const opt = `${root}/opt/vgpu-admin`;
+      for (
+        const f of [
+          "bin/deno",
+          "bin/vgpu-admin",
+          "lib/vgpu-admin.js",
+          "lib/ld-linux-x86-64.so.2",
+          "lib/libc.so.6",
+          "licenses/deno/LICENSE",
+          "licenses/LGPL-source-offer.txt",
+          "licenses/npm/commander@15.1.0/LICENSE",
+        ]
+      ) {
+        assert.ok(Deno.statSync(`${opt}/${f}`).isFile, `${f} in the archive`);
+      }
+
+      // The root: nothing from the host but a static /bin/sh and the kernel's /proc.
+      for (const d of ["bin", "tmp", "proc", "var/log", "usr/local/bin"]) {
+        Deno.mkdirSync(`${root}/${d}`, { recursive: true });
+      }
+      Deno.chmodSync(`${root}/tmp`, 0o1777);
+      Deno.copyFileSync(BUSYBOX, `${root}/bin/sh`);
+      Deno.chmodSync(`${root}/bin/sh`, 0o755);
+      Deno.symlinkSync("/opt/vgpu-admin/bin/vgpu-admin", `${root}/usr/local/bin/vgpu-admin`);
+      for (const absent of ["lib", "lib64", "usr/lib", "etc", "dev"]) {
+        assert.throws(() => Deno.lstatSync(`${root}/${absent}`), `no /${absent} in the root`);
+      }
+      const before = snapshot(opt);
+      assert.equal(await mountProc(`${root}/proc`), null);
+      procMounted = true;
+
+      // The way an admin runs it (a HOME), and the way xenopsd runs the hook (PATH only).
+      const cli = (args: string[], o: { hook?: boolean; stdin?: string } = {}) =>
+        run(root, ["/usr/local/bin/vgpu-admin", ...args], o);
+
+      const version = await cli(["--version"]);
+      assert.deepEqual(version, { code: 0, stdout: `${VERSION}\n`, stderr: "" });
+
+      const pools = await cli(["list-pools", `--db=${DB}`]);
+      assert.deepEqual(pools, {
+        code: 0,
+        stdout: [
+          "=== Pools (2) ===",
+          'Pool A: "Pool A" | Enabled | VMs: 0',
+          'Pool B: "Pool B" | Enabled | VMs: 0',
+          "",
+        ].join("\n"),
+        stderr: "",
+      });
+      assert.ok(Deno.statSync(`${root}${DB}`).isFile, "the database is in the root's /tmp");
+
+      const reg = await cli(["register-vm", "--offline", `--vm-uuid=${UUID1}`, `--db=${DB}`]);
+      assert.equal(reg.code, 0, reg.stderr);
+      assert.match(
+        reg.stdout,
+        new RegExp(`^Registered VM ${UUID1} .*vGPU pool A, .*VM ID 1$`, "m"),
+      );
+
+      const status = await cli(["status", "--format=json", "--offline", `--db=${DB}`]);
+      assert.equal(status.code, 0, status.stderr);
+      const json = JSON.parse(status.stdout);
+      assert.equal(json.schema_version, 1);
+      assert.equal(json.summary.vms_registered, 1);
+      assert.equal(json.pools[0].pool_id, "A");
+      assert.equal(json.pools[0].vms[0].vm_uuid, UUID1);
+      assert.equal(
+        json.pools[0].vms[0].registered.device,
+        "-device vgpu-stub,pool_id=A,priority=medium,vm_id=1",
+      );
+
+      // Exit codes and stdin pass through the launcher unchanged.
+      const usage = await cli(["show-vm", "--vm-uuid=nope", `--db=${DB}`]);
+      assert.deepEqual([usage.code, usage.stdout], [2, ""]);
+      assert.match(usage.stderr, /^error: invalid --vm-uuid "nope"/);
+      const declined = await cli(["remove-vm", "--offline", `--vm-uuid=${UUID1}`, `--db=${DB}`], {
+        stdin: "no\n",
+      });
+      assert.equal(declined.code, 1, declined.stderr);
+      assert.match(declined.stderr, /Cancelled; nothing changed\.\n$/);
+
+      // The start hook of a VM that is not registered: no xe in the root, so it cannot read the
+      // VM: exit 1 (the start goes on), never 2, with one line in the hook log.
+      const hook = await cli(["startup-hook", `--vm-uuid=${UUID_UNREGISTERED}`, `--db=${DB}`], {
+        hook: true,
+      });
+      assert.equal(hook.code, 1, `startup-hook exit ${hook.code}: ${hook.stderr}`);
+      assert.equal(hook.stdout, "");
+      assert.match(hook.stderr, /xe not found/);
+      const log = Deno.readTextFileSync(`${root}/var/log/vgpu-vm-startup.log`);
+      assert.equal(log.split("\n").filter((l) => l.includes(UUID_UNREGISTERED)).length, 1, log);
+
+      // Nothing was written under /opt; Deno's cache went to $HOME/.cache, or /var/cache for the
+      // hook, which has no HOME.
+      assert.deepEqual(snapshot(opt), before);
+      assert.ok(Deno.statSync(`${root}/tmp/.cache/vgpu-admin`).isDirectory);
+      assert.ok(Deno.statSync(`${root}/var/cache/vgpu-admin`).isDirectory);
+    } finally {
+      // Never delete through a mounted /proc.
+      const unmounted = !procMounted || await unmount(`${root}/proc`);
+      if (unmounted) Deno.removeSync(root, { recursive: true });
+    }
+  },
+});
+
+async function run(
+  root: string,
+  argv: string[],
+  o: { hook?: boolean; stdin?: string },
+): Promise<Result> {
+  const env: Record<string, string> = o.hook
+    ? { PATH: HOOK_PATH }
+    : { PATH: HOOK_PATH, HOME: "/tmp", NO_COLOR: "1" };
+  const child = new Deno.Command("chroot", {
+    args: [root, ...argv],
+    clearEnv: true,
+    env,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const w = child.stdin.getWriter();
+  if (o.stdin) await w.write(new TextEncoder().encode(o.stdin));
+  await w.close();
+  const r = await child.output();
+  const dec = new TextDecoder();
+  return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
+}
