@@ -60,7 +60,7 @@ export async function run(opts: HistoryOptions, deps: Deps): Promise<void> {
     deps.io.out.write("No changes recorded.\n");
     return;
   }
-  const table = await renderTable(
+  const table = renderTable(
     ["Time", "Actor", "Command", "Subject", "Before", "After"],
     entries.map((h) => [h.at, h.actor, h.command, subject(h), summary(h.before), summary(h.after)]),
     deps.io.color,

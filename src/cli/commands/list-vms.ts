@@ -46,7 +46,7 @@ export async function run(opts: ListVmsOptions, deps: Deps): Promise<void> {
     );
     return;
   }
-  const table = await renderTable(
+  const table = renderTable(
     ["VM ID", "UUID", "Name", "vGPU Pool", "Priority"],
     vms.map((v) => [v.vmId, v.vmUuid, vmLabel(v), v.pool, priorityName(v.priority)]),
     deps.io.color,
