@@ -127,11 +127,16 @@ function backupName(path: string, from: number, now: Date): string {
   return `${path}.bak-v${from}-${stamp}`;
 }
 
-/** Applies the pending migrations, each in one immediate transaction that re-reads the version. */
+/**
+ * Applies the pending migrations, all in ONE immediate transaction that re-reads the version:
+ * another process opening the database meanwhile sees version 0 or the final version, never
+ * an intermediate one (which it would take for an older database: a needless backup and a
+ * "Migrated the database schema" message on a database created a moment before).
+ */
 function migrate(db: DatabaseSync, now: Date): void {
-  for (const m of MIGRATIONS) {
-    db.exec("BEGIN IMMEDIATE");
-    try {
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    for (const m of MIGRATIONS) {
       // Re-read inside the write lock: a concurrent first use may have migrated already.
       if (userVersion(db) < m.version) {
         db.exec(m.sql);
@@ -143,11 +148,11 @@ function migrate(db: DatabaseSync, now: Date): void {
         }
         db.exec(`PRAGMA user_version = ${m.version}`);
       }
-      db.exec("COMMIT");
-    } catch (e) {
-      db.exec("ROLLBACK");
-      throw e;
     }
+    db.exec("COMMIT");
+  } catch (e) {
+    db.exec("ROLLBACK");
+    throw e;
   }
 }
 
