@@ -3,7 +3,7 @@
  * and modify the JSON state file. Importing this module has no side effects.
  *
  * The fake reads the state file named by the environment variable `FAKE_XE_STATE` on every call,
- * under a lock file `<state>.lock`, and writes it back atomically (temp file + rename).
+ * under an flock on `<state>.lock`, and writes it back atomically (temp file + rename).
  *
  * Field names below are the TypeScript names stored in the JSON file; what `xe` prints for them is
  * given in each comment.
@@ -259,63 +259,18 @@ export async function writeState(path: string, state: FakeState): Promise<void> 
 // ---------------------------------------------------------------------------------------------
 // Lock (shared with the fake, so tests can modify the state while fake xe processes run)
 
-const STALE_EMPTY_LOCK_MS = 2000;
-const LOCK_TIMEOUT_MS = 30000;
-
-function lockHolderAlive(lockPath: string): boolean {
-  let text: string;
-  let mtime = Date.now();
-  try {
-    text = Deno.readTextFileSync(lockPath).trim();
-    mtime = Deno.statSync(lockPath).mtime?.getTime() ?? mtime;
-  } catch {
-    return true; // vanished or unreadable: just retry
-  }
-  if (text === "") return Date.now() - mtime < STALE_EMPTY_LOCK_MS; // being written
-  const pid = Number(text);
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
- * Run `fn` holding the lock `<statePath>.lock` (a file created with createNew, holding our pid).
- * A lock whose holder process is gone is broken.
+ * Run `fn` holding an exclusive flock(2) on `<statePath>.lock`. The kernel releases it when the
+ * holder exits or is killed, so there is no stale lock to break (breaking one by pid raced:
+ * a waiter could remove a lock a new holder had just taken, and two writers lost updates).
  */
 export async function withStateLock<T>(statePath: string, fn: () => T | Promise<T>): Promise<T> {
-  const lockPath = `${statePath}.lock`;
-  const deadline = Date.now() + LOCK_TIMEOUT_MS;
-  for (;;) {
-    try {
-      const file = Deno.openSync(lockPath, { write: true, createNew: true });
-      try {
-        file.writeSync(new TextEncoder().encode(String(Deno.pid)));
-      } finally {
-        file.close();
-      }
-      break;
-    } catch (e) {
-      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
-      if (!lockHolderAlive(lockPath)) {
-        try {
-          Deno.removeSync(lockPath);
-        } catch { /* someone else broke it */ }
-        continue;
-      }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${lockPath}`);
-      await new Promise((resolve) => setTimeout(resolve, 2 + Math.random() * 4));
-    }
-  }
+  const file = await Deno.open(`${statePath}.lock`, { read: true, write: true, create: true });
   try {
+    await file.lock(true);
     return await fn();
   } finally {
-    try {
-      Deno.removeSync(lockPath);
-    } catch { /* already gone */ }
+    file.close(); // closing releases the lock
   }
 }
 
