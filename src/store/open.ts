@@ -188,7 +188,16 @@ export async function openDatabase(
     if (version < SCHEMA_VERSION) {
       if (version > 0) {
         backupPath = backupName(path, version, o.now());
+        // Created 0600 first: the copy holds the same VM inventory as the database.
+        Deno.openSync(backupPath, { createNew: true, write: true, mode: 0o600 }).close();
         await backup(db, backupPath);
+        Deno.chmodSync(backupPath, 0o600);
+      } else {
+        // An existing empty file being initialised gets the database's mode too (best effort:
+        // a file we may not chmod still works, and doctor reports its mode).
+        try {
+          Deno.chmodSync(path, 0o600);
+        } catch { /* reported by doctor */ }
       }
       migrate(db, o.now());
     }

@@ -24,7 +24,9 @@ function samePath(a: string, b: string): boolean {
 
 export async function run(opts: ExportOptions, deps: Deps): Promise<void> {
   const store = await deps.store();
-  if (opts.output !== undefined && samePath(opts.output, store.path)) {
+  // The database and its WAL/shared-memory/journal files: replacing one would lose data.
+  const own = ["", "-wal", "-shm", "-journal"].map((s) => store.path + s);
+  if (opts.output !== undefined && own.some((p) => samePath(opts.output!, p))) {
     throw new UsageError(`--output ${opts.output} is the database itself; give another file`);
   }
   const file = exportConfiguration(store, deps.now());

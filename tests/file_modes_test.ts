@@ -1,0 +1,57 @@
+// Files that hold the host's VM inventory are 0600 whatever the umask: a database initialised
+// from an existing empty file, and the copy taken before a migration. Exports never replace
+// the database's own files.
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { cliCommand, fileHash, runCli, runInProcess, tempDir } from "./helpers.ts";
+
+const v1 = Deno.readTextFileSync(new URL("../sql/001_initial.sql", import.meta.url));
+
+Deno.test("an existing empty database file is initialised 0600", async () => {
+  const db = `${tempDir()}/empty.db`;
+  Deno.writeTextFileSync(db, "", { mode: 0o644 });
+  Deno.chmodSync(db, 0o644);
+  const r = await runInProcess(["list-pools"], { env: { VGPU_DB: db } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(Deno.statSync(db).mode! & 0o777, 0o600);
+});
+
+Deno.test("the backup taken before a migration is 0600 even under umask 000", async () => {
+  const dir = tempDir();
+  const db = `${dir}/old.db`;
+  const old = new DatabaseSync(db);
+  old.exec(v1);
+  old.exec("PRAGMA user_version = 1");
+  old.close();
+  const r = await new Deno.Command("/bin/sh", {
+    args: [
+      "-c",
+      'umask 000; exec "$@"',
+      "sh",
+      ...(await import("./helpers.ts")).cliCommand(),
+      "list-pools",
+    ],
+    env: { VGPU_DB: db, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
+  const backups = [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("old.db.bak-v1-"));
+  assert.equal(backups.length, 1);
+  assert.equal(Deno.statSync(`${dir}/${backups[0].name}`).mode! & 0o777, 0o600);
+});
+
+Deno.test("export --output refuses the database's -wal and -shm files", async () => {
+  const db = `${tempDir()}/x.db`;
+  assert.equal((await runCli(["list-pools"], { env: { VGPU_DB: db } })).code, 0);
+  for (const suffix of ["-wal", "-shm"]) {
+    const target = db + suffix;
+    Deno.writeTextFileSync(target, "", { append: true });
+    const r = await runInProcess(["export", `--output=${target}`], { env: { VGPU_DB: db } });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /is the database itself/);
+    // SQLite may remove its own -wal at close; what matters is that no export went into it.
+    const left = await fileHash(target) === "absent" ? "" : Deno.readTextFileSync(target);
+    assert.ok(!left.includes("vgpu-admin-export"));
+  }
+});
