@@ -28,7 +28,7 @@ Deno.test("the backup taken before a migration is 0600 even under umask 000", as
       "-c",
       'umask 000; exec "$@"',
       "sh",
-      ...(await import("./helpers.ts")).cliCommand(),
+      ...cliCommand(),
       "list-pools",
     ],
     env: { VGPU_DB: db, NO_COLOR: "1" },
