@@ -753,7 +753,7 @@ function transferCases(): Case[] {
     "a missing directory",
     [`--output=${FIXTURES.dir}/no/such/dir/x.json`],
     FAILED,
-    notWritten("no such directory"),
+    notWritten("no such file or directory"),
   );
   exp("a device", ["--output=/dev/null"], FAILED, notWritten("it is not a regular file"));
   const itself = /^error: --output .* is the database itself; give another file$/;

@@ -238,7 +238,7 @@ Deno.test("export --output to a directory or a missing directory: exit 1, nothin
   assert.equal(m.code, 1);
   assert.match(
     m.stderr,
-    /^error: cannot write .*x\.json: no such directory; nothing was written\n$/,
+    /^error: cannot write .*x\.json: no such file or directory; nothing was written\n$/,
   );
   const empty = await d.run(["export", "--output="]);
   assert.equal(empty.code, 2);

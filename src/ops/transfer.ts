@@ -3,6 +3,7 @@
 // register-vm and remove-vm do. The host part comes after the commit and is never undone: the
 // import is one transaction for many VMs, so a VM whose args could not be written is reported
 // and `vgpu-admin sync` writes it later (the database is the desired state).
+import { describeFileError, dirname } from "../domain/file-errors.ts";
 import {
   buildExportFile,
   type ExportFile,
@@ -36,19 +37,6 @@ export function exportConfiguration(store: Store, now: Date): ExportFile {
   });
 }
 
-function dirname(path: string): string {
-  const i = path.lastIndexOf("/");
-  if (i < 0) return ".";
-  return i === 0 ? "/" : path.slice(0, i);
-}
-
-function reason(e: unknown): string {
-  if (e instanceof Deno.errors.PermissionDenied) return "permission denied";
-  if (e instanceof Deno.errors.NotFound) return "no such directory";
-  if (e instanceof Deno.errors.IsADirectory) return "it is a directory";
-  return (e instanceof Error ? e.message : String(e)).split("\n")[0];
-}
-
 /**
  * Writes `text` to `path` atomically: a new 0600 file next to it, synced, then renamed over it.
  * An existing file is replaced (its old mode and owner are not kept); a directory or a special
@@ -67,7 +55,7 @@ export function writeFileAtomic(path: string, text: string): string {
     if (!real.isFile) throw fail("it is not a regular file");
   } catch (e) {
     if (e instanceof OperationFailedError) throw e;
-    if (!(e instanceof Deno.errors.NotFound)) throw fail(reason(e));
+    if (!(e instanceof Deno.errors.NotFound)) throw fail(describeFileError(e));
   }
   const base = target.slice(target.lastIndexOf("/") + 1);
   const tmp = `${dirname(target)}/.${base}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
@@ -87,7 +75,7 @@ export function writeFileAtomic(path: string, text: string): string {
     try {
       Deno.removeSync(tmp);
     } catch { /* never created, or already renamed */ }
-    throw fail(reason(e));
+    throw fail(describeFileError(e));
   }
   return target;
 }

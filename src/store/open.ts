@@ -2,6 +2,7 @@
 // (after a backup), and the schema check. Every failure becomes one DatabaseError line.
 import { backup, DatabaseSync } from "node:sqlite";
 import { DatabaseError } from "../domain/errors.ts";
+import { describeFileError, dirname } from "../domain/file-errors.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
 import { assertSchema } from "./schema-check.ts";
 
@@ -15,22 +16,6 @@ export interface OpenedDatabase {
   backupPath: string | null;
   /** True when this open created the file. */
   created: boolean;
-}
-
-function dirname(path: string): string {
-  const i = path.lastIndexOf("/");
-  if (i < 0) return ".";
-  return i === 0 ? "/" : path.slice(0, i);
-}
-
-function reason(e: unknown): string {
-  if (e instanceof Deno.errors.PermissionDenied) return "permission denied";
-  if (e instanceof Deno.errors.NotFound) return "no such file or directory";
-  if (e instanceof Deno.errors.NotADirectory) return "a part of the path is not a directory";
-  if (e instanceof Deno.errors.IsADirectory) return "it is a directory";
-  const msg = e instanceof Error ? e.message : String(e);
-  if (/read-only file system/i.test(msg)) return "read-only file system";
-  return msg.split("\n")[0];
 }
 
 /** Translates a node:sqlite error (which carries only a message) into a one-line DatabaseError. */
@@ -75,7 +60,9 @@ function ensureFile(path: string): boolean {
     if (e instanceof DatabaseError) throw e;
     if (!(e instanceof Deno.errors.NotFound)) {
       throw new DatabaseError(
-        `cannot use database ${path}: ${dir}: ${reason(e)}; run as root or pass --db PATH`,
+        `cannot use database ${path}: ${dir}: ${
+          describeFileError(e)
+        }; run as root or pass --db PATH`,
       );
     }
     try {
@@ -85,7 +72,7 @@ function ensureFile(path: string): boolean {
     } catch (e2) {
       throw new DatabaseError(
         `cannot create directory ${dir} for the database: ${
-          reason(e2)
+          describeFileError(e2)
         }; run as root or pass --db PATH`,
       );
     }
@@ -100,7 +87,7 @@ function ensureFile(path: string): boolean {
     if (e instanceof DatabaseError) throw e;
     if (!(e instanceof Deno.errors.NotFound)) {
       throw new DatabaseError(
-        `cannot open database ${path}: ${reason(e)}; run as root or pass --db PATH`,
+        `cannot open database ${path}: ${describeFileError(e)}; run as root or pass --db PATH`,
       );
     }
   }
@@ -113,7 +100,7 @@ function ensureFile(path: string): boolean {
   } catch (e) {
     if (e instanceof Deno.errors.AlreadyExists) return false; // another process won the race
     throw new DatabaseError(
-      `cannot create database ${path}: ${reason(e)}; run as root or pass --db PATH`,
+      `cannot create database ${path}: ${describeFileError(e)}; run as root or pass --db PATH`,
     );
   }
 }

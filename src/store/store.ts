@@ -1,5 +1,6 @@
 // All SQL of vgpu-admin. Every change runs in one immediate transaction together with its
 // history row; reads are plain statements. Store methods are named for the table they touch.
+import type { ImportVm } from "../domain/config-file.ts";
 import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
 import { ConflictError, DatabaseError, NotFoundError } from "../domain/errors.ts";
 import {
@@ -689,15 +690,7 @@ export interface StoredConfiguration {
 }
 
 /** A VM row to write by an import; null timestamps become the import's time. */
-export interface ImportVmRow {
-  vmUuid: string;
-  vmName: string | null;
-  pool: PoolId;
-  priority: Priority;
-  vmId: number;
-  createdAt: string | null;
-  updatedAt: string | null;
-}
+export type ImportVmRow = Omit<ImportVm, "path">;
 
 /** What an import writes (Store.applyImport). */
 export interface ImportWrites {

@@ -35,8 +35,9 @@ export function createXeRunner(o: XeRunnerConfig): XeRunner {
 // Not an XeError: xe never ran, so callers must not report it as an xe/host problem.
 function refuseUnsafeArgs(args: readonly string[]): void {
   for (const arg of args) {
-    // xe splits a value with a newline into two arguments (xe-reference.md, Arguments)
-    if (/[\n\r\0]/.test(arg)) {
+    // xe splits a value with a newline into two arguments (xe-reference.md, Arguments).
+    // includes(), not a regex: the first regex of a process costs a compile on the hook's path
+    if (arg.includes("\n") || arg.includes("\r") || arg.includes("\0")) {
       const name = arg.split("=", 1)[0].replace(/[\n\r\0]/g, "?");
       const what = arg.includes("\0")
         ? "a NUL character (no process can receive it)"
@@ -71,34 +72,56 @@ async function runXe(
   } catch (e) {
     throw spawnFailure(cfg.xePath, args, e);
   }
-  const stdout = drain(child.stdout);
-  const stderr = drain(child.stderr);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), timeoutMs);
-  });
-  const done = Promise.all([child.status, stdout.bytes, stderr.bytes]);
-  done.catch(() => {}); // observed below, or abandoned on timeout: never an unhandled rejection
-  const first = await Promise.race([done, deadline]);
-  clearTimeout(timer);
-  if (first === "timeout") {
+  // Deno reads each pipe to its end natively (one op each): far cheaper in a fresh process than
+  // stream readers, which is what the start hook is
+  const output = child.output();
+  output.catch(() => {}); // observed below, or abandoned on timeout: never an unhandled rejection
+  const result = await within(output, timeoutMs);
+  if (result === null) {
     // a clean shutdown can hang when the guest ignores it: bound every wait (xe-reference.md)
     killTree(child);
-    // a grandchild may still hold the pipes open: stop reading rather than wait for EOF
-    await Promise.all([stdout.cancel(), stderr.cancel()]);
     await child.status;
+    // a descendant that escaped the kill may still hold the pipes open: give EOF a moment, then
+    // stop waiting for it (unref: the pending reads no longer keep this process alive)
+    const closed = output.then(() => true, () => true);
+    if ((await within(closed, PIPE_GRACE_MS)) === null) child.unref();
     throw new XeTimeoutError(
       `xe ${args[0] ?? ""} did not answer within ${seconds(timeoutMs)} s`,
       args,
       timeoutMs,
     );
   }
-  const [status, out, err] = first;
-  if (status.code !== 0) {
+  if (result.code !== 0) {
     // xe exits 1 for every error, whatever its kind; stderr says which (xe-reference.md)
-    throw classifyXeFailure(args, status.code, decode(err));
+    throw classifyXeFailure(args, result.code, decode(result.stderr));
   }
-  return decode(out);
+  return decode(result.stdout);
+}
+
+/** How long a timed-out call waits for its pipes to close once the child tree is killed. */
+const PIPE_GRACE_MS = 200;
+
+/** setTimeout's limit (2^31 - 1 ms, ~24.8 days); a longer delay would fire at once. */
+const MAX_DELAY_MS = 2_147_483_647;
+
+/**
+ * `p`, or null when `ms` pass first. The timer is AbortSignal.timeout, not setTimeout: in Deno 2.9
+ * the first setTimeout of a process sets up the Node-compatible timers (~4 ms), this one is a
+ * plain internal timer. The listener keeps the timer (and the process) alive while we wait;
+ * removing it lets the timer lapse unnoticed, so a finished call never holds the process up.
+ */
+async function within<T>(p: Promise<T>, ms: number): Promise<T | null> {
+  const signal = AbortSignal.timeout(Math.min(Math.max(Math.ceil(ms), 1), MAX_DELAY_MS));
+  let onAbort = () => {};
+  const expired = new Promise<null>((resolve) => {
+    onAbort = () => resolve(null);
+    signal.addEventListener("abort", onAbort);
+  });
+  try {
+    return await Promise.race([p, expired]);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
 }
 
 function decode(bytes: Uint8Array): string {
@@ -107,33 +130,6 @@ function decode(bytes: Uint8Array): string {
 
 function seconds(ms: number): string {
   return String(ms / 1000);
-}
-
-/** Reads a stream to its end; `cancel` stops early (the pending read then ends). */
-function drain(stream: ReadableStream<Uint8Array>) {
-  const reader = stream.getReader();
-  const bytes = (async () => {
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      size += value.length;
-    }
-    const all = new Uint8Array(size);
-    let at = 0;
-    for (const c of chunks) {
-      all.set(c, at);
-      at += c.length;
-    }
-    return all;
-  })();
-  const cancel = async () => {
-    await reader.cancel().catch(() => {});
-    await bytes.catch(() => {});
-  };
-  return { bytes, cancel };
 }
 
 function spawnFailure(xePath: string, args: readonly string[], e: unknown): Error {
