@@ -490,6 +490,55 @@ async function goneOrZombie(pid: string): Promise<boolean> {
   return false;
 }
 
+Deno.test("runner: neither an escaped descendant holding the pipes nor a finished call's bound holds the process up", async () => {
+  await withScripts({
+    // the subshell exits at once, so `sleep` is re-parented away from xe: the /proc walk cannot find it
+    xe: `( sleep 20 & echo $! > "$(dirname "$0")/orphan.pid" ); sleep 20`,
+    quick: "echo quick",
+  }, async (dir) => {
+    const script = `${dir}/main.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { createXeRunner } from ${JSON.stringify(import.meta.resolve("../src/xe/runner.ts"))};
+const quick = createXeRunner({ xePath: ${
+        JSON.stringify(`${dir}/quick`)
+      }, defaultTimeoutMs: 20_000 });
+console.log((await quick.run(["host-list"])).trim());
+const hung = createXeRunner({ xePath: ${JSON.stringify(`${dir}/xe`)}, defaultTimeoutMs: 300 });
+await hung.run(["vm-list"]).catch((e) => console.log(e.name));
+`,
+    );
+    const started = Date.now();
+    try {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--quiet", "--allow-all", "--no-config", script],
+        stdin: "null",
+        stderr: "inherit",
+      }).output();
+      assert.equal(new TextDecoder().decode(out.stdout), "quick\nXeTimeoutError\n");
+      assert.equal(out.code, 0);
+      assert.ok(Date.now() - started < 10_000, "the process waited for the pipes or a bound");
+    } finally {
+      const orphan = await Deno.readTextFile(`${dir}/orphan.pid`).catch(() => "");
+      if (orphan.trim() !== "") {
+        try {
+          Deno.kill(Number(orphan), "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+    }
+  });
+});
+
+Deno.test("runner: a bound beyond the timer's range waits, it does not fire at once", async () => {
+  await withScripts({ xe: "sleep 0.2; echo done" }, async (dir) => {
+    const runner = createXeRunner({ xePath: `${dir}/xe`, defaultTimeoutMs: 1e300 });
+    assert.equal(await runner.run(["vm-list"]), "done\n");
+    assert.equal(await runner.run(["vm-list"], { timeoutMs: 2 ** 31 }), "done\n");
+  });
+});
+
 Deno.test("runner: the per-call bound overrides the default", async () => {
   await withScripts({ xe: "sleep 0.5; echo done" }, async (dir) => {
     const runner = createXeRunner({ xePath: `${dir}/xe`, defaultTimeoutMs: 100 });
