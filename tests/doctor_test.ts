@@ -159,7 +159,7 @@ Deno.test("doctor: a healthy installation passes every check, exit 0", async () 
     r.stdout,
     [
       `✓ database: ${R}/etc/vgpu/vgpu_config.db is readable`,
-      "✓ schema: version 3 (current); every table, column and index is present",
+      "✓ schema: version 4 (current); every table, column and index is present",
       "✓ integrity: PRAGMA integrity_check: ok",
       `✓ permissions: ${R}/etc/vgpu/vgpu_config.db is 0600, ${R}/etc/vgpu is 0755`,
       "✓ settings: platform key device-model-args (default); hook-strict off; xe-timeout 30 s; shutdown-timeout 120 s",
@@ -296,7 +296,7 @@ Deno.test("doctor ✗ schema: an older version is reported, not migrated", async
   assert.equal(d.code, 1);
   const c = d.check("schema");
   assert.equal(c.status, "failed");
-  assert.equal(c.message, "schema version 2, this vgpu-admin uses 3");
+  assert.equal(c.message, "schema version 2, this vgpu-admin uses 4");
   assert.equal(
     c.fix,
     "vgpu-admin list-pools (any command migrates it forward, after a backup copy)",
@@ -312,7 +312,7 @@ Deno.test("doctor ✗ schema: a newer version", async () => {
   assert.equal(d.code, 1);
   assert.equal(
     d.check("schema").message,
-    "schema version 99 is newer than this vgpu-admin understands (3)",
+    "schema version 99 is newer than this vgpu-admin understands (4)",
   );
   assert.equal(d.check("schema").fix, "install a newer vgpu-admin");
 });
@@ -322,7 +322,7 @@ Deno.test("doctor ✗ schema: a missing index", async () => {
   sql(s.db, "DROP INDEX idx_vm_pool");
   const d = await doctorJson(s, NO_XE);
   assert.equal(d.code, 1);
-  assert.equal(d.check("schema").message, "schema version 3, but index idx_vm_pool is missing");
+  assert.equal(d.check("schema").message, "schema version 4, but index idx_vm_pool is missing");
 });
 
 Deno.test("doctor ✗ integrity: PRAGMA integrity_check finds a damaged index", async () => {

@@ -259,9 +259,9 @@ for (let from = 1; from < SCHEMA_VERSION; from++) {
       assert.equal(pragma(b, "user_version"), from);
       assert.equal(pragma(b, "integrity_check"), "ok");
       assert.deepEqual(rows(b, `SELECT * FROM vms`), [LEGACY_ROW]);
-      const tables = rows(b, `SELECT name FROM sqlite_master WHERE type = 'table'`)
-        .map((r) => r.name);
-      assert.ok(!tables.includes("stale_runs"), "the backup is the old schema");
+      // The backup is the old schema: it lacks what the newest migration adds.
+      const names = rows(b, `SELECT name FROM sqlite_master`).map((r) => r.name);
+      assert.ok(!names.includes("idx_vm_pool_vmid"), "the backup is the old schema");
     } finally {
       b.close();
     }

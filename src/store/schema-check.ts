@@ -16,6 +16,7 @@ export const EXPECTED_INDEXES: readonly string[] = [
   "idx_vm_pool",
   "idx_vm_priority",
   "idx_history_vm",
+  "idx_vm_pool_vmid",
 ];
 
 /** Returns the first problem found, or null when the schema is what the code expects. */
