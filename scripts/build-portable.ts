@@ -20,6 +20,8 @@
 // have /proc mounted (Deno reads /proc/self/exe), as every Linux system does.
 // deno-lint-ignore-file no-console
 
+import { cliRunFlags } from "./cli-flags.ts";
+
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname).replace(/\/$/, "");
 const PREFIX = "/opt/vgpu-admin";
 const BUNDLE = "vgpu-admin.js";
@@ -31,8 +33,7 @@ const RUN_FLAGS = ["--no-config", "--no-lock", "--no-remote", "--cached-only"];
 const started = performance.now();
 const cfg = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`));
 const VERSION: string = cfg.version;
-const PERMISSIONS: string[] = (cfg.tasks.cli as string).split(/\s+/)
-  .filter((t) => t.startsWith("--allow-") || t.startsWith("--deny-"));
+const PERMISSIONS: string[] = cliRunFlags(cfg);
 const ARCHIVE_NAME = `vgpu-admin-${VERSION}-linux-x64.tar.gz`;
 const ARCHIVE = `${ROOT}/dist/${ARCHIVE_NAME}`;
 

@@ -2,9 +2,11 @@
 // of `deno task cli` (read from deno.json, so the two never differ). The SQL migrations travel
 // inside the module graph (text imports), so nothing is read from the source tree at run time.
 // deno-lint-ignore-file no-console
+import { cliRunFlags } from "./cli-flags.ts";
+
 const root = decodeURIComponent(new URL("../", import.meta.url).pathname);
 const cfg = JSON.parse(Deno.readTextFileSync(`${root}deno.json`));
-const perms = (cfg.tasks.cli as string).split(/\s+/).filter((t) => t.startsWith("--allow-"));
+const perms = cliRunFlags(cfg);
 const output = `${root}dist/vgpu-admin`;
 Deno.mkdirSync(`${root}dist`, { recursive: true });
 

@@ -1,6 +1,7 @@
 // Shared test harness: run vgpu-admin in-process (main() with buffered IO) or as a subprocess
 // with the product's own permission flags, against a temporary database and the fake xe host.
 import { bufferIo } from "../src/cli/io.ts";
+import { cliRunFlags } from "../scripts/cli-flags.ts";
 import { main } from "../main.ts";
 import {
   DEFAULT_HOST_UUID,
@@ -18,11 +19,9 @@ export const ROOT: string = decodeURIComponent(new URL("../", import.meta.url).p
 export const MAIN_TS = `${ROOT}/main.ts`;
 
 /** The permission flags of `deno task cli` (the compiled binary's), read from deno.json. */
-export const CLI_PERMISSIONS: string[] = (() => {
-  const cfg = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`));
-  const task: string = cfg.tasks.cli;
-  return task.split(/\s+/).filter((t) => t.startsWith("--allow-") || t.startsWith("--deny-"));
-})();
+export const CLI_PERMISSIONS: string[] = cliRunFlags(
+  JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`)),
+);
 
 export interface CliResult {
   code: number;
