@@ -9,6 +9,7 @@ import {
   type FakeState,
   type FakeVm,
   fakeXeEnv,
+  HOOK_PATH,
   writeStateSync,
 } from "./fake-xe/state.ts";
 
@@ -169,3 +170,18 @@ export const UUID1 = "11111111-1111-4111-8111-111111111111";
 export const UUID2 = "22222222-2222-4222-8222-222222222222";
 export const UUID3 = "33333333-3333-4333-8333-333333333333";
 export const UUID4 = "44444444-4444-4444-8444-444444444444";
+
+/** Runs `sh <script> args…` exactly as xenopsd runs a vm-pre-start hook: PATH only, cwd /. */
+export async function runAsXenopsd(script: string, args: string[]): Promise<CliResult> {
+  const out = await new Deno.Command("/bin/sh", {
+    args: [script, ...args],
+    clearEnv: true,
+    env: { PATH: HOOK_PATH },
+    cwd: "/",
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}

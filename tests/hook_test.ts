@@ -9,6 +9,7 @@ import {
   type FakeHostEnv,
   fileHash,
   ROOT,
+  runAsXenopsd,
   runInProcess,
   UUID1,
   UUID2,
@@ -290,25 +291,10 @@ function stub(dir: string, name: string, body: string): string {
   return path;
 }
 
-/** `sh <script> args…` with exactly xenopsd's environment. */
-async function runHook(script: string, args: string[]) {
-  const out = await new Deno.Command("/bin/sh", {
-    args: [script, ...args],
-    clearEnv: true,
-    env: { PATH: HOOK_PATH },
-    cwd: "/",
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
-
 Deno.test("hook script: a missing vgpu-admin binary -> 1 (the start continues)", async () => {
   const h = await setup({ args: DEVICE_A1 });
   const script = installHook(h.dir, `${h.dir}/no-such-dir/vgpu-admin`, h.dbPath);
-  const r = await runHook(script, ["-vmuuid", UUID1, "-reason", "none"]);
+  const r = await runAsXenopsd(script, ["-vmuuid", UUID1, "-reason", "none"]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /missing or not executable; VM start continues unchecked/);
 });
@@ -317,7 +303,7 @@ Deno.test("hook script: no -vmuuid, or -vmuuid without a value -> 1", async () =
   const h = await setup({ args: DEVICE_A1 });
   const script = installHook(h.dir, wrapper(h), h.dbPath);
   for (const args of [[], ["-reason", "none"], ["-reason", "none", "-vmuuid"]]) {
-    const r = await runHook(script, args);
+    const r = await runAsXenopsd(script, args);
     assert.equal(r.code, 1, args.join(" "));
     assert.match(r.stderr, /no -vmuuid given/);
   }
@@ -328,7 +314,7 @@ Deno.test("hook script: a malformed uuid reaches vgpu-admin, which exits 1 (not 
   const h = await setup({ args: DEVICE_A1 });
   await strict(h);
   const script = installHook(h.dir, wrapper(h), h.dbPath);
-  const r = await runHook(script, ["-vmuuid", "not-a-uuid", "-reason", "none"]);
+  const r = await runAsXenopsd(script, ["-vmuuid", "not-a-uuid", "-reason", "none"]);
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /startup-hook: /);
 });
@@ -344,7 +330,7 @@ Deno.test("hook script: a crashing or signalled binary -> 1", async () => {
     ]
   ) {
     const script = installHook(`${h.dir}/${name}`, stub(h.dir, `${name}-bin`, body), h.dbPath);
-    const r = await runHook(script, ["-vmuuid", UUID1, "-reason", "none"]);
+    const r = await runAsXenopsd(script, ["-vmuuid", UUID1, "-reason", "none"]);
     assert.equal(r.code, 1, `${name}: ${r.stderr}`);
   }
 });
@@ -352,9 +338,9 @@ Deno.test("hook script: a crashing or signalled binary -> 1", async () => {
 Deno.test("hook script: flags in any order, -vmdomid ignored -> in sync, 0", async () => {
   const h = await setup({ args: DEVICE_A1 });
   const script = installHook(h.dir, wrapper(h), h.dbPath);
-  const r1 = await runHook(script, ["-reason", "none", "-vmdomid", "5", "-vmuuid", UUID1]);
+  const r1 = await runAsXenopsd(script, ["-reason", "none", "-vmdomid", "5", "-vmuuid", UUID1]);
   assert.equal(r1.code, 0, r1.stderr);
-  const r2 = await runHook(script, ["-vmdomid", "7", "-vmuuid", UUID1.toUpperCase()]);
+  const r2 = await runAsXenopsd(script, ["-vmdomid", "7", "-vmuuid", UUID1.toUpperCase()]);
   assert.equal(r2.code, 0, r2.stderr);
   const log = logLines(h);
   assert.equal(log.length, 2);
@@ -367,7 +353,7 @@ Deno.test("hook script: strict refusal of stale args passes 2 through, args repa
   const h = await setup({ args: DEVICE_A1, pool: "B" });
   await strict(h);
   const script = installHook(h.dir, wrapper(h), h.dbPath);
-  const r = await runHook(script, ["-vmuuid", UUID1, "-reason", "none", "-vmdomid", "3"]);
+  const r = await runAsXenopsd(script, ["-vmuuid", UUID1, "-reason", "none", "-vmdomid", "3"]);
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /strict mode refuses this start/);
   assert.equal(vmArgs(h), DEVICE_B1);

@@ -13,12 +13,13 @@ import {
   fakeHost,
   type FakeHostEnv,
   ROOT,
+  runAsXenopsd,
   runCli,
   runInProcess,
   UUID1,
   writeCliWrapper,
 } from "./helpers.ts";
-import { findVm, HOOK_PATH, makeVm, readStateSync } from "./fake-xe/state.ts";
+import { findVm, makeVm, readStateSync } from "./fake-xe/state.ts";
 
 const KEY = "device-model-args";
 const HOOK_SCRIPT = `${ROOT}/hooks/vm-pre-start/10-vgpu-admin`;
@@ -302,21 +303,6 @@ function installHook(h: FakeHostEnv): string {
   return path;
 }
 
-/** `sh <script> args…` with exactly xenopsd's environment. */
-async function runHookScript(script: string, args: string[]) {
-  const out = await new Deno.Command("/bin/sh", {
-    args: [script, ...args],
-    clearEnv: true,
-    env: { PATH: HOOK_PATH },
-    cwd: "/",
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
-
 Deno.test("security: the sh hook script, run like xenopsd with a hostile -vmuuid, exits 1 and runs nothing", async () => {
   const h = await strictHost();
   const marker = `${h.dir}/pwned`;
@@ -325,7 +311,7 @@ Deno.test("security: the sh hook script, run like xenopsd with a hostile -vmuuid
   const runs = await Promise.all(
     BAD_HOOK_UUIDS(marker).filter((u) => u !== "").map(async (u) => ({
       u,
-      r: await runHookScript(script, ["-vmuuid", u, "-reason", "none", "-vmdomid", "3"]),
+      r: await runAsXenopsd(script, ["-vmuuid", u, "-reason", "none", "-vmdomid", "3"]),
     })),
   );
   for (const { u, r } of runs) {
@@ -334,7 +320,7 @@ Deno.test("security: the sh hook script, run like xenopsd with a hostile -vmuuid
   }
   // A hostile -reason with a valid uuid: the start is checked normally, the reason is inert
   // (and logged defanged).
-  const ok = await runHookScript(script, ["-reason", `$(touch ${marker})`, "-vmuuid", UUID1]);
+  const ok = await runAsXenopsd(script, ["-reason", `$(touch ${marker})`, "-vmuuid", UUID1]);
   assert.equal(ok.code, 0, ok.stderr);
   const log = Deno.readTextFileSync(h.logPath).trim().split("\n");
   assert.match(log.at(-1)!, new RegExp(`vm=${UUID1} reason=\\S+ action=in-sync result=ok`));
