@@ -1,5 +1,6 @@
 // doctor: every check of an installation, one result each, with the fix. It changes nothing:
 // the database is opened read-only and as it is (no creation, no migration), xe is only read.
+import { dirname } from "../domain/file-errors.ts";
 import type { DriftItem } from "../domain/drift.ts";
 import { VgpuError } from "../domain/errors.ts";
 import { resolveSettings, SETTING_DEFS, type Settings } from "../domain/settings.ts";
@@ -89,11 +90,6 @@ export interface DoctorInput {
 const SHELL_SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
 function sh(s: string): string {
   return SHELL_SAFE.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
-}
-
-function dirname(path: string): string {
-  const i = path.lastIndexOf("/");
-  return i <= 0 ? "/" : path.slice(0, i);
 }
 
 function octal(mode: number): string {

@@ -1,6 +1,8 @@
 // install-hook / uninstall-hook: the files vgpu-admin puts on a host besides its database. Their
 // content travels inside the program (text imports), so nothing is read from the source tree at
 // run time. Every file we write carries MARKER: only such a file is ever replaced or removed.
+import { describeFileError, dirname } from "../domain/file-errors.ts";
+import { replaceFile } from "./file-write.ts";
 import HOOK_TEMPLATE from "../../hooks/vm-pre-start/10-vgpu-admin" with { type: "text" };
 import LOGROTATE_SNIPPET from "../../hooks/logrotate/vgpu-admin" with { type: "text" };
 import { ConflictError, OperationFailedError } from "../domain/errors.ts";
@@ -154,12 +156,10 @@ export function managedFiles(
   ];
 }
 
+/** The shared wording, with the advice that applies to every install path. */
 function reason(e: unknown): string {
-  if (e instanceof Deno.errors.PermissionDenied) return "permission denied; run as root";
-  if (e instanceof Deno.errors.NotFound) return "no such file or directory";
-  if (e instanceof Deno.errors.IsADirectory) return "it is a directory";
-  if (e instanceof Deno.errors.NotADirectory) return "a part of the path is not a directory";
-  return (e instanceof Error ? e.message : String(e)).split("\n")[0];
+  const why = describeFileError(e);
+  return e instanceof Deno.errors.PermissionDenied ? `${why}; run as root` : why;
 }
 
 /** The text of a file, or null when there is none; throws OperationFailedError otherwise. */
@@ -191,11 +191,6 @@ export function inspectFile(f: ManagedFile): FileState {
   return modeOf(f.path) === f.mode ? "current" : "wrong-mode";
 }
 
-function dirname(path: string): string {
-  const i = path.lastIndexOf("/");
-  return i <= 0 ? "/" : path.slice(0, i);
-}
-
 /**
  * Writes `content` to `path` atomically with `mode`. The temporary file goes into the parent of
  * the target's directory: xenopsd runs every file in vm-pre-start/, so a half-written one must
@@ -203,16 +198,10 @@ function dirname(path: string): string {
  */
 function writeAtomic(path: string, content: string, mode: number): void {
   const dir = dirname(path);
-  const tmp = `${dirname(dir)}/.${path.slice(dir.length + 1)}.vgpu-admin-tmp-${Deno.pid}`;
   try {
     Deno.mkdirSync(dir, { recursive: true, mode: 0o755 });
-    Deno.writeTextFileSync(tmp, content, { mode });
-    Deno.chmodSync(tmp, mode); // writeTextFile's mode is filtered by the umask
-    Deno.renameSync(tmp, path);
+    replaceFile(path, content, { mode, tmpDir: dirname(dir) });
   } catch (e) {
-    try {
-      Deno.removeSync(tmp);
-    } catch { /* never created, or already renamed */ }
     throw new OperationFailedError(`cannot write ${path}: ${reason(e)}`);
   }
 }

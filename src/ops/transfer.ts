@@ -4,6 +4,7 @@
 // import is one transaction for many VMs, so a VM whose args could not be written is reported
 // and `vgpu-admin sync` writes it later (the database is the desired state).
 import { describeFileError, dirname } from "../domain/file-errors.ts";
+import { replaceFile } from "./file-write.ts";
 import {
   buildExportFile,
   type ExportFile,
@@ -57,24 +58,9 @@ export function writeFileAtomic(path: string, text: string): string {
     if (e instanceof OperationFailedError) throw e;
     if (!(e instanceof Deno.errors.NotFound)) throw fail(describeFileError(e));
   }
-  const base = target.slice(target.lastIndexOf("/") + 1);
-  const tmp = `${dirname(target)}/.${base}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
   try {
-    const f = Deno.openSync(tmp, { createNew: true, write: true, mode: 0o600 });
-    try {
-      const bytes = new TextEncoder().encode(text);
-      let off = 0;
-      while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
-      f.syncSync();
-    } finally {
-      f.close();
-    }
-    Deno.chmodSync(tmp, 0o600); // the umask may have taken bits away; never more than 0600
-    Deno.renameSync(tmp, target);
+    replaceFile(target, text, { mode: 0o600, tmpDir: dirname(target) });
   } catch (e) {
-    try {
-      Deno.removeSync(tmp);
-    } catch { /* never created, or already renamed */ }
     throw fail(describeFileError(e));
   }
   return target;

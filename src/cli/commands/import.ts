@@ -1,3 +1,4 @@
+import { describeFileError } from "../../domain/file-errors.ts";
 import {
   formatProblem,
   type ImportConfig,
@@ -63,11 +64,9 @@ export function parseOptions(raw: {
   return opts;
 }
 
+/** The shared wording; a missing import file is "no such file" (it is one file, not a path). */
 function reason(e: unknown): string {
-  if (e instanceof Deno.errors.NotFound) return "no such file";
-  if (e instanceof Deno.errors.PermissionDenied) return "permission denied";
-  if (e instanceof Deno.errors.IsADirectory) return "it is a directory";
-  return (e instanceof Error ? e.message : String(e)).split("\n")[0];
+  return e instanceof Deno.errors.NotFound ? "no such file" : describeFileError(e);
 }
 
 async function readText(opts: ImportOptions, deps: Deps): Promise<string> {
