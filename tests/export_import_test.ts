@@ -22,6 +22,7 @@ import {
   fakeHost,
   type FakeHostEnv,
   fileHash,
+  platformOf,
   runCli,
   runInProcess,
   tempDir,
@@ -30,14 +31,7 @@ import {
   UUID3,
   UUID4,
 } from "./helpers.ts";
-import {
-  type FakeVm,
-  findVm,
-  makeVm,
-  readCallLog,
-  readStateSync,
-  updateState,
-} from "./fake-xe/state.ts";
+import { type FakeVm, makeVm, readCallLog, readStateSync, updateState } from "./fake-xe/state.ts";
 
 const KEY = "device-model-args";
 const UUID5 = "55555555-5555-4555-8555-555555555555";
@@ -797,12 +791,6 @@ function hostVm(uuid: string, name: string, args: string | undefined, o: Partial
   const platform: Record<string, string> = { viridian: "true" };
   if (args !== undefined) platform[KEY] = args;
   return makeVm({ uuid, nameLabel: name, platform, ...o });
-}
-
-function platformOf(h: FakeHostEnv, uuid: string): Record<string, string> {
-  const vm = findVm(readStateSync(h.statePath), uuid);
-  assert.ok(vm, uuid);
-  return vm.platform;
 }
 
 Deno.test("host: args written after the commit; running VM noted and marked stale; VM not on the host reported", async () => {

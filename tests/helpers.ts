@@ -9,7 +9,9 @@ import {
   type FakeState,
   type FakeVm,
   fakeXeEnv,
+  findVm,
   HOOK_PATH,
+  readStateSync,
   writeStateSync,
 } from "./fake-xe/state.ts";
 
@@ -184,4 +186,11 @@ export async function runAsXenopsd(script: string, args: string[]): Promise<CliR
   }).output();
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** A VM's platform map as the simulated host holds it now (fails the test if the VM is gone). */
+export function platformOf(h: FakeHostEnv, uuid: string): Record<string, string> {
+  const vm = findVm(readStateSync(h.statePath), uuid);
+  if (vm === undefined) throw new Error(`the simulated host has no VM ${uuid}`);
+  return vm.platform;
 }

@@ -9,13 +9,14 @@ import { EXPORT_FORMAT, EXPORT_FORMAT_VERSION } from "../src/domain/config-file.
 import {
   fakeHost,
   type FakeHostEnv,
+  platformOf,
   runInProcess,
   tempDir,
   UUID1,
   UUID2,
   UUID3,
 } from "./helpers.ts";
-import { findVm, makeVm, readStateSync, updateState } from "./fake-xe/state.ts";
+import { makeVm, updateState } from "./fake-xe/state.ts";
 
 const KEY = "device-model-args";
 const T0 = Date.parse("2026-01-11T10:00:00.000Z");
@@ -73,12 +74,6 @@ function setup(vms = [
     },
   };
   return e;
-}
-
-function platformOf(h: FakeHostEnv, uuid: string): Record<string, string> {
-  const vm = findVm(readStateSync(h.statePath), uuid);
-  assert.ok(vm, uuid);
-  return vm.platform;
 }
 
 function importFile(dir: string, vms: Record<string, unknown>[], settings = {}): string {

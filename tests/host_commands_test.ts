@@ -8,6 +8,7 @@ import {
   fakeHost,
   type FakeHostEnv,
   fileHash,
+  platformOf,
   runInProcess,
   UUID1,
   UUID2,
@@ -18,7 +19,6 @@ import {
   DEFAULT_HOST_UUID,
   type FakeState,
   type FakeVm,
-  findVm,
   makeHost,
   makeVm,
   readCallLog,
@@ -61,12 +61,6 @@ function vm(uuid: string, name: string, args?: string, o: Partial<FakeVm> = {}):
   const platform: Record<string, string> = { viridian: "true" };
   if (args !== undefined) platform[KEY] = args;
   return makeVm({ uuid, nameLabel: name, platform, ...o });
-}
-
-function platform(h: FakeHostEnv, uuid: string): Record<string, string> {
-  const v = findVm(readStateSync(h.statePath), uuid);
-  assert.ok(v, uuid);
-  return v.platform;
 }
 
 function clearCalls(h: FakeHostEnv): void {
@@ -130,7 +124,7 @@ Deno.test("register-vm: args written at once, merged with hand-set args; default
     r.stdout,
     `Registered VM ${UUID1} (web): vGPU pool B, priority high, VM ID 8\nWrote platform args: ${args1}\n`,
   );
-  assert.deepEqual(platform(h, UUID1), { viridian: "true", [KEY]: args1 });
+  assert.deepEqual(platformOf(h, UUID1), { viridian: "true", [KEY]: args1 });
   assert.deepEqual(await row(h, UUID1), {
     pool_id: "B",
     priority: "high",
@@ -140,7 +134,7 @@ Deno.test("register-vm: args written at once, merged with hand-set args; default
   // defaults: vGPU pool A, medium, the lowest unused vm_id; name from the name-label
   const d = await h.run(["register-vm", `--vm-uuid=${UUID2.toUpperCase()}`]);
   assert.equal(d.code, 0, d.stderr);
-  assert.equal(platform(h, UUID2)[KEY], `-usb ${dev("A", "medium", 1)}`);
+  assert.equal(platformOf(h, UUID2)[KEY], `-usb ${dev("A", "medium", 1)}`);
   assert.deepEqual(await row(h, UUID2), {
     pool_id: "A",
     priority: "medium",
@@ -159,7 +153,7 @@ Deno.test("register-vm: a running VM gets its args at the next start (said, and 
     r.stdout,
     /\nThe VM is running: it gets these args at its next start \(restart it to apply\)\.\n$/,
   );
-  assert.equal(platform(h, UUID1)[KEY], dev("A", "medium", 3));
+  assert.equal(platformOf(h, UUID1)[KEY], dev("A", "medium", 3));
   const s = await h.run(["scan-vms"]);
   assert.match(s.stdout, /running with stale vGPU args since \S+: restart to apply/);
 });
@@ -178,7 +172,7 @@ Deno.test("register-vm: a VM already carrying different vgpu-stub args shows bot
       `Wrote platform args: ${next}`,
     ].join("\n") + "\n",
   );
-  assert.equal(platform(h, UUID1)[KEY], next);
+  assert.equal(platformOf(h, UUID1)[KEY], next);
 });
 
 Deno.test("register-vm --offline writes nothing to the host", async () => {
@@ -216,7 +210,7 @@ Deno.test("register-vm: an xe failure writing the args leaves no row and no hist
   assert.equal(r.stdout, "");
   assert.equal(await row(h, UUID1), null);
   assert.equal(await historyLen(h), 0);
-  assert.equal(platform(h, UUID1)[KEY], "-m 512");
+  assert.equal(platformOf(h, UUID1)[KEY], "-m 512");
 });
 
 // ---- remove-vm ------------------------------------------------------------------------------
@@ -230,7 +224,7 @@ Deno.test("remove-vm: only our device is removed, other args kept in order", asy
     r.stdout,
     `Removed VM ${UUID1} (web) from the database.\nRemoved its vgpu-stub device; its args are now: -m 512 -display none\n`,
   );
-  assert.deepEqual(platform(h, UUID1), { viridian: "true", [KEY]: "-m 512 -display none" });
+  assert.deepEqual(platformOf(h, UUID1), { viridian: "true", [KEY]: "-m 512 -display none" });
   assert.equal(await row(h, UUID1), null);
 });
 
@@ -240,7 +234,7 @@ Deno.test("remove-vm: the key goes when nothing else remains", async () => {
   const r = await h.run(["remove-vm", `--vm-uuid=${UUID1}`], { input: ["y"] });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /nothing else was left, so the platform key was removed\.\n$/);
-  assert.deepEqual(platform(h, UUID1), { viridian: "true" });
+  assert.deepEqual(platformOf(h, UUID1), { viridian: "true" });
   assert.deepEqual(writeVerbs(h), ["vm-param-remove"]);
 });
 
@@ -250,7 +244,7 @@ Deno.test("remove-vm: a running VM keeps its device until its next start (said)"
   const r = await h.run(["remove-vm", `--vm-uuid=${UUID1}`, "--yes"]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /The VM is running and keeps its vGPU device until its next start\.\n$/);
-  assert.equal(platform(h, UUID1)[KEY], "-m 512");
+  assert.equal(platformOf(h, UUID1)[KEY], "-m 512");
 });
 
 Deno.test("remove-vm: VM gone from the host -> the row alone is removed, and said", async () => {
@@ -294,7 +288,7 @@ Deno.test("remove-vm: an xe failure keeps the row; 'no' cancels", async () => {
     vm_name: "web",
   });
   assert.equal(await historyLen(h), before);
-  assert.equal(platform(h, UUID1)[KEY], args);
+  assert.equal(platformOf(h, UUID1)[KEY], args);
 });
 
 // ---- scan-vms -------------------------------------------------------------------------------
@@ -601,10 +595,10 @@ Deno.test("sync fixes the args; a second --check exits 0", async () => {
     r.stdout,
     new RegExp(`VM ${UUID2} \\(db\\): wrote .* \\(the VM is running: applies at its next start\\)`),
   );
-  assert.equal(platform(h, UUID1)[KEY], `-m 512 ${dev("A", "high", 1)}`, "in sync: untouched");
-  assert.equal(platform(h, UUID2)[KEY], `-usb ${dev("A", "low", 2)}`);
-  assert.equal(platform(h, UUID3)[KEY], `${dev("B", "low", 3)} -display none`);
-  assert.equal(platform(h, UUID4)[KEY], `${dev("B", "low", 4)} -m 1`);
+  assert.equal(platformOf(h, UUID1)[KEY], `-m 512 ${dev("A", "high", 1)}`, "in sync: untouched");
+  assert.equal(platformOf(h, UUID2)[KEY], `-usb ${dev("A", "low", 2)}`);
+  assert.equal(platformOf(h, UUID3)[KEY], `${dev("B", "low", 3)} -display none`);
+  assert.equal(platformOf(h, UUID4)[KEY], `${dev("B", "low", 4)} -m 1`);
   const again = await h.run(["sync", "--check"]);
   assert.equal(again.code, 0, again.stdout);
   // the running VM got new args it does not run with yet

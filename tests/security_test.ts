@@ -12,6 +12,7 @@ import {
   cliCommand,
   fakeHost,
   type FakeHostEnv,
+  platformOf,
   ROOT,
   runAsXenopsd,
   runCli,
@@ -19,7 +20,7 @@ import {
   UUID1,
   writeCliWrapper,
 } from "./helpers.ts";
-import { findVm, makeVm, readStateSync } from "./fake-xe/state.ts";
+import { makeVm } from "./fake-xe/state.ts";
 
 const KEY = "device-model-args";
 const HOOK_SCRIPT = `${ROOT}/hooks/vm-pre-start/10-vgpu-admin`;
@@ -58,12 +59,6 @@ function assertNoMarker(marker: string): void {
     exists = false;
   }
   assert.equal(exists, false, `${marker} was created: a value reached a shell`);
-}
-
-function platformOf(h: FakeHostEnv, uuid: string): Record<string, string> {
-  const vm = findVm(readStateSync(h.statePath), uuid);
-  assert.ok(vm, uuid);
-  return vm.platform;
 }
 
 function dbRows(path: string): { vm_uuid: string; vm_name: string | null }[] {
