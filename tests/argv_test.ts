@@ -2,7 +2,9 @@
 // command line it accepts, and defer to commander for everything else.
 import assert from "node:assert/strict";
 import { bufferIo } from "../src/cli/io.ts";
-import { buildProgram, COMMANDS, fastParse } from "../main.ts";
+import { COMMANDS } from "../src/cli/command-table.ts";
+import { fastParse } from "../src/cli/fast-parse.ts";
+import { buildProgram } from "../src/cli/program.ts";
 
 const U = "7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff";
 

@@ -5,7 +5,7 @@
  * directly; zsh and fish are syntax-checked and exercised when installed (skipped otherwise).
  */
 import assert from "node:assert/strict";
-import { buildProgram } from "../main.ts";
+import { buildProgram } from "../src/cli/program.ts";
 import { bufferIo } from "../src/cli/io.ts";
 import { fakeHost, runInProcess, UUID1, UUID2, writeCliWrapper } from "./helpers.ts";
 

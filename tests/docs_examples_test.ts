@@ -34,7 +34,8 @@
  * the guides from what the commands print (outputs holding a `...` line are left as written).
  */
 import assert from "node:assert/strict";
-import { COMMANDS, main } from "../main.ts";
+import { COMMANDS } from "../src/cli/command-table.ts";
+import { main } from "../src/cli/dispatch.ts";
 import { fakeHost, type FakeHostEnv, ROOT, writeCliWrapper } from "./helpers.ts";
 import {
   DEFAULT_HOST_UUID,

@@ -2,7 +2,7 @@
 // with the product's own permission flags, against a temporary database and the fake xe host.
 import { bufferIo } from "../src/cli/io.ts";
 import { cliRunFlags } from "../scripts/cli-flags.ts";
-import { main } from "../main.ts";
+import { main } from "../src/cli/dispatch.ts";
 import {
   DEFAULT_HOST_UUID,
   defaultState,

@@ -112,7 +112,7 @@ function optSpec(o: CommanderOption): OptSpec | null {
 
 /** Commands, options and arguments, read from the commander tree main.ts builds. */
 export async function completionSpec(deps: Pick<Deps, "io">): Promise<CompletionSpec> {
-  const { buildProgram } = await import("../../../main.ts");
+  const { buildProgram } = await import("../program.ts");
   const program = await buildProgram(() => {}, deps.io) as unknown as CommanderCommand;
   const opts = (
     c: CommanderCommand,

@@ -1,0 +1,308 @@
+// The command tree as data: the single source for the fast parser, commander, --help and the
+// shell completions. Each command's code is imported only when it runs (design.md §6).
+import denoJson from "../../deno.json" with { type: "json" };
+import type { Deps } from "./deps.ts";
+import type { Outcome } from "./outcome.ts";
+
+export const VERSION: string = denoJson.version;
+
+/** What every command file exports: a flag layer and a runner (style.md rules 2 and 3). */
+// deno-lint-ignore no-explicit-any
+type AnyOptions = any;
+export interface CommandModule {
+  parseOptions(raw: AnyOptions): unknown;
+  run(opts: AnyOptions, deps: Deps): Promise<Outcome>;
+}
+export type Loader = () => Promise<CommandModule>;
+
+/** A parsed command line: the command, its raw option values, and the global --db. */
+export interface Selected {
+  name: string;
+  load: Loader;
+  raw: Record<string, unknown>;
+  db: string | undefined;
+}
+
+const FORMAT_HELP = "output format: table or json";
+const UUID_HELP = "the VM's xapi uuid (see xe vm-list)";
+
+/** One option: commander flags syntax (`--name <value>` takes a value, `--name` is a switch). */
+export interface OptionSpec {
+  flags: string;
+  help: string;
+  required?: boolean;
+}
+
+/** One command of the tree: the single source for both parsers and for --help. */
+export interface CommandSpec {
+  name: string;
+  description: string;
+  example: string;
+  load: Loader;
+  options: OptionSpec[];
+  /** Positional arguments, commander syntax: `<file>` required, `[key]` optional. */
+  args?: { name: string; help: string }[];
+}
+
+const opt = (flags: string, help: string): OptionSpec => ({ flags, help });
+const req = (flags: string, help: string): OptionSpec => ({ flags, help, required: true });
+const FORMAT = opt("--format <format>", FORMAT_HELP);
+const YES = opt("--yes", "answer yes to the confirmation in advance");
+const RECONFIGURE = [
+  YES,
+  opt("--shutdown-timeout <seconds>", "wait this long for a clean shutdown (default 120)"),
+  opt("--force-shutdown", "after a clean shutdown times out, shut the VM down hard"),
+];
+const loadStartupHook: Loader = () => import("./commands/startup-hook.ts");
+
+/** The command tree. Each command's code is imported only when that command runs. */
+export const COMMANDS: readonly CommandSpec[] = [
+  {
+    name: "list-pools",
+    description: "list vGPU pools A and B with their VM counts per priority",
+    example: "vgpu-admin list-pools",
+    load: () => import("./commands/list-pools.ts"),
+    options: [FORMAT],
+  },
+  {
+    name: "show-pool",
+    description: "show one vGPU pool and its VMs",
+    example: "vgpu-admin show-pool --pool-id=A",
+    load: () => import("./commands/show-pool.ts"),
+    options: [req("--pool-id <id>", "vGPU pool: A or B"), FORMAT],
+  },
+  {
+    name: "set-pool-name",
+    description: "rename a vGPU pool (metadata only; no VM is touched)",
+    example:
+      'vgpu-admin set-pool-name --pool-id=A --name="Production" --description="latency-sensitive"',
+    load: () => import("./commands/set-pool-name.ts"),
+    options: [
+      req("--pool-id <id>", "vGPU pool: A or B"),
+      req("--name <text>", "new name (1-64 characters)"),
+      opt("--description <text>", "description (empty clears it)"),
+    ],
+  },
+  {
+    name: "register-vm",
+    description: "register a VM and write its vgpu-stub device args to xapi",
+    example:
+      "vgpu-admin register-vm --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --pool=B --priority=high --vm-id=8",
+    load: () => import("./commands/register-vm.ts"),
+    options: [
+      req("--vm-uuid <uuid>", UUID_HELP),
+      opt("--vm-name <name>", "name to record (default: the VM's name-label)"),
+      opt("--pool <id>", "vGPU pool: A or B (default A)"),
+      opt("--priority <p>", "low, medium or high (or 0, 1, 2; default medium)"),
+      opt("--vm-id <n>", "vm_id 1-2147483647 (default: the lowest unused)"),
+      opt("--offline", "database only: do not check or write the VM ('sync' applies it later)"),
+    ],
+  },
+  {
+    name: "show-vm",
+    description: "show one registered VM: database configuration and, from xe, what the VM carries",
+    example: "vgpu-admin show-vm --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff",
+    load: () => import("./commands/show-vm.ts"),
+    options: [
+      req("--vm-uuid <uuid>", UUID_HELP),
+      opt("--offline", "database only: do not ask xe"),
+      FORMAT,
+    ],
+  },
+  {
+    name: "list-vms",
+    description: "list registered VMs, optionally by vGPU pool and priority",
+    example: "vgpu-admin list-vms --pool=A --priority=high",
+    load: () => import("./commands/list-vms.ts"),
+    options: [
+      opt("--pool <id>", "only this vGPU pool: A or B"),
+      opt("--priority <p>", "only this priority: low, medium, high"),
+      FORMAT,
+    ],
+  },
+  {
+    name: "remove-vm",
+    description: "unregister a VM and remove its vgpu-stub device from its args",
+    example: "vgpu-admin remove-vm --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --yes",
+    load: () => import("./commands/remove-vm.ts"),
+    options: [
+      req("--vm-uuid <uuid>", UUID_HELP),
+      YES,
+      opt("--offline", "database only: leave the VM's args as they are"),
+    ],
+  },
+  {
+    name: "status",
+    description: "control panel: vGPU pools, their VMs, unregistered VMs, drift and stale starts",
+    example: "vgpu-admin status",
+    load: () => import("./commands/status.ts"),
+    options: [opt("--offline", "database only: do not ask xe"), FORMAT],
+  },
+  {
+    name: "scan-vms",
+    description: "scan the host: VMs by vGPU pool, then unregistered; args and drift",
+    example: "vgpu-admin scan-vms --format=json",
+    load: () => import("./commands/scan-vms.ts"),
+    options: [
+      opt("--deep", "also compare the args each running VM's QEMU was started with"),
+      FORMAT,
+    ],
+  },
+  {
+    name: "set-pool",
+    description: "move a VM to another vGPU pool (stops and restarts a running VM)",
+    example: "vgpu-admin set-pool --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --pool=B",
+    load: () => import("./commands/set-pool.ts"),
+    options: [
+      req("--vm-uuid <uuid>", UUID_HELP),
+      req("--pool <id>", "vGPU pool: A or B"),
+      ...RECONFIGURE,
+    ],
+  },
+  {
+    name: "set-priority",
+    description: "change a VM's priority (stops and restarts a running VM)",
+    example:
+      "vgpu-admin set-priority --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --priority=high",
+    load: () => import("./commands/set-priority.ts"),
+    options: [
+      req("--vm-uuid <uuid>", UUID_HELP),
+      req("--priority <p>", "low, medium or high"),
+      ...RECONFIGURE,
+    ],
+  },
+  {
+    name: "set-vm-id",
+    description: "change a VM's vm_id (stops and restarts a running VM)",
+    example: "vgpu-admin set-vm-id --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --vm-id=20",
+    load: () => import("./commands/set-vm-id.ts"),
+    options: [
+      req("--vm-uuid <uuid>", UUID_HELP),
+      req("--vm-id <n>", "new vm_id 1-2147483647"),
+      ...RECONFIGURE,
+    ],
+  },
+  {
+    name: "update-vm",
+    description:
+      "change several of pool, priority, vm_id at once (stops and restarts a running VM)",
+    example:
+      "vgpu-admin update-vm --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --pool=B --priority=low",
+    load: () => import("./commands/update-vm.ts"),
+    options: [
+      req("--vm-uuid <uuid>", UUID_HELP),
+      opt("--pool <id>", "vGPU pool: A or B"),
+      opt("--priority <p>", "low, medium or high"),
+      opt("--vm-id <n>", "vm_id 1-2147483647"),
+      ...RECONFIGURE,
+    ],
+  },
+  {
+    name: "sync",
+    description: "write every registered VM's vgpu-stub args from the database to xapi",
+    example: "vgpu-admin sync --check",
+    load: () => import("./commands/sync.ts"),
+    options: [
+      opt("--check", "change nothing; exit 3 when anything differs"),
+      opt("--dry-run", "change nothing; print the xe commands sync would run"),
+    ],
+  },
+  {
+    name: "adopt",
+    description: "register hand-configured VMs from the vgpu-stub args they already carry",
+    example: "vgpu-admin adopt --yes",
+    load: () => import("./commands/adopt.ts"),
+    options: [opt("--vm-uuid <uuid>", "adopt only this VM"), YES],
+  },
+  {
+    name: "startup-hook",
+    description: "check and repair a VM's args as it starts (run by /etc/xapi.d/vm-pre-start/)",
+    example: "vgpu-admin startup-hook --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --reason=none",
+    load: loadStartupHook,
+    options: [req("--vm-uuid <uuid>", UUID_HELP), opt("--reason <reason>", "xapi's reason")],
+  },
+  {
+    name: "history",
+    description: "show the change log, newest first",
+    example: "vgpu-admin history --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --limit=20",
+    load: () => import("./commands/history.ts"),
+    options: [
+      opt("--vm-uuid <uuid>", "only this VM"),
+      opt("--limit <n>", "at most this many entries"),
+      FORMAT,
+    ],
+  },
+  {
+    name: "export",
+    description: "print the whole configuration (pools, VMs, settings) as JSON",
+    example: "vgpu-admin export --output=/root/vgpu-config.json",
+    load: () => import("./commands/export.ts"),
+    options: [opt("--output <file>", "write to FILE (created 0600) instead of stdout")],
+  },
+  {
+    name: "import",
+    description: "load a configuration exported by 'export', all or nothing",
+    example: "vgpu-admin import /root/vgpu-config.json --dry-run",
+    load: () => import("./commands/import.ts"),
+    args: [{ name: "<file>", help: "the JSON file ('-' for stdin)" }],
+    options: [
+      opt("--dry-run", "validate and show what would change; change nothing"),
+      opt("--replace", "replace the whole configuration (a backup is taken first)"),
+      YES,
+      opt("--offline", "database only: do not write the imported VMs' args to the host"),
+    ],
+  },
+  {
+    name: "install-hook",
+    description: "install the vm-pre-start hook script, its log rotation, and the database",
+    example: "vgpu-admin install-hook",
+    load: () => import("./commands/install-hook.ts"),
+    options: [
+      opt("--binary <path>", "absolute path the hook runs (default /usr/local/bin/vgpu-admin)"),
+      opt("--root <dir>", "install under DIR instead of / (for tests and image builds)"),
+    ],
+  },
+  {
+    name: "uninstall-hook",
+    description: "remove what install-hook installed (the database is kept)",
+    example: "vgpu-admin uninstall-hook",
+    load: () => import("./commands/uninstall-hook.ts"),
+    options: [opt("--root <dir>", "work under DIR instead of /")],
+  },
+  {
+    name: "doctor",
+    description:
+      "check the installation, database, hook, xe, drift and running VMs; one line per check",
+    example: "vgpu-admin doctor",
+    load: () => import("./commands/doctor.ts"),
+    options: [opt("--root <dir>", "look under DIR instead of /"), FORMAT],
+  },
+  {
+    name: "completions",
+    description: "print a shell completion script: completions bash|zsh|fish",
+    example: "vgpu-admin completions bash > /etc/bash_completion.d/vgpu-admin",
+    load: () => import("./commands/completions.ts"),
+    args: [{ name: "<shell>", help: "bash, zsh or fish" }],
+    options: [],
+  },
+  {
+    name: "settings",
+    description: "show settings, or set one: settings [KEY [VALUE]]",
+    example: "vgpu-admin settings hook-strict on",
+    load: () => import("./commands/settings.ts"),
+    args: [{ name: "[key]", help: "setting name" }, { name: "[value]", help: "new value" }],
+    options: [opt("--unset", "reset KEY to its default"), FORMAT],
+  },
+  {
+    name: "schema",
+    description: "print the SQL of the database schema",
+    example: "vgpu-admin schema",
+    load: () => import("./commands/schema.ts"),
+    options: [],
+  },
+];
+
+export const DB_OPTION = opt(
+  "--db <path>",
+  "database file (default: $VGPU_DB or /etc/vgpu/vgpu_config.db)",
+);

@@ -1,0 +1,68 @@
+// Runs one command line: parse (fast path, else commander), load the command, run it with its
+// deps, and turn its outcome or error into the exit code.
+import type { Prompt } from "./confirm.ts";
+import { fastParse } from "./fast-parse.ts";
+import { buildProgram } from "./program.ts";
+import type { Selected } from "./command-table.ts";
+import { createDeps, type Env } from "./deps.ts";
+import { EXIT, exitCodeFor } from "./exit-code.ts";
+import type { IO } from "./io.ts";
+
+export interface MainInput {
+  argv: string[];
+  io: IO;
+  env: Env;
+  prompt: Prompt;
+  now?: () => Date;
+}
+
+/** Runs one command line and returns the exit code. */
+export async function main(input: MainInput): Promise<number> {
+  const { io, env } = input;
+  const fast = fastParse(input.argv);
+  if (fast !== null) return await runSelected(fast, input);
+  let selected: Selected | null = null;
+  const program = await buildProgram((s) => (selected = s), io);
+  try {
+    await program.parseAsync(input.argv, { from: "user" });
+  } catch (e) {
+    const { CommanderError } = await import("@commander-js/extra-typings");
+    if (e instanceof CommanderError) {
+      // --help and --version end here with exit code 0. The start hook never exits 2 for a
+      // usage error: 2 means a strict refusal to xapi (design.md §4).
+      if (e.exitCode === 0) return EXIT.ok;
+      return input.argv[0] === "startup-hook" ? EXIT.failed : EXIT.usage;
+    }
+    return exitCodeFor(e, io, env.get("VGPU_DEBUG") === "1");
+  }
+  if (selected === null) {
+    io.err.write("error: no command given; see 'vgpu-admin --help'\n");
+    return EXIT.usage;
+  }
+  return await runSelected(selected, input);
+}
+
+async function runSelected(s: Selected, input: MainInput): Promise<number> {
+  const deps = createDeps({
+    io: input.io,
+    env: input.env,
+    prompt: input.prompt,
+    command: s.name,
+    dbOption: s.db,
+    now: input.now,
+  });
+  try {
+    const mod = await s.load();
+    const outcome = await mod.run(mod.parseOptions(s.raw), deps);
+    if (outcome === "degraded") return EXIT.failed;
+    if (outcome === "drift") return EXIT.drift;
+    if (outcome === "refused") return EXIT.usage; // 2: xapi aborts the start (design.md §4)
+    return EXIT.ok;
+  } catch (e) {
+    const code = exitCodeFor(e, input.io, input.env.get("VGPU_DEBUG") === "1");
+    // The start hook exits 2 only for a strict refusal (design.md §4): never for a usage error.
+    return s.name === "startup-hook" && code === EXIT.usage ? EXIT.failed : code;
+  } finally {
+    deps.close();
+  }
+}

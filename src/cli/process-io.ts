@@ -1,0 +1,57 @@
+// The binding to the real process: its standard streams and the terminal prompt.
+import type { Prompt } from "./confirm.ts";
+import type { IO } from "./io.ts";
+
+export function systemIo(): IO {
+  const enc = new TextEncoder();
+  const closed = new Set<unknown>();
+  const writeAll = (f: typeof Deno.stdout, text: string) => {
+    if (closed.has(f)) return;
+    const buf = enc.encode(text);
+    let off = 0;
+    try {
+      while (off < buf.length) off += f.writeSync(buf.subarray(off));
+    } catch (e) {
+      // The reader went away (`vgpu-admin list-vms | head`): drop the rest, as other CLIs do.
+      if (!(e instanceof Deno.errors.BrokenPipe)) throw e;
+      closed.add(f);
+    }
+  };
+  let pending = "";
+  const dec = new TextDecoder();
+  return {
+    out: { write: (t) => writeAll(Deno.stdout, t) },
+    err: { write: (t) => writeAll(Deno.stderr, t) },
+    color: Deno.stdout.isTerminal() && Deno.env.get("NO_COLOR") === undefined,
+    interactive: Deno.stdin.isTerminal() && Deno.stderr.isTerminal(),
+    async readLine() {
+      // Reads byte chunks until a newline: enough for one confirmation answer.
+      const buf = new Uint8Array(256);
+      while (!pending.includes("\n")) {
+        const n = await Deno.stdin.read(buf);
+        if (n === null) {
+          if (pending === "") return null;
+          const last = pending;
+          pending = "";
+          return last;
+        }
+        pending += dec.decode(buf.subarray(0, n), { stream: true });
+      }
+      const i = pending.indexOf("\n");
+      const line = pending.slice(0, i).replace(/\r$/, "");
+      pending = pending.slice(i + 1);
+      return line;
+    },
+  };
+}
+
+export const inquirerPrompt: Prompt = {
+  async ask(question) {
+    const [{ input }, { stderr }] = await Promise.all([
+      import("@inquirer/prompts"),
+      import("node:process"),
+    ]);
+    // The question goes to stderr so that stdout stays the command's data (style.md rule 4).
+    return await input({ message: question.replace(/:$/, "") }, { output: stderr });
+  },
+};

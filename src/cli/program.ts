@@ -1,0 +1,50 @@
+// The commander program built from the command table: help, errors, did-you-mean, and every
+// command line the fast parser hands over.
+import type { Command } from "@commander-js/extra-typings";
+import { COMMANDS, DB_OPTION, type Selected, VERSION } from "./command-table.ts";
+import { oneLine } from "./exit-code.ts";
+import type { IO } from "./io.ts";
+
+/** Builds the commander tree from COMMANDS; `select` receives the chosen command. */
+export async function buildProgram(select: (s: Selected) => void, io: IO): Promise<Command> {
+  const { Command } = await import("@commander-js/extra-typings");
+  const program = new Command()
+    .name("vgpu-admin")
+    .description(
+      "Configure which vGPU pool (A or B), priority and vm_id each XCP-ng VM's vgpu-stub device gets.",
+    )
+    .version(VERSION, "-V, --version", "print the version")
+    .option(DB_OPTION.flags, DB_OPTION.help)
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      writeOut: (s) => io.out.write(s),
+      writeErr: (s) => io.err.write(s),
+      // One line: commander puts "(Did you mean …?)" on a line of its own.
+      outputError: (s, write) => write(oneLine(s) + "\n"),
+    })
+    .exitOverride()
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 ok, 1 failed (or declined), 2 usage error, 3 drift found by 'sync --check'.",
+    );
+  for (const spec of COMMANDS) {
+    const cmd = program.command(spec.name).description(spec.description)
+      .addHelpText("after", `\nExample:\n  $ ${spec.example}`)
+      .exitOverride();
+    for (const a of spec.args ?? []) cmd.argument(a.name, a.help);
+    for (const o of spec.options) {
+      if (o.required) cmd.requiredOption(o.flags, o.help);
+      else cmd.option(o.flags, o.help);
+    }
+    cmd.action((...args: unknown[]) => {
+      const c = args[args.length - 1] as Command;
+      select({
+        name: spec.name,
+        load: spec.load,
+        raw: { ...c.opts(), args: c.args },
+        db: (c.optsWithGlobals() as { db?: string }).db,
+      });
+    });
+  }
+  return program;
+}
