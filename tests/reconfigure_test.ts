@@ -213,7 +213,17 @@ function applied(c: Cmd, power: PowerState): string {
   ].join("\n") + "\n";
 }
 
-async function assertApplied(h: Host, c: Cmd, power: PowerState, r: Run, before: Snapshot) {
+/** After an answer (not --yes), the power state is read again before anything changes (§5 step 3). */
+const RECHECK = (asked: boolean) => (asked ? ["vm-param-get"] : []);
+
+async function assertApplied(
+  h: Host,
+  c: Cmd,
+  power: PowerState,
+  r: Run,
+  before: Snapshot,
+  asked: boolean,
+) {
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, confirmation(c, power) + applied(c, power));
   const vm = hostVm(h);
@@ -230,6 +240,7 @@ async function assertApplied(h: Host, c: Cmd, power: PowerState, r: Run, before:
     assert.equal(vm.bootedArgs, argsWith(device(c)), "the VM booted with the new args");
     assert.deepEqual(verbs(h), [
       "vm-list",
+      ...RECHECK(asked),
       "vm-shutdown",
       "vm-param-get",
       "vm-param-set",
@@ -238,7 +249,7 @@ async function assertApplied(h: Host, c: Cmd, power: PowerState, r: Run, before:
     assert.ok(calls(h).includes(`vm-shutdown uuid=${UUID1}`), "a clean shutdown first");
     assert.ok(calls(h).includes(`vm-start uuid=${UUID1} on=${DEFAULT_HOST_UUID}`), "on this host");
   } else {
-    assert.deepEqual(verbs(h), ["vm-list", "vm-param-get", "vm-param-set"]);
+    assert.deepEqual(verbs(h), ["vm-list", ...RECHECK(asked), "vm-param-get", "vm-param-set"]);
     assert.equal(vm.bootedArgs, undefined, "a halted VM is not started");
   }
 }
@@ -290,7 +301,7 @@ for (const c of COMMANDS) {
           interactive: p.interactive,
           answers: p.answers,
         });
-        if (p.yes) await assertApplied(h, c, power, r, before);
+        if (p.yes) await assertApplied(h, c, power, r, before, !p.extra?.includes("--yes"));
         else await assertCancelled(h, c, power, r, before);
         if (p.extra?.includes("--yes")) {
           assert.ok(r.stderr.startsWith(`${QUESTION} yes (--yes)\n`), r.stderr);

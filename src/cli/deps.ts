@@ -9,6 +9,9 @@ import { Xe } from "../xe/client.ts";
 import { DEFAULT_INVENTORY, readLocalHostUuid } from "../xe/inventory.ts";
 import type { Prompt } from "./confirm.ts";
 import type { IO } from "./io.ts";
+import { createInterrupts, type Interrupts } from "./interrupts.ts";
+import { interruptedLine } from "../ops/vm-claim.ts";
+import { createVmLocks, type VmLocks } from "../store/vm-lock.ts";
 
 export interface Env {
   get(name: string): string | undefined;
@@ -32,6 +35,12 @@ export interface Deps {
   xeUntil(deadline: number): Promise<Xe>;
   /** This host's uuid from the xapi inventory (VGPU_INVENTORY overrides its path), or null. */
   localHost(): string | null;
+  /** The per-VM operation locks (files beside the database), taken by commands that change VMs. */
+  locks(): VmLocks;
+  /** Signals caught during a change's apply phase. */
+  interrupts: Interrupts;
+  /** The command being run (journal entries and lock holders name it). */
+  command: string;
   /** Releases what was opened (main.ts calls it once the command ends). */
   close(): void;
 }
@@ -64,6 +73,7 @@ export function createDeps(input: DepsInput): Deps {
   let store: Promise<Store> | null = null;
   let settings: Promise<Settings> | null = null;
   let xe: Promise<Xe> | null = null;
+  let locks: VmLocks | null = null;
   const runnerFor = (s: Settings): XeRunner =>
     input.xeRunner ??
       createXeRunner({ xePath, defaultTimeoutMs: s.xeTimeoutS * 1000, env: input.env.all() });
@@ -81,10 +91,12 @@ export function createDeps(input: DepsInput): Deps {
             `Migrated the database schema; a copy of the previous database is at ${opened.backupPath}\n`,
           );
         }
-        return new Store(opened.db, dbPath, {
+        const st = new Store(opened.db, dbPath, {
           actor: actorFrom(input.env),
           command: input.command,
         }, now);
+        warnInterrupted(st, deps, input.command);
+        return st;
       });
       return store;
     },
@@ -113,12 +125,37 @@ export function createDeps(input: DepsInput): Deps {
       };
       return new Xe(bounded, { platformKey: s.platformKey });
     },
+    locks() {
+      locks ??= createVmLocks(dbPath, { command: input.command, pid: Deno.pid, now });
+      return locks;
+    },
+    interrupts: createInterrupts(input.io),
+    command: input.command,
     localHost() {
       return readLocalHostUuid(input.env.get("VGPU_INVENTORY") || DEFAULT_INVENTORY);
     },
     close() {
+      locks?.releaseAll();
       store?.then((s) => s.close()).catch(() => {});
     },
   };
   return deps;
+}
+
+// The start hook runs inside our own vm-start and must stay fast; recover shows entries itself.
+const NO_WARNING = new Set(["startup-hook", "recover"]);
+
+/** One warning line per operation left open by a process that is gone (design.md §5 step 10). */
+function warnInterrupted(store: Store, deps: Deps, command: string): void {
+  if (NO_WARNING.has(command)) return;
+  let entries;
+  try {
+    entries = store.openJournalEntries();
+    if (entries.length === 0) return;
+    const locks = deps.locks();
+    entries = entries.filter((e) => locks.isFree(e.vmUuid));
+  } catch {
+    return; // a damaged journal is doctor's to report; it must not stop every command
+  }
+  for (const e of entries) deps.io.err.write(`warning: ${interruptedLine(e)}\n`);
 }

@@ -6,6 +6,7 @@ import { buildProgram } from "./program.ts";
 import type { Selected } from "./command-table.ts";
 import { createDeps, type Env } from "./deps.ts";
 import { EXIT, exitCodeFor } from "./exit-code.ts";
+import { SIGNAL_EXIT } from "./interrupts.ts";
 import type { IO } from "./io.ts";
 
 export interface MainInput {
@@ -54,12 +55,16 @@ async function runSelected(s: Selected, input: MainInput): Promise<number> {
   try {
     const mod = await s.load();
     const outcome = await mod.run(mod.parseOptions(s.raw), deps);
+    const sig = deps.interrupts.received();
+    if (sig !== null) return SIGNAL_EXIT[sig]; // finished after a signal: 130/143/129 (§5 step 9)
     if (outcome === "degraded") return EXIT.failed;
     if (outcome === "drift") return EXIT.drift;
     if (outcome === "refused") return EXIT.usage; // 2: xapi aborts the start (design.md §4)
     return EXIT.ok;
   } catch (e) {
     const code = exitCodeFor(e, input.io, input.env.get("VGPU_DEBUG") === "1");
+    const sig = deps.interrupts.received();
+    if (sig !== null) return SIGNAL_EXIT[sig];
     // The start hook exits 2 only for a strict refusal (design.md §4): never for a usage error.
     return s.name === "startup-hook" && code === EXIT.usage ? EXIT.failed : code;
   } finally {

@@ -12,8 +12,9 @@ export function systemIo(): IO {
     try {
       while (off < buf.length) off += f.writeSync(buf.subarray(off));
     } catch (e) {
-      // The reader went away (`vgpu-admin list-vms | head`): drop the rest, as other CLIs do.
-      if (!(e instanceof Deno.errors.BrokenPipe)) throw e;
+      // The reader went away (`vgpu-admin list-vms | head`), or the terminal did (a dropped SSH
+      // session: EIO): drop the rest, as other CLIs do. A change in progress must go on.
+      if (!(e instanceof Error)) throw e;
       closed.add(f);
     }
   };

@@ -4,7 +4,12 @@ import { UsageError } from "../domain/errors.ts";
 import type { VgpuConfig } from "../domain/types.ts";
 import { priorityName } from "../domain/types.ts";
 import { quote } from "../domain/validate.ts";
-import { applyReconfigure, planReconfigure, type ReconfigureRequest } from "../ops/reconfigure.ts";
+import {
+  applyReconfigure,
+  planReconfigure,
+  recheckPlan,
+  type ReconfigureRequest,
+} from "../ops/reconfigure.ts";
 import { APPLY_QUESTION, confirmOrCancel } from "./confirm.ts";
 import type { Deps } from "./deps.ts";
 import { writeLines } from "./io.ts";
@@ -53,7 +58,7 @@ export async function runReconfigure(
   deps: Deps,
 ): Promise<void> {
   const store = await deps.store();
-  const plan = await planReconfigure(store, deps.xe, req);
+  const plan = await planReconfigure(store, deps.xe, deps.locks(), req, deps.localHost());
   const out = deps.io.out;
   if (!plan.changed) {
     out.write(
@@ -74,17 +79,30 @@ export async function runReconfigure(
     plan.running
       ? "This change requires stopping and restarting the VM."
       : "The change applies at the VM's next start.",
+    ...(plan.elsewhere === null ? [] : [
+      `The VM runs on host ${plan.elsewhere.name}; it will be started on this host (${
+        plan.localName ?? "this host"
+      }), whose GPU vgpu-admin configures. If it cannot start here, it is started on ${plan.elsewhere.name} again.`,
+    ]),
   ]);
   await confirmOrCancel(APPLY_QUESTION, common.yes, deps);
   const settings = await deps.settings();
+  const xe = await deps.xe();
+  // The question may have been open for a while: someone may have started, stopped or changed it.
+  if (!common.yes) await recheckPlan(store, xe, plan);
   const progress = createProgress(deps.io);
-  const r = await applyReconfigure(store, await deps.xe(), plan, {
-    shutdownTimeoutMs: (common.shutdownTimeoutS ?? settings.shutdownTimeoutS) * 1000,
-    startTimeoutMs: settings.startTimeoutS * 1000,
-    forceShutdown: common.forceShutdown,
-    localHost: deps.localHost(),
-    progress: progress.step,
-  }).finally(progress.done);
+  const r = await deps.interrupts.guard(() =>
+    applyReconfigure(store, xe, plan, {
+      shutdownTimeoutMs: (common.shutdownTimeoutS ?? settings.shutdownTimeoutS) * 1000,
+      startTimeoutMs: settings.startTimeoutS * 1000,
+      forceShutdown: common.forceShutdown,
+      localHost: deps.localHost(),
+      progress: progress.step,
+      interrupted: deps.interrupts.received,
+      command: deps.command,
+      pid: Deno.pid,
+    }).finally(progress.done)
+  );
   writeLines(out, [
     `Applied: VM ${r.vm.vmUuid} is in vGPU pool ${r.vm.pool}, priority ${
       priorityName(r.vm.priority)
@@ -93,5 +111,8 @@ export async function runReconfigure(
     r.restarted
       ? "The VM was restarted and runs with the new configuration."
       : "The VM is halted; it gets the new configuration at its next start.",
+    ...(r.finishedAfter === null ? [] : [
+      `(${r.finishedAfter} arrived after the new configuration was written: the change was finished, not undone.)`,
+    ]),
   ]);
 }

@@ -12,6 +12,7 @@
 // Not handled: shell-style quoting and QEMU's JSON form `-device {"driver":...}` (such a
 // device is not recognised as ours); arguments are split on ASCII whitespace only.
 
+import { ImplausibleArgsError } from "./errors.ts";
 import {
   type PoolId,
   type Priority,
@@ -75,6 +76,46 @@ export function tokenizeArgs(args: string | null): ArgToken[] {
     out.push({ text: s.slice(start, i), start, end: i });
   }
   return out;
+}
+
+/**
+ * Why `args` cannot be a VM's QEMU arguments, or null when it can (design.md §5 step 11: an
+ * answer from xe that is not plausible is an error, never data to write back). QEMU arguments
+ * are options (`-name`, `--name`), each followed by at most one value; so the first word is an
+ * option and no two values follow each other. An HTML error page, a shell message or a cut
+ * line fails one of these; control characters never belong in them.
+ */
+export function implausibleArgs(args: string | null): string | null {
+  if (args === null || isBlank(args)) return null;
+  for (let i = 0; i < args.length; i++) {
+    const c = args.charCodeAt(i);
+    if ((c < 0x20 && !WS.has(c)) || c === 0x7f) return "it holds control characters";
+  }
+  const tokens = tokenizeArgs(args);
+  if (!tokens[0].text.startsWith("-")) {
+    return `it starts with ${JSON.stringify(cut(tokens[0].text))}, not with a QEMU option`;
+  }
+  for (let i = 2; i < tokens.length; i++) {
+    if (!tokens[i].text.startsWith("-") && !tokens[i - 1].text.startsWith("-")) {
+      return `${JSON.stringify(cut(tokens[i].text))} stands where a QEMU option belongs`;
+    }
+  }
+  return null;
+}
+
+function cut(s: string): string {
+  return s.length > 40 ? s.slice(0, 40) + "…" : s;
+}
+
+/** Throws ImplausibleArgsError when `args` read from xe cannot be QEMU arguments. */
+export function requirePlausibleArgs(args: string | null, vmUuid: string): void {
+  const why = implausibleArgs(args);
+  if (why !== null) {
+    throw new ImplausibleArgsError(
+      `xe answered with args for VM ${vmUuid} that are not QEMU options (${why}); nothing was written. ` +
+        `Check them with: xe vm-param-get uuid=${vmUuid} param-name=platform`,
+    );
+  }
 }
 
 /** `-device vgpu-stub,pool_id=<A|B>,priority=<low|medium|high>,vm_id=<int>` for `c`. */
@@ -295,6 +336,7 @@ function rewrite(text: string, { tokens, stubs }: Scan, replacement: string | nu
  * vgpu-stub, ours is appended after the last argument with one space. Null or blank → ours.
  */
 export function mergeDeviceArgs(existing: string | null, c: VgpuConfig): string {
+  requirePlausible(existing);
   const ours = buildDevice(c);
   const text = existing ?? "";
   const s = scan(text);
@@ -314,7 +356,18 @@ export function mergeDeviceArgs(existing: string | null, c: VgpuConfig): string 
  */
 export function removeDeviceArgs(existing: string | null): string | null {
   if (existing === null) return null;
+  requirePlausible(existing);
   const s = scan(existing);
   const out = s.stubs.length > 0 ? rewrite(existing, s, null) : existing;
   return isBlank(out) ? null : out;
+}
+
+// Every rewrite starts from args read from xe: never build on an answer that is not args.
+function requirePlausible(existing: string | null): void {
+  const why = implausibleArgs(existing);
+  if (why !== null) {
+    throw new ImplausibleArgsError(
+      `xe answered with VM args that are not QEMU options (${why}); nothing was written`,
+    );
+  }
 }

@@ -103,3 +103,16 @@ export class XeKeyMissingError extends XeError {
 
 /** xe printed something we cannot parse (garbage on stdout). */
 export class XeOutputError extends XeError {}
+
+/** Another vgpu-admin holds the VM's operation lock, or the VM changed under us. */
+export class BusyError extends VgpuError {}
+
+/** An interrupted operation left the VM in the journal: `vgpu-admin recover` must run first. */
+export class RecoveryNeededError extends VgpuError {}
+
+/** Args read from xe that cannot be QEMU arguments (garbage, a cut answer): never written back. */
+export class ImplausibleArgsError extends XeOutputError {
+  constructor(message: string) {
+    super(message, [], 0, "");
+  }
+}

@@ -1,19 +1,25 @@
 // set-pool, set-priority, set-vm-id, update-vm: the reconfiguration protocol of design.md §5.
-// plan (validate, read the host) → the command confirms → apply (stop, commit, write, start),
-// with compensating writes when a step after the shutdown fails. No database transaction is
-// ever held across an xe call: the VM's own start hook reads the database during vm-start.
+// plan (lock, validate, read the host) → the command confirms → re-check → apply (journal, stop,
+// commit, write, start), with compensating writes when a step after the journal fails or a
+// signal arrives. No database transaction is ever held across an xe call: the VM's own start
+// hook reads the database during vm-start.
 import { mergeDeviceArgs, sameConfig } from "../domain/device-args.ts";
 import {
+  BusyError,
   ConflictError,
   OperationFailedError,
   PowerStateRefusedError,
   VgpuError,
 } from "../domain/errors.ts";
+import type { JournalStep } from "../domain/journal.ts";
 import type { HostVm, PoolId, PowerState, Priority, VgpuConfig, Vm } from "../domain/types.ts";
 import { priorityName } from "../domain/types.ts";
 import { conflictMessage, type Store, type VmChange } from "../store/store.ts";
+import type { VmLocks } from "../store/vm-lock.ts";
 import type { Xe } from "../xe/client.ts";
 import { requireHostVm } from "./register.ts";
+import { claimVms } from "./vm-claim.ts";
+import { readWithRetry, setArgsVerified, startedAnyway, WriteFailedError } from "./xe-write.ts";
 
 export interface ReconfigureRequest {
   vmUuid: string;
@@ -30,6 +36,12 @@ export interface ReconfigurePlan {
   /** null when nothing changes (the host is not read then). */
   host: HostVm | null;
   running: boolean;
+  /** The args the VM will carry (computed from the args read now; re-read after the stop). */
+  targetArgs: string | null;
+  /** The host the VM runs on when that is not this host (uuid and name), else null. */
+  elsewhere: { uuid: string; name: string } | null;
+  /** This host's name, for the confirmation when the VM runs elsewhere. */
+  localName: string | null;
 }
 
 export interface ApplyOptions {
@@ -40,6 +52,10 @@ export interface ApplyOptions {
   /** Host to start the VM on (`on=`); null lets xapi choose. */
   localHost: string | null;
   progress(line: string): void;
+  /** The signal that interrupted the run (SIGINT, SIGTERM, SIGHUP), or null. */
+  interrupted(): string | null;
+  command: string;
+  pid: number;
 }
 
 export interface ApplyResult {
@@ -49,13 +65,17 @@ export interface ApplyResult {
   restarted: boolean;
   /** The clean shutdown finished only after its wait had timed out. */
   lateShutdown: boolean;
+  /** A signal arrived after both the row and the args were written: the change was finished. */
+  finishedAfter: string | null;
 }
 
-/** Step 1: validates values, conflicts, the VM on the host and its power state. */
+/** Step 1: validates values, conflicts, the VM on the host and its power state; takes the lock. */
 export async function planReconfigure(
   store: Store,
   xe: () => Promise<Xe>,
+  locks: VmLocks,
   req: ReconfigureRequest,
+  localHost: string | null = null,
 ): Promise<ReconfigurePlan> {
   const vm = store.requireVm(req.vmUuid);
   const next: VgpuConfig = {
@@ -63,12 +83,24 @@ export async function planReconfigure(
     priority: req.priority ?? vm.priority,
     vmId: req.vmId ?? vm.vmId,
   };
-  if (sameConfig(vm, next)) return { vm, next, changed: false, host: null, running: false };
+  const unchanged = {
+    vm,
+    next,
+    changed: false,
+    host: null,
+    running: false,
+    targetArgs: null,
+    elsewhere: null,
+    localName: null,
+  };
+  if (sameConfig(vm, next)) return unchanged;
   const holder = store.getVmByVmId(next.vmId);
   if (holder !== null && holder.vmUuid !== vm.vmUuid) {
     throw new ConflictError(conflictMessage(next.vmId, holder));
   }
-  const host = await requireHostVm(await xe(), vm.vmUuid, false).catch((e) => {
+  claimVms(store, locks, [vm.vmUuid]);
+  const client = await xe();
+  const host = await requireHostVm(client, vm.vmUuid, false).catch((e) => {
     if (e instanceof VgpuError && e.name === "NotFoundError") {
       throw new OperationFailedError(
         `VM ${vm.vmUuid} is registered but does not exist on this host; remove it with 'vgpu-admin remove-vm --vm-uuid=${vm.vmUuid}'`,
@@ -77,7 +109,26 @@ export async function planReconfigure(
     throw e;
   });
   refuseUnsettled(vm.vmUuid, host.powerState);
-  return { vm, next, changed: true, host, running: host.powerState === "running" };
+  // Garbage from xe stops here, before the question (ImplausibleArgsError).
+  const targetArgs = mergeDeviceArgs(host.deviceModelArgs, next);
+  let elsewhere: ReconfigurePlan["elsewhere"] = null;
+  let localName: string | null = null;
+  if (host.residentOn !== null && localHost !== null && host.residentOn !== localHost) {
+    const hosts = await client.hostList().catch(() => []);
+    const name = (u: string) => hosts.find((h) => h.uuid === u)?.nameLabel ?? u;
+    elsewhere = { uuid: host.residentOn, name: name(host.residentOn) };
+    localName = name(localHost);
+  }
+  return {
+    vm,
+    next,
+    changed: true,
+    host,
+    running: host.powerState === "running",
+    targetArgs,
+    elsewhere,
+    localName,
+  };
 }
 
 function refuseUnsettled(uuid: string, state: PowerState): void {
@@ -93,7 +144,39 @@ function refuseUnsettled(uuid: string, state: PowerState): void {
   }
 }
 
-/** Step 4: a clean shutdown with a bounded wait; after a timeout the power state decides. */
+/**
+ * Step 3, after "yes": the row and the power state must still be what the question showed.
+ * Someone may have started, stopped or changed the VM while the question was open.
+ */
+export async function recheckPlan(store: Store, xe: Xe, plan: ReconfigurePlan): Promise<void> {
+  const uuid = plan.vm.vmUuid;
+  const changes: string[] = [];
+  const row = store.getVm(uuid);
+  if (row === null) changes.push("it was removed from the database");
+  else if (!sameConfig(row, plan.vm)) {
+    changes.push(
+      `its configuration is now vGPU pool ${row.pool}, priority ${
+        priorityName(row.priority)
+      }, VM ID ${row.vmId}`,
+    );
+  }
+  const power = await xe.vmPowerState(uuid);
+  if (power !== plan.host!.powerState) {
+    changes.push(`its power state went from ${plan.host!.powerState} to ${power}`);
+  }
+  if (changes.length > 0) {
+    throw new BusyError(
+      `VM ${uuid} changed while the question was open: ${
+        changes.join("; ")
+      }; nothing changed: run the command again`,
+    );
+  }
+}
+
+/** Thrown inside apply when a signal arrived before a forward step. */
+class Interrupted extends VgpuError {}
+
+/** Step 5: a clean shutdown with a bounded wait; after a timeout the power state decides. */
 async function stopVm(
   xe: Xe,
   uuid: string,
@@ -110,32 +193,39 @@ async function stopVm(
     cleanError = e;
   }
   // The request may still complete inside xapi: read the state again before deciding.
-  const state = await xe.vmPowerState(uuid);
+  const state = await readWithRetry(() => xe.vmPowerState(uuid));
   if (state === "halted") {
     o.progress("The clean shutdown completed after the wait ended.");
     return { late: true };
   }
-  if (o.forceShutdown) {
+  if (o.forceShutdown && o.interrupted() === null) {
     o.progress(`Clean shutdown failed (${cleanError.message}); forcing a hard shutdown...`);
     try {
       await xe.vmShutdown(uuid, { force: true, timeoutMs: o.shutdownTimeoutMs });
       return { late: false };
     } catch (e) {
       if (!(e instanceof VgpuError)) throw e;
-      if ((await xe.vmPowerState(uuid)) === "halted") return { late: false };
-      throw new OperationFailedError(
-        `VM ${uuid} could not be shut down (${e.message}); nothing was changed and it is still ${state}`,
+      if ((await readWithRetry(() => xe.vmPowerState(uuid))) === "halted") return { late: false };
+      throw new StopFailed(
+        `VM ${uuid} could not be shut down (${e.message}); nothing was changed and it is still ${
+          state ?? "in an unknown power state"
+        }`,
       );
     }
   }
-  throw new OperationFailedError(
-    `VM ${uuid} did not shut down (${cleanError.message}); nothing was changed and it is still ${state}. ` +
-      `Its clean shutdown may still complete later (check: xe vm-param-get uuid=${uuid} param-name=power-state); ` +
+  throw new StopFailed(
+    `VM ${uuid} did not shut down (${cleanError.message}); nothing was changed and it is still ${
+      state ?? "in an unknown power state"
+    }. ` +
+      `Its clean shutdown may still complete later: 'vgpu-admin recover --vm-uuid=${uuid}' then starts it again; ` +
       `retry with a longer --shutdown-timeout or with --force-shutdown`,
   );
 }
 
-/** Steps 4–7: stop, commit, write args, start; on failure undo and report the VM's state. */
+/** The VM did not stop: nothing was changed, but a shutdown task may still be pending in xapi. */
+class StopFailed extends OperationFailedError {}
+
+/** Steps 4–8: journal, stop, commit, write args, start; on failure or signal, undo and report. */
 export async function applyReconfigure(
   store: Store,
   xe: Xe,
@@ -143,53 +233,122 @@ export async function applyReconfigure(
   o: ApplyOptions,
 ): Promise<ApplyResult> {
   const uuid = plan.vm.vmUuid;
-  const { late } = plan.running ? await stopVm(xe, uuid, o) : { late: false };
+  const host = plan.host!;
+  const journal = store.openJournal({
+    vmUuid: uuid,
+    command: o.command,
+    pid: o.pid,
+    original: { row: config(plan.vm), args: host.deviceModelArgs, power: host.powerState },
+    target: { row: plan.next, args: plan.targetArgs },
+  });
+  const advance = (step: JournalStep) => store.advanceJournal(journal, step);
+  const forward = () => {
+    const sig = o.interrupted();
+    if (sig !== null) throw new Interrupted(`interrupted by ${sig}`);
+  };
   let change: VmChange | null = null;
-  let argsBefore: string | null = plan.host!.deviceModelArgs;
+  let argsBefore: string | null = host.deviceModelArgs;
+  let argsAfter = plan.targetArgs ?? "";
   let argsWritten = false;
-  let step = "reading the VM's args";
+  let late = false;
+  let step = "shutting down the VM";
   try {
-    argsBefore = await xe.vmGetArgs(uuid);
+    if (plan.running) {
+      forward();
+      advance("stopping");
+      late = (await stopVm(xe, uuid, o)).late;
+      advance("stopped");
+    }
+    step = "reading the VM's args";
+    forward();
+    const read = await xe.vmGetArgs(uuid);
+    argsAfter = mergeDeviceArgs(read, plan.next);
+    if (read !== argsBefore) {
+      argsBefore = read;
+      store.advanceJournal(journal, plan.running ? "stopped" : "planned", {
+        original: argsBefore,
+        target: argsAfter,
+      });
+    }
     step = "saving the new configuration";
-    change = store.updateVm(uuid, plan.next);
-    const argsAfter = mergeDeviceArgs(argsBefore, plan.next);
+    forward();
+    store.transaction(() => {
+      change = store.updateVm(uuid, plan.next, undefined, plan.vm);
+      advance("row-written");
+    });
     step = "writing the VM's args";
+    forward();
     if (argsAfter !== argsBefore) {
       argsWritten = true; // set first: a timed-out write may still have happened
-      await xe.vmSetArgs(uuid, argsAfter);
+      await setArgsVerified(xe, uuid, argsAfter);
     }
+    advance("args-written");
+    // Row and args both hold the change now: a signal from here on finishes it (§5 step 9).
     if (plan.running) {
       step = "starting the VM";
+      advance("starting");
       o.progress(`Starting VM ${uuid}...`);
-      await xe.vmStart(uuid, { onHost: o.localHost, timeoutMs: o.startTimeoutMs });
-      // It booted with the args just written: whatever stale start was recorded is over.
-      store.clearStaleRun(uuid);
+      await startHere(xe, uuid, o);
     }
+    store.transaction(() => {
+      // It booted with the args just written: whatever stale start was recorded is over.
+      if (plan.running) store.clearStaleRun(uuid);
+      store.closeJournal(journal, "applied");
+    });
     return {
-      vm: change.after!,
+      vm: (change as VmChange | null)!.after!,
       argsBefore,
       argsAfter,
       restarted: plan.running,
       lateShutdown: late,
+      finishedAfter: o.interrupted(),
     };
   } catch (e) {
     if (!(e instanceof VgpuError)) throw e;
-    const report = await compensate(store, xe, plan, o, {
+    if (e instanceof StopFailed) {
+      // Nothing changed. A pending clean shutdown would leave the VM halted later: keep the
+      // entry open when the VM's state is unsure, so every command shows it and recover acts.
+      const state = await readWithRetry(() => xe.vmPowerState(uuid));
+      if (state === "running") store.closeJournal(journal, "not stopped; nothing changed");
+      throw e;
+    }
+    const report = await compensate(store, xe, plan, o, journal, {
       change,
       argsBefore,
-      argsWritten,
+      argsWritten: argsWritten && !(e instanceof WriteFailedError && e.outcome === "not-written"),
       startFailed: step === "starting the VM",
     });
-    throw new OperationFailedError(`${step} failed: ${e.message}. ${report}`);
+    const what = e instanceof Interrupted
+      ? `${e.message} while ${step}`
+      : `${step} failed: ${e.message}`;
+    throw new OperationFailedError(`${what}. ${report}`);
   }
 }
 
-/** Step 7: original args, row and power state back; returns the truthful final state. */
+function config(v: VgpuConfig): VgpuConfig {
+  return { pool: v.pool, priority: v.priority, vmId: v.vmId };
+}
+
+/** vm-start on this host; a lost answer is read back (the start may have happened anyway). */
+async function startHere(xe: Xe, uuid: string, o: ApplyOptions): Promise<void> {
+  try {
+    await xe.vmStart(uuid, { onHost: o.localHost, timeoutMs: o.startTimeoutMs });
+  } catch (e) {
+    if (await startedAnyway(xe, uuid, e)) {
+      o.progress("The VM started although xe's answer was lost.");
+      return;
+    }
+    throw e;
+  }
+}
+
+/** Step 8: original args, row and power state back; returns the truthful final state. */
 async function compensate(
   store: Store,
   xe: Xe,
   plan: ReconfigurePlan,
   o: ApplyOptions,
+  journal: number,
   s: {
     change: VmChange | null;
     argsBefore: string | null;
@@ -199,52 +358,78 @@ async function compensate(
 ): Promise<string> {
   const uuid = plan.vm.vmUuid;
   const notes: string[] = [];
+  store.advanceJournal(journal, "undoing");
   const attempt = async (what: string, fn: () => Promise<unknown>) => {
     try {
       await fn();
       return true;
     } catch (e) {
-      notes.push(`could not ${what}: ${e instanceof Error ? e.message : String(e)}`);
+      if (!(e instanceof VgpuError)) throw e;
+      notes.push(`could not ${what}: ${e.message}`);
       return false;
     }
   };
+  let argsRestored = true;
   if (s.argsWritten) {
-    await attempt("restore the original args", () => xe.vmSetArgs(uuid, s.argsBefore));
+    argsRestored = await attempt(
+      "restore the original args",
+      () => setArgsVerified(xe, uuid, s.argsBefore),
+    );
   }
   if (s.change !== null) {
-    if (!store.undoChange(s.change)) {
+    if (!argsRestored) {
+      // The VM carries the new args: the database must say so, never mark its vm_id free.
+      notes.push("the database keeps the new configuration, which the VM now carries");
+    } else if (!store.undoChange(s.change)) {
       notes.push("the database row was changed by someone else meanwhile and was left as it is");
     }
   }
   if (plan.running) {
-    let state: PowerState | null = null;
-    await attempt("read the power state", async () => (state = await xe.vmPowerState(uuid)));
-    if (state === "halted") {
-      o.progress(`Starting VM ${uuid} again with its original configuration...`);
-      await attempt(
-        "start the VM again",
-        () => xe.vmStart(uuid, { onHost: o.localHost, timeoutMs: o.startTimeoutMs }),
-      );
-    } else if (state === "running" && s.startFailed) {
+    const state = await readWithRetry(() => xe.vmPowerState(uuid));
+    if (state === "running" && s.startFailed) {
       // xapi went on with the start after our wait ended: the VM booted with the new args.
       notes.push(
         "the VM started after the wait ended and runs with the new vGPU args until its next restart",
       );
       store.markStaleRun(uuid, "started during a reconfiguration that was undone");
+    } else if (state !== "running") {
+      // halted, or unknown: start it anyway (xe refuses harmlessly when it already runs)
+      o.progress(`Starting VM ${uuid} again with its original configuration...`);
+      await attempt("start the VM again", async () => {
+        try {
+          await startHere(xe, uuid, o);
+        } catch (e) {
+          if (plan.elsewhere === null) throw e;
+          o.progress(`Starting VM ${uuid} on ${plan.elsewhere.name}, where it ran before...`);
+          await xe.vmStart(uuid, { onHost: plan.elsewhere.uuid, timeoutMs: o.startTimeoutMs });
+        }
+      });
     }
   }
-  let finalState = "unknown";
-  let finalArgs: string | null | undefined = undefined;
-  await attempt(
-    "read the final power state",
-    async () => (finalState = await xe.vmPowerState(uuid)),
-  );
-  await attempt("read the final args", async () => (finalArgs = await xe.vmGetArgs(uuid)));
+  const finalState = await readWithRetry(() => xe.vmPowerState(uuid));
+  const finalArgs = await readWithRetry(() => xe.vmGetArgs(uuid));
   const row = store.getVm(uuid);
+  const back = finalState === plan.host!.powerState ||
+    (plan.running && finalState === "running");
+  const agree = finalArgs !== undefined && row !== null &&
+    mergeDeviceArgsSafe(finalArgs, row) === finalArgs;
+  if (back && agree) {
+    store.closeJournal(journal, notes.length === 0 ? "undone" : "undone, with notes");
+  } else notes.push(`run 'vgpu-admin recover --vm-uuid=${uuid}' to finish putting it back`);
   const rowText = row === null
     ? "not registered"
     : `vGPU pool ${row.pool}, priority ${priorityName(row.priority)}, VM ID ${row.vmId}`;
   const argsText = finalArgs === undefined ? "unknown" : finalArgs === null ? "(none)" : finalArgs;
   const restored = notes.length === 0 ? "Everything was put back. " : `${notes.join("; ")}. `;
-  return `${restored}VM ${uuid} is now ${finalState} with args: ${argsText}; database: ${rowText}`;
+  return `${restored}VM ${uuid} is now ${
+    finalState ?? "in an unknown power state"
+  } with args: ${argsText}; database: ${rowText}`;
+}
+
+function mergeDeviceArgsSafe(args: string | null, c: VgpuConfig): string | null {
+  try {
+    return mergeDeviceArgs(args, c);
+  } catch {
+    return null;
+  }
 }

@@ -9,6 +9,19 @@ export const EXPECTED_TABLES: Readonly<Record<string, readonly string[]>> = {
   history: ["id", "at", "actor", "command", "vm_uuid", "pool_id", "before_json", "after_json"],
   settings: ["key", "value", "updated_at"],
   stale_runs: ["vm_uuid", "since", "reason"],
+  op_journal: [
+    "id",
+    "vm_uuid",
+    "command",
+    "actor",
+    "pid",
+    "started_at",
+    "step",
+    "original_json",
+    "target_json",
+    "closed_at",
+    "outcome",
+  ],
 };
 
 export const EXPECTED_INDEXES: readonly string[] = [
@@ -17,6 +30,7 @@ export const EXPECTED_INDEXES: readonly string[] = [
   "idx_vm_priority",
   "idx_history_vm",
   "idx_vm_pool_vmid",
+  "idx_op_journal_open",
 ];
 
 /** Returns the first problem found, or null when the schema is what the code expects. */

@@ -2,11 +2,14 @@
 // history row; reads are plain statements. Store methods are named for the table they touch.
 import type { ImportVm } from "../domain/config-file.ts";
 import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
-import { ConflictError, DatabaseError, NotFoundError } from "../domain/errors.ts";
+import { BusyError, ConflictError, DatabaseError, NotFoundError } from "../domain/errors.ts";
+import type { JournalEntry, JournalStep } from "../domain/journal.ts";
 import {
   type Pool,
   type PoolId,
+  type PowerState,
   type Priority,
+  PRIORITY_NAMES,
   type VgpuConfig,
   type Vm,
   VM_ID_MAX,
@@ -108,6 +111,10 @@ function vmSnapshot(vm: Vm | null): string | null {
   });
 }
 
+function sameVgpu(a: VgpuConfig, b: VgpuConfig): boolean {
+  return a.pool === b.pool && a.priority === b.priority && a.vmId === b.vmId;
+}
+
 /** SQLite's CURRENT_TIMESTAMP form (UTC, seconds), so defaults and our writes look alike. */
 export function sqlTimestamp(d: Date): string {
   return d.toISOString().slice(0, 19).replace("T", " ");
@@ -117,8 +124,22 @@ export function conflictMessage(vmId: number, holder: Vm): string {
   return `VM ID ${vmId} already in use by VM ${holder.vmUuid} (${holder.vmName ?? "<no name>"})`;
 }
 
+function parseJournalJson(text: string): unknown {
+  try {
+    const v = JSON.parse(text);
+    return v !== null && typeof v === "object" && typeof v.row === "object" ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+function isPower(p: unknown): p is PowerState {
+  return p === "halted" || p === "running" || p === "paused" || p === "suspended";
+}
+
 export class Store {
   #statements = new Map<string, StatementSync>();
+  #depth = 0;
 
   constructor(
     readonly db: DatabaseSync,
@@ -161,13 +182,25 @@ export class Store {
     return { changes: Number(r.changes), lastId: Number(r.lastInsertRowid) };
   }
 
-  /** Runs `fn` in one BEGIN IMMEDIATE transaction; any throw rolls everything back. */
+  /**
+   * Runs `fn` in one BEGIN IMMEDIATE transaction; any throw rolls everything back. Nested calls
+   * join the outer transaction, so ops can commit a row, its history and a journal step together.
+   */
   transaction<T>(fn: () => T): T {
+    if (this.#depth > 0) {
+      this.#depth++;
+      try {
+        return fn();
+      } finally {
+        this.#depth--;
+      }
+    }
     try {
       this.db.exec("BEGIN IMMEDIATE");
     } catch (e) {
       throw sqliteError(e, this.path);
     }
+    this.#depth = 1;
     try {
       const result = fn();
       this.db.exec("COMMIT");
@@ -178,6 +211,8 @@ export class Store {
       } catch { /* the transaction may already be gone; the first error is what matters */ }
       if (e instanceof DatabaseError || !(e instanceof Error) || e.name !== "Error") throw e;
       throw sqliteError(e, this.path);
+    } finally {
+      this.#depth = 0;
     }
   }
 
@@ -366,10 +401,26 @@ export class Store {
     });
   }
 
-  /** Changes a registered VM's pool, priority and vm_id (and name when given). */
-  updateVm(vmUuid: string, config: VgpuConfig, vmName?: string | null): VmChange {
+  /**
+   * Changes a registered VM's pool, priority and vm_id (and name when given). With `expected`,
+   * a compare-and-set: the row must still hold that configuration (what the plan read), else
+   * BusyError and nothing changes, so nobody's change is silently reverted.
+   */
+  updateVm(
+    vmUuid: string,
+    config: VgpuConfig,
+    vmName?: string | null,
+    expected?: VgpuConfig,
+  ): VmChange {
     return this.transaction(() => {
       const before = this.requireVm(vmUuid);
+      if (expected !== undefined && !sameVgpu(before, expected)) {
+        throw new BusyError(
+          `VM ${vmUuid} was changed by someone else meanwhile (now vGPU pool ${before.pool}, priority ${
+            PRIORITY_NAMES[before.priority]
+          }, VM ID ${before.vmId}); nothing changed: check it and run the command again`,
+        );
+      }
       this.#assertFree(vmUuid, config.vmId);
       this.#run(
         `UPDATE vms SET pool_id = ?, priority = ?, vm_id = ?, vm_name = ?, updated_at = ?
@@ -457,6 +508,107 @@ export class Store {
   clearStaleRun(vmUuid: string): void {
     this.transaction(() => {
       this.#run(`DELETE FROM stale_runs WHERE vm_uuid = ?`, vmUuid);
+    });
+  }
+
+  // ---- operation journal (design.md §5 steps 4 and 10) -----------------------------------
+
+  /** Opens a journal entry (committed at once, before the first change to the host). */
+  openJournal(e: Omit<JournalEntry, "id" | "startedAt" | "step" | "actor">): number {
+    return this.transaction(() =>
+      this.#run(
+        `INSERT INTO op_journal (vm_uuid, command, actor, pid, started_at, step, original_json,
+           target_json) VALUES (?, ?, ?, ?, ?, 'planned', ?, ?)`,
+        e.vmUuid,
+        e.command,
+        this.audit.actor,
+        e.pid,
+        this.now().toISOString(),
+        JSON.stringify(e.original),
+        JSON.stringify(e.target),
+      ).lastId
+    );
+  }
+
+  /** Records the last completed step; `args` updates the original/target args read later. */
+  advanceJournal(
+    id: number,
+    step: JournalStep,
+    args?: { original: string | null; target: string | null },
+  ): void {
+    this.transaction(() => {
+      this.#run(`UPDATE op_journal SET step = ? WHERE id = ?`, step, id);
+      if (args === undefined) return;
+      const r = this.#get<{ original_json: string; target_json: string }>(
+        `SELECT original_json, target_json FROM op_journal WHERE id = ?`,
+        id,
+      )!;
+      const o = JSON.parse(r.original_json), t = JSON.parse(r.target_json);
+      this.#run(
+        `UPDATE op_journal SET original_json = ?, target_json = ? WHERE id = ?`,
+        JSON.stringify({ ...o, args: args.original }),
+        JSON.stringify({ ...t, args: args.target }),
+        id,
+      );
+    });
+  }
+
+  /** Closes an entry; call inside the transaction of the operation's last database change. */
+  closeJournal(id: number, outcome: string): void {
+    this.transaction(() => {
+      this.#run(
+        `UPDATE op_journal SET closed_at = ?, outcome = ? WHERE id = ? AND closed_at IS NULL`,
+        this.now().toISOString(),
+        outcome,
+        id,
+      );
+    });
+  }
+
+  /** Open journal entries (all, or one VM's), oldest first. */
+  openJournalEntries(vmUuid?: string): JournalEntry[] {
+    const rows = this.#all<{
+      id: number;
+      vm_uuid: string;
+      command: string;
+      actor: string;
+      pid: number;
+      started_at: string;
+      step: JournalStep;
+      original_json: string;
+      target_json: string;
+    }>(
+      `SELECT id, vm_uuid, command, actor, pid, started_at, step, original_json, target_json
+       FROM op_journal WHERE closed_at IS NULL ${vmUuid === undefined ? "" : "AND vm_uuid = ?"}
+       ORDER BY id`,
+      ...(vmUuid === undefined ? [] : [vmUuid]),
+    );
+    return rows.map((r) => {
+      const original = parseJournalJson(r.original_json) as JournalEntry["original"] | null;
+      const target = parseJournalJson(r.target_json) as JournalEntry["target"] | null;
+      if (original === null || target === null || !isPower(original.power)) {
+        throw new DatabaseError(
+          `database damaged: op_journal row ${r.id}: its saved configuration is unreadable; run 'vgpu-admin doctor'`,
+        );
+      }
+      return {
+        id: r.id,
+        vmUuid: r.vm_uuid,
+        command: r.command,
+        actor: r.actor,
+        pid: r.pid,
+        startedAt: r.started_at,
+        step: r.step,
+        original,
+        target,
+      };
+    });
+  }
+
+  /** Records a history row of its own (recover's decisions). */
+  recordHistory(vmUuid: string, before: Vm | null, after: Vm | null): void {
+    this.transaction(() => {
+      this.#history(vmUuid, null, vmSnapshot(before), vmSnapshot(after));
     });
   }
 

@@ -68,6 +68,11 @@ async function runXe(
       stdout: "piped",
       stderr: "piped",
       env: cfg.env,
+      // Its own session and process group: the terminal's Ctrl-C or a dropped SSH session's
+      // SIGHUP reaches vgpu-admin, which decides, and never kills an xe call mid-way (xapi's
+      // task would go on anyway, only its answer would be lost: xe-reference.md). Our own
+      // time bound still kills the whole group.
+      detached: true,
     }).spawn();
   } catch (e) {
     throw spawnFailure(cfg.xePath, args, e);
@@ -147,9 +152,17 @@ function spawnFailure(xePath: string, args: readonly string[], e: unknown): Erro
   return new XeError(`could not run xe ${where}: ${why}`, args);
 }
 
-/** SIGKILLs the child and, best effort, every process descended from it (read from /proc). */
+/**
+ * SIGKILLs the child's process group (it leads one: `detached`) and, best effort, every process
+ * descended from it that left the group (read from /proc where it is readable).
+ */
 function killTree(child: Deno.ChildProcess): void {
   const descendants = descendantsOf(child.pid);
+  try {
+    Deno.kill(-child.pid, "SIGKILL");
+  } catch {
+    // the group is gone already
+  }
   try {
     child.kill("SIGKILL");
   } catch {
