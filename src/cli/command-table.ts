@@ -132,6 +132,14 @@ export const COMMANDS: readonly CommandSpec[] = [
     ],
   },
   {
+    name: "recover",
+    description:
+      "finish or undo reconfigurations interrupted by kill -9, a crash or a power loss, and restart their VMs",
+    example: "vgpu-admin recover --yes",
+    load: () => import("./commands/recover.ts"),
+    options: [opt("--vm-uuid <uuid>", "only this VM's interrupted operation"), YES],
+  },
+  {
     name: "status",
     description: "control panel: vGPU pools, their VMs, unregistered VMs, drift and stale starts",
     example: "vgpu-admin status",

@@ -921,6 +921,10 @@ async function main(): Promise<number> {
     outcome = { code: fault.exitCode ?? 1, stdout: "", stderr: fault.stderr };
   } else if (fault?.mode === "garbage") {
     outcome = { code: fault.exitCode ?? 0, stdout: fault.stdout, stderr: fault.stderr ?? "" };
+  } else if (fault?.mode === "lost") {
+    await runCommand(statePath, argv);
+    await hangForever();
+    throw new Error("unreachable");
   } else {
     if (fault?.mode === "delay") await sleep(fault.ms);
     outcome = await runCommand(statePath, argv);

@@ -97,6 +97,11 @@ export type FakeFault =
     times?: number;
     match?: string[];
   }
+  /**
+   * Run the call normally (its change happens, as xapi's task goes on), then never answer: the
+   * client's answer is lost, as when xe is killed or times out after xapi took the request.
+   */
+  | { mode: "lost"; times?: number; match?: string[] }
   /** Sleep `ms` without holding the lock, then run the call normally. */
   | { mode: "delay"; ms: number; times?: number; match?: string[] };
 

@@ -1,0 +1,87 @@
+// recover: ends every reconfiguration that a dead process left open (design.md §5 step 10).
+import { priorityName } from "../../domain/types.ts";
+import { parseUuid } from "../../domain/validate.ts";
+import { applyRecovery, claimAbandoned, planRecover } from "../../ops/recover.ts";
+import { confirmOrCancel } from "../confirm.ts";
+import type { Deps } from "../deps.ts";
+import { writeLines } from "../io.ts";
+import type { Outcome } from "../outcome.ts";
+import { createProgress } from "../progress.ts";
+import type { VgpuConfig } from "../../domain/types.ts";
+
+export interface RecoverOptions {
+  vmUuid?: string;
+  yes: boolean;
+}
+
+export function parseOptions(raw: { vmUuid?: string; yes?: boolean }): RecoverOptions {
+  return {
+    vmUuid: raw.vmUuid === undefined ? undefined : parseUuid(raw.vmUuid),
+    yes: raw.yes === true,
+  };
+}
+
+const describe = (c: VgpuConfig) =>
+  `vGPU pool ${c.pool}, priority ${priorityName(c.priority)}, VM ID ${c.vmId}`;
+
+export async function run(opts: RecoverOptions, deps: Deps): Promise<Outcome> {
+  const store = await deps.store();
+  // One database read when nothing is open: no xe call, no lock.
+  const entries = claimAbandoned(store, deps.locks(), opts.vmUuid);
+  const out = deps.io.out;
+  if (entries.length === 0) {
+    out.write(
+      opts.vmUuid === undefined
+        ? "No interrupted operations: nothing to recover.\n"
+        : `No interrupted operation on VM ${opts.vmUuid}: nothing to recover.\n`,
+    );
+    return;
+  }
+  const xe = await deps.xe();
+  const items = await planRecover(store, xe, entries);
+  for (const it of items) {
+    const e = it.entry;
+    writeLines(out, [
+      `VM ${e.vmUuid}: ${e.command} by ${e.actor} (pid ${e.pid}) was interrupted at step ${e.step}, started ${
+        e.startedAt.slice(0, 19).replace("T", " ")
+      } UTC.`,
+      `  Before: ${describe(e.original.row)}, ${e.original.power}`,
+      `  Target: ${describe(e.target.row)}`,
+      `  Now: database ${it.now.row === null ? "(no row)" : describe(it.now.row)}; VM ${
+        it.now.power ?? "power state unreadable"
+      }, args ${it.now.args === undefined ? "unreadable" : it.now.args ?? "(none)"}`,
+      `  Recover will ${it.plan.kind === "finish" ? "finish the change" : "undo the change"}:`,
+      ...it.plan.actions.map((a) => `    - ${a}`),
+    ]);
+  }
+  await confirmOrCancel("Do you want to recover these VMs? (yes/no):", opts.yes, deps);
+  const settings = await deps.settings();
+  const progress = createProgress(deps.io);
+  let failed = 0;
+  await deps.interrupts.guard(async () => {
+    for (const it of items) {
+      const r = await applyRecovery(store, xe, it, {
+        settleMs: settings.shutdownTimeoutS * 1000,
+        startTimeoutMs: settings.startTimeoutS * 1000,
+        localHost: deps.localHost(),
+        progress: progress.step,
+      }).finally(progress.done);
+      const state = `${r.finalPower ?? "power state unknown"}, args ${
+        r.finalArgs === undefined ? "unknown" : r.finalArgs ?? "(none)"
+      }`;
+      if (r.problem === null) {
+        out.write(
+          `Recovered VM ${it.entry.vmUuid}: ${
+            r.item.plan.kind === "finish" ? "change finished" : "change undone"
+          }; it is ${state}.\n`,
+        );
+      } else {
+        failed++;
+        deps.io.err.write(
+          `error: VM ${it.entry.vmUuid} is not recovered: ${r.problem}; it is ${state}. Fix the cause, then run 'vgpu-admin recover --vm-uuid=${it.entry.vmUuid}' again\n`,
+        );
+      }
+    }
+  });
+  return failed > 0 ? "degraded" : undefined;
+}
