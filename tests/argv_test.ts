@@ -38,6 +38,7 @@ const ACCEPTED: string[][] = [
   ["register-vm", `--vm-uuid=${U}`, "--vm-name", "web, db", "--pool=B", "--vm-id=8", "--offline"],
   ["show-vm", `--vm-uuid=${U}`, "--offline", "--format=json"],
   ["remove-vm", `--vm-uuid=${U}`, "--yes"],
+  ["recover", `--vm-uuid=${U}`, "--yes"],
   ["status", "--offline"],
   ["scan-vms", "--deep", "--format=json"],
   ["set-pool", `--vm-uuid=${U}`, "--pool=B", "--yes", "--shutdown-timeout=5", "--force-shutdown"],

@@ -111,6 +111,8 @@ function freshHost(): Copy {
 async function snapshot(c: Copy): Promise<Record<string, string>> {
   const out: Record<string, string> = { state: await fileHash(c.statePath) };
   for (const e of Deno.readDirSync(`${c.dir}/etc/vgpu`)) {
+    // the VMs' operation locks: runtime state (flocks), taken before the host is read
+    if (e.name.endsWith(".locks") && e.isDirectory) continue;
     out[e.name] = await fileHash(`${c.dir}/etc/vgpu/${e.name}`);
   }
   return out;

@@ -159,10 +159,11 @@ Deno.test("doctor: a healthy installation passes every check, exit 0", async () 
     r.stdout,
     [
       `✓ database: ${R}/etc/vgpu/vgpu_config.db is readable`,
-      "✓ schema: version 4 (current); every table, column and index is present",
+      "✓ schema: version 5 (current); every table, column and index is present",
       "✓ integrity: PRAGMA integrity_check: ok",
       `✓ permissions: ${R}/etc/vgpu/vgpu_config.db is 0600, ${R}/etc/vgpu is 0755`,
       "✓ settings: platform key device-model-args (default); hook-strict off; xe-timeout 30 s; shutdown-timeout 120 s",
+      "✓ interrupted: no interrupted reconfiguration",
       `✓ hook: ${R}/etc/xapi.d/vm-pre-start/10-vgpu-admin is installed, executable and current; it runs /usr/local/bin/vgpu-admin`,
       `✓ hook-binary: ${R}/usr/local/bin/vgpu-admin exists and is executable`,
       `✓ logrotate: ${R}/etc/logrotate.d/vgpu-admin rotates /var/log/vgpu-vm-startup.log (vgpu-admin also caps it at 1 MiB)`,
@@ -173,7 +174,7 @@ Deno.test("doctor: a healthy installation passes every check, exit 0", async () 
       "✓ stale-runs: no running VM has stale vGPU args",
       "✓ qemu: 1 running VM: QEMU runs with the vgpu-stub xapi holds",
       "",
-      "✓ Doctor: 14 passed.",
+      "✓ Doctor: 15 passed.",
       "",
     ].join("\n"),
   );
@@ -196,7 +197,7 @@ Deno.test("doctor --format=json: the documented shape", async () => {
   assert.equal(d.json.root, s.root);
   assert.equal(d.json.database, s.db);
   assert.equal(d.json.ok, true);
-  assert.deepEqual(d.json.summary, { ok: 14, warning: 0, failed: 0, skipped: 0 });
+  assert.deepEqual(d.json.summary, { ok: 15, warning: 0, failed: 0, skipped: 0 });
   // host-list, then the scan (vm-list, host-list), then the dom-ids (vm-list)
   assert.equal(d.json.xe_calls, 4);
   assert.deepEqual(d.json.checks.map((c: CheckJson) => c.id), [
@@ -205,6 +206,7 @@ Deno.test("doctor --format=json: the documented shape", async () => {
     "integrity",
     "permissions",
     "settings",
+    "interrupted",
     "hook",
     "hook-binary",
     "logrotate",
@@ -259,7 +261,7 @@ Deno.test("doctor ✗ database: missing -> install-hook creates it", async () =>
   );
   assert.match(r.stdout, /^- schema: not checked: the database cannot be read$/m);
   assert.match(r.stdout, /^- drift: not checked: xe is not reachable$/m);
-  assert.match(r.stdout, /\n✗ Doctor: 0 passed, 4 failed, 10 not checked\.\n$/);
+  assert.match(r.stdout, /\n✗ Doctor: 0 passed, 4 failed, 11 not checked\.\n$/);
 });
 
 Deno.test("doctor ✗ database: --db names a missing file -> the fix carries --db", async () => {
@@ -296,7 +298,7 @@ Deno.test("doctor ✗ schema: an older version is reported, not migrated", async
   assert.equal(d.code, 1);
   const c = d.check("schema");
   assert.equal(c.status, "failed");
-  assert.equal(c.message, "schema version 2, this vgpu-admin uses 4");
+  assert.equal(c.message, "schema version 2, this vgpu-admin uses 5");
   assert.equal(
     c.fix,
     "vgpu-admin list-pools (any command migrates it forward, after a backup copy)",
@@ -312,7 +314,7 @@ Deno.test("doctor ✗ schema: a newer version", async () => {
   assert.equal(d.code, 1);
   assert.equal(
     d.check("schema").message,
-    "schema version 99 is newer than this vgpu-admin understands (4)",
+    "schema version 99 is newer than this vgpu-admin understands (5)",
   );
   assert.equal(d.check("schema").fix, "install a newer vgpu-admin");
 });
@@ -322,7 +324,7 @@ Deno.test("doctor ✗ schema: a missing index", async () => {
   sql(s.db, "DROP INDEX idx_vm_pool");
   const d = await doctorJson(s, NO_XE);
   assert.equal(d.code, 1);
-  assert.equal(d.check("schema").message, "schema version 4, but index idx_vm_pool is missing");
+  assert.equal(d.check("schema").message, "schema version 5, but index idx_vm_pool is missing");
 });
 
 Deno.test("doctor ✗ integrity: PRAGMA integrity_check finds a damaged index", async () => {
@@ -501,7 +503,7 @@ Deno.test("doctor ✗ xe: not reachable; the host checks are not run", async () 
   for (const id of ["drift", "vm-id-collisions", "strict-mode", "stale-runs", "qemu"]) {
     assert.match(r.stdout, new RegExp(`^- ${id}: not checked: xe is not reachable$`, "m"));
   }
-  assert.match(r.stdout, /\n✗ Doctor: 8 passed, 1 failed, 5 not checked\.\n$/);
+  assert.match(r.stdout, /\n✗ Doctor: 9 passed, 1 failed, 5 not checked\.\n$/);
 });
 
 Deno.test("doctor ✗ xe: host-list fails", async () => {
@@ -628,7 +630,7 @@ Deno.test("doctor ⚠ qemu: QEMU runs other args than xapi holds; restart to app
       "m",
     ),
   );
-  assert.match(r.stdout, /\n✓ Doctor: 13 passed, 1 warning\.\n$/);
+  assert.match(r.stdout, /\n✓ Doctor: 14 passed, 1 warning\.\n$/);
 });
 
 Deno.test("doctor ⚠ qemu: no device-model process for the VM's domain", async () => {

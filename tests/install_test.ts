@@ -104,7 +104,7 @@ Deno.test("install-hook --root: database, hook 0755, logrotate 0644, one line pe
   assert.equal(
     r.stdout,
     [
-      `✓ database ${t.db}: created (schema version 4)`,
+      `✓ database ${t.db}: created (schema version 5)`,
       `✓ hook ${t.hook}: installed (mode 0755; runs /usr/local/bin/vgpu-admin)`,
       `✓ logrotate ${t.logrotate}: installed (mode 0644)`,
       "",
@@ -145,7 +145,7 @@ Deno.test("install-hook a second time: already installed, up to date, nothing re
   assert.equal(
     r.stdout,
     [
-      `✓ database ${t.db}: already present (schema version 4)`,
+      `✓ database ${t.db}: already present (schema version 5)`,
       `✓ hook ${t.hook}: already installed, up to date`,
       `✓ logrotate ${t.logrotate}: already installed, up to date`,
       "",

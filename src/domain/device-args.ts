@@ -81,9 +81,9 @@ export function tokenizeArgs(args: string | null): ArgToken[] {
 /**
  * Why `args` cannot be a VM's QEMU arguments, or null when it can (design.md §5 step 11: an
  * answer from xe that is not plausible is an error, never data to write back). QEMU arguments
- * are options (`-name`, `--name`), each followed by at most one value; so the first word is an
- * option and no two values follow each other. An HTML error page, a shell message or a cut
- * line fails one of these; control characters never belong in them.
+ * start with an option (`-name`, `--name`) and hold neither markup nor control characters: an
+ * HTML error page, a shell or xapi message and binary noise each fail one of these. (Values with
+ * spaces are left alone: a hand-set `-name "a b"` is the admin's own business.)
  */
 export function implausibleArgs(args: string | null): string | null {
   if (args === null || isBlank(args)) return null;
@@ -95,11 +95,9 @@ export function implausibleArgs(args: string | null): string | null {
   if (!tokens[0].text.startsWith("-")) {
     return `it starts with ${JSON.stringify(cut(tokens[0].text))}, not with a QEMU option`;
   }
-  for (let i = 2; i < tokens.length; i++) {
-    if (!tokens[i].text.startsWith("-") && !tokens[i - 1].text.startsWith("-")) {
-      return `${JSON.stringify(cut(tokens[i].text))} stands where a QEMU option belongs`;
-    }
-  }
+  // markup (an HTML error page from a proxy or a broken xapi) is never a QEMU argument
+  const markup = tokens.find((t) => /^<[!/?a-zA-Z]/.test(t.text));
+  if (markup !== undefined) return `it holds markup (${JSON.stringify(cut(markup.text))})`;
   return null;
 }
 

@@ -23,6 +23,8 @@ import {
   renderLogrotate,
   underRoot,
 } from "./install.ts";
+import { createVmLocks } from "../store/vm-lock.ts";
+import { abandonedEntries, interruptedLine } from "./vm-claim.ts";
 import { compareQemu } from "./qemu-cmdline.ts";
 import { scan, type ScanView } from "./scan.ts";
 import { countsAsDrift } from "./sync.ts";
@@ -33,6 +35,7 @@ export type CheckId =
   | "integrity"
   | "permissions"
   | "settings"
+  | "interrupted"
   | "hook"
   | "hook-binary"
   | "logrotate"
@@ -173,6 +176,8 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
     checkPermissions(checks, dbPath);
     if (store !== null) settings = checkSettings(checks, store);
     else checks.skip(["settings"], "the database cannot be read");
+    if (store !== null && schemaOk) checkInterrupted(checks, store, dbPath, dbFlag);
+    else checks.skip(["interrupted"], "the database cannot be read");
 
     // ---- files on the host ----
     checkHook(checks, input, rootFlag, dbFlag);
@@ -528,6 +533,45 @@ function checkStrict(checks: Checks, settings: Settings, drift: number): void {
   } else {
     checks.add("strict-mode", "ok", "hook-strict is off (the default); nothing drifts now");
   }
+}
+
+/** Reconfigurations whose process died mid-way (design.md §5 step 10). */
+function checkInterrupted(checks: Checks, store: Store, dbPath: string, dbFlag: string): void {
+  let open;
+  try {
+    const locks = createVmLocks(dbPath, {
+      command: "doctor",
+      pid: Deno.pid,
+      now: () => new Date(),
+    });
+    open = abandonedEntries(store, locks);
+  } catch (e) {
+    if (!(e instanceof VgpuError)) throw e;
+    checks.add(
+      "interrupted",
+      "failed",
+      e.message,
+      "vgpu-admin doctor shows the damage; restore a backup",
+    );
+    return;
+  }
+  if (open.length === 0) {
+    checks.add("interrupted", "ok", "no interrupted reconfiguration");
+    return;
+  }
+  checks.add(
+    "interrupted",
+    "failed",
+    `${plural(open.length, "reconfiguration")} interrupted mid-way: ${
+      open.length === 1 ? "its VM" : "their VMs"
+    } may be stopped or half-changed`,
+    `vgpu-admin recover${dbFlag}`,
+    open.map((e) => ({
+      vmUuid: e.vmUuid,
+      message: interruptedLine(e),
+      fix: `vgpu-admin recover${dbFlag} --vm-uuid=${e.vmUuid}`,
+    })),
+  );
 }
 
 function checkStaleRuns(checks: Checks, view: ScanView): void {

@@ -6,6 +6,7 @@ import type { HostVm, PoolId, Priority, Vm } from "../domain/types.ts";
 import { sanitizeHostName } from "../domain/validate.ts";
 import type { Store } from "../store/store.ts";
 import type { Xe } from "../xe/client.ts";
+import { setArgsVerified, WriteFailedError } from "./xe-write.ts";
 
 export interface RegisterInput {
   vmUuid: string;
@@ -67,9 +68,16 @@ export async function registerVm(
   );
   if (argsAfter !== argsBefore) {
     try {
-      await xe.vmSetArgs(vm.vmUuid, argsAfter);
+      await setArgsVerified(xe, vm.vmUuid, argsAfter);
     } catch (e) {
       if (!(e instanceof VgpuError)) throw e;
+      if (e instanceof WriteFailedError && e.outcome === "unknown") {
+        // The VM may carry the new vm_id: the row stays, so no other VM can be given it.
+        throw new OperationFailedError(
+          `writing the vGPU args of VM ${vm.vmUuid} did not answer and they could not be read back (${e.message}); ` +
+            `it stays registered: check it with 'vgpu-admin show-vm --vm-uuid=${vm.vmUuid}' and run 'vgpu-admin sync'`,
+        );
+      }
       store.undoChange(change);
       throw new OperationFailedError(
         `could not write the vGPU args of VM ${vm.vmUuid}, so it was not registered: ${e.message}`,

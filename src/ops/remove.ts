@@ -5,6 +5,7 @@ import { OperationFailedError, VgpuError } from "../domain/errors.ts";
 import type { HostVm, Vm } from "../domain/types.ts";
 import type { Store } from "../store/store.ts";
 import type { Xe } from "../xe/client.ts";
+import { setArgsVerified, WriteFailedError } from "./xe-write.ts";
 
 export interface RemoveResult {
   vm: Vm;
@@ -28,9 +29,17 @@ export async function removeVm(store: Store, xe: Xe | null, vmUuid: string): Pro
   const argsAfter = hasStub ? removeDeviceArgs(argsBefore) : argsBefore;
   if (hasStub) {
     try {
-      await xe.vmSetArgs(vmUuid, argsAfter);
+      await setArgsVerified(xe, vmUuid, argsAfter);
     } catch (e) {
       if (!(e instanceof VgpuError)) throw e;
+      if (e instanceof WriteFailedError && e.outcome === "unknown") {
+        // Whether the device is gone is unknown: keep the row (its vm_id may still be in use).
+        store.undoChange(change);
+        throw new OperationFailedError(
+          `removing the vgpu-stub device from VM ${vmUuid} did not answer and its args could not be read back (${e.message}); ` +
+            `it stays registered: check it with 'vgpu-admin show-vm --vm-uuid=${vmUuid}', then run remove-vm again`,
+        );
+      }
       store.undoChange(change);
       throw new OperationFailedError(
         `could not remove the vgpu-stub device from VM ${vmUuid}, so it stays registered: ${e.message}`,

@@ -5,6 +5,7 @@ import { mergeDeviceArgs, parseDeviceArgs, sameConfig } from "../domain/device-a
 import type { Settings } from "../domain/settings.ts";
 import type { Store } from "../store/store.ts";
 import type { Xe } from "../xe/client.ts";
+import { setArgsVerified } from "./xe-write.ts";
 
 export type HookAction = "in-sync" | "repaired" | "unregistered" | "collision";
 
@@ -33,7 +34,7 @@ export async function checkVmStart(
       return { action: "in-sync", detail: "vGPU args match the database", refuse: false };
     }
     const repaired = mergeDeviceArgs(args, vm);
-    await xe.vmSetArgs(vmUuid, repaired);
+    await setArgsVerified(xe, vmUuid, repaired);
     const refuse = settings.hookStrict;
     // A refused start does not run, so it does not run stale either.
     if (!refuse) store.markStaleRun(vmUuid, "started with stale vGPU args");

@@ -7,6 +7,7 @@ import type { HostVm, Vm } from "../domain/types.ts";
 import type { Store } from "../store/store.ts";
 import type { Xe } from "../xe/client.ts";
 import type { ScanView } from "./scan.ts";
+import { setArgsVerified } from "./xe-write.ts";
 
 export interface SyncFix {
   vm: Vm;
@@ -66,7 +67,7 @@ export async function applySync(
   for (const [i, fix] of fixes.entries()) {
     progress(`[${i + 1}/${fixes.length}] VM ${fix.vm.vmUuid}`);
     try {
-      await xe.vmSetArgs(fix.vm.vmUuid, fix.argsAfter);
+      await setArgsVerified(xe, fix.vm.vmUuid, fix.argsAfter);
       if (fix.host.powerState !== "halted") {
         store.markStaleRun(fix.vm.vmUuid, "args rewritten by sync");
       }

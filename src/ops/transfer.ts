@@ -23,6 +23,7 @@ import {
   type Vm,
 } from "../domain/types.ts";
 import { conflictMessage, type Store, type StoredConfiguration } from "../store/store.ts";
+import { setArgsVerified } from "./xe-write.ts";
 import type { Xe } from "../xe/client.ts";
 
 // ---- export ----------------------------------------------------------------------------------
@@ -321,7 +322,7 @@ export async function writeImportedArgs(
     }
     progress(`[${i + 1}/${targets.length}] VM ${vm.vmUuid}`);
     try {
-      await client.vmSetArgs(vm.vmUuid, after);
+      await setArgsVerified(client, vm.vmUuid, after);
     } catch (e) {
       if (!(e instanceof VgpuError)) throw e;
       writes.push({ ...w, result: "failed", error: e.message });

@@ -8,6 +8,7 @@ import type { Deps } from "../deps.ts";
 import { writeLines } from "../io.ts";
 import type { Outcome } from "../outcome.ts";
 import { paint } from "../render/style.ts";
+import { claimVms } from "../../ops/vm-claim.ts";
 
 export interface AdoptOptions {
   vmUuid?: string;
@@ -67,6 +68,7 @@ export async function run(opts: AdoptOptions, deps: Deps): Promise<Outcome> {
     );
   }
   writeLines(deps.io.out, lines);
+  claimVms(store, deps.locks(), plan.candidates.map((cand) => cand.host.uuid));
   await confirmOrCancel(
     `Adopt ${plan.candidates.length} VM${plan.candidates.length === 1 ? "" : "s"}? (yes/no):`,
     opts.yes,

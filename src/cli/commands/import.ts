@@ -26,6 +26,7 @@ import type { Outcome } from "../outcome.ts";
 import { createProgress } from "../progress.ts";
 import { paint } from "../render/style.ts";
 import { vmLabel } from "../render/vm-fields.ts";
+import { claimVms } from "../../ops/vm-claim.ts";
 
 export interface ImportOptions {
   /** A path, or `-` for stdin. */
@@ -219,6 +220,13 @@ export async function run(opts: ImportOptions, deps: Deps): Promise<Outcome> {
   if (opts.dryRun) {
     out.write("Nothing was changed (--dry-run).\n");
     return;
+  }
+  if (!opts.offline) {
+    claimVms(store, deps.locks(), [
+      ...plan.added.map((v) => v.vmUuid),
+      ...plan.changed.map((c) => c.after.vmUuid),
+      ...plan.removed.map((v) => v.vmUuid),
+    ]);
   }
   await confirmOrCancel(`Apply this import to ${store.path}? (yes/no):`, opts.yes, deps);
   if (opts.replace) {

@@ -12,6 +12,7 @@ import { registerVm } from "../../ops/register.ts";
 import type { Deps } from "../deps.ts";
 import { writeLines } from "../io.ts";
 import { vmLabel } from "../render/vm-fields.ts";
+import { claimVms } from "../../ops/vm-claim.ts";
 
 export interface RegisterVmOptions {
   vmUuid: string;
@@ -42,6 +43,8 @@ export function parseOptions(raw: {
 
 export async function run(opts: RegisterVmOptions, deps: Deps): Promise<void> {
   const store = await deps.store();
+  // --offline changes the database only: its transaction is all the protection it needs
+  if (!opts.offline) claimVms(store, deps.locks(), [opts.vmUuid]);
   const xe = opts.offline ? null : await deps.xe();
   const r = await registerVm(store, xe, opts);
   const vm = r.vm;

@@ -4,6 +4,7 @@ import { confirmOrCancel } from "../confirm.ts";
 import type { Deps } from "../deps.ts";
 import { writeLines } from "../io.ts";
 import { vmLabel } from "../render/vm-fields.ts";
+import { claimVms } from "../../ops/vm-claim.ts";
 
 export interface RemoveVmOptions {
   vmUuid: string;
@@ -20,6 +21,7 @@ export function parseOptions(
 export async function run(opts: RemoveVmOptions, deps: Deps): Promise<void> {
   const store = await deps.store();
   const vm = store.requireVm(opts.vmUuid);
+  if (!opts.offline) claimVms(store, deps.locks(), [vm.vmUuid]);
   await confirmOrCancel(
     `Remove VM ${vm.vmUuid} (${
       vmLabel(vm)

@@ -9,6 +9,7 @@ import { createProgress } from "../progress.ts";
 import type { Outcome } from "../outcome.ts";
 import { paint } from "../render/style.ts";
 import { vmLabel } from "../render/vm-fields.ts";
+import { abandonedEntries, claimVms, interruptedLine } from "../../ops/vm-claim.ts";
 
 export interface SyncOptions {
   check: boolean;
@@ -41,6 +42,20 @@ export async function run(opts: SyncOptions, deps: Deps): Promise<Outcome> {
     for (const d of items) {
       out.push(`${c.warn("⚠")} ${label(d.vmUuid)}: ${d.detail} -> fix: ${d.fix}`);
     }
+    // An interrupted reconfiguration is drift too: its VM may be stopped or half-changed.
+    const open = abandonedEntries(store, deps.locks());
+    for (const e of open) out.push(`${c.warn("⚠")} ${interruptedLine(e)}`);
+    if (open.length > 0 && items.length === 0) {
+      out.push(
+        c.warn(
+          `⚠ Drift: ${open.length} interrupted operation${
+            open.length === 1 ? "" : "s"
+          } to recover.`,
+        ),
+      );
+      writeLines(deps.io.out, out);
+      return "drift";
+    }
     out.push(
       items.length === 0
         ? c.ok(`✓ In sync: ${view.registered.length} registered VMs match the database.`)
@@ -62,6 +77,7 @@ export async function run(opts: SyncOptions, deps: Deps): Promise<Outcome> {
       }; nothing was changed (--dry-run).`,
     );
   } else {
+    claimVms(store, deps.locks(), plan.fixes.map((f) => f.vm.vmUuid));
     const xe = await deps.xe();
     const progress = createProgress(deps.io);
     const results = await applySync(store, xe, plan.fixes, progress.update)
