@@ -212,20 +212,32 @@ for (const k of KILL_POINTS) {
         assert.equal(vm.residentOn, DEFAULT_HOST_UUID);
         assert.equal(vm.bootedArgs, NEW_ARGS, "it booted with the committed configuration");
       }
-      // ... and the tools show it: the database and the VM's args agree, the power state is shown.
-      if (k.xeDiesToo) {
-        const drift = await runInProcess(["sync", "--check"], { env: h.env });
-        assert.equal(drift.code, 3, drift.stdout + drift.stderr);
-        assert.match(drift.stdout, new RegExp(`⚠ VM ${UUID1} \\(web\\): .*-> fix: `));
-        const sync = await runInProcess(["sync"], { env: h.env });
-        assert.equal(sync.code, 0, sync.stdout + sync.stderr);
-        assert.equal(findVm(readStateSync(h.statePath), UUID1)!.platform[KEY], NEW_ARGS);
-      }
+      // ... and the tools show it: the journal entry is open, so sync --check reports drift
+      // and names recover, and every command warns (design.md §5 step 10).
+      const drift = await runInProcess(["sync", "--check"], { env: h.env });
+      assert.equal(drift.code, 3, drift.stdout + drift.stderr);
+      assert.match(drift.stdout, new RegExp(`⚠ VM ${UUID1} has an interrupted set-pool `));
+      assert.match(drift.stderr, /^warning: VM .* run 'vgpu-admin recover --vm-uuid=/m);
+      const busy = await runInProcess(
+        ["set-priority", `--vm-uuid=${UUID1}`, "--priority=low", "--yes"],
+        { env: h.env },
+      );
+      assert.equal(busy.code, 1);
+      assert.match(busy.stderr, /^error: VM .* has an interrupted set-pool .*recover.* first$/m);
+      // recover brings it back to running, database and args in agreement.
+      const rec = await runInProcess(["recover", "--yes"], { env: h.env });
+      assert.equal(rec.code, 0, rec.stdout + rec.stderr);
+      const back = findVm(readStateSync(h.statePath), UUID1)!;
+      assert.equal(back.powerState, "running", "running again, as before the kill");
+      const row = readDb(h.dbPath).vms[0];
+      assert.equal(back.platform[KEY], `${HAND} ${dev(row.pool_id)}`, "args carry the row");
+      assert.equal(back.bootedArgs, back.platform[KEY], "it runs what the database says");
       const check = await runInProcess(["sync", "--check"], { env: h.env });
       assert.equal(check.code, 0, check.stdout + check.stderr);
+      assert.equal(check.stderr, "", "no warning once recovered");
       const shown = await runInProcess(["show-vm", `--vm-uuid=${UUID1}`], { env: h.env });
       assert.equal(shown.code, 0, shown.stderr);
-      assert.match(shown.stdout, new RegExp(`\n  Power: +${k.power}\n`));
+      assert.match(shown.stdout, /\n  Power: +running\n/);
       assert.match(shown.stdout, /✓ in sync with the database/);
     },
   );

@@ -76,7 +76,11 @@ export async function runReconfigure(
     "",
     ...configLines("New configuration", plan.next),
     "",
-    plan.running
+    plan.running && host.powerState !== "running"
+      ? `The VM ran until the clean shutdown of an earlier ${plan.inherited!.command} (pid ${
+        plan.inherited!.pid
+      }) stopped it; it will be started again.`
+      : plan.running
       ? "This change requires stopping and restarting the VM."
       : "The change applies at the VM's next start.",
     ...(plan.elsewhere === null ? [] : [

@@ -11,7 +11,7 @@ import {
   PowerStateRefusedError,
   VgpuError,
 } from "../domain/errors.ts";
-import type { JournalStep } from "../domain/journal.ts";
+import type { JournalEntry, JournalStep } from "../domain/journal.ts";
 import type { HostVm, PoolId, PowerState, Priority, VgpuConfig, Vm } from "../domain/types.ts";
 import { priorityName } from "../domain/types.ts";
 import { conflictMessage, type Store, type VmChange } from "../store/store.ts";
@@ -35,7 +35,13 @@ export interface ReconfigurePlan {
   changed: boolean;
   /** null when nothing changes (the host is not read then). */
   host: HostVm | null;
+  /** The VM is to run again at the end: it runs now, or ran before an interrupted shutdown. */
   running: boolean;
+  /**
+   * An earlier run's clean shutdown that timed out and may still be pending in xapi (its journal
+   * entry, still open): this run takes it over, so the VM is started again in the end.
+   */
+  inherited: JournalEntry | null;
   /** The args the VM will carry (computed from the args read now; re-read after the stop). */
   targetArgs: string | null;
   /** The host the VM runs on when that is not this host (uuid and name), else null. */
@@ -89,6 +95,7 @@ export async function planReconfigure(
     changed: false,
     host: null,
     running: false,
+    inherited: null,
     targetArgs: null,
     elsewhere: null,
     localName: null,
@@ -98,7 +105,7 @@ export async function planReconfigure(
   if (holder !== null && holder.vmUuid !== vm.vmUuid) {
     throw new ConflictError(conflictMessage(next.vmId, holder));
   }
-  claimVms(store, locks, [vm.vmUuid]);
+  const inherited = claimVmTakingOverStop(store, locks, vm);
   const client = await xe();
   const host = await requireHostVm(client, vm.vmUuid, false).catch((e) => {
     if (e instanceof VgpuError && e.name === "NotFoundError") {
@@ -124,11 +131,33 @@ export async function planReconfigure(
     next,
     changed: true,
     host,
-    running: host.powerState === "running",
+    running: host.powerState === "running" ||
+      (inherited !== null && inherited.original.power === "running" &&
+        host.powerState === "halted"),
+    inherited,
     targetArgs,
     elsewhere,
     localName,
   };
+}
+
+/**
+ * The VM's lock, refusing while an interrupted operation is open on it, except one: a clean
+ * shutdown that timed out with nothing else changed (the usual next step is to retry with
+ * --force-shutdown or a longer wait). That entry is taken over and closed by this run.
+ */
+function claimVmTakingOverStop(store: Store, locks: VmLocks, vm: Vm): JournalEntry | null {
+  locks.acquire([vm.vmUuid]);
+  const open = store.openJournalEntries(vm.vmUuid);
+  const e = open[0];
+  if (open.length === 1 && e.step === "stopping" && sameConfig(e.original.row, vm)) {
+    return e;
+  }
+  if (open.length > 0) {
+    locks.releaseAll();
+    claimVms(store, locks, [vm.vmUuid]); // throws the usual "run recover first"
+  }
+  return null;
 }
 
 function refuseUnsettled(uuid: string, state: PowerState): void {
@@ -234,12 +263,21 @@ export async function applyReconfigure(
 ): Promise<ApplyResult> {
   const uuid = plan.vm.vmUuid;
   const host = plan.host!;
-  const journal = store.openJournal({
-    vmUuid: uuid,
-    command: o.command,
-    pid: o.pid,
-    original: { row: config(plan.vm), args: host.deviceModelArgs, power: host.powerState },
-    target: { row: plan.next, args: plan.targetArgs },
+  const journal = store.transaction(() => {
+    if (plan.inherited !== null) {
+      store.closeJournal(plan.inherited.id, `taken over by ${o.command} (pid ${o.pid})`);
+    }
+    return store.openJournal({
+      vmUuid: uuid,
+      command: o.command,
+      pid: o.pid,
+      original: {
+        row: config(plan.vm),
+        args: host.deviceModelArgs,
+        power: plan.running ? "running" : host.powerState,
+      },
+      target: { row: plan.next, args: plan.targetArgs },
+    });
   });
   const advance = (step: JournalStep) => store.advanceJournal(journal, step);
   const forward = () => {
@@ -253,7 +291,7 @@ export async function applyReconfigure(
   let late = false;
   let step = "shutting down the VM";
   try {
-    if (plan.running) {
+    if (host.powerState === "running") {
       forward();
       advance("stopping");
       late = (await stopVm(xe, uuid, o)).late;
@@ -265,7 +303,7 @@ export async function applyReconfigure(
     argsAfter = mergeDeviceArgs(read, plan.next);
     if (read !== argsBefore) {
       argsBefore = read;
-      store.advanceJournal(journal, plan.running ? "stopped" : "planned", {
+      store.advanceJournal(journal, host.powerState === "running" ? "stopped" : "planned", {
         original: argsBefore,
         target: argsAfter,
       });
@@ -306,10 +344,9 @@ export async function applyReconfigure(
   } catch (e) {
     if (!(e instanceof VgpuError)) throw e;
     if (e instanceof StopFailed) {
-      // Nothing changed. A pending clean shutdown would leave the VM halted later: keep the
-      // entry open when the VM's state is unsure, so every command shows it and recover acts.
-      const state = await readWithRetry(() => xe.vmPowerState(uuid));
-      if (state === "running") store.closeJournal(journal, "not stopped; nothing changed");
+      // Nothing changed, but xapi's clean shutdown task goes on after our wait (xe-reference.md
+      // "When the client goes away") and may halt the VM later: the entry stays open, so every
+      // command shows it and `recover` starts the VM again if it does go down.
       throw e;
     }
     const report = await compensate(store, xe, plan, o, journal, {
