@@ -237,7 +237,7 @@ for (const k of KILL_POINTS) {
       assert.equal(check.stderr, "", "no warning once recovered");
       const shown = await runInProcess(["show-vm", `--vm-uuid=${UUID1}`], { env: h.env });
       assert.equal(shown.code, 0, shown.stderr);
-      assert.match(shown.stdout, /\n  Power: +running\n/);
+      assert.match(shown.stdout, /\n {2}Power: +running\n/);
       assert.match(shown.stdout, /✓ in sync with the database/);
     },
   );
