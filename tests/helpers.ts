@@ -83,6 +83,8 @@ export async function runInProcess(
     interactive?: boolean;
     answers?: string[];
     now?: () => Date;
+    /** Runs while a terminal question is open (before its answer is given). */
+    onAsk?: () => Promise<unknown>;
   } = {},
 ): Promise<CliResult & { questions: string[] }> {
   const io = bufferIo({ input: o.input, interactive: o.interactive });
@@ -102,9 +104,10 @@ export async function runInProcess(
       }),
     },
     prompt: {
-      ask(q) {
+      async ask(q) {
         questions.push(q);
-        return Promise.resolve(answers.shift() ?? "no");
+        await o.onAsk?.();
+        return answers.shift() ?? "no";
       },
     },
     now: o.now,
