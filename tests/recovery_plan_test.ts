@@ -65,7 +65,7 @@ Deno.test("planRecovery: finish only when both row and args hold the target", ()
       "args changed by hand meanwhile",
       {
         row: B,
-        args: "-nographic -device vgpu-stub,pool_id=B,priority=high,vm_id=1",
+        args: "-nographic",
         power: "halted",
       },
       "undo",
