@@ -419,3 +419,72 @@ Deno.test("store: the row update is a compare-and-set against what the plan read
     store.close();
   }
 });
+
+Deno.test("two Ctrl-Cs and a terminal that went away: the VM is still put back, exit 130", async () => {
+  const h = await runningHost();
+  await inject(h, { "vm-param-set": { mode: "delay", ms: 800, times: 1 } });
+  const start = readCallLog(readStateSync(h.statePath)).length;
+  const [cmd, ...pre] = cliCommand();
+  const child = new Deno.Command(cmd, {
+    args: [...pre, ...SET_POOL_B],
+    clearEnv: true,
+    env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", NO_COLOR: "1", ...h.env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    detached: true,
+  }).spawn();
+  for (;;) {
+    const calls = readCallLog(readStateSync(h.statePath)).slice(start);
+    if (calls.some((c) => c.argv[0] === "vm-param-set")) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  // the reader of both streams is gone (a closed SSH session): writes fail from now on
+  await child.stdout.cancel();
+  await child.stderr.cancel();
+  Deno.kill(-child.pid, "SIGINT");
+  await new Promise((r) => setTimeout(r, 50));
+  Deno.kill(-child.pid, "SIGINT");
+  const status = await child.status;
+  assert.equal(status.code, 130);
+  assertPromiseHolds(h, "two Ctrl-Cs");
+  assert.equal(openEntries(h), 0);
+});
+
+Deno.test("a second Ctrl-C is answered with what is happening", async () => {
+  const h = await runningHost();
+  await inject(h, { "vm-param-get": { mode: "delay", ms: 800, times: 1, match: ARGS_GET } });
+  const start = readCallLog(readStateSync(h.statePath)).length;
+  const [cmd, ...pre] = cliCommand();
+  const child = new Deno.Command(cmd, {
+    args: [...pre, ...SET_POOL_B],
+    clearEnv: true,
+    env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", NO_COLOR: "1", ...h.env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    detached: true,
+  }).spawn();
+  const out = child.output();
+  for (;;) {
+    const calls = readCallLog(readStateSync(h.statePath)).slice(start);
+    if (calls.some((c) => c.argv[0] === "vm-param-get" && c.argv.includes(ARGS_GET[0]))) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  Deno.kill(-child.pid, "SIGINT");
+  await new Promise((r) => setTimeout(r, 50));
+  Deno.kill(-child.pid, "SIGINT");
+  const r = await out;
+  const stderr = new TextDecoder().decode(r.stderr);
+  assert.equal(r.code, 130, stderr);
+  assert.match(stderr, /^SIGINT received: finishing or undoing the change/m);
+  assert.match(
+    stderr,
+    /^SIGINT received again: the VM is being put back in service .*; this ends on its own/m,
+  );
+  assert.match(
+    stderr,
+    /^error: interrupted by SIGINT before saving the new configuration\. Everything was put back\. /m,
+  );
+  assertPromiseHolds(h, "second Ctrl-C");
+});

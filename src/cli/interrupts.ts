@@ -29,7 +29,7 @@ export function createInterrupts(io: IO): Interrupts {
       );
     } else {
       io.err.write(
-        `${sig} received again: the VM is being put back; this ends on its own, please wait...\n`,
+        `${sig} received again: the VM is being put back in service (the change finished or undone); this ends on its own, please wait...\n`,
       );
     }
   };

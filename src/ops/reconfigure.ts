@@ -356,7 +356,7 @@ export async function applyReconfigure(
       startFailed: step === "starting the VM",
     });
     const what = e instanceof Interrupted
-      ? `${e.message} while ${step}`
+      ? `${e.message} before ${step}`
       : `${step} failed: ${e.message}`;
     throw new OperationFailedError(`${what}. ${report}`);
   }
