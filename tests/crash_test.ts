@@ -218,10 +218,9 @@ for (const k of KILL_POINTS) {
       assert.equal(drift.code, 3, drift.stdout + drift.stderr);
       assert.match(drift.stdout, new RegExp(`⚠ VM ${UUID1} has an interrupted set-pool `));
       assert.match(drift.stderr, /^warning: VM .* run 'vgpu-admin recover --vm-uuid=/m);
-      const busy = await runInProcess(
-        ["set-priority", `--vm-uuid=${UUID1}`, "--priority=low", "--yes"],
-        { env: h.env },
-      );
+      const busy = await runInProcess(["remove-vm", `--vm-uuid=${UUID1}`, "--yes"], {
+        env: h.env,
+      });
       assert.equal(busy.code, 1);
       assert.match(busy.stderr, /^error: VM .* has an interrupted set-pool .*recover.* first$/m);
       // recover brings it back to running, database and args in agreement.

@@ -488,3 +488,39 @@ Deno.test("a second Ctrl-C is answered with what is happening", async () => {
   );
   assertPromiseHolds(h, "second Ctrl-C");
 });
+
+// ---- a clean shutdown that completes after our wait (xapi's task goes on) ----------------
+
+async function lateShutdownLeftOpen(): Promise<FakeHostEnv> {
+  const h = await runningHost();
+  await updateState(h.statePath, (s) => {
+    findVm(s, UUID1)!.lateShutdownMs = 1500;
+  });
+  const r = await runInProcess([...SET_POOL_B, "--shutdown-timeout=1"], { env: h.env });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /did not shut down .*'vgpu-admin recover --vm-uuid=/);
+  assert.equal(openEntries(h), 1, "the entry stays open: the shutdown may still happen");
+  await new Promise((r) => setTimeout(r, 1600)); // xapi completes the shutdown meanwhile
+  return h;
+}
+
+Deno.test("a clean shutdown that completes after the wait: recover starts the VM again", async () => {
+  const h = await lateShutdownLeftOpen();
+  const warned = await runInProcess(["list-vms"], { env: h.env });
+  assert.match(warned.stderr, /^warning: VM \S+ has an interrupted set-pool .*last step stopping/m);
+  const rec = await runInProcess(["recover", "--yes"], { env: h.env });
+  assert.equal(rec.code, 0, rec.stdout + rec.stderr);
+  assert.match(rec.stdout, /start the VM again \(it was running\)/);
+  assertPromiseHolds(h, "late shutdown, recovered");
+  assert.deepEqual(row(h), { pool_id: "A", priority: 2, vm_id: 1 }, "nothing was changed");
+});
+
+Deno.test("a clean shutdown that completes after the wait: the next change takes it over and starts the VM", async () => {
+  const h = await lateShutdownLeftOpen();
+  const r = await runInProcess(SET_POOL_B, { env: h.env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /stopped it; it will be started again\./);
+  assertPromiseHolds(h, "late shutdown, taken over");
+  assert.deepEqual(row(h), { pool_id: "B", priority: 2, vm_id: 1 });
+  assert.equal(vm(h).bootedArgs, NEW_ARGS);
+});

@@ -49,15 +49,21 @@ export function createVmLocks(
     }
   };
   const readHolder = (f: Deno.FsFile): LockHolder | null => {
-    try {
-      const buf = new Uint8Array(512);
-      f.seekSync(0, Deno.SeekMode.Start);
-      const n = f.readSync(buf) ?? 0;
-      const v = JSON.parse(new TextDecoder().decode(buf.subarray(0, n)));
-      return typeof v?.pid === "number" ? v as LockHolder : null;
-    } catch {
-      return null;
+    // The holder writes its name just after taking the lock: a reader in between sees an
+    // empty file, so look again a few times (10 ms apart) before giving up on the name.
+    for (let i = 0; i < 20; i++) {
+      try {
+        const buf = new Uint8Array(512);
+        f.seekSync(0, Deno.SeekMode.Start);
+        const n = f.readSync(buf) ?? 0;
+        const v = JSON.parse(new TextDecoder().decode(buf.subarray(0, n)));
+        if (typeof v?.pid === "number") return v as LockHolder;
+      } catch {
+        // empty or half-written: look again
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
     }
+    return null;
   };
 
   const locks: VmLocks = {
