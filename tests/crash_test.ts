@@ -218,6 +218,14 @@ for (const k of KILL_POINTS) {
       assert.equal(drift.code, 3, drift.stdout + drift.stderr);
       assert.match(drift.stdout, new RegExp(`⚠ VM ${UUID1} has an interrupted set-pool `));
       assert.match(drift.stderr, /^warning: VM .* run 'vgpu-admin recover --vm-uuid=/m);
+      for (const view of [["status"], ["scan-vms"], ["show-vm", `--vm-uuid=${UUID1}`]]) {
+        const shownBefore = await runInProcess(view, { env: h.env });
+        assert.match(
+          shownBefore.stdout,
+          new RegExp(`^⚠ Interrupted: VM ${UUID1} has an interrupted set-pool `),
+          view[0],
+        );
+      }
       const busy = await runInProcess(["remove-vm", `--vm-uuid=${UUID1}`, "--yes"], {
         env: h.env,
       });

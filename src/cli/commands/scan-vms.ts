@@ -7,6 +7,7 @@ import type { Outcome } from "../outcome.ts";
 import { scanJson, scanLines } from "../render/scan.ts";
 import { paint } from "../render/style.ts";
 import { hostWarning } from "../host-warning.ts";
+import { interruptedLines } from "../interrupted.ts";
 
 export interface ScanVmsOptions {
   format: Format;
@@ -28,7 +29,13 @@ export async function run(opts: ScanVmsOptions, deps: Deps): Promise<Outcome> {
     view.xeCalls += qemu.xeCalls;
   }
   if (opts.format === "json") writeJson(deps.io.out, scanJson(view, qemu));
-  else writeLines(deps.io.out, scanLines(view, store.listPools(), paint(deps.io.color), qemu));
+  else {
+    const c = paint(deps.io.color);
+    writeLines(deps.io.out, [
+      ...interruptedLines(store, deps, c),
+      ...scanLines(view, store.listPools(), c, qemu),
+    ]);
+  }
   const outcome = hostWarning(deps, view.hostError);
   if (qemu?.error) {
     deps.io.err.write(`warning: the QEMU command lines could not be compared: ${qemu.error}\n`);

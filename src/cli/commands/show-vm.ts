@@ -9,6 +9,7 @@ import type { Outcome } from "../outcome.ts";
 import { scanVmJson } from "../render/scan.ts";
 import { paint } from "../render/style.ts";
 import { priorityLong, vmJson, vmLabel } from "../render/vm-fields.ts";
+import { interruptedLines } from "../interrupted.ts";
 
 export interface ShowVmOptions {
   vmUuid: string;
@@ -80,6 +81,6 @@ export async function run(opts: ShowVmOptions, deps: Deps): Promise<Outcome> {
       );
     }
   }
-  writeLines(deps.io.out, lines);
+  writeLines(deps.io.out, [...interruptedLines(store, deps, c, vm.vmUuid), ...lines]);
   return hostWarning(deps, view.hostError);
 }

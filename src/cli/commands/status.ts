@@ -7,6 +7,7 @@ import type { Outcome } from "../outcome.ts";
 import { hostWarning } from "../host-warning.ts";
 import { paint } from "../render/style.ts";
 import { statusJson, statusLines } from "../render/status.ts";
+import { interruptedLines } from "../interrupted.ts";
 
 export interface StatusOptions {
   offline: boolean;
@@ -28,6 +29,12 @@ export async function run(opts: StatusOptions, deps: Deps): Promise<Outcome> {
   });
   const pools = poolSummaries(store);
   if (opts.format === "json") writeJson(deps.io.out, statusJson(pools, view));
-  else writeLines(deps.io.out, statusLines(pools, view, paint(deps.io.color)));
+  else {
+    const c = paint(deps.io.color);
+    writeLines(deps.io.out, [
+      ...interruptedLines(store, deps, c),
+      ...statusLines(pools, view, c),
+    ]);
+  }
   return hostWarning(deps, view.hostError);
 }
