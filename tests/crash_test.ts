@@ -8,7 +8,15 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { cliCommand, fakeHost, type FakeHostEnv, runInProcess, UUID1 } from "./helpers.ts";
+import {
+  fakeHost,
+  type FakeHostEnv,
+  processGone,
+  runInProcess,
+  spawnCli,
+  until,
+  UUID1,
+} from "./helpers.ts";
 import {
   DEFAULT_HOST_UUID,
   type FakeVm,
@@ -25,47 +33,7 @@ const dev = (pool: string) => `-device vgpu-stub,pool_id=${pool},priority=high,v
 const OLD_ARGS = `${HAND} ${dev("A")}`;
 const NEW_ARGS = `${HAND} ${dev("B")}`;
 
-/** Starts vgpu-admin as a subprocess (the product's permissions) that the test can kill. */
-function spawnCli(args: string[], env: Record<string, string>): Deno.ChildProcess {
-  const [cmd, ...pre] = cliCommand();
-  return new Deno.Command(cmd, {
-    args: [...pre, ...args],
-    clearEnv: true,
-    env: {
-      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-      HOME: Deno.env.get("HOME") ?? "/tmp",
-      ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
-      NO_COLOR: "1",
-      ...env,
-    },
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls until `fn` returns a value (not undefined); fails after `limitMs` (a hang, not a timing). */
-async function until<T>(what: string, fn: () => T | undefined, limitMs = 30_000): Promise<T> {
-  const end = Date.now() + limitMs;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-/** True when `pid` has exited (gone, or a zombie nobody reaps: an orphan in a container). */
-function processGone(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
-  } catch {
-    return true;
-  }
-}
 
 interface DbView {
   integrity: string;

@@ -12,7 +12,15 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { carriedConfig } from "../src/domain/journal.ts";
-import { cliCommand, fakeHost, type FakeHostEnv, runInProcess, UUID1 } from "./helpers.ts";
+import {
+  fakeHost,
+  type FakeHostEnv,
+  processGone,
+  runInProcess,
+  spawnCli,
+  until,
+  UUID1,
+} from "./helpers.ts";
 import { findVm, makeVm, readCallLog, readStateSync, updateState } from "./fake-xe/state.ts";
 
 export const KEY = "device-model-args";
@@ -70,27 +78,6 @@ export async function runningHost(): Promise<FakeHostEnv> {
   );
   assert.equal(r.code, 0, r.stderr);
   return h;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, fn: () => T | undefined, limitMs = 30_000): Promise<T> {
-  const end = Date.now() + limitMs;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
-function processGone(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
-  } catch {
-    return true;
-  }
 }
 
 interface DbState {
@@ -166,21 +153,7 @@ export async function hit(argv: string[], p: Point, sig: MatrixSignal): Promise<
     });
   }
   const start = readCallLog(readStateSync(h.statePath)).length;
-  const [cmd, ...pre] = cliCommand();
-  const child = new Deno.Command(cmd, {
-    args: [...pre, ...argv],
-    clearEnv: true,
-    env: {
-      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-      HOME: Deno.env.get("HOME") ?? "/tmp",
-      NO_COLOR: "1",
-      ...h.env,
-    },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    detached: true, // its own process group, as a shell job is
-  }).spawn();
+  const child = spawnCli(argv, h.env, { piped: true, detached: true });
   const out = child.output();
   const call = await until(
     `xe ${p.verb}`,

@@ -197,3 +197,54 @@ export function platformOf(h: FakeHostEnv, uuid: string): Record<string, string>
   if (vm === undefined) throw new Error(`the simulated host has no VM ${uuid}`);
   return vm.platform;
 }
+
+/** Starts vgpu-admin as a subprocess (the product's permissions) that the test can signal. */
+export function spawnCli(
+  args: string[],
+  env: Record<string, string>,
+  o: { piped?: boolean; detached?: boolean } = {},
+): Deno.ChildProcess {
+  const [cmd, ...pre] = cliCommand();
+  const out = o.piped ? "piped" : "null";
+  return new Deno.Command(cmd, {
+    args: [...pre, ...args],
+    clearEnv: true,
+    env: {
+      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+      HOME: Deno.env.get("HOME") ?? "/tmp",
+      ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
+      NO_COLOR: "1",
+      ...env,
+    },
+    stdin: "null",
+    stdout: out,
+    stderr: out,
+    // its own process group, as a shell job is: a group signal reaches it, not the test
+    detached: o.detached === true,
+  }).spawn();
+}
+
+/** Polls until `fn` returns a value (not undefined); fails after `limitMs` (a hang, not a timing). */
+export async function until<T>(
+  what: string,
+  fn: () => T | undefined,
+  limitMs = 30_000,
+): Promise<T> {
+  const end = Date.now() + limitMs;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** True when `pid` has exited (gone, or a zombie nobody reaps: an orphan in a container). */
+export function processGone(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+  } catch {
+    return true;
+  }
+}

@@ -6,7 +6,15 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { assertPromiseHolds, HAND, KEY, ORIGINAL_ARGS, runningHost } from "./fault-matrix.ts";
-import { cliCommand, type FakeHostEnv, runInProcess, UUID1, UUID2 } from "./helpers.ts";
+import {
+  cliCommand,
+  type FakeHostEnv,
+  runInProcess,
+  spawnCli,
+  until,
+  UUID1,
+  UUID2,
+} from "./helpers.ts";
 import {
   type FakeFault,
   findVm,
@@ -424,21 +432,14 @@ Deno.test("two Ctrl-Cs and a terminal that went away: the VM is still put back, 
   const h = await runningHost();
   await inject(h, { "vm-param-set": { mode: "delay", ms: 800, times: 1 } });
   const start = readCallLog(readStateSync(h.statePath)).length;
-  const [cmd, ...pre] = cliCommand();
-  const child = new Deno.Command(cmd, {
-    args: [...pre, ...SET_POOL_B],
-    clearEnv: true,
-    env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", NO_COLOR: "1", ...h.env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    detached: true,
-  }).spawn();
-  for (;;) {
-    const calls = readCallLog(readStateSync(h.statePath)).slice(start);
-    if (calls.some((c) => c.argv[0] === "vm-param-set")) break;
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  const child = spawnCli(SET_POOL_B, h.env, { piped: true, detached: true });
+  await until(
+    "the delayed xe call",
+    () =>
+      readCallLog(readStateSync(h.statePath)).slice(start).find((c) =>
+        c.argv[0] === "vm-param-set"
+      ),
+  );
   // the reader of both streams is gone (a closed SSH session): writes fail from now on
   await child.stdout.cancel();
   await child.stderr.cancel();
@@ -455,22 +456,15 @@ Deno.test("a second Ctrl-C is answered with what is happening", async () => {
   const h = await runningHost();
   await inject(h, { "vm-param-get": { mode: "delay", ms: 800, times: 1, match: ARGS_GET } });
   const start = readCallLog(readStateSync(h.statePath)).length;
-  const [cmd, ...pre] = cliCommand();
-  const child = new Deno.Command(cmd, {
-    args: [...pre, ...SET_POOL_B],
-    clearEnv: true,
-    env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", NO_COLOR: "1", ...h.env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    detached: true,
-  }).spawn();
+  const child = spawnCli(SET_POOL_B, h.env, { piped: true, detached: true });
   const out = child.output();
-  for (;;) {
-    const calls = readCallLog(readStateSync(h.statePath)).slice(start);
-    if (calls.some((c) => c.argv[0] === "vm-param-get" && c.argv.includes(ARGS_GET[0]))) break;
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await until(
+    "the delayed xe call",
+    () =>
+      readCallLog(readStateSync(h.statePath)).slice(start).find((c) =>
+        c.argv[0] === "vm-param-get" && c.argv.includes(ARGS_GET[0])
+      ),
+  );
   Deno.kill(-child.pid, "SIGINT");
   await new Promise((r) => setTimeout(r, 50));
   Deno.kill(-child.pid, "SIGINT");

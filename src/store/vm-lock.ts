@@ -142,6 +142,9 @@ export function createVmLocks(
     if (f === undefined) return;
     held.delete(uuid);
     try {
+      f.truncateSync(0); // no stale holder name for the next reader to find
+    } catch { /* a read-only moment: the name is merely stale */ }
+    try {
       f.close(); // closing the descriptor releases its flock
     } catch { /* already closed */ }
   }
