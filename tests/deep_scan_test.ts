@@ -264,7 +264,7 @@ Deno.test("scan-vms --deep: /proc unreadable -> warning, exit 1, the scan still 
   assert.doesNotMatch(r.stdout, /QEMU:/);
   assert.match(
     r.stderr,
-    /^warning: the QEMU command lines could not be compared: cannot read .*\/missing: .*\n$/,
+    /^warning: the QEMU command lines could not be compared: cannot read .*\/missing: .*; unset VGPU_PROC_ROOT, or point it at a readable \/proc tree\n$/,
   );
   const j = await h.run(["scan-vms", "--deep", "--format=json"], {
     VGPU_PROC_ROOT: `${h.proc}/missing`,

@@ -31,7 +31,9 @@ export async function run(opts: ScanVmsOptions, deps: Deps): Promise<Outcome> {
   else writeLines(deps.io.out, scanLines(view, store.listPools(), paint(deps.io.color), qemu));
   const outcome = hostWarning(deps, view.hostError);
   if (qemu?.error) {
-    deps.io.err.write(`warning: the QEMU command lines could not be compared: ${qemu.error}\n`);
+    deps.io.err.write(
+      `warning: the QEMU command lines could not be compared: ${qemu.error}; ${qemu.errorFix}\n`,
+    );
     return "degraded";
   }
   return outcome;
