@@ -156,6 +156,15 @@ Deno.test("register-vm: a running VM gets its args at the next start (said, and 
   assert.equal(platformOf(h, UUID1)[KEY], dev("A", "medium", 3));
   const s = await h.run(["scan-vms"]);
   assert.match(s.stdout, /running with stale vGPU args since \S+: restart to apply/);
+  // the summaries under such a line never say all is well (issue 11 point 7)
+  const st = await h.run(["status"]);
+  for (const out of [s.stdout, st.stdout]) {
+    assert.doesNotMatch(out, /✓ Database and VM args agree/);
+    assert.match(
+      out,
+      /\n⚠ 1 VM running with stale vGPU args \(restart each to apply\); the database and VM args agree\.\n/,
+    );
+  }
 });
 
 Deno.test("register-vm: a VM already carrying different vgpu-stub args shows both", async () => {
