@@ -303,7 +303,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: "schema",
-    description: "print the SQL of the database schema",
+    description: "print the SQL that creates the database",
     example: "vgpu-admin schema",
     load: () => import("./commands/schema.ts"),
     options: [],
