@@ -570,7 +570,7 @@ Deno.test("doctor ✗ vm-id-collisions: a clone carries a registered VM's vm_id"
   assert.deepEqual(c.items, [{
     vm_uuid: UUID3,
     message: `VM ${UUID3} (web-clone): vm_id 1 belongs to registered VM ${UUID1} (web)`,
-    fix: `vgpu-admin register-vm --vm-uuid=${UUID3}`,
+    fix: `vgpu-admin register-vm --vm-uuid=${UUID3} --vm-id=3`, // 1 and 2 are held
   }]);
   assert.equal(d.check("drift").status, "ok", "a hand-configured VM alone is not drift");
 });

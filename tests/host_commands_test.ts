@@ -427,9 +427,9 @@ UUID: ${UUID8} | Name: remote | Pool: B | Priority: medium (1) | VM ID: 8 | ✓ 
 === Unregistered VMs: 3 ===
 UUID: ${UUID6} | Name: hand | Status: ⚠ Not registered | Action: Run 'vgpu-admin adopt --vm-uuid=${UUID6}'
     Power: halted | Args: ${dev("B", "medium", 20)}
-UUID: ${UUID7} | Name: web-clone | Status: ⚠ Not registered | Action: Run 'vgpu-admin register-vm --vm-uuid=${UUID7}'
+UUID: ${UUID7} | Name: web-clone | Status: ⚠ Not registered | Action: Run 'vgpu-admin register-vm --vm-uuid=${UUID7} --vm-id=6'
     Power: halted | Args: ${dev("A", "high", 1)}
-    ⚠ vm_id 1 belongs to registered VM ${UUID1} (web) -> fix: vgpu-admin register-vm --vm-uuid=${UUID7}
+    ⚠ vm_id 1 belongs to registered VM ${UUID1} (web) -> fix: vgpu-admin register-vm --vm-uuid=${UUID7} --vm-id=6
 UUID: ${UUID9} | Name: plain | Status: ⚠ Not registered | Action: Run 'vgpu-admin register-vm'
 
 ⚠ Drift: 5 problems on 5 VMs (each line above gives its fix; 'vgpu-admin sync' repairs registered VMs). 2 unregistered VMs carry a vgpu-stub device ('vgpu-admin adopt' registers them).
@@ -504,7 +504,7 @@ Deno.test("scan-vms --format=json: one documented shape", async () => {
     vm_uuid: UUID7,
     kind: "vmid-collision",
     detail: `vm_id 1 belongs to registered VM ${UUID1} (web)`,
-    fix: `vgpu-admin register-vm --vm-uuid=${UUID7}`,
+    fix: `vgpu-admin register-vm --vm-uuid=${UUID7} --vm-id=6`,
     other_vm_uuid: UUID1,
     vm_id: 1,
   });

@@ -57,7 +57,7 @@ export function planAdopt(store: Store, view: ScanView, onlyUuid?: string): Adop
       refused.push({
         host,
         reason:
-          `vm_id ${config.vmId} is already registered to VM ${holder.vmUuid} (a clone?); register it with a new id: vgpu-admin register-vm --vm-uuid=${host.uuid}`,
+          `vm_id ${config.vmId} is already registered to VM ${holder.vmUuid} (a clone?); register it with a new id: vgpu-admin register-vm --vm-uuid=${host.uuid} --vm-id=${store.lowestFreeVmId()}`,
       });
       continue;
     }
