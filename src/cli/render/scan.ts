@@ -135,16 +135,20 @@ export function scanLines(
       if (d.kind !== "unregistered-device") lines.push(driftLine(d, c));
     }
   }
-  lines.push("", summaryLine(view, c));
+  // --deep: a QEMU line that says "restart" counts like a stale-start mark in the summary
+  const qemuRestart = [...(qemu?.vms.values() ?? [])]
+    .filter((q) => q.fix !== null && q.fix.includes("restart the VM"))
+    .map((q) => q.vmUuid);
+  lines.push("", summaryLine(view, c, qemuRestart));
   return lines;
 }
 
-export function summaryLine(view: ScanView, c: Paint): string {
+export function summaryLine(view: ScanView, c: Paint, alsoStale: readonly string[] = []): string {
   const items = view.drift!.items.filter((d) => d.kind !== "unregistered-device");
   const hand = view.drift!.items.filter((d) => d.kind === "unregistered-device").length;
   const parts: string[] = [];
   // a VM line above that says "restart to apply" rules out a ✓ here (issue 11 point 7)
-  const stale = view.staleRuns.size;
+  const stale = new Set([...view.staleRuns.keys(), ...alsoStale]).size;
   const staleText = `${stale} VM${stale === 1 ? "" : "s"} running with stale vGPU args`;
   if (items.length === 0 && stale === 0) parts.push(c.ok("✓ Database and VM args agree."));
   else if (items.length === 0) {
