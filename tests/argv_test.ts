@@ -35,6 +35,8 @@ const ACCEPTED: string[][] = [
   ["list-vms", "--pool=a", "--priority", "HIGH", "--db=/tmp/y.db"],
   ["show-pool", "--pool-id=B"],
   ["set-pool-name", "--pool-id=A", "--name=Prod; $(x)", "--description="],
+  ["enable-pool", "--pool-id=b"],
+  ["disable-pool", "--pool-id", "A"],
   ["register-vm", `--vm-uuid=${U}`, "--vm-name", "web, db", "--pool=B", "--vm-id=8", "--offline"],
   ["show-vm", `--vm-uuid=${U}`, "--offline", "--format=json"],
   ["remove-vm", `--vm-uuid=${U}`, "--yes"],

@@ -225,9 +225,9 @@ Deno.test("concurrency: 8 processes racing to create and initialise a missing da
   assert.equal(db.integrity, "ok");
   assert.equal(db.vms.length, 5, "one winner per group");
   assert.equal(db.history.filter((r) => r.command === "register-vm").length, 5);
-  const schema = await runCli(["--db", path, "schema"]);
-  assert.equal(schema.code, 0, schema.stderr);
-  assert.match(schema.stdout, /^-- vgpu-admin schema version \d+ /);
+  const pools = await runCli(["--db", path, "list-pools", "--format=json"]);
+  assert.equal(pools.code, 0, pools.stderr);
+  assert.equal(JSON.parse(pools.stdout).pools.length, 2);
   assert.equal(Deno.statSync(path).mode! & 0o777, 0o600);
 });
 

@@ -196,7 +196,8 @@ Deno.test("scan-vms --deep: a QEMU line per running VM, against xapi and the dat
       `    Power: running | Args: ${dev("B", "high", 20)}`,
       `    QEMU: ${dev("B", "high", 20)} ✓ matches xapi`,
       "",
-      "⚠ Drift: 2 problems on 2 VMs (each line above gives its fix; 'vgpu-admin sync' repairs registered VMs). 1 unregistered VM carries a vgpu-stub device ('vgpu-admin adopt' registers them).",
+      // the two QEMU lines that say "restart" are counted in the summary (issue 11 point 7)
+      "⚠ Drift: 2 problems on 2 VMs (each line above gives its fix; 'vgpu-admin sync' repairs registered VMs). 2 VMs running with stale vGPU args (restart each to apply). 1 unregistered VM carries a vgpu-stub device ('vgpu-admin adopt' registers them).",
       "",
     ].join("\n"),
   );
@@ -264,7 +265,7 @@ Deno.test("scan-vms --deep: /proc unreadable -> warning, exit 1, the scan still 
   assert.doesNotMatch(r.stdout, /QEMU:/);
   assert.match(
     r.stderr,
-    /^warning: the QEMU command lines could not be compared: cannot read .*\/missing: .*\n$/,
+    /^warning: the QEMU command lines could not be compared: cannot read .*\/missing: .*; unset VGPU_PROC_ROOT, or point it at a readable \/proc tree\n$/,
   );
   const j = await h.run(["scan-vms", "--deep", "--format=json"], {
     VGPU_PROC_ROOT: `${h.proc}/missing`,

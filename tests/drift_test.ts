@@ -32,7 +32,8 @@ const dev = (pool: string, priority: string, vmId: string | number) =>
   `-device vgpu-stub,pool_id=${pool},priority=${priority},vm_id=${vmId}`;
 
 const SYNC = "vgpu-admin sync";
-const register = (u: string) => `vgpu-admin register-vm --vm-uuid=${u}`;
+const register = (u: string, freeId?: number) =>
+  `vgpu-admin register-vm --vm-uuid=${u}${freeId === undefined ? "" : ` --vm-id=${freeId}`}`;
 const adopt = (u: string) => `vgpu-admin adopt --vm-uuid=${u}`;
 const removeVm = (u: string) => `vgpu-admin remove-vm --vm-uuid=${u}`;
 
@@ -142,7 +143,7 @@ const cases: Case[] = [
     host: [host(U1, dev("A", "high", 1)), host(U2, dev("A", "high", 1))],
     expected: [
       line("unregistered-device", U2, adopt(U2)),
-      line("vmid-collision", U2, register(U2), U1),
+      line("vmid-collision", U2, register(U2, 2), U1),
     ],
   },
   {
@@ -152,7 +153,7 @@ const cases: Case[] = [
     expected: [
       line("vm-gone", U1, removeVm(U1)),
       line("unregistered-device", U2, adopt(U2)),
-      line("vmid-collision", U2, register(U2), U1),
+      line("vmid-collision", U2, register(U2, 2), U1),
     ],
   },
   {
@@ -162,7 +163,7 @@ const cases: Case[] = [
     expected: [
       line("args-missing", U1, SYNC),
       line("unregistered-device", U2, adopt(U2)),
-      line("vmid-collision", U2, register(U2), U1),
+      line("vmid-collision", U2, register(U2, 2), U1),
     ],
   },
   {
@@ -175,9 +176,9 @@ const cases: Case[] = [
     ],
     expected: [
       line("unregistered-device", U2, adopt(U2)),
-      line("vmid-collision", U2, register(U2), U1),
+      line("vmid-collision", U2, register(U2, 2), U1),
       line("unregistered-device", U3, adopt(U3)),
-      line("vmid-collision", U3, register(U3), U1),
+      line("vmid-collision", U3, register(U3, 3), U1),
     ],
   },
   {
@@ -191,11 +192,11 @@ const cases: Case[] = [
     ],
     expected: [
       line("unregistered-device", U1, adopt(U1)),
-      line("vmid-collision", U1, register(U1), U2),
+      line("vmid-collision", U1, register(U1, 1), U2),
       line("unregistered-device", U2, adopt(U2)),
-      line("vmid-collision", U2, register(U2), U1),
+      line("vmid-collision", U2, register(U2, 2), U1),
       line("unregistered-device", U3, adopt(U3)),
-      line("vmid-collision", U3, register(U3), U1),
+      line("vmid-collision", U3, register(U3, 3), U1),
       line("unregistered-device", U4, adopt(U4)),
     ],
   },
@@ -205,7 +206,7 @@ const cases: Case[] = [
     host: [host(U1, dev("A", "high", 1)), host(U2, dev("C", "high", 1))],
     expected: [
       line("unregistered-device", U2, register(U2)),
-      line("vmid-collision", U2, register(U2), U1),
+      line("vmid-collision", U2, register(U2, 2), U1),
     ],
   },
 ];

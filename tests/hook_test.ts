@@ -317,6 +317,13 @@ Deno.test("hook script: a malformed uuid reaches vgpu-admin, which exits 1 (not 
   const r = await runAsXenopsd(script, ["-vmuuid", "not-a-uuid", "-reason", "none"]);
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /startup-hook: /);
+  // the refused run still leaves its line in the log (issue 11 point 9)
+  const lines = logLines(h);
+  assert.equal(lines.length, 1, lines.join("\n"));
+  assert.match(
+    lines[0],
+    /^\S+Z vm=not-a-uuid reason=none action=malformed result=failed startup-hook: invalid /,
+  );
 });
 
 Deno.test("hook script: a crashing or signalled binary -> 1", async () => {

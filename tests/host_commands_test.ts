@@ -156,23 +156,101 @@ Deno.test("register-vm: a running VM gets its args at the next start (said, and 
   assert.equal(platformOf(h, UUID1)[KEY], dev("A", "medium", 3));
   const s = await h.run(["scan-vms"]);
   assert.match(s.stdout, /running with stale vGPU args since \S+: restart to apply/);
+  // the summaries under such a line never say all is well (issue 11 point 7)
+  const st = await h.run(["status"]);
+  for (const out of [s.stdout, st.stdout]) {
+    assert.doesNotMatch(out, /✓ Database and VM args agree/);
+    assert.match(
+      out,
+      /\n⚠ 1 VM running with stale vGPU args \(restart each to apply\); the database and VM args agree\.\n/,
+    );
+  }
 });
 
-Deno.test("register-vm: a VM already carrying different vgpu-stub args shows both", async () => {
+Deno.test("register-vm: a hand-set vgpu-stub gives the defaults; each flag that changes one is named", async () => {
+  const old = "-device vgpu-stub,pool_id=B,priority=low,vm_id=40";
+  const h = host([vm(UUID1, "web", `-m 512 ${old} -display none`)]);
+  const r = await h.run(["register-vm", `--vm-uuid=${UUID1}`]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(
+    r.stdout,
+    [
+      `Registered VM ${UUID1} (web): vGPU pool B, priority low, VM ID 40`,
+      `Kept the values of the vgpu-stub the VM carried: ${dev("B", "low", 40)}`,
+      `The VM already carries ${dev("B", "low", 40)}`,
+    ].join("\n") + "\n",
+  );
+  assert.equal(platformOf(h, UUID1)[KEY], `-m 512 ${old} -display none`, "nothing to write");
+  assert.deepEqual(await row(h, UUID1), {
+    pool_id: "B",
+    priority: "low",
+    vm_id: 40,
+    vm_name: "web",
+  });
+});
+
+Deno.test("register-vm: flags override the carried values, and the output names each change", async () => {
   const old = dev("A", "low", 3);
   const h = host([vm(UUID1, "web", `-m 512 ${old} -display none`)]);
   const r = await h.run(["register-vm", `--vm-uuid=${UUID1}`, "--pool=B", "--vm-id=4"]);
   assert.equal(r.code, 0, r.stderr);
-  const next = `-m 512 ${dev("B", "medium", 4)} -display none`;
+  const next = `-m 512 ${dev("B", "low", 4)} -display none`;
   assert.equal(
     r.stdout,
     [
-      `Registered VM ${UUID1} (web): vGPU pool B, priority medium, VM ID 4`,
-      `The VM carried other vgpu-stub args: ${old}`,
+      `Registered VM ${UUID1} (web): vGPU pool B, priority low, VM ID 4`,
+      `Changed on the VM: vGPU pool A -> B, VM ID 3 -> 4 (it carried ${old})`,
       `Wrote platform args: ${next}`,
     ].join("\n") + "\n",
   );
   assert.equal(platformOf(h, UUID1)[KEY], next);
+});
+
+Deno.test("register-vm: a carried vm_id held by another registered VM is an error naming it", async () => {
+  const h = host([
+    vm(UUID1, "web", dev("A", "high", 40)),
+    vm(UUID2, "hand", `-usb ${dev("B", "low", 40)}`),
+  ]);
+  assert.equal((await h.run(["register-vm", `--vm-uuid=${UUID1}`])).code, 0);
+  const before = await fileHash(h.statePath);
+  const r = await h.run(["register-vm", `--vm-uuid=${UUID2}`]);
+  assert.equal(r.code, 1);
+  assert.equal(
+    r.stderr,
+    `error: VM ID 40 already in use by VM ${UUID1} (web) (the vm_id this VM's args carry); pass --vm-id=N to choose another\n`,
+  );
+  assert.equal(await fileHash(h.statePath), before);
+  assert.equal(await row(h, UUID2), null);
+  const ok = await h.run(["register-vm", `--vm-uuid=${UUID2}`, "--vm-id=41"]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /Changed on the VM: VM ID 40 -> 41/);
+});
+
+Deno.test("register-vm, then every rewrite keeps the device's own extra properties (id=gpu0)", async () => {
+  const h = host([
+    vm(UUID1, "web", "-m 512 -device vgpu-stub,id=gpu0,pool_id=A,priority=low,vm_id=7 -usb"),
+  ]);
+  assert.equal((await h.run(["register-vm", `--vm-uuid=${UUID1}`, "--priority=high"])).code, 0);
+  assert.equal(
+    platformOf(h, UUID1)[KEY],
+    "-m 512 -device vgpu-stub,pool_id=A,priority=high,vm_id=7,id=gpu0 -usb",
+  );
+  const r = await h.run(["set-pool", `--vm-uuid=${UUID1}`, "--pool=B", "--yes"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(
+    platformOf(h, UUID1)[KEY],
+    "-m 512 -device vgpu-stub,pool_id=B,priority=high,vm_id=7,id=gpu0 -usb",
+  );
+  // a hand edit of our values is drift; sync repairs it and keeps id=gpu0
+  await updateState(h.statePath, (st) => {
+    st.vms.find((v) => v.uuid === UUID1)!.platform[KEY] =
+      "-m 512 -device vgpu-stub,id=gpu0,pool_id=A,priority=low,vm_id=9 -usb";
+  });
+  assert.equal((await h.run(["sync"])).code, 0);
+  assert.equal(
+    platformOf(h, UUID1)[KEY],
+    "-m 512 -device vgpu-stub,pool_id=B,priority=high,vm_id=7,id=gpu0 -usb",
+  );
 });
 
 Deno.test("register-vm --offline writes nothing to the host", async () => {
@@ -349,9 +427,9 @@ UUID: ${UUID8} | Name: remote | Pool: B | Priority: medium (1) | VM ID: 8 | ✓ 
 === Unregistered VMs: 3 ===
 UUID: ${UUID6} | Name: hand | Status: ⚠ Not registered | Action: Run 'vgpu-admin adopt --vm-uuid=${UUID6}'
     Power: halted | Args: ${dev("B", "medium", 20)}
-UUID: ${UUID7} | Name: web-clone | Status: ⚠ Not registered | Action: Run 'vgpu-admin register-vm --vm-uuid=${UUID7}'
+UUID: ${UUID7} | Name: web-clone | Status: ⚠ Not registered | Action: Run 'vgpu-admin register-vm --vm-uuid=${UUID7} --vm-id=6'
     Power: halted | Args: ${dev("A", "high", 1)}
-    ⚠ vm_id 1 belongs to registered VM ${UUID1} (web) -> fix: vgpu-admin register-vm --vm-uuid=${UUID7}
+    ⚠ vm_id 1 belongs to registered VM ${UUID1} (web) -> fix: vgpu-admin register-vm --vm-uuid=${UUID7} --vm-id=6
 UUID: ${UUID9} | Name: plain | Status: ⚠ Not registered | Action: Run 'vgpu-admin register-vm'
 
 ⚠ Drift: 5 problems on 5 VMs (each line above gives its fix; 'vgpu-admin sync' repairs registered VMs). 2 unregistered VMs carry a vgpu-stub device ('vgpu-admin adopt' registers them).
@@ -426,7 +504,7 @@ Deno.test("scan-vms --format=json: one documented shape", async () => {
     vm_uuid: UUID7,
     kind: "vmid-collision",
     detail: `vm_id 1 belongs to registered VM ${UUID1} (web)`,
-    fix: `vgpu-admin register-vm --vm-uuid=${UUID7}`,
+    fix: `vgpu-admin register-vm --vm-uuid=${UUID7} --vm-id=6`,
     other_vm_uuid: UUID1,
     vm_id: 1,
   });

@@ -84,6 +84,20 @@ export const COMMANDS: readonly CommandSpec[] = [
     ],
   },
   {
+    name: "enable-pool",
+    description: "let a vGPU pool take new VMs again",
+    example: "vgpu-admin enable-pool --pool-id=B",
+    load: () => import("./commands/enable-pool.ts"),
+    options: [req("--pool-id <id>", "vGPU pool: A or B")],
+  },
+  {
+    name: "disable-pool",
+    description: "refuse new VMs in a vGPU pool (its VMs keep their args)",
+    example: "vgpu-admin disable-pool --pool-id=B",
+    load: () => import("./commands/disable-pool.ts"),
+    options: [req("--pool-id <id>", "vGPU pool: A or B")],
+  },
+  {
     name: "register-vm",
     description: "register a VM and write its vgpu-stub device args to xapi",
     example:
@@ -303,7 +317,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: "schema",
-    description: "print the SQL of the database schema",
+    description: "print the SQL that creates the database",
     example: "vgpu-admin schema",
     load: () => import("./commands/schema.ts"),
     options: [],

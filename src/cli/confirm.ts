@@ -1,13 +1,15 @@
-// Confirmation as design.md §5 step 3: --yes answers in advance; a terminal gets a prompt that
-// asks again after an unrecognised answer; otherwise one line is read from stdin (EOF = no).
+// Confirmation as design.md §5 step 3: --yes answers in advance; a terminal is asked the same
+// words as a pipe (`<question> `), again after an unrecognised answer, and Ctrl-C or Ctrl-D there
+// mean no; otherwise one line is read from stdin (EOF = no).
 import { DeclinedError } from "../domain/errors.ts";
 import type { Deps } from "./deps.ts";
 
 export const APPLY_QUESTION = "Do you want to apply these settings? (yes/no):";
 
-/** Asks a question on a terminal and returns the raw answer. */
+/** Asks on a terminal: writes `<question> ` and reads one line. */
 export interface Prompt {
-  ask(question: string): Promise<string>;
+  /** The answer without its newline; null when the user pressed Ctrl-C or Ctrl-D. */
+  ask(question: string): Promise<string | null>;
 }
 
 function answer(raw: string | null): "yes" | "no" | null {
@@ -30,7 +32,12 @@ export async function confirmOrCancel(
   }
   if (io.interactive) {
     for (;;) {
-      const a = answer(await deps.prompt.ask(question));
+      const raw = await deps.prompt.ask(question);
+      if (raw === null) {
+        io.err.write("\n"); // the cursor is still on the question's line
+        throw new DeclinedError();
+      }
+      const a = answer(raw);
       if (a === "yes") return;
       if (a === "no") throw new DeclinedError();
       io.err.write("Please answer yes or no.\n");

@@ -1,4 +1,4 @@
-// The binding to the real process: its standard streams and the terminal prompt.
+// The binding to the real process: its standard streams and the terminal question.
 import type { Prompt } from "./confirm.ts";
 import type { IO } from "./io.ts";
 
@@ -46,13 +46,38 @@ export function systemIo(): IO {
   };
 }
 
-export const inquirerPrompt: Prompt = {
+/**
+ * The terminal's yes/no question, in cooked mode: the terminal echoes and edits the line, Ctrl-D
+ * on an empty line ends input, and Ctrl-C raises SIGINT, which is caught while the question is
+ * open (the default action is back once the listener is removed). Both return null: no.
+ */
+export const terminalPrompt: Prompt = {
   async ask(question) {
-    const [{ input }, { stderr }] = await Promise.all([
-      import("@inquirer/prompts"),
-      import("node:process"),
-    ]);
-    // The question goes to stderr so that stdout stays the command's data (style.md rule 4).
-    return await input({ message: question.replace(/:$/, "") }, { output: stderr });
+    let onInterrupt = () => {};
+    const interrupted = new Promise<null>((resolve) => {
+      onInterrupt = () => resolve(null);
+    });
+    // listening before the question is shown: a Ctrl-C typed at once is a "no", not a kill
+    Deno.addSignalListener("SIGINT", onInterrupt);
+    try {
+      Deno.stderr.writeSync(new TextEncoder().encode(`${question} `));
+      return await Promise.race([readTerminalLine(), interrupted]);
+    } finally {
+      Deno.removeSignalListener("SIGINT", onInterrupt);
+    }
   },
 };
+
+/** One line typed on the terminal; null at Ctrl-D (a read of 0 bytes). */
+async function readTerminalLine(): Promise<string | null> {
+  const dec = new TextDecoder();
+  const buf = new Uint8Array(256);
+  let line = "";
+  for (;;) {
+    const n = await Deno.stdin.read(buf);
+    if (n === null) return null;
+    line += dec.decode(buf.subarray(0, n), { stream: true });
+    const i = line.indexOf("\n");
+    if (i >= 0) return line.slice(0, i).replace(/\r$/, "");
+  }
+}

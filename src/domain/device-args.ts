@@ -330,7 +330,8 @@ function rewrite(text: string, { tokens, stubs }: Scan, replacement: string | nu
 
 /**
  * The VM's new QEMU arguments carrying `c` (design.md §2 "other args"): the first vgpu-stub
- * pair is replaced in place, further ones are removed, every other byte is kept; without a
+ * pair is replaced in place (keeping its other properties, such as `id=gpu0`, after ours),
+ * further ones are removed, every other byte is kept; without a
  * vgpu-stub, ours is appended after the last argument with one space. Null or blank → ours.
  */
 export function mergeDeviceArgs(existing: string | null, c: VgpuConfig): string {
@@ -338,7 +339,7 @@ export function mergeDeviceArgs(existing: string | null, c: VgpuConfig): string 
   const ours = buildDevice(c);
   const text = existing ?? "";
   const s = scan(text);
-  if (s.stubs.length > 0) return rewrite(text, s, ours);
+  if (s.stubs.length > 0) return rewrite(text, s, ours + extraProps(s.stubs[0]));
   const last = s.tokens.at(-1);
   if (last === undefined) return ours;
   // A dangling `-device` would swallow our `-device` as its value: keep it after ours.
@@ -346,6 +347,15 @@ export function mergeDeviceArgs(existing: string | null, c: VgpuConfig): string 
     return text.slice(0, last.start) + ours + " " + text.slice(last.start);
   }
   return text.slice(0, last.end) + " " + ours + text.slice(last.end);
+}
+
+/** Our three properties are rewritten; a property set by hand (`id=gpu0`) is carried over. */
+const OUR_PROPS = new Set(["pool_id", "priority", "vm_id"]);
+
+/** `,name=value` for each other property of `stub`, in order, commas escaped as QEMU reads them. */
+function extraProps(stub: VgpuStub): string {
+  return Object.entries(stub.props).filter(([k]) => !OUR_PROPS.has(k) && k !== "")
+    .map(([k, v]) => `,${k}=${v.replaceAll(",", ",,")}`).join("");
 }
 
 /**

@@ -219,13 +219,20 @@ export function computeDrift(registered: readonly Vm[], hostVms: readonly HostVm
   }
   const nameOf = (uuid: string) =>
     byUuid.get(uuid)?.registered?.vmName ?? byUuid.get(uuid)?.host?.nameLabel ?? null;
+  // A clone must be registered with an id nobody holds or carries (register-vm refuses the one it
+  // carries): each collision line offers the next such id.
+  let nextFree = 0;
+  const freeId = () => {
+    do nextFree++; while (holderByVmId.has(nextFree) || carriers.has(nextFree));
+    return nextFree;
+  };
   const collision = (s: VmDriftState, vmId: number, other: string, detail: string) =>
     s.drift.push({
       kind: "vmid-collision",
       vmUuid: s.vmUuid,
       detail,
       // A registered non-holder only carries a stale id: rewriting its args fixes it.
-      fix: s.registered ? SYNC : registerVm(s.vmUuid),
+      fix: s.registered ? SYNC : `${registerVm(s.vmUuid)} --vm-id=${freeId()}`,
       otherVmUuid: other,
       vmId,
     });

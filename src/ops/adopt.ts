@@ -4,6 +4,7 @@ import { VgpuError } from "../domain/errors.ts";
 import type { HostVm, VgpuConfig } from "../domain/types.ts";
 import type { Store } from "../store/store.ts";
 import { sanitizeHostName } from "../domain/validate.ts";
+import { poolDisabledMessage } from "./pools.ts";
 import type { ScanView } from "./scan.ts";
 
 export interface AdoptCandidate {
@@ -56,7 +57,7 @@ export function planAdopt(store: Store, view: ScanView, onlyUuid?: string): Adop
       refused.push({
         host,
         reason:
-          `vm_id ${config.vmId} is already registered to VM ${holder.vmUuid} (a clone?); register it with a new id: vgpu-admin register-vm --vm-uuid=${host.uuid}`,
+          `vm_id ${config.vmId} is already registered to VM ${holder.vmUuid} (a clone?); register it with a new id: vgpu-admin register-vm --vm-uuid=${host.uuid} --vm-id=${store.lowestFreeVmId()}`,
       });
       continue;
     }
@@ -66,6 +67,11 @@ export function planAdopt(store: Store, view: ScanView, onlyUuid?: string): Adop
         reason:
           `vm_id ${config.vmId} is carried by another VM too; register one of them with a new id`,
       });
+      continue;
+    }
+    const pool = store.getPool(config.pool);
+    if (!pool.enabled) {
+      refused.push({ host, reason: poolDisabledMessage(pool) });
       continue;
     }
     candidates.push({ host, config });

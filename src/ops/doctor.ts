@@ -607,7 +607,7 @@ async function checkQemu(
       "qemu",
       "warning",
       `the QEMU command lines could not be compared: ${report.error}`,
-      "run doctor as root on the XCP-ng dom0",
+      report.errorFix ?? "run doctor on the XCP-ng dom0",
     );
     return;
   }

@@ -1,4 +1,5 @@
 // vGPU pool use cases: summaries with per-priority counts, one pool with its VMs, renaming.
+import { ConflictError } from "../domain/errors.ts";
 import type { Pool, PoolId, Vm } from "../domain/types.ts";
 import type { Store } from "../store/store.ts";
 
@@ -45,4 +46,38 @@ export function renamePool(
   if (same) return { before: current, after: current, changed: false };
   const { before, after } = store.updatePool(poolId, name, description);
   return { before, after, changed: true };
+}
+
+/**
+ * A disabled pool takes no new VMs (seed 000 `enabled`): register-vm, adopt, import, and set-pool
+ * or update-vm moving a VM into it are refused. `current` is the VM's pool today (undefined for a
+ * new VM): a VM already in the pool may still change its priority or vm_id.
+ */
+export function assertPoolTakesVm(store: Store, pool: PoolId, current?: PoolId): void {
+  if (current === pool) return;
+  const p = store.getPool(pool);
+  if (p.enabled) return;
+  throw new ConflictError(poolDisabledMessage(p));
+}
+
+export function poolDisabledMessage(p: Pool): string {
+  return `vGPU pool ${p.poolId} (${
+    JSON.stringify(p.name)
+  }) is disabled and takes no new VMs; enable it with 'vgpu-admin enable-pool --pool-id=${p.poolId}', or choose the other pool`;
+}
+
+export interface SetPoolEnabledResult {
+  pool: Pool;
+  changed: boolean;
+}
+
+/** Enables or disables a pool; its VMs keep their configuration and args either way. */
+export function setPoolEnabled(
+  store: Store,
+  poolId: PoolId,
+  enabled: boolean,
+): SetPoolEnabledResult {
+  const current = store.getPool(poolId);
+  if (current.enabled === enabled) return { pool: current, changed: false };
+  return { pool: store.setPoolEnabled(poolId, enabled).after, changed: true };
 }

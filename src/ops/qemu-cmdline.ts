@@ -51,8 +51,7 @@ export function readDeviceModels(procRoot: string): Map<number, QemuProcess> {
   try {
     entries = [...Deno.readDirSync(procRoot)];
   } catch (e) {
-    const why = e instanceof Error ? e.message.split("\n")[0] : String(e);
-    throw new VgpuError(`cannot read ${procRoot}: ${why}`);
+    throw procError(procRoot, e);
   }
   const pids = entries.filter((e) => /^[0-9]+$/.test(e.name)).map((e) => Number(e.name))
     .sort((a, b) => a - b);
@@ -60,7 +59,9 @@ export function readDeviceModels(procRoot: string): Map<number, QemuProcess> {
     let argv: string[];
     try {
       argv = splitCmdline(Deno.readFileSync(`${procRoot}/${pid}/cmdline`));
-    } catch {
+    } catch (e) {
+      // Deno refuses all of /proc without --allow-all: say so rather than report every VM missing
+      if (e instanceof Deno.errors.NotCapable) throw procError(procRoot, e);
       continue; // gone meanwhile, or not ours to read
     }
     const domid = xenDomid(argv);
@@ -71,6 +72,32 @@ export function readDeviceModels(procRoot: string): Map<number, QemuProcess> {
     }
   }
   return found;
+}
+
+/** /proc (or VGPU_PROC_ROOT) could not be read; `fix` is the advice that is true for the cause. */
+export class ProcReadError extends VgpuError {
+  constructor(message: string, readonly fix: string) {
+    super(message);
+  }
+}
+
+function procError(procRoot: string, e: unknown): ProcReadError {
+  const why = e instanceof Error ? e.message.split("\n")[0] : String(e);
+  const msg = `cannot read ${procRoot}: ${why}`;
+  if (e instanceof Deno.errors.NotCapable) {
+    // Deno 1.43+ treats /proc as privileged: only --allow-all reads it (the shipped flags)
+    return new ProcReadError(
+      msg,
+      "run vgpu-admin with its shipped permissions (--allow-all: Deno reads /proc with nothing less)",
+    );
+  }
+  if (procRoot !== DEFAULT_PROC_ROOT) {
+    return new ProcReadError(msg, `unset VGPU_PROC_ROOT, or point it at a readable /proc tree`);
+  }
+  if (e instanceof Deno.errors.PermissionDenied) {
+    return new ProcReadError(msg, "run as root (/proc is mounted with hidepid)");
+  }
+  return new ProcReadError(msg, "run on the XCP-ng dom0, where /proc lists the QEMU processes");
 }
 
 export type QemuStatus = "matches" | "differs" | "not-found" | "not-checked";
@@ -98,6 +125,8 @@ export interface QemuReport {
   vms: Map<string, QemuView>;
   /** Set when the check could not run at all (dom-ids or /proc unreadable). */
   error: string | null;
+  /** What to do about `error`, true for its cause. */
+  errorFix: string | null;
   xeCalls: number;
   procRoot: string;
 }
@@ -178,7 +207,13 @@ export async function compareQemu(
   xe: () => Promise<Xe>,
   procRoot: string,
 ): Promise<QemuReport> {
-  const report: QemuReport = { vms: new Map(), error: null, xeCalls: 0, procRoot };
+  const report: QemuReport = {
+    vms: new Map(),
+    error: null,
+    errorFix: null,
+    xeCalls: 0,
+    procRoot,
+  };
   if (view.drift === null || view.host === null) return report;
   const local = view.host.localHost;
   const states = view.drift.vms.filter((s) =>
@@ -200,6 +235,9 @@ export async function compareQemu(
   } catch (e) {
     if (!(e instanceof VgpuError)) throw e;
     report.error = e.message;
+    report.errorFix = e instanceof ProcReadError
+      ? e.fix
+      : "check xe on this host (vgpu-admin doctor), then run the check again";
     return report;
   }
   for (const s of states) {

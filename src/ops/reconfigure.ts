@@ -17,6 +17,7 @@ import { priorityName } from "../domain/types.ts";
 import { conflictMessage, type Store, type VmChange } from "../store/store.ts";
 import type { VmLocks } from "../store/vm-lock.ts";
 import type { Xe } from "../xe/client.ts";
+import { assertPoolTakesVm } from "./pools.ts";
 import { requireHostVm } from "./register.ts";
 import { claimVms } from "./vm-claim.ts";
 import { readWithRetry, setArgsVerified, startedAnyway, WriteFailedError } from "./xe-write.ts";
@@ -105,6 +106,7 @@ export async function planReconfigure(
   if (holder !== null && holder.vmUuid !== vm.vmUuid) {
     throw new ConflictError(conflictMessage(next.vmId, holder));
   }
+  assertPoolTakesVm(store, next.pool, vm.pool);
   const inherited = claimVmTakingOverStop(store, locks, vm);
   const client = await xe();
   const host = await requireHostVm(client, vm.vmUuid, false).catch((e) => {

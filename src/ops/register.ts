@@ -1,18 +1,22 @@
 // register-vm: check the VM on the host, insert the row, write its args at once (design.md §4:
 // the start hook can only repair the next start). If the xe part fails, the row is undone.
 import { mergeDeviceArgs, parseDeviceArgs, type VgpuStub } from "../domain/device-args.ts";
-import { NotFoundError, OperationFailedError, VgpuError } from "../domain/errors.ts";
-import type { HostVm, PoolId, Priority, Vm } from "../domain/types.ts";
+import { ConflictError, NotFoundError, OperationFailedError, VgpuError } from "../domain/errors.ts";
+import type { HostVm, PoolId, Priority, VgpuConfig, Vm } from "../domain/types.ts";
 import { sanitizeHostName } from "../domain/validate.ts";
-import type { Store } from "../store/store.ts";
+import { conflictMessage, type Store } from "../store/store.ts";
+import { assertPoolTakesVm } from "./pools.ts";
 import type { Xe } from "../xe/client.ts";
 import { setArgsVerified, WriteFailedError } from "./xe-write.ts";
 
 export interface RegisterInput {
   vmUuid: string;
   vmName?: string;
-  pool: PoolId;
-  priority: Priority;
+  /** undefined: the VM's own vgpu-stub value, else A. */
+  pool?: PoolId;
+  /** undefined: the VM's own vgpu-stub value, else medium. */
+  priority?: Priority;
+  /** undefined: the VM's own vgpu-stub value, else the lowest unused. */
   vmId?: number;
 }
 
@@ -25,6 +29,14 @@ export interface RegisterResult {
   argsAfter: string | null;
   /** vgpu-stub devices the VM carried before, when they differed from ours. */
   replaced: VgpuStub[];
+  /** The valid vgpu-stub the VM carried (its values were the defaults), or null. */
+  carried: VgpuConfig | null;
+}
+
+/** The one valid vgpu-stub a VM carries (set by hand before vgpu-admin), or null. */
+function carriedConfig(args: string | null): VgpuConfig | null {
+  const stubs = parseDeviceArgs(args).stubs;
+  return stubs.length === 1 ? stubs[0].config : null;
 }
 
 /** Finds one VM on the host or says how to proceed without it. */
@@ -47,18 +59,34 @@ export async function registerVm(
 ): Promise<RegisterResult> {
   // Cheap database checks first, so a conflict never costs an xe call.
   store.assertCanInsert(input.vmUuid, input.vmId);
+  if (input.pool !== undefined) assertPoolTakesVm(store, input.pool);
   const host = xe === null ? null : await requireHostVm(xe, input.vmUuid, true);
   const vmName = input.vmName ?? (host ? sanitizeHostName(host.nameLabel) || null : null);
+  // A VM configured by hand keeps its values unless a flag says otherwise (002, compatibility).
+  const carried = host === null ? null : carriedConfig(host.deviceModelArgs);
+  const pool = input.pool ?? carried?.pool ?? "A";
+  const vmId = input.vmId ?? carried?.vmId;
+  assertPoolTakesVm(store, pool);
+  if (input.vmId === undefined && vmId !== undefined) {
+    const holder = store.getVmByVmId(vmId);
+    if (holder !== null && holder.vmUuid !== input.vmUuid) {
+      throw new ConflictError(
+        `${
+          conflictMessage(vmId, holder)
+        } (the vm_id this VM's args carry); pass --vm-id=N to choose another`,
+      );
+    }
+  }
   const change = store.insertVm({
     vmUuid: input.vmUuid,
     vmName,
-    pool: input.pool,
-    priority: input.priority,
-    vmId: input.vmId,
+    pool,
+    priority: input.priority ?? carried?.priority ?? 1,
+    vmId,
   });
   const vm = change.after!;
   if (xe === null || host === null) {
-    return { vm, host: null, argsBefore: null, argsAfter: null, replaced: [] };
+    return { vm, host: null, argsBefore: null, argsAfter: null, replaced: [], carried: null };
   }
   const argsBefore = host.deviceModelArgs;
   const argsAfter = mergeDeviceArgs(argsBefore, vm);
@@ -85,5 +113,5 @@ export async function registerVm(
     }
     if (host.powerState !== "halted") store.markStaleRun(vm.vmUuid, "registered while running");
   }
-  return { vm, host, argsBefore, argsAfter, replaced };
+  return { vm, host, argsBefore, argsAfter, replaced, carried };
 }

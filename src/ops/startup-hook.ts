@@ -56,7 +56,7 @@ export async function checkVmStart(
         action: "collision",
         detail: `unregistered VM carries vm_id=${s.vmId}, registered to VM ${holder.vmUuid}${
           refuse ? "; strict mode refuses this start" : ""
-        }; fix: vgpu-admin register-vm --vm-uuid=${vmUuid}`,
+        }; fix: vgpu-admin register-vm --vm-uuid=${vmUuid} --vm-id=${store.lowestFreeVmId()}`,
         refuse,
       };
     }

@@ -23,6 +23,7 @@ import {
   type Vm,
 } from "../domain/types.ts";
 import { conflictMessage, type Store, type StoredConfiguration } from "../store/store.ts";
+import { poolDisabledMessage } from "./pools.ts";
 import { setArgsVerified } from "./xe-write.ts";
 import type { Xe } from "../xe/client.ts";
 
@@ -129,6 +130,21 @@ export function planImport(
     unchangedSettings: 0,
     conflicts: [],
   };
+  // a pool disabled now and still disabled after the import takes no new VMs (an export of a
+  // disabled pool still restores into a fresh database, whose pools start enabled)
+  const closed = new Set(
+    current.pools.filter((p) =>
+      !p.enabled && config.pools.find((f) => f.poolId === p.poolId)?.enabled !== true
+    ).map((p) => p.poolId),
+  );
+  const refuseClosed = (f: ImportVm): boolean => {
+    if (!closed.has(f.pool)) return false;
+    plan.conflicts.push({
+      path: `${f.path}.pool_id`,
+      message: poolDisabledMessage(current.pools.find((p) => p.poolId === f.pool)!),
+    });
+    return true;
+  };
   const byUuid = new Map(current.vms.map((v) => [v.vmUuid, v]));
   const byVmId = new Map(current.vms.map((v) => [v.vmId, v]));
   const inFile = new Set<string>();
@@ -137,6 +153,7 @@ export function planImport(
     const db = byUuid.get(f.vmUuid);
     if (db !== undefined) {
       if (sameVgpu(db, f) && db.vmName === f.vmName) plan.unchangedVms++;
+      else if (db.pool !== f.pool && refuseClosed(f)) continue;
       else if (mode === "replace" || sameVgpu(db, f)) plan.changed.push({ before: db, after: f });
       else {
         plan.conflicts.push({
@@ -158,6 +175,7 @@ export function planImport(
       });
       continue;
     }
+    if (refuseClosed(f)) continue;
     plan.added.push(f);
   }
   if (mode === "replace") plan.removed = current.vms.filter((v) => !inFile.has(v.vmUuid));

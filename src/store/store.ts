@@ -302,6 +302,23 @@ export class Store {
     });
   }
 
+  /** Enables or disables a pool (metadata only: its VMs keep their rows and args). */
+  setPoolEnabled(poolId: PoolId, enabled: boolean): { before: Pool; after: Pool } {
+    return this.transaction(() => {
+      const before = this.getPool(poolId);
+      this.#run(
+        `UPDATE pools SET enabled = ?, updated_at = ? WHERE pool_id = ?`,
+        enabled ? 1 : 0,
+        sqlTimestamp(this.now()),
+        poolId,
+      );
+      const after = this.getPool(poolId);
+      const snap = (p: Pool) => JSON.stringify({ enabled: p.enabled });
+      this.#history(null, poolId, snap(before), snap(after));
+      return { before, after };
+    });
+  }
+
   // ---- vms ------------------------------------------------------------------------------
 
   /** Registered VMs, by pool then vm_id (design.md §3: sorted by vm_id inside a pool). */

@@ -22,7 +22,10 @@ export function parseOptions(
 }
 
 export async function run(opts: ListVmsOptions, deps: Deps): Promise<void> {
-  const vms = (await deps.store()).listVms({ pool: opts.pool, priority: opts.priority });
+  const store = await deps.store();
+  const vms = store.listVms({ pool: opts.pool, priority: opts.priority });
+  // seed 000 step 3.7: each VM's pool with its name and status
+  const pools = new Map(store.listPools().map((p) => [p.poolId, p]));
   const out = deps.io.out;
   if (opts.format === "json") {
     writeJson(out, {
@@ -30,7 +33,11 @@ export async function run(opts: ListVmsOptions, deps: Deps): Promise<void> {
         pool_id: opts.pool ?? null,
         priority: opts.priority === undefined ? null : priorityName(opts.priority),
       },
-      vms: vms.map(vmJson),
+      vms: vms.map((v) => ({
+        ...vmJson(v),
+        pool_name: pools.get(v.pool)!.name,
+        pool_enabled: pools.get(v.pool)!.enabled,
+      })),
     });
     return;
   }
@@ -48,7 +55,11 @@ export async function run(opts: ListVmsOptions, deps: Deps): Promise<void> {
   }
   const table = renderTable(
     ["VM ID", "UUID", "Name", "vGPU Pool", "Priority"],
-    vms.map((v) => [v.vmId, v.vmUuid, vmLabel(v), v.pool, priorityName(v.priority)]),
+    vms.map((v) => {
+      const p = pools.get(v.pool)!;
+      const pool = `${v.pool} (${p.name}${p.enabled ? "" : ", disabled"})`;
+      return [v.vmId, v.vmUuid, vmLabel(v), pool, priorityName(v.priority)];
+    }),
     deps.io.color,
   );
   out.write(`${table}\n${vms.length} VM${vms.length === 1 ? "" : "s"}\n`);

@@ -17,8 +17,10 @@ import { claimVms } from "../../ops/vm-claim.ts";
 export interface RegisterVmOptions {
   vmUuid: string;
   vmName?: string;
-  pool: PoolId;
-  priority: Priority;
+  /** undefined: the VM's own vgpu-stub value, else A. */
+  pool?: PoolId;
+  /** undefined: the VM's own vgpu-stub value, else medium. */
+  priority?: Priority;
   vmId?: number;
   offline: boolean;
 }
@@ -34,8 +36,8 @@ export function parseOptions(raw: {
   return {
     vmUuid: parseUuid(raw.vmUuid),
     vmName: raw.vmName === undefined ? undefined : parseVmName(raw.vmName),
-    pool: raw.pool === undefined ? "A" : parsePoolId(raw.pool),
-    priority: raw.priority === undefined ? 1 : parsePriority(raw.priority),
+    pool: raw.pool === undefined ? undefined : parsePoolId(raw.pool),
+    priority: raw.priority === undefined ? undefined : parsePriority(raw.priority),
     vmId: raw.vmId === undefined ? undefined : parseVmId(raw.vmId),
     offline: raw.offline === true,
   };
@@ -60,7 +62,28 @@ export async function run(opts: RegisterVmOptions, deps: Deps): Promise<void> {
       }`,
     );
   } else {
-    for (const old of r.replaced) lines.push(`The VM carried other vgpu-stub args: ${old.raw}`);
+    if (r.carried !== null) {
+      // the VM's own values were the defaults: name each one a flag changed
+      const c = r.carried;
+      const changes = [
+        c.pool === vm.pool ? null : `vGPU pool ${c.pool} -> ${vm.pool}`,
+        c.priority === vm.priority
+          ? null
+          : `priority ${priorityName(c.priority)} -> ${priorityName(vm.priority)}`,
+        c.vmId === vm.vmId ? null : `VM ID ${c.vmId} -> ${vm.vmId}`,
+      ].filter((x) => x !== null);
+      lines.push(
+        changes.length === 0
+          ? `Kept the values of the vgpu-stub the VM carried: ${
+            r.replaced[0]?.raw ?? buildDevice(c)
+          }`
+          : `Changed on the VM: ${changes.join(", ")} (it carried ${
+            r.replaced[0]?.raw ?? buildDevice(c)
+          })`,
+      );
+    } else {
+      for (const old of r.replaced) lines.push(`The VM carried other vgpu-stub args: ${old.raw}`);
+    }
     lines.push(
       r.argsAfter === r.argsBefore
         ? `The VM already carries ${buildDevice(vm)}`

@@ -38,7 +38,9 @@ export async function run(opts: ScanVmsOptions, deps: Deps): Promise<Outcome> {
   }
   const outcome = hostWarning(deps, view.hostError);
   if (qemu?.error) {
-    deps.io.err.write(`warning: the QEMU command lines could not be compared: ${qemu.error}\n`);
+    deps.io.err.write(
+      `warning: the QEMU command lines could not be compared: ${qemu.error}; ${qemu.errorFix}\n`,
+    );
     return "degraded";
   }
   return outcome;

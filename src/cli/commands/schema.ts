@@ -1,4 +1,5 @@
 import type { Deps } from "../deps.ts";
+import { schemaScript } from "../../store/schema-script.ts";
 
 export type SchemaOptions = Record<never, never>;
 
@@ -6,11 +7,8 @@ export function parseOptions(_raw: unknown): SchemaOptions {
   return {};
 }
 
-/** Prints the SQL of the schema in use, as SQLite keeps it, ready to paste into sqlite3. */
-export async function run(_opts: SchemaOptions, deps: Deps): Promise<void> {
-  const store = await deps.store();
-  deps.io.out.write(
-    `-- vgpu-admin schema version ${store.schemaVersion()} (${store.path})\n` +
-      store.schemaSql().map((s) => `${s};\n`).join("\n"),
-  );
+/** Prints the SQL that creates this version's database (pools A and B included), for sqlite3. */
+export function run(_opts: SchemaOptions, deps: Deps): Promise<void> {
+  deps.io.out.write(schemaScript());
+  return Promise.resolve();
 }

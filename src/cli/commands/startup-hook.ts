@@ -11,17 +11,24 @@ export const HOOK_BOUND_MS = 14_000;
 const STARTUP_ALLOWANCE_MS = 3_000;
 
 export interface StartupHookOptions {
-  vmUuid: string;
+  /** null: the given uuid is malformed (`malformed` says why); the run is logged, then refused. */
+  vmUuid: string | null;
+  /** The uuid as given, made safe for the log line. */
+  given: string;
+  malformed: string | null;
   reason: string;
 }
 
+const logSafe = (s: string, max: number) => s.replace(/[^\w.-]/g, "?").slice(0, max);
+
 export function parseOptions(raw: { vmUuid: string; reason?: string }): StartupHookOptions {
-  const reason = (raw.reason ?? "none").replace(/[^\w.-]/g, "?").slice(0, 32);
+  const reason = logSafe(raw.reason ?? "none", 32);
+  const given = logSafe(raw.vmUuid, 64);
   try {
-    return { vmUuid: parseUuid(raw.vmUuid), reason };
+    return { vmUuid: parseUuid(raw.vmUuid), given, malformed: null, reason };
   } catch (e) {
     // Never exit 2 from the hook for bad input: 2 would abort the VM start (design.md §4).
-    if (e instanceof UsageError) throw new VgpuError(`startup-hook: ${e.message}`);
+    if (e instanceof UsageError) return { vmUuid: null, given, malformed: e.message, reason };
     throw e;
   }
 }
@@ -34,14 +41,21 @@ export async function run(opts: StartupHookOptions, deps: Deps): Promise<Outcome
   const logPath = deps.env.get("VGPU_LOG") || DEFAULT_HOOK_LOG;
   const log = (action: string, result: string, detail: string) => {
     const line =
-      `${deps.now().toISOString()} vm=${opts.vmUuid} reason=${opts.reason} action=${action} result=${result} ${detail}`;
+      `${deps.now().toISOString()} vm=${opts.given} reason=${opts.reason} action=${action} result=${result} ${detail}`;
     const problem = appendHookLog(logPath, line);
     if (problem !== null) deps.io.err.write(`warning: cannot write ${logPath}: ${problem}\n`);
   };
+  if (opts.vmUuid === null) {
+    // a refused run leaves its line too: the log is where an administrator looks (issue 11)
+    const msg = `startup-hook: ${opts.malformed}`;
+    log("malformed", "failed", msg.replace(/\s+/g, " "));
+    throw new VgpuError(msg);
+  }
+  const vmUuid = opts.vmUuid;
   let r: HookResult;
   try {
     const store = await deps.store();
-    r = await checkVmStart(store, await deps.xeUntil(deadline), await deps.settings(), opts.vmUuid);
+    r = await checkVmStart(store, await deps.xeUntil(deadline), await deps.settings(), vmUuid);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     log("error", "failed", msg.replace(/\s+/g, " "));
@@ -54,7 +68,7 @@ export async function run(opts: StartupHookOptions, deps: Deps): Promise<Outcome
     : "warning";
   log(r.action, result, r.detail);
   if (result !== "ok") {
-    deps.io.err.write(`vgpu-admin startup-hook: VM ${opts.vmUuid}: ${r.detail}\n`);
+    deps.io.err.write(`vgpu-admin startup-hook: VM ${vmUuid}: ${r.detail}\n`);
   }
   return r.refuse ? "refused" : undefined;
 }

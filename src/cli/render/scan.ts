@@ -135,16 +135,27 @@ export function scanLines(
       if (d.kind !== "unregistered-device") lines.push(driftLine(d, c));
     }
   }
-  lines.push("", summaryLine(view, c));
+  // --deep: a QEMU line that says "restart" counts like a stale-start mark in the summary
+  const qemuRestart = [...(qemu?.vms.values() ?? [])]
+    .filter((q) => q.fix !== null && q.fix.includes("restart the VM"))
+    .map((q) => q.vmUuid);
+  lines.push("", summaryLine(view, c, qemuRestart));
   return lines;
 }
 
-export function summaryLine(view: ScanView, c: Paint): string {
+export function summaryLine(view: ScanView, c: Paint, alsoStale: readonly string[] = []): string {
   const items = view.drift!.items.filter((d) => d.kind !== "unregistered-device");
   const hand = view.drift!.items.filter((d) => d.kind === "unregistered-device").length;
   const parts: string[] = [];
-  if (items.length === 0) parts.push(c.ok("✓ Database and VM args agree."));
-  else {
+  // a VM line above that says "restart to apply" rules out a ✓ here (issue 11 point 7)
+  const stale = new Set([...view.staleRuns.keys(), ...alsoStale]).size;
+  const staleText = `${stale} VM${stale === 1 ? "" : "s"} running with stale vGPU args`;
+  if (items.length === 0 && stale === 0) parts.push(c.ok("✓ Database and VM args agree."));
+  else if (items.length === 0) {
+    parts.push(
+      c.warn(`⚠ ${staleText}`) + " (restart each to apply); the database and VM args agree.",
+    );
+  } else {
     const vms = new Set(items.map((d) => d.vmUuid)).size;
     parts.push(
       c.warn(
@@ -153,6 +164,7 @@ export function summaryLine(view: ScanView, c: Paint): string {
         }`,
       ) + " (each line above gives its fix; 'vgpu-admin sync' repairs registered VMs).",
     );
+    if (stale > 0) parts.push(`${staleText} (restart each to apply).`);
   }
   if (hand > 0) {
     parts.push(
