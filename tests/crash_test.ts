@@ -203,7 +203,11 @@ for (const k of KILL_POINTS) {
       const rec = await runInProcess(["recover", "--yes"], { env: h.env });
       assert.equal(rec.code, 0, rec.stdout + rec.stderr);
       const back = findVm(readStateSync(h.statePath), UUID1)!;
-      assert.equal(back.powerState, "running", "running again, as before the kill");
+      assert.equal(
+        back.powerState,
+        "running",
+        `running again, as before the kill: ${rec.stdout}${rec.stderr}`,
+      );
       const row = readDb(h.dbPath).vms[0];
       assert.equal(back.platform[KEY], `${HAND} ${dev(row.pool_id)}`, "args carry the row");
       assert.equal(back.bootedArgs, back.platform[KEY], "it runs what the database says");
