@@ -14,7 +14,7 @@ import type { IO } from "./io.ts";
 
 /** Builds the commander tree from COMMANDS; `select` receives the chosen command. */
 export async function buildProgram(select: (s: Selected) => void, io: IO): Promise<Command> {
-  const { Command } = await import("@commander-js/extra-typings");
+  const { Command, Help } = await import("@commander-js/extra-typings");
   const program = new Command()
     .name("vgpu-admin")
     .description(
@@ -30,9 +30,11 @@ export async function buildProgram(select: (s: Selected) => void, io: IO): Promi
         const spec = COMMANDS.find((x) => x.name === c.name());
         return spec === undefined ? "vgpu-admin [--db=<path>] <command> [options]" : synopsis(spec);
       },
-      subcommandTerm: (c) =>
-        [c.name(), ...(COMMANDS.find((x) => x.name === c.name())?.args ?? []).map((a) => a.name)]
-          .join(" "),
+      subcommandTerm(c) {
+        const spec = COMMANDS.find((x) => x.name === c.name());
+        if (spec === undefined) return Help.prototype.subcommandTerm.call(this, c);
+        return [c.name(), ...(spec.args ?? []).map((a) => a.name)].join(" ");
+      },
       visibleGlobalOptions: (c) => c.parent?.options.filter((o) => o.long === "--db") ?? [],
       optionTerm: (o) => (o.short === undefined ? optionForm(o) : o.flags),
       optionDescription: (o) => (o.mandatory ? `(required) ${o.description}` : o.description),
