@@ -468,13 +468,13 @@ function generate(): Case[] {
       name: "--db without its value",
       argv: ["--db"],
       code: USAGE,
-      err: /^error: option '--db <path>' argument missing$/,
+      err: /^error: option --db needs a value: --db=<path>$/,
     },
     {
       name: "unknown global option",
       argv: ["--bogus", "list-pools"],
       code: USAGE,
-      err: /^error: unknown option '--bogus'$/,
+      err: /^error: unknown option --bogus: see 'vgpu-admin --help'$/,
     },
   );
 

@@ -68,6 +68,8 @@ const CASES: readonly (readonly [string[], string, number])[] = [
     `required option --pool=<A|B> not specified: ${help("set-pool")}`,
     2,
   ],
+  [["--dv=/tmp/x.db", "list-vms"], "unknown option --dv: did you mean --db?", 2],
+  [["--db"], "option --db needs a value: --db=<path>", 2],
   // The start hook never exits 2 for a usage error (2 is a strict refusal to xapi).
   [
     ["startup-hook", `--vmuuid=${U}`],

@@ -76,10 +76,18 @@ export function argvProblem(argv: readonly string[]): ArgvProblem | null {
   let i = 0;
   let globalDb = 0;
   // Global --db before the command.
-  while (i < argv.length && argv[i].startsWith("-")) {
-    if (argv[i] === "--db") i += 2;
-    else if (argv[i].startsWith("--db=")) i += 1;
-    else return null;
+  while (i < argv.length && argv[i].startsWith("--")) {
+    const name = argv[i].split("=")[0];
+    if (name === "--help" || name === "--version") return null;
+    if (name !== "--db") {
+      const meant = closestOption(name, ["--db", "--help", "--version"]);
+      const hint = meant === null ? "see 'vgpu-admin --help'" : `did you mean ${meant}?`;
+      return { command: "", message: `unknown option ${name}: ${hint}` };
+    }
+    if (argv[i] === "--db" && i + 1 >= argv.length) {
+      return { command: "", message: `option --db needs a value: ${optionForm(DB_OPTION)}` };
+    }
+    i += argv[i] === "--db" ? 2 : 1;
     globalDb++;
   }
   const spec = COMMANDS.find((c) => c.name === argv[i]);
