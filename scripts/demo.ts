@@ -1,6 +1,7 @@
 // deno task demo: the real vgpu-admin CLI against a simulated XCP-ng host (the fake xe of the
 // tests) and a temporary database. Nothing outside a temporary directory is touched.
 // deno-lint-ignore-file no-console
+import { shellWord } from "../src/domain/shell-word.ts";
 import { cliCommand, writeCliWrapper } from "../tests/helpers.ts";
 import {
   DEFAULT_HOST_UUID,
@@ -71,7 +72,9 @@ Deno.writeTextFileSync(`${hookDir}/10-vgpu-admin`, hook, { mode: 0o755 });
 
 const [cmd, ...pre] = cliCommand();
 async function vgpu(args: string[], note = ""): Promise<number> {
-  console.log(`\n\x1b[1m$ vgpu-admin ${args.join(" ")}\x1b[0m${note ? `   # ${note}` : ""}`);
+  console.log(
+    `\n\x1b[1m$ vgpu-admin ${args.map(shellWord).join(" ")}\x1b[0m${note ? `   # ${note}` : ""}`,
+  );
   const r = await new Deno.Command(cmd, {
     args: [...pre, ...args],
     env,

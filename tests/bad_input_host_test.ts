@@ -211,16 +211,16 @@ interface CommandSpec {
 const RECONFIG = (name: string, specific: string[], required: string[], values: BadValues[]) => ({
   name,
   valid: [`--vm-uuid=${U(2)}`, ...specific, "--shutdown-timeout=30", "--yes"],
-  required: ["--vm-uuid <uuid>", ...required],
+  required: ["--vm-uuid=<uuid>", ...required],
   flags: ["--yes", "--force-shutdown"],
   values: [uuidValues(), ...values, shutdownTimeoutValues],
   usage: USAGE,
 });
 
 const COMMANDS: readonly CommandSpec[] = [
-  RECONFIG("set-pool", ["--pool=A"], ["--pool <id>"], [poolValues]),
-  RECONFIG("set-priority", ["--priority=high"], ["--priority <p>"], [priorityValues]),
-  RECONFIG("set-vm-id", ["--vm-id=20"], ["--vm-id <n>"], [vmIdValues]),
+  RECONFIG("set-pool", ["--pool=A"], ["--pool=<A|B>"], [poolValues]),
+  RECONFIG("set-priority", ["--priority=high"], ["--priority=<low|medium|high>"], [priorityValues]),
+  RECONFIG("set-vm-id", ["--vm-id=20"], ["--vm-id=<n>"], [vmIdValues]),
   RECONFIG(
     "update-vm",
     ["--pool=A", "--priority=high", "--vm-id=20"],
@@ -239,7 +239,7 @@ const COMMANDS: readonly CommandSpec[] = [
   {
     name: "startup-hook",
     valid: [`--vm-uuid=${U(2)}`, "--reason=none"],
-    required: ["--vm-uuid <uuid>"],
+    required: ["--vm-uuid=<uuid>"],
     flags: [],
     values: [uuidValues("startup-hook: ")],
     usage: FAILED,
@@ -255,7 +255,7 @@ const COMMANDS: readonly CommandSpec[] = [
   {
     name: "register-vm",
     valid: [`--vm-uuid=${U(4)}`, "--pool=B", "--priority=low", "--vm-id=30"],
-    required: ["--vm-uuid <uuid>"],
+    required: ["--vm-uuid=<uuid>"],
     flags: ["--offline"],
     values: [uuidValues(), poolValues, priorityValues, vmIdValues],
     usage: USAGE,
@@ -263,7 +263,7 @@ const COMMANDS: readonly CommandSpec[] = [
   {
     name: "remove-vm",
     valid: [`--vm-uuid=${U(2)}`, "--yes"],
-    required: ["--vm-uuid <uuid>"],
+    required: ["--vm-uuid=<uuid>"],
     flags: ["--yes", "--offline"],
     values: [uuidValues()],
     usage: USAGE,
@@ -314,7 +314,14 @@ function generate(): Case[] {
   for (const c of COMMANDS) {
     const add = (name: string, argv: string[], code: number, err: RegExp) =>
       cases.push({ name: `${c.name}: ${name}`, argv: [c.name, ...argv], code, err });
-    add("unknown option", [...c.valid, "--bogus"], c.usage, /^error: unknown option '--bogus'$/);
+    add(
+      "unknown option",
+      [...c.valid, "--bogus"],
+      c.usage,
+      new RegExp(
+        `^error: unknown option --bogus for ${c.name}: see 'vgpu-admin ${c.name} --help'$`,
+      ),
+    );
     add("unknown short option", [...c.valid, "-y"], c.usage, /^error: unknown option '-y'$/);
     add(
       "an extra argument",
@@ -323,19 +330,21 @@ function generate(): Case[] {
       new RegExp(`^error: too many arguments for '${c.name}'\\. Expected 0 arguments but got 1`),
     );
     for (const req of c.required) {
-      const flag = req.split(" ")[0];
+      const flag = req.split("=")[0];
       const without = c.valid.filter((a) => !a.startsWith(`${flag}=`));
       add(
         `missing ${flag}`,
         without,
         c.usage,
-        new RegExp(`^error: required option '${esc(req)}' not specified$`),
+        new RegExp(
+          `^error: required option ${esc(req)} not specified: see 'vgpu-admin ${c.name} --help'$`,
+        ),
       );
       add(
         `${flag} without its value`,
         [...without, flag],
         c.usage,
-        new RegExp(`^error: option '${esc(req)}' argument missing$`),
+        new RegExp(`^error: option ${flag} needs a value: ${esc(req)}$`),
       );
     }
     for (const flag of c.flags) {
@@ -343,7 +352,7 @@ function generate(): Case[] {
         `${flag} given a value`,
         [...c.valid.filter((a) => a !== flag), `${flag}=yes`],
         c.usage,
-        new RegExp(`^error: unknown option '${esc(flag)}=yes'$`),
+        new RegExp(`^error: option ${flag} takes no value: give ${flag} alone$`),
       );
     }
     if (!c.values.some((v) => v.option === "--format")) {
@@ -351,7 +360,9 @@ function generate(): Case[] {
         "--format where there is none",
         [...c.valid, "--format=json"],
         c.usage,
-        /^error: unknown option '--format=json'$/,
+        new RegExp(
+          `^error: unknown option --format for ${c.name}: see 'vgpu-admin ${c.name} --help'$`,
+        ),
       );
     }
     for (const bv of c.values) {
@@ -577,7 +588,7 @@ function generate(): Case[] {
       name: "startup-hook: --reason without its value",
       argv: ["startup-hook", `--vm-uuid=${U(2)}`, "--reason"],
       code: FAILED,
-      err: /^error: option '--reason <reason>' argument missing$/,
+      err: /^error: option --reason needs a value: --reason=<reason>$/,
     },
   );
 
@@ -741,10 +752,15 @@ function transferCases(): Case[] {
     "--output without its value",
     ["--output"],
     USAGE,
-    /^error: option '--output <file>' argument missing$/,
+    /^error: option --output needs a value: --output=<file>$/,
   );
   exp("an extra argument", ["extra.json"], USAGE, /^error: too many arguments for 'export'/);
-  exp("unknown option", ["--format=json"], USAGE, /^error: unknown option '--format=json'$/);
+  exp(
+    "unknown option",
+    ["--format=json"],
+    USAGE,
+    /^error: unknown option --format for export: see 'vgpu-admin export --help'$/,
+  );
   exp(
     "a directory",
     [`--output=${FIXTURES.directory}`],
@@ -802,13 +818,13 @@ function transferCases(): Case[] {
     "an unknown option",
     [FIXTURES.missing, "--force"],
     USAGE,
-    /^error: unknown option '--force'$/,
+    /^error: unknown option --force for import: see 'vgpu-admin import --help'$/,
   );
   imp(
     "--yes given a value",
     [FIXTURES.missing, "--yes=no"],
     USAGE,
-    /^error: unknown option '--yes=no'( \(Did you mean --yes\?\))?$/,
+    /^error: option --yes takes no value: give --yes alone$/,
   );
   const unreadable = (why: string) =>
     new RegExp(`^error: cannot read import file .*: ${esc(why)}$`);

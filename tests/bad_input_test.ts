@@ -133,7 +133,7 @@ interface CommandSpec {
   name: string;
   /** A complete valid invocation; each case changes one thing in it. */
   valid: string[];
-  /** Required options as commander names them in its error. */
+  /** Required options in the `--name=<value>` form errors and help use. */
   required: readonly string[];
   format: boolean;
   /** Boolean flags (a value given to one is an unknown option). */
@@ -156,7 +156,7 @@ const COMMANDS: readonly CommandSpec[] = [
   {
     name: "show-pool",
     valid: ["--pool-id=A"],
-    required: ["--pool-id <id>"],
+    required: ["--pool-id=<A|B>"],
     format: true,
     flags: [],
     positional: false,
@@ -165,7 +165,7 @@ const COMMANDS: readonly CommandSpec[] = [
   {
     name: "set-pool-name",
     valid: ["--pool-id=A", "--name=Production", "--description=latency-sensitive"],
-    required: ["--pool-id <id>", "--name <text>"],
+    required: ["--pool-id=<A|B>", "--name=<name>"],
     format: false,
     flags: [],
     positional: false,
@@ -185,7 +185,7 @@ const COMMANDS: readonly CommandSpec[] = [
       "--vm-id=9",
       "--offline",
     ],
-    required: ["--vm-uuid <uuid>"],
+    required: ["--vm-uuid=<uuid>"],
     format: false,
     flags: ["--offline"],
     positional: false,
@@ -200,7 +200,7 @@ const COMMANDS: readonly CommandSpec[] = [
   {
     name: "show-vm",
     valid: [`--vm-uuid=${UUID1}`, "--offline"],
-    required: ["--vm-uuid <uuid>"],
+    required: ["--vm-uuid=<uuid>"],
     format: true,
     flags: ["--offline"],
     positional: false,
@@ -218,7 +218,7 @@ const COMMANDS: readonly CommandSpec[] = [
   {
     name: "remove-vm",
     valid: [`--vm-uuid=${UUID1}`, "--offline", "--yes"],
-    required: ["--vm-uuid <uuid>"],
+    required: ["--vm-uuid=<uuid>"],
     format: false,
     flags: ["--offline", "--yes"],
     positional: false,
@@ -292,13 +292,20 @@ function generate(): Case[] {
     const add = (name: string, argv: string[], code: Case["code"], err: RegExp) =>
       cases.push({ name: `${c.name}: ${name}`, argv: [c.name, ...argv], code, err });
 
-    add("unknown option", [...c.valid, "--bogus"], USAGE, /^error: unknown option '--bogus'$/);
+    add(
+      "unknown option",
+      [...c.valid, "--bogus"],
+      USAGE,
+      new RegExp(
+        `^error: unknown option --bogus for ${c.name}: see 'vgpu-admin ${c.name} --help'$`,
+      ),
+    );
     add("unknown short option", [...c.valid, "-x"], USAGE, /^error: unknown option '-x'$/);
     add(
       "unknown option --db-path",
       [...c.valid, "--db-path=/tmp/x"],
       USAGE,
-      /^error: unknown option '--db-path=\/tmp\/x'$/,
+      new RegExp(`^error: unknown option --db-path for ${c.name}: did you mean --db\\?$`),
     );
     if (!c.positional) {
       add(
@@ -309,18 +316,20 @@ function generate(): Case[] {
       );
     }
     for (const req of c.required) {
-      const flag = req.split(" ")[0];
+      const flag = req.split("=")[0];
       add(
         `missing ${flag}`,
         c.valid.filter((a) => !a.startsWith(`${flag}=`)),
         USAGE,
-        new RegExp(`^error: required option '${esc(req)}' not specified$`),
+        new RegExp(
+          `^error: required option ${esc(req)} not specified: see 'vgpu-admin ${c.name} --help'$`,
+        ),
       );
       add(
         `${flag} without its value`,
         [...c.valid.filter((a) => !a.startsWith(`${flag}=`)), flag],
         USAGE,
-        new RegExp(`^error: option '${esc(req)}' argument missing$`),
+        new RegExp(`^error: option ${flag} needs a value: ${esc(req)}$`),
       );
     }
     for (const flag of c.flags) {
@@ -328,7 +337,7 @@ function generate(): Case[] {
         `${flag} given a value`,
         [...c.valid.filter((a) => a !== flag), `${flag}=yes`],
         USAGE,
-        new RegExp(`^error: unknown option '${esc(flag)}=yes'$`),
+        new RegExp(`^error: option ${flag} takes no value: give ${flag} alone$`),
       );
     }
     if (c.format) {
@@ -342,19 +351,26 @@ function generate(): Case[] {
           );
         }
       }
-      add("--format without its value", [...c.valid, "--format"], USAGE, /argument missing$/);
+      add(
+        "--format without its value",
+        [...c.valid, "--format"],
+        USAGE,
+        /^error: option --format needs a value: --format=<table\|json>$/,
+      );
       add(
         "a misspelt --format",
         [...c.valid, "--formt", "json"],
         USAGE,
-        /^error: unknown option '--formt' \(Did you mean --format\?\)$/,
+        new RegExp(`^error: unknown option --formt for ${c.name}: did you mean --format\\?$`),
       );
     } else {
       add(
         "--format where there is none",
         [...c.valid, "--format=json"],
         USAGE,
-        /^error: unknown option '--format=json'$/,
+        new RegExp(
+          `^error: unknown option --format for ${c.name}: see 'vgpu-admin ${c.name} --help'$`,
+        ),
       );
     }
     for (const bv of c.values) {
@@ -452,13 +468,13 @@ function generate(): Case[] {
       name: "--db without its value",
       argv: ["--db"],
       code: USAGE,
-      err: /^error: option '--db <path>' argument missing$/,
+      err: /^error: option --db needs a value: --db=<path>$/,
     },
     {
       name: "unknown global option",
       argv: ["--bogus", "list-pools"],
       code: USAGE,
-      err: /^error: unknown option '--bogus'$/,
+      err: /^error: unknown option --bogus: see 'vgpu-admin --help'$/,
     },
   );
 

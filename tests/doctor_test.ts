@@ -358,9 +358,22 @@ Deno.test("doctor ✗ permissions: file not 0600, directory not 0755", async () 
   const c = d.check("permissions");
   assert.equal(
     c.message,
-    `${s.db} has mode 0644 (0600 expected); ${s.root}/etc/vgpu has mode 0777 (0755 expected)`,
+    `${s.db} has mode 0644 (0600 expected); ${s.root}/etc/vgpu has mode 0777 (0755 or stricter expected: owner rwx, no write for others)`,
   );
-  assert.equal(c.fix, `chmod 0600 ${s.db} && chmod 0755 ${s.root}/etc/vgpu`);
+  assert.equal(c.fix, `chmod 0600 ${s.db} && chmod u+rwx,go-w ${s.root}/etc/vgpu`);
+});
+
+Deno.test("doctor ✓ permissions: a directory stricter than 0755 (0700, 0750) passes", async () => {
+  const s = await healthy();
+  for (const mode of [0o700, 0o750]) {
+    Deno.chmodSync(`${s.root}/etc/vgpu`, mode);
+    const d = await doctorJson(s, NO_XE);
+    const c = d.check("permissions");
+    assert.equal(c.status, "ok", c.message);
+    assert.equal(c.message, `${s.db} is 0600, ${s.root}/etc/vgpu is 0${mode.toString(8)}`);
+    assert.ok(!JSON.stringify(c).includes("chmod"), "never advises loosening it");
+  }
+  Deno.chmodSync(`${s.root}/etc/vgpu`, 0o755);
 });
 
 Deno.test("doctor ⚠ settings: an invalid stored value (a warning: exit 0)", async () => {
@@ -575,6 +588,9 @@ Deno.test("doctor ✗ vm-id-collisions: a clone carries a registered VM's vm_id"
   assert.equal(d.check("drift").status, "ok", "a hand-configured VM alone is not drift");
 });
 
+/** The one human time format: local time with its zone offset, no milliseconds. */
+const HUMAN_TIME = String.raw`\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [+-]\d{4}`;
+
 Deno.test("doctor ⚠ stale-runs: a running VM registered with new args (exit 0)", async () => {
   const s = await healthy({
     others: [
@@ -602,7 +618,9 @@ Deno.test("doctor ⚠ stale-runs: a running VM registered with new args (exit 0)
   assert.equal(c.items.length, 1);
   assert.match(
     c.items[0].message,
-    new RegExp(`^VM ${UUID3} \\(batch\\): running with stale vGPU args since \\S+ \\(.+\\)$`),
+    new RegExp(
+      `^VM ${UUID3} \\(batch\\): running with stale vGPU args since ${HUMAN_TIME} \\(.+\\)$`,
+    ),
   );
   assert.equal(c.items[0].fix, "restart the VM to apply");
   // the three-way check sees the same VM: QEMU has no vgpu-stub, xapi and the database do

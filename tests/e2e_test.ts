@@ -47,7 +47,10 @@ Deno.test("e2e: register, scan, set-pool of a running VM, sync --check, remove",
     `UUID: ${UUID1} | Name: web | Pool: A | Priority: high (2) | VM ID: 1 | ✓ Configured`,
     `    Power: running | Args: ${dev("A", "high", 1)}`,
   ]);
-  assert.match(lines[3], /^ {4}⚠ running with stale vGPU args since \S+: restart to apply$/);
+  assert.match(
+    lines[3],
+    /^ {4}⚠ running with stale vGPU args since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}: restart to apply$/,
+  );
   assert.ok(scan.stdout.includes("\n=== Pool B: 0 VMs ===\n"));
   assert.ok(
     scan.stdout.includes(

@@ -529,7 +529,7 @@ Deno.test("merge: adds new VMs, renames, updates pools and settings, keeps VMs n
   assert.equal(
     r.stdout,
     [
-      `Import from ${file} (exported 2026-01-10T09:00:00.000Z), merging:`,
+      `Import from ${file} (exported 2026-01-10 09:00:00 +0000), merging:`,
       "  VMs: 1 to add, 1 to change, 1 unchanged",
       "  vGPU pools: 1 to change, 1 unchanged",
       "  settings: 1 to change, 0 unchanged",
@@ -734,7 +734,10 @@ Deno.test("stdin: 'import -' reads the file from stdin; without --yes or --dry-r
     /^error: import - reads the file from stdin, so the confirmation cannot be answered there: add --yes \(or --dry-run\)\n$/,
   );
   const dry = await d.ok(["import", "-", "--dry-run"], { input: text.split("\n") });
-  assert.match(dry.stdout, /^Import from stdin \(exported 2026-01-10T09:00:00\.000Z\), merging:\n/);
+  assert.match(
+    dry.stdout,
+    /^Import from stdin \(exported 2026-01-10 09:00:00 \+0000\), merging:\n/,
+  );
   const r = await d.ok(["import", "-", "--yes", "--offline"], { input: text.split("\n") });
   assert.match(r.stdout, /Imported stdin: 2 added/);
   assert.equal((await exportOf(d)).vms.length, 2);

@@ -10,6 +10,7 @@ import {
   fakeHost,
   type FakeHostEnv,
   platformOf,
+  runCli,
   runInProcess,
   tempDir,
   UUID1,
@@ -17,6 +18,7 @@ import {
   UUID3,
 } from "./helpers.ts";
 import { makeVm, updateState } from "./fake-xe/state.ts";
+import { actorFrom, userNameOf } from "../src/cli/deps.ts";
 
 const KEY = "device-model-args";
 const T0 = Date.parse("2026-01-11T10:00:00.000Z");
@@ -262,14 +264,20 @@ Deno.test("history of an empty database; bad --limit and --vm-uuid are usage err
   }
 });
 
-Deno.test("actor: $SUDO_USER, else $USER, else unknown", async () => {
+/** The user name of this process's uid, as id(1) says. */
+async function idUn(): Promise<string> {
+  const r = await new Deno.Command("id", { args: ["-un"], stdout: "piped" }).output();
+  return new TextDecoder().decode(r.stdout).trim();
+}
+
+Deno.test("actor: $SUDO_USER, else $USER, else the uid's user name", async () => {
   const dir = tempDir("vgpu-history-");
   const db = `${dir}/db`;
   const cases: [Record<string, string>, string][] = [
     [{ SUDO_USER: "alice", USER: "root" }, "alice"],
     [{ USER: "bob" }, "bob"],
     [{ SUDO_USER: "", USER: "carol" }, "carol"],
-    [{}, "unknown"],
+    [{}, await idUn()],
   ];
   for (const [i, [env, actor]] of cases.entries()) {
     const r = await runInProcess(["settings", "xe-timeout", String(10 + i)], {
@@ -281,6 +289,26 @@ Deno.test("actor: $SUDO_USER, else $USER, else unknown", async () => {
     });
     assert.equal(JSON.parse(h.stdout).history[0].actor, actor, JSON.stringify(env));
   }
+});
+
+Deno.test("actor without USER, with the product's permissions (--allow-sys=uid)", async () => {
+  const db = `${tempDir("vgpu-history-")}/db`;
+  // runCli gives the CLI only PATH, HOME and these: no USER, no SUDO_USER (as xapi runs the hook).
+  const r = await runCli(["settings", "xe-timeout", "12"], { env: { VGPU_DB: db } });
+  assert.equal(r.code, 0, r.stderr);
+  const h = await runCli(["history", "--format=json"], { env: { VGPU_DB: db } });
+  assert.equal(JSON.parse(h.stdout).history[0].actor, await idUn());
+});
+
+Deno.test("userNameOf reads passwd lines; actorFrom falls back to the uid's name", () => {
+  const passwd = "root:x:0:0:root:/root:/bin/bash\n#x:1\nalice:x:1000:1000::/home/alice:/bin/sh\n";
+  assert.equal(userNameOf(passwd, 0), "root");
+  assert.equal(userNameOf(passwd, 1000), "alice");
+  assert.equal(userNameOf(passwd, 1001), null);
+  const env = (v: Record<string, string>) => ({ get: (n: string) => v[n], all: () => v });
+  assert.equal(actorFrom(env({}), () => "uid 42"), "uid 42");
+  assert.equal(actorFrom(env({ USER: "bob" }), () => "root"), "bob");
+  assert.equal(actorFrom(env({}), () => null), "unknown");
 });
 
 Deno.test("failed, compensated, declined or refused operations leave no history row", async () => {
@@ -343,4 +371,24 @@ Deno.test("failed, compensated, declined or refused operations leave no history 
     ["import", "B"],
     ["import", UUID2],
   ]);
+});
+
+Deno.test("history table: priority by name, names quoted, local time with offset", async () => {
+  const db = `${tempDir("vgpu-history-")}/db`;
+  const env = { VGPU_DB: db, USER: "root" };
+  const reg = await runInProcess(
+    ["register-vm", `--vm-uuid=${UUID1}`, "--vm-name=web, db; test #7", "--priority=low"]
+      .concat(["--vm-id=7", "--offline"]),
+    { env, now: () => new Date(T0) },
+  );
+  assert.equal(reg.code, 0, reg.stderr);
+  const r = await runInProcess(["history"], { env });
+  assert.equal(r.code, 0, r.stderr);
+  const row = r.stdout.split("\n")[3];
+  assert.ok(
+    row.includes('│ vm_name="web, db; test #7" pool_id=A priority=low vm_id=7 │'),
+    r.stdout,
+  );
+  assert.match(row, /^│ 2026-01-11 \d\d:\d\d:00 [+-]\d{4} │ root /);
+  assert.ok(!r.stdout.includes("priority=0"));
 });

@@ -129,7 +129,7 @@ for (
       assert.equal(s.code, 0, s.stderr);
       assert.match(
         s.stdout,
-        /running with stale vGPU args since \d{4}-\S+: restart to apply/,
+        /running with stale vGPU args since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}: restart to apply/,
         cmd[0],
       );
     }
@@ -425,7 +425,10 @@ Deno.test("vm-start with the hook: non-strict repair starts with the OLD args, s
   assert.match(logLines(h)[0], /action=repaired result=warning/);
   const s = await h.run(["status"]);
   assert.equal(s.code, 0, s.stderr);
-  assert.match(s.stdout, /running with stale vGPU args since \S+: restart to apply/);
+  assert.match(
+    s.stdout,
+    /running with stale vGPU args since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}: restart to apply/,
+  );
 
   // restarting applies the args and clears the stale mark
   assert.equal((await xe(h, "vm-shutdown", `uuid=${UUID1}`)).code, 0);

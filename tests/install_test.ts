@@ -196,7 +196,9 @@ Deno.test("install-hook: usage errors (exit 2), nothing written", async () => {
     ] as const
   ) {
     const t = rootTree();
-    const r = await t.run(["install-hook", `--root=${t.root}`, ...argv]);
+    // Each option once (given twice is a usage error of its own): --root= replaces the tree's.
+    const root = argv.some((a) => a.startsWith("--root=")) ? [] : [`--root=${t.root}`];
+    const r = await t.run(["install-hook", ...root, ...argv]);
     assert.equal(r.code, 2, `${argv}: ${r.stderr}`);
     assert.match(r.stderr, message);
     assert.equal(r.stdout, "");

@@ -300,7 +300,7 @@ for (const power of ["running", "halted"] as const) {
       assert.equal(r.code, 1);
       assert.match(
         dec.decode(r.stderr),
-        /^error: VM \S+ is being changed by another vgpu-admin \(set-priority, pid \d+, since [0-9: -]+ UTC\); wait for it to finish, then run the command again$/m,
+        /^error: VM \S+ is being changed by another vgpu-admin \(set-priority, pid \d+, since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\); wait for it to finish, then run the command again$/m,
       );
     }
     assertPromiseHolds(h, `parallel set-priority (${power})`, power);

@@ -33,7 +33,8 @@ const VMS: readonly (readonly [string, string | null, "A" | "B", string, number]
 ];
 
 async function ok(argv: string[], path: string, now: () => Date): Promise<string> {
-  const r = await runInProcess(argv, { env: { VGPU_DB: path }, now });
+  // USER fixed: history records it, else the uid's name (which differs between machines).
+  const r = await runInProcess(argv, { env: { VGPU_DB: path, USER: "root" }, now });
   assert.equal(r.code, 0, `${argv.join(" ")}: ${r.stderr}`);
   assert.equal(r.stderr, "", argv.join(" "));
   return r.stdout;
@@ -74,12 +75,19 @@ const COMMANDS: readonly (readonly [string, string[]])[] = [
   ["status", ["status", "--offline"]],
   ["list-vms", ["list-vms"]],
   ["list-vms-B-high", ["list-vms", "--pool=B", "--priority=high"]],
+  ["history", ["history"]],
 ];
 
 const DATABASES: readonly (readonly [string, () => Promise<string>])[] = [
   ["empty", emptyDb],
   ["populated", populatedDb],
 ];
+
+// Human times are local (issue 13): the expected files are written in UTC (`deno task test`
+// sets TZ=UTC).
+Deno.test("golden output runs in UTC", () => {
+  assert.equal(new Date(T0).getTimezoneOffset(), 0, "run the golden tests with TZ=UTC");
+});
 
 for (const [dbName, make] of DATABASES) {
   Deno.test(`golden output: ${dbName} database`, async (t) => {
@@ -122,7 +130,7 @@ Deno.test("golden output follows the seeds' layouts and design.md §3", async ()
   assert.deepEqual(showA.slice(1, 4), [
     "Status: Enabled",
     "Description: latency-sensitive inference",
-    "Created: 2026-01-11 10:00:00",
+    "Created: 2026-01-11 10:00:00 +0000",
   ]);
   // Inside a pool, VMs are sorted by vm_id, with full uuids.
   const vmLines = showA.filter((l) => l.includes("(UUID: "));

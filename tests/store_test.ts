@@ -916,10 +916,14 @@ const ACTORS: readonly (readonly [Record<string, string>, string])[] = [
   [{ SUDO_USER: "alice", USER: "root" }, "alice"],
   [{ USER: "bob" }, "bob"],
   [{ SUDO_USER: "", USER: "carol" }, "carol"],
-  [{}, "unknown"],
+  // Neither: the user name of the process's uid (issue 13), as id(1) gives it.
+  [
+    {},
+    new TextDecoder().decode(new Deno.Command("id", { args: ["-un"] }).outputSync().stdout).trim(),
+  ],
 ];
 
-Deno.test("each CLI change records its command and the actor (SUDO_USER, else USER)", async () => {
+Deno.test("each CLI change records its command and the actor (SUDO_USER, else USER, else the uid's name)", async () => {
   const path = dbPath();
   const steps: readonly (readonly [string[], Record<string, string>, string])[] = [
     [["register-vm", `--vm-uuid=${UUID1}`, "--offline"], ACTORS[0][0], ACTORS[0][1]],
@@ -940,7 +944,7 @@ Deno.test("each CLI change records its command and the actor (SUDO_USER, else US
     h.pool_id,
   ]);
   assert.deepEqual(got, [
-    ["remove-vm", "unknown", UUID1, null],
+    ["remove-vm", ACTORS[3][1], UUID1, null],
     ["settings", "carol", null, null],
     ["set-pool-name", "bob", null, "A"],
     ["register-vm", "alice", UUID1, null],

@@ -1,7 +1,7 @@
 // Colour appears only on a terminal and never with NO_COLOR: run the CLI under a real
 // pseudo-terminal with util-linux `script`, and through a pipe.
 import assert from "node:assert/strict";
-import { cliCommand, fakeHost, runCli, tempDir, UUID1 } from "./helpers.ts";
+import { cliCommand, fakeHost, runCli, runInProcess, tempDir, UUID1 } from "./helpers.ts";
 import { makeVm } from "./fake-xe/state.ts";
 
 const ESC = "\x1b[";
@@ -14,9 +14,15 @@ const hasScript = (() => {
   }
 })();
 
-async function onTerminal(args: string[], env: Record<string, string>): Promise<string> {
+/** Runs the CLI on a pseudo-terminal (`columns` wide when given); returns its output, \n lines. */
+async function onTerminal(
+  args: string[],
+  env: Record<string, string>,
+  columns?: number,
+): Promise<string> {
   const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-  const line = [...cliCommand(), ...args].map(q).join(" ");
+  const size = columns === undefined ? "" : `stty cols ${columns} rows 50; `;
+  const line = size + "exec " + [...cliCommand(), ...args].map(q).join(" ");
   const r = await new Deno.Command("script", {
     args: ["-qec", line, "/dev/null"],
     env: { ...env, TERM: "xterm" },
@@ -24,7 +30,7 @@ async function onTerminal(args: string[], env: Record<string, string>): Promise<
     stdout: "piped",
     stderr: "piped",
   }).output();
-  return new TextDecoder().decode(r.stdout);
+  return new TextDecoder().decode(r.stdout).replaceAll("\r\n", "\n");
 }
 
 Deno.test({
@@ -166,3 +172,142 @@ Deno.test({
     assert.equal(await priorityOf(env), "medium", "still registered");
   },
 });
+
+// Width (issue 13): list-vms and history fit the terminal; names are cut in the middle, uuids
+// never; below the minimum width rows become blocks; through a pipe nothing is cut.
+const FAMILY = "👨‍👩‍👧"; // one grapheme, 2 columns
+const LONG = "render-node-with-a-very-long-descriptive-name-07"; // 48 columns
+const U = (n: number) => `0a000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
+
+async function widthDb(): Promise<string> {
+  const db = `${tempDir("vgpu-width-")}/w.db`;
+  const vms: [number, string, string, string][] = [
+    [1, "web-1", "A", "high"],
+    [2, LONG, "B", "low"],
+    [3, `${FAMILY} family ☕`, "A", "medium"], // 2 + 8 + 2 = 12 columns
+  ];
+  for (const [id, name, pool, priority] of vms) {
+    const r = await runInProcess(
+      [
+        "register-vm",
+        `--vm-uuid=${U(id)}`,
+        `--vm-name=${name}`,
+        `--pool=${pool}`,
+        `--priority=${priority}`,
+        `--vm-id=${id}`,
+        "--offline",
+      ],
+      { env: { VGPU_DB: db }, now: () => new Date(Date.UTC(2026, 10, 30, 20, 4, id)) },
+    );
+    assert.equal(r.code, 0, r.stderr);
+  }
+  return db;
+}
+
+/** Lines of printable ASCII: their length is their width on the terminal. */
+const asciiLines = (out: string) => out.split("\n").filter((l) => /^[\x20-\x7e]*$/.test(l));
+
+Deno.test({
+  name: "list-vms at 120 columns: a table, the long name cut in the middle, no uuid cut",
+  ignore: !hasScript,
+  async fn() {
+    const db = await offlineDb();
+    const out = await onTerminal(["list-vms"], { VGPU_DB: db, NO_COLOR: "1" }, 120);
+    const lines = out.split("\n");
+    // 5 + 36 + 9 + 8 fixed columns, 16 of borders: 46 columns are left for the 48-column name.
+    assert.ok(
+      lines.includes(
+        `│ 2     │ ${
+          U(2)
+        } │ render-node-with-a-very…ng-descriptive-name-07 │ B         │ low      │`,
+      ),
+      out,
+    );
+    assert.ok(
+      lines.includes(
+        `│ 3     │ ${U(3)} │ ${FAMILY} family ☕${" ".repeat(34)} │ A         │ medium   │`,
+      ),
+      out,
+    );
+    for (const l of asciiLines(out)) assert.ok(l.length <= 120, `${l.length}: ${l}`);
+    assert.equal(lines[0].length, 120, "the table takes the whole width");
+    for (const id of [1, 2, 3]) assert.ok(out.includes(U(id)), "uuids are never cut");
+  },
+});
+
+Deno.test({
+  name: "list-vms at 80 columns: below the table's minimum width, one block per VM",
+  ignore: !hasScript,
+  async fn() {
+    const db = await offlineDb();
+    const out = await onTerminal(["list-vms"], { VGPU_DB: db, NO_COLOR: "1" }, 80);
+    assert.ok(!out.includes("│"), out);
+    assert.ok(
+      out.includes(
+        [
+          "VM ID:     2",
+          `UUID:      ${U(2)}`,
+          `Name:      ${LONG}`,
+          "vGPU Pool: B",
+          "Priority:  low",
+        ].join("\n"),
+      ),
+      out,
+    );
+    assert.ok(out.includes(`Name:      ${FAMILY} family ☕\n`), out);
+    for (const l of asciiLines(out)) assert.ok(l.length <= 80, `${l.length}: ${l}`);
+  },
+});
+
+Deno.test({
+  name: "history at 80 and 120 columns fits; long before/after values are cut in the middle",
+  ignore: !hasScript,
+  async fn() {
+    const db = await offlineDb();
+    for (const columns of [80, 120]) {
+      const out = await onTerminal(["history"], { VGPU_DB: db, NO_COLOR: "1", TZ: "UTC" }, columns);
+      for (const l of asciiLines(out)) assert.ok(l.length <= columns, `${columns}: ${l}`);
+      // Time, actor, command and uuid take 98 columns with the borders: After gets less than its
+      // minimum (32) even at 120, so each change is a block.
+      assert.ok(!out.includes("│"), out);
+      assert.ok(out.includes(`Subject: ${U(2)}\n`), out);
+      assert.ok(out.includes("Time:    2026-11-30 20:04:02 +0000\n"), out);
+      if (columns === 80) {
+        // "Command: " takes 9 columns: 71 are left for the 82-column value, cut in its middle.
+        assert.ok(
+          out.includes(
+            'After:   vm_name="render-node-with-a-very-lo…-07" pool_id=B priority=low vm_id=2\n',
+          ),
+          out,
+        );
+      }
+    }
+  },
+});
+
+Deno.test({
+  name: "through a pipe nothing is cut, whatever COLUMNS says",
+  async fn() {
+    const db = await offlineDb();
+    for (const cmd of ["list-vms", "history"]) {
+      const r = await runCli([cmd], { env: { VGPU_DB: db, COLUMNS: "40", TZ: "UTC" } });
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(r.stdout.startsWith("┌"), r.stdout);
+      assert.ok(r.stdout.includes(LONG), r.stdout);
+      assert.ok(!r.stdout.includes("…"), r.stdout);
+    }
+  },
+});
+
+Deno.test({
+  name: "a terminal that reports no size: COLUMNS, else 80",
+  ignore: !hasScript,
+  async fn() {
+    const db = await offlineDb();
+    const out = await onTerminal(["list-vms"], { VGPU_DB: db, NO_COLOR: "1", COLUMNS: "200" });
+    assert.ok(out.includes(LONG) && out.includes("│"), out);
+  },
+});
+
+let offline: Promise<string> | null = null;
+const offlineDb = () => (offline ??= widthDb());

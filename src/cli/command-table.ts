@@ -46,7 +46,7 @@ export interface CommandSpec {
 
 const opt = (flags: string, help: string): OptionSpec => ({ flags, help });
 const req = (flags: string, help: string): OptionSpec => ({ flags, help, required: true });
-const FORMAT = opt("--format <format>", FORMAT_HELP);
+const FORMAT = opt("--format <table|json>", FORMAT_HELP);
 const YES = opt("--yes", "answer yes to the confirmation in advance");
 const RECONFIGURE = [
   YES,
@@ -69,7 +69,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     description: "show one vGPU pool and its VMs",
     example: "vgpu-admin show-pool --pool-id=A",
     load: () => import("./commands/show-pool.ts"),
-    options: [req("--pool-id <id>", "vGPU pool: A or B"), FORMAT],
+    options: [req("--pool-id <A|B>", "vGPU pool: A or B"), FORMAT],
   },
   {
     name: "set-pool-name",
@@ -78,8 +78,8 @@ export const COMMANDS: readonly CommandSpec[] = [
       'vgpu-admin set-pool-name --pool-id=A --name="Production" --description="latency-sensitive"',
     load: () => import("./commands/set-pool-name.ts"),
     options: [
-      req("--pool-id <id>", "vGPU pool: A or B"),
-      req("--name <text>", "new name (1-64 characters)"),
+      req("--pool-id <A|B>", "vGPU pool: A or B"),
+      req("--name <name>", "new name (1-64 characters)"),
       opt("--description <text>", "description (empty clears it)"),
     ],
   },
@@ -106,8 +106,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: [
       req("--vm-uuid <uuid>", UUID_HELP),
       opt("--vm-name <name>", "name to record (default: the VM's name-label)"),
-      opt("--pool <id>", "vGPU pool: A or B (default A)"),
-      opt("--priority <p>", "low, medium or high (or 0, 1, 2; default medium)"),
+      opt("--pool <A|B>", "vGPU pool: A or B (default A)"),
+      opt("--priority <low|medium|high>", "low, medium or high (or 0, 1, 2; default medium)"),
       opt("--vm-id <n>", "vm_id 1-2147483647 (default: the lowest unused)"),
       opt("--offline", "database only: do not check or write the VM ('sync' applies it later)"),
     ],
@@ -129,8 +129,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     example: "vgpu-admin list-vms --pool=A --priority=high",
     load: () => import("./commands/list-vms.ts"),
     options: [
-      opt("--pool <id>", "only this vGPU pool: A or B"),
-      opt("--priority <p>", "only this priority: low, medium, high"),
+      opt("--pool <A|B>", "only this vGPU pool: A or B"),
+      opt("--priority <low|medium|high>", "only this priority: low, medium, high"),
       FORMAT,
     ],
   },
@@ -177,7 +177,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: () => import("./commands/set-pool.ts"),
     options: [
       req("--vm-uuid <uuid>", UUID_HELP),
-      req("--pool <id>", "vGPU pool: A or B"),
+      req("--pool <A|B>", "vGPU pool: A or B"),
       ...RECONFIGURE,
     ],
   },
@@ -189,7 +189,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: () => import("./commands/set-priority.ts"),
     options: [
       req("--vm-uuid <uuid>", UUID_HELP),
-      req("--priority <p>", "low, medium or high"),
+      req("--priority <low|medium|high>", "low, medium or high"),
       ...RECONFIGURE,
     ],
   },
@@ -213,8 +213,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: () => import("./commands/update-vm.ts"),
     options: [
       req("--vm-uuid <uuid>", UUID_HELP),
-      opt("--pool <id>", "vGPU pool: A or B"),
-      opt("--priority <p>", "low, medium or high"),
+      opt("--pool <A|B>", "vGPU pool: A or B"),
+      opt("--priority <low|medium|high>", "low, medium or high"),
       opt("--vm-id <n>", "vm_id 1-2147483647"),
       ...RECONFIGURE,
     ],
@@ -328,3 +328,22 @@ export const DB_OPTION = opt(
   "--db <path>",
   "database file (default: $VGPU_DB or /etc/vgpu/vgpu_config.db)",
 );
+
+/** `--pool=<A|B>` for a value option, `--offline` for a switch: the form help and errors use. */
+export function optionForm(o: { flags: string }): string {
+  const long = o.flags.split(/[ ,]+/).find((f) => f.startsWith("--")) ?? o.flags;
+  const value = /<[^>]+>/.exec(o.flags);
+  return value === null ? long : `${long}=${value[0]}`;
+}
+
+/**
+ * The seeds' synopsis of a command, e.g. `vgpu-admin register-vm --vm-uuid=<uuid>
+ * [--vm-name=<name>] …`: arguments, then options in table order, optional ones in brackets.
+ */
+export function synopsis(spec: CommandSpec): string {
+  const parts = [
+    ...(spec.args ?? []).map((a) => a.name),
+    ...spec.options.map((o) => (o.required ? optionForm(o) : `[${optionForm(o)}]`)),
+  ];
+  return ["vgpu-admin", spec.name, ...parts].join(" ");
+}

@@ -61,9 +61,38 @@ export function resolveDbPath(dbOption: string | undefined, env: Env): string {
   return p === "" ? DEFAULT_DB_PATH : p;
 }
 
-/** The actor recorded in history: the human behind sudo when there is one. */
-export function actorFrom(env: Env): string {
-  return env.get("SUDO_USER") || env.get("USER") || "unknown";
+/**
+ * The actor recorded in history: the human behind sudo when there is one, else $USER, else the
+ * name of the process's uid (xapi runs the hook with no environment).
+ */
+export function actorFrom(env: Env, uidName: () => string | null = processUserName): string {
+  return env.get("SUDO_USER") || env.get("USER") || uidName() || "unknown";
+}
+
+/** The user name of `uid` in passwd-format text (`name:x:uid:gid:…`), or null. */
+export function userNameOf(passwd: string, uid: number): string | null {
+  for (const line of passwd.split("\n")) {
+    const f = line.split(":");
+    if (f.length >= 3 && f[2] === String(uid) && f[0] !== "") return f[0];
+  }
+  return null;
+}
+
+/** This process's user name from /etc/passwd; `uid N` when it has no entry (needs --allow-sys=uid). */
+function processUserName(): string | null {
+  try {
+    const uid = Deno.uid();
+    if (uid === null) return null;
+    let passwd = "";
+    try {
+      passwd = Deno.readTextFileSync("/etc/passwd");
+    } catch {
+      // unreadable: the uid alone still says who
+    }
+    return userNameOf(passwd, uid) ?? `uid ${uid}`;
+  } catch {
+    return null;
+  }
 }
 
 export function createDeps(input: DepsInput): Deps {

@@ -1,6 +1,7 @@
 // Runs one command line: parse (fast path, else commander), load the command, run it with its
 // deps, and turn its outcome or error into the exit code.
 import type { Prompt } from "./confirm.ts";
+import { argvProblem } from "./argv-check.ts";
 import { fastParse } from "./fast-parse.ts";
 import { buildProgram } from "./program.ts";
 import type { Selected } from "./command-table.ts";
@@ -22,6 +23,12 @@ export async function main(input: MainInput): Promise<number> {
   const { io, env } = input;
   const fast = fastParse(input.argv);
   if (fast !== null) return await runSelected(fast, input);
+  const problem = argvProblem(input.argv);
+  if (problem !== null) {
+    io.err.write(`error: ${problem.message}\n`);
+    // The start hook never exits 2 for a usage error: 2 means a strict refusal (design.md §4).
+    return problem.command === "startup-hook" ? EXIT.failed : EXIT.usage;
+  }
   let selected: Selected | null = null;
   const program = await buildProgram((s) => (selected = s), io);
   try {

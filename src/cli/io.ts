@@ -11,6 +11,8 @@ export interface IO {
   err: Output;
   /** stdout is a terminal: human layouts may use colour (unless NO_COLOR). */
   color: boolean;
+  /** stdout's terminal width in columns; null (or absent) when stdout is not a terminal. */
+  columns?: number | null;
   /** stdin and stderr are terminals: questions are asked with an interactive prompt. */
   interactive: boolean;
   /** One line from stdin without its newline; null at end of input. */
@@ -29,7 +31,7 @@ export interface BufferIo extends IO {
 
 /** An IO that records output and answers readLine from the given input lines. */
 export function bufferIo(
-  o: { input?: string[]; color?: boolean; interactive?: boolean } = {},
+  o: { input?: string[]; color?: boolean; interactive?: boolean; columns?: number | null } = {},
 ): BufferIo {
   let out = "";
   let err = "";
@@ -38,6 +40,7 @@ export function bufferIo(
     out: { write: (t) => void (out += t) },
     err: { write: (t) => void (err += t) },
     color: o.color ?? false,
+    columns: o.columns ?? null,
     interactive: o.interactive ?? false,
     readLine: () => Promise.resolve(input.length > 0 ? input.shift()! : null),
     stdout: () => out,

@@ -24,6 +24,7 @@ export function systemIo(): IO {
     out: { write: (t) => writeAll(Deno.stdout, t) },
     err: { write: (t) => writeAll(Deno.stderr, t) },
     color: Deno.stdout.isTerminal() && Deno.env.get("NO_COLOR") === undefined,
+    columns: Deno.stdout.isTerminal() ? terminalColumns(Deno.env.get("COLUMNS")) : null,
     interactive: Deno.stdin.isTerminal() && Deno.stderr.isTerminal(),
     async readLine() {
       // Reads byte chunks until a newline: enough for one confirmation answer.
@@ -44,6 +45,21 @@ export function systemIo(): IO {
       return line;
     },
   };
+}
+
+/**
+ * stdout's width (stdout is a terminal): the terminal's own size, else COLUMNS (a terminal
+ * that reports no size, such as a serial console), else 80.
+ */
+export function terminalColumns(columnsEnv: string | undefined): number {
+  try {
+    const { columns } = Deno.consoleSize();
+    if (columns > 0) return columns;
+  } catch {
+    // no size known for this terminal: fall through
+  }
+  const n = Number(columnsEnv);
+  return Number.isInteger(n) && n > 0 ? n : 80;
 }
 
 /**

@@ -1,13 +1,20 @@
 // The commander program built from the command table: help, errors, did-you-mean, and every
 // command line the fast parser hands over.
 import type { Command } from "@commander-js/extra-typings";
-import { COMMANDS, DB_OPTION, type Selected, VERSION } from "./command-table.ts";
+import {
+  COMMANDS,
+  DB_OPTION,
+  optionForm,
+  type Selected,
+  synopsis,
+  VERSION,
+} from "./command-table.ts";
 import { oneLine } from "./exit-code.ts";
 import type { IO } from "./io.ts";
 
 /** Builds the commander tree from COMMANDS; `select` receives the chosen command. */
 export async function buildProgram(select: (s: Selected) => void, io: IO): Promise<Command> {
-  const { Command } = await import("@commander-js/extra-typings");
+  const { Command, Help } = await import("@commander-js/extra-typings");
   const program = new Command()
     .name("vgpu-admin")
     .description(
@@ -16,6 +23,22 @@ export async function buildProgram(select: (s: Selected) => void, io: IO): Promi
     .version(VERSION, "-V, --version", "print the version")
     .option(DB_OPTION.flags, DB_OPTION.help)
     .showSuggestionAfterError(true)
+    // Help speaks the documented form: `--pool=<A|B>`, required options marked, --db shown.
+    .configureHelp({
+      showGlobalOptions: true,
+      commandUsage: (c) => {
+        const spec = COMMANDS.find((x) => x.name === c.name());
+        return spec === undefined ? "vgpu-admin [--db=<path>] <command> [options]" : synopsis(spec);
+      },
+      subcommandTerm(c) {
+        const spec = COMMANDS.find((x) => x.name === c.name());
+        if (spec === undefined) return Help.prototype.subcommandTerm.call(this, c);
+        return [c.name(), ...(spec.args ?? []).map((a) => a.name)].join(" ");
+      },
+      visibleGlobalOptions: (c) => c.parent?.options.filter((o) => o.long === "--db") ?? [],
+      optionTerm: (o) => (o.short === undefined ? optionForm(o) : o.flags),
+      optionDescription: (o) => (o.mandatory ? `(required) ${o.description}` : o.description),
+    })
     .configureOutput({
       writeOut: (s) => io.out.write(s),
       writeErr: (s) => io.err.write(s),

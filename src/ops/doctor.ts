@@ -1,5 +1,6 @@
 // doctor: every check of an installation, one result each, with the fix. It changes nothing:
 // the database is opened read-only and as it is (no creation, no migration), xe is only read.
+import { humanTime } from "../domain/time.ts";
 import { dirname } from "../domain/file-errors.ts";
 import type { DriftItem } from "../domain/drift.ts";
 import { VgpuError } from "../domain/errors.ts";
@@ -283,12 +284,19 @@ function checkPermissions(checks: Checks, dbPath: string): void {
     wrong.push(`${dbPath} has mode ${octal(fileMode & 0o777)} (0600 expected)`);
     fixes.push(`chmod 0600 ${sh(dbPath)}`);
   }
-  if (dirMode !== null && (dirMode & 0o777) !== 0o755) {
-    wrong.push(`${dir} has mode ${octal(dirMode & 0o777)} (0755 expected)`);
-    fixes.push(`chmod 0755 ${sh(dir)}`);
+  // The directory is created 0755; stricter (0700, 0750) is as good: only the owner must have
+  // rwx, and nobody else may write (they could replace the database).
+  const dirBits = (dirMode ?? 0o755) & 0o777;
+  if ((dirBits & 0o700) !== 0o700 || (dirBits & 0o022) !== 0) {
+    wrong.push(
+      `${dir} has mode ${
+        octal(dirBits)
+      } (0755 or stricter expected: owner rwx, no write for others)`,
+    );
+    fixes.push(`chmod u+rwx,go-w ${sh(dir)}`);
   }
   if (wrong.length === 0) {
-    checks.add("permissions", "ok", `${dbPath} is 0600, ${dir} is 0755`);
+    checks.add("permissions", "ok", `${dbPath} is 0600, ${dir} is ${octal(dirBits)}`);
   } else {
     checks.add("permissions", "failed", wrong.join("; "), fixes.join(" && "));
   }
@@ -587,9 +595,9 @@ function checkStaleRuns(checks: Checks, view: ScanView): void {
     "restart each VM listed below to apply",
     stale.map((r) => ({
       vmUuid: r.vmUuid,
-      message: `${
-        vmName(view, r.vmUuid)
-      }: running with stale vGPU args since ${r.since} (${r.reason})`,
+      message: `${vmName(view, r.vmUuid)}: running with stale vGPU args since ${
+        humanTime(r.since)
+      } (${r.reason})`,
       fix: "restart the VM to apply",
     })),
   );

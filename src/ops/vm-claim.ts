@@ -1,6 +1,7 @@
 // Taking VMs for a change (design.md §5 steps 1 and 10): the operation lock first (a second
 // command is refused at once, naming the holder), then no interrupted operation may be open on
 // them (only `recover` touches such a VM).
+import { humanTime } from "../domain/time.ts";
 import { RecoveryNeededError } from "../domain/errors.ts";
 import type { JournalEntry } from "../domain/journal.ts";
 import type { Store } from "../store/store.ts";
@@ -9,8 +10,8 @@ import type { VmLocks } from "../store/vm-lock.ts";
 /** The one-line advice every command gives for an interrupted operation. */
 export function interruptedLine(e: JournalEntry): string {
   return `VM ${e.vmUuid} has an interrupted ${e.command} (pid ${e.pid}, started ${
-    e.startedAt.slice(0, 19).replace("T", " ")
-  } UTC, last step ${e.step}); run 'vgpu-admin recover --vm-uuid=${e.vmUuid}'`;
+    humanTime(e.startedAt)
+  }, last step ${e.step}); run 'vgpu-admin recover --vm-uuid=${e.vmUuid}'`;
 }
 
 /** Locks the VMs, or throws BusyError / RecoveryNeededError having kept no lock. */

@@ -3,6 +3,7 @@
 // it when its process ends however it ends (kill -9 included), so a dead process holds nothing.
 // The file keeps the holder's command, pid and start time for the refusal message. Files are
 // never deleted: unlinking a lock file while another process opens it would let two hold it.
+import { humanTime } from "../domain/time.ts";
 import { BusyError, DatabaseError } from "../domain/errors.ts";
 
 export interface LockHolder {
@@ -80,14 +81,14 @@ export function createVmLocks(
               `VM ${uuid} is being changed by another vgpu-admin (${
                 h === null
                   ? "a process that is starting"
-                  : `${h.command}, pid ${h.pid}, since ${h.since}`
+                  : `${h.command}, pid ${h.pid}, since ${humanTime(h.since)}`
               }); wait for it to finish, then run the command again`,
             );
           }
           const text = JSON.stringify({
             command: me.command,
             pid: me.pid,
-            since: me.now().toISOString().slice(0, 19).replace("T", " ") + " UTC",
+            since: me.now().toISOString(),
           });
           f.truncateSync(0);
           f.seekSync(0, Deno.SeekMode.Start);

@@ -3,7 +3,9 @@ import { parseUuid, quote } from "../../domain/validate.ts";
 import type { HistoryEntry } from "../../store/store.ts";
 import type { Deps } from "../deps.ts";
 import { type Format, parseFormat, writeJson } from "../format.ts";
-import { renderTable } from "../render/table.ts";
+import { priorityName } from "../../domain/types.ts";
+import { humanTime } from "../../domain/time.ts";
+import { fittedTable } from "../render/table.ts";
 
 export interface HistoryOptions {
   vmUuid?: string;
@@ -28,9 +30,18 @@ export function parseOptions(
   };
 }
 
-function summary(v: Record<string, unknown> | null): string {
+/** One value of a snapshot as the other views show it: priority by name, text quoted. */
+function shown(key: string, x: unknown): string {
+  if (key === "priority" && (x === 0 || x === 1 || x === 2)) return priorityName(x);
+  if (typeof x === "string" && key !== "pool_id") return JSON.stringify(x);
+  return String(x);
+}
+
+/** `vm_name="web, db" pool_id=A priority=low vm_id=7`: names are quoted (they may hold spaces). */
+export function summary(v: Record<string, unknown> | null): string {
   if (v === null) return "-";
-  return Object.entries(v).filter(([k]) => k !== "vm_uuid").map(([k, x]) => `${k}=${x}`).join(" ");
+  return Object.entries(v).filter(([k]) => k !== "vm_uuid").map(([k, x]) => `${k}=${shown(k, x)}`)
+    .join(" ");
 }
 
 function subject(h: HistoryEntry): string {
@@ -60,10 +71,23 @@ export async function run(opts: HistoryOptions, deps: Deps): Promise<void> {
     deps.io.out.write("No changes recorded.\n");
     return;
   }
-  const table = renderTable(
+  const table = await fittedTable(
     ["Time", "Actor", "Command", "Subject", "Before", "After"],
-    entries.map((h) => [h.at, h.actor, h.command, subject(h), summary(h.before), summary(h.after)]),
-    deps.io.color,
+    entries.map((h) => [
+      humanTime(h.at),
+      h.actor,
+      h.command,
+      subject(h),
+      summary(h.before),
+      summary(h.after),
+    ]),
+    {
+      color: deps.io.color,
+      columns: deps.io.columns ?? null,
+      kinds: ["fixed", "shrink", "fixed", "fixed", "shrink", "shrink"],
+      // A configuration cut below ~32 columns says nothing: print blocks instead.
+      minWidths: [undefined, undefined, undefined, undefined, 32, 32],
+    },
   );
   deps.io.out.write(table + "\n");
 }

@@ -1,3 +1,4 @@
+import { humanTime } from "../../domain/time.ts";
 import { describeFileError } from "../../domain/file-errors.ts";
 import {
   formatProblem,
@@ -97,7 +98,7 @@ const configText = (c: VgpuConfig) =>
   `vGPU pool ${c.pool}, priority ${priorityName(c.priority)}, VM ID ${c.vmId}`;
 
 function summary(plan: ImportPlan, label: string, config: ImportConfig): string[] {
-  const from = config.exportedAt === null ? "" : ` (exported ${config.exportedAt})`;
+  const from = config.exportedAt === null ? "" : ` (exported ${humanTime(config.exportedAt)})`;
   const lines = [
     `Import from ${label}${from}, ${
       plan.mode === "replace" ? "replacing the configuration" : "merging"

@@ -2,7 +2,7 @@ import { type PoolId, type Priority, priorityName } from "../../domain/types.ts"
 import { parsePoolId, parsePriority } from "../../domain/validate.ts";
 import type { Deps } from "../deps.ts";
 import { type Format, parseFormat, writeJson } from "../format.ts";
-import { renderTable } from "../render/table.ts";
+import { fittedTable } from "../render/table.ts";
 import { vmJson, vmLabel } from "../render/vm-fields.ts";
 
 export interface ListVmsOptions {
@@ -53,14 +53,19 @@ export async function run(opts: ListVmsOptions, deps: Deps): Promise<void> {
     );
     return;
   }
-  const table = renderTable(
+  const table = await fittedTable(
     ["VM ID", "UUID", "Name", "vGPU Pool", "Priority"],
     vms.map((v) => {
       const p = pools.get(v.pool)!;
       const pool = `${v.pool} (${p.name}${p.enabled ? "" : ", disabled"})`;
       return [v.vmId, v.vmUuid, vmLabel(v), pool, priorityName(v.priority)];
     }),
-    deps.io.color,
+    {
+      color: deps.io.color,
+      columns: deps.io.columns ?? null,
+      // names (the VM's and the pool's) give way on a narrow terminal; uuids and ids never
+      kinds: ["fixed", "fixed", "shrink", "shrink", "fixed"],
+    },
   );
   out.write(`${table}\n${vms.length} VM${vms.length === 1 ? "" : "s"}\n`);
 }

@@ -1,4 +1,5 @@
 // recover: ends every reconfiguration that a dead process left open (design.md §5 step 10).
+import { humanTime } from "../../domain/time.ts";
 import { priorityName } from "../../domain/types.ts";
 import { parseUuid } from "../../domain/validate.ts";
 import { applyRecovery, claimAbandoned, planRecover } from "../../ops/recover.ts";
@@ -43,8 +44,8 @@ export async function run(opts: RecoverOptions, deps: Deps): Promise<Outcome> {
     const e = it.entry;
     writeLines(out, [
       `VM ${e.vmUuid}: ${e.command} by ${e.actor} (pid ${e.pid}) was interrupted at step ${e.step}, started ${
-        e.startedAt.slice(0, 19).replace("T", " ")
-      } UTC.`,
+        humanTime(e.startedAt)
+      }.`,
       `  Before: ${describe(e.original.row)}, ${e.original.power}`,
       `  Target: ${describe(e.target.row)}`,
       `  Now: database ${it.now.row === null ? "(no row)" : describe(it.now.row)}; VM ${

@@ -1,3 +1,4 @@
+import { humanTime } from "../../domain/time.ts";
 import { buildDevice } from "../../domain/device-args.ts";
 import { parseUuid } from "../../domain/validate.ts";
 import { scan } from "../../ops/scan.ts";
@@ -61,8 +62,8 @@ export async function run(opts: ShowVmOptions, deps: Deps): Promise<Outcome> {
     `  Priority:    ${priorityLong(vm.priority)}`,
     `  VM ID:       ${vm.vmId}`,
     `  Device args: ${buildDevice(vm)}`,
-    `  Created:     ${vm.createdAt}`,
-    `  Updated:     ${vm.updatedAt}`,
+    `  Created:     ${humanTime(vm.createdAt)}`,
+    `  Updated:     ${humanTime(vm.updatedAt)}`,
   ];
   if (state !== null) {
     const h = state.host;
@@ -77,7 +78,9 @@ export async function run(opts: ShowVmOptions, deps: Deps): Promise<Outcome> {
     const stale = view.staleRuns.get(vm.vmUuid);
     if (stale !== undefined) {
       lines.push(
-        `  ${c.warn("⚠")} running with stale vGPU args since ${stale.since}: restart to apply`,
+        `  ${c.warn("⚠")} running with stale vGPU args since ${
+          humanTime(stale.since)
+        }: restart to apply`,
       );
     }
   }

@@ -1,4 +1,5 @@
 // list-pools and show-pool: the line layouts of seed 000, and their JSON shapes.
+import { humanTime } from "../../domain/time.ts";
 import type { PoolDetail, PoolSummary } from "../../ops/pools.ts";
 import type { Vm } from "../../domain/types.ts";
 import { priorityName } from "../../domain/types.ts";
@@ -43,7 +44,7 @@ export function showPoolLines(d: PoolDetail, c: Paint): string[] {
     `Status: ${enabledWord(p)}`,
   ];
   if (p.description !== null) lines.push(`Description: ${p.description}`);
-  lines.push(`Created: ${p.createdAt}`, `VMs: ${p.total}`, "", "VM List:");
+  lines.push(`Created: ${humanTime(p.createdAt)}`, `VMs: ${p.total}`, "", "VM List:");
   if (d.vms.length === 0) lines.push("  (none)");
   for (const vm of byVmId(d.vms)) lines.push(poolVmLine(vm));
   lines.push(

@@ -1,5 +1,6 @@
 // scan-vms: seed 001's grouped line layout (Pool A, Pool B, then unregistered), each VM with
 // its host state, current vgpu-stub args and every drift item with the command that fixes it.
+import { humanTime } from "../../domain/time.ts";
 import type { VgpuStub } from "../../domain/device-args.ts";
 import type { DriftItem, VmDriftState } from "../../domain/drift.ts";
 import { POOL_IDS, priorityName } from "../../domain/types.ts";
@@ -33,7 +34,9 @@ function driftLine(d: DriftItem, c: Paint): string {
 function staleLine(view: ScanView, uuid: string, c: Paint): string | null {
   const r = view.staleRuns.get(uuid);
   if (r === undefined) return null;
-  return `    ${c.warn("⚠")} running with stale vGPU args since ${r.since}: restart to apply`;
+  return `    ${c.warn("⚠")} running with stale vGPU args since ${
+    humanTime(r.since)
+  }: restart to apply`;
 }
 
 /** scan-vms --deep: what the VM's QEMU process runs with, against xapi (and the database). */

@@ -1,5 +1,6 @@
 // status: the control panel of seed 001 (pools, their VMs, unregistered VMs, summary), with
 // each VM's drift and stale-start marks when the host could be read.
+import { humanTime } from "../../domain/time.ts";
 import type { DriftItem } from "../../domain/drift.ts";
 import { POOL_IDS, type Vm } from "../../domain/types.ts";
 import type { PoolSummary } from "../../ops/pools.ts";
@@ -34,7 +35,9 @@ function marks(view: ScanView, vm: Vm, c: Paint): string {
   if (kinds.length > 0) out.push(c.warn(`⚠ ${kinds.join(", ")} (fix: ${s!.drift[0].fix})`));
   const stale = view.staleRuns.get(vm.vmUuid);
   if (stale !== undefined && view.host !== null) {
-    out.push(c.warn(`⚠ running with stale vGPU args since ${stale.since}: restart to apply`));
+    out.push(
+      c.warn(`⚠ running with stale vGPU args since ${humanTime(stale.since)}: restart to apply`),
+    );
   }
   return out.map((m) => ` | ${m}`).join("");
 }
@@ -70,12 +73,10 @@ export function statusLines(
     lines.push(`Unregistered VMs: unknown (${why})`);
   } else {
     lines.push(`Unregistered VMs: ${unreg.length}`);
+    // One line per VM with its uuid: names may hold ", " and the uuid is what register-vm takes.
+    for (const s of unreg) lines.push(`  ${s.host!.nameLabel} (UUID: ${s.host!.uuid})`);
     if (unreg.length > 0) {
-      lines.push(
-        `  ${
-          unreg.map((s) => s.host!.nameLabel).join(", ")
-        } (not registered - will default to Pool A if registered without --pool)`,
-      );
+      lines.push("  (not registered - will default to Pool A if registered without --pool)");
     }
   }
   if (view.drift !== null) lines.push("", summaryLine(view, c));

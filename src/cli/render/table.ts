@@ -1,38 +1,121 @@
-// Tables (list-vms, history): box-drawn, one line per row, columns as wide as their widest cell.
-// Written here rather than with cli-table3, measured (docs/benchmark.md): loading cli-table3
-// cost ~30 ms of every table command's start-up, and it took 6.6 s and 192 MB to print
-// 10,000 rows; this renderer prints them in ~25 ms.
+// Tables (list-vms, history): box-drawn, one line per row. On a terminal the table fits its
+// width: name-like columns are shortened in the middle with "…" (never uuids, ids or times), and
+// below the columns' minimum widths each row is printed as a block of "Label: value" lines.
+// Without a terminal nothing is cut. Written here rather than with cli-table3, measured
+// (docs/benchmark.md): loading cli-table3 cost ~30 ms of every table command's start-up, and it
+// took 6.6 s and 192 MB to print 10,000 rows; this renderer prints them in ~25 ms.
 
-// Zero-width: combining marks, variation selectors, zero-width joiners and spaces.
-const ZERO_WIDTH = /[\p{Mn}\p{Me}\u200b-\u200f\ufe00-\ufe0f]/u;
+/** Terminal columns a string takes. */
+export type Measure = (s: string) => number;
 
-/** Terminal columns of one code point: 2 for East Asian wide/fullwidth and emoji, else 1. */
-function codePointWidth(cp: number): number {
-  if (
-    (cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0x303e) ||
-    (cp >= 0x3041 && cp <= 0x33ff) || (cp >= 0x3400 && cp <= 0x4dbf) ||
-    (cp >= 0x4e00 && cp <= 0x9fff) || (cp >= 0xa000 && cp <= 0xa4cf) ||
-    (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) ||
-    (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) ||
-    (cp >= 0xffe0 && cp <= 0xffe6) || (cp >= 0x1f300 && cp <= 0x1f64f) ||
-    (cp >= 0x1f680 && cp <= 0x1f6ff) || (cp >= 0x1f900 && cp <= 0x1f9ff) ||
-    (cp >= 0x1fa70 && cp <= 0x1faff) || (cp >= 0x20000 && cp <= 0x3fffd)
-  ) return 2;
-  return 1;
+/** How a column may be fitted to the terminal: `fixed` is never cut, `shrink` is cut in the middle. */
+export type ColumnKind = "fixed" | "shrink";
+
+export interface TableLayout {
+  /** Terminal columns to fit into; null (not a terminal) prints every cell whole. */
+  columns?: number | null;
+  /** One per column; columns not given are `fixed`. */
+  kinds?: readonly ColumnKind[];
+  /** The least width worth showing of a `shrink` column (default MIN_SHRINK_WIDTH). */
+  minWidths?: readonly (number | undefined)[];
+  /** Column widths; printable ASCII only when omitted (see measureFor). */
+  measure?: Measure;
 }
 
-/** How many terminal columns `s` takes (names may hold any Unicode; control characters never). */
-export function displayWidth(s: string): number {
-  let w = 0;
-  for (const ch of s) {
-    if (ch.charCodeAt(0) < 0x80) w++;
-    else if (!ZERO_WIDTH.test(ch)) w += codePointWidth(ch.codePointAt(0)!);
+/** A shortened column never gets narrower than this (or its header, or its widest cell). */
+export const MIN_SHRINK_WIDTH = 10;
+
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
+function asciiOnly(s: string): number {
+  if (!PRINTABLE_ASCII.test(s)) {
+    throw new Error("bug: a table with non-ASCII cells needs measureFor()");
   }
-  return w;
+  return s.length;
 }
 
-function pad(s: string, width: number): string {
-  return s + " ".repeat(width - displayWidth(s));
+/**
+ * The width function for these cells: printable ASCII is one column per character; anything
+ * else loads npm:string-width (grapheme clusters, emoji and ZWJ sequences, East Asian wide).
+ * Loaded only then: its Intl.Segmenter and RGI_Emoji set cost ~30 ms of start-up (measured).
+ */
+export async function measureFor(cells: Iterable<string>): Promise<Measure> {
+  for (const c of cells) {
+    if (!PRINTABLE_ASCII.test(c)) {
+      const { default: stringWidth } = await import("string-width");
+      return (s) => stringWidth(s);
+    }
+  }
+  return (s) => s.length;
+}
+
+let segmenter: Intl.Segmenter | undefined;
+function graphemes(s: string): string[] {
+  if (PRINTABLE_ASCII.test(s)) return [...s];
+  segmenter ??= new Intl.Segmenter();
+  return Array.from(segmenter.segment(s), (g) => g.segment);
+}
+
+/**
+ * `s` shortened to at most `width` columns by replacing its middle with "…", cut only between
+ * grapheme clusters (an emoji sequence is kept or dropped whole).
+ */
+export function shortenMiddle(s: string, width: number, measure: Measure): string {
+  if (measure(s) <= width) return s;
+  if (width <= 1) return "…".slice(0, width);
+  const parts = graphemes(s);
+  const room = width - 1;
+  let head = "";
+  let headW = 0;
+  let i = 0;
+  while (i < parts.length) {
+    const w = measure(parts[i]);
+    if (headW + w > Math.ceil(room / 2)) break;
+    head += parts[i++];
+    headW += w;
+  }
+  let tail = "";
+  let tailW = 0;
+  for (let j = parts.length - 1; j >= i; j--) {
+    const w = measure(parts[j]);
+    if (headW + tailW + w > room) break;
+    tail = parts[j] + tail;
+    tailW += w;
+  }
+  return `${head}…${tail}`;
+}
+
+/** Width of a box table whose columns are `widths` wide: `│ a │ b │`. */
+function boxWidth(widths: readonly number[]): number {
+  return widths.reduce((a, w) => a + w + 3, 1);
+}
+
+/**
+ * Column widths that fit `columns`, shrinking the widest `shrink` column first; null when even
+ * the minimum widths do not fit (the caller then prints blocks).
+ */
+function fitWidths(
+  natural: readonly number[],
+  mins: readonly number[],
+  kinds: readonly ColumnKind[],
+  columns: number,
+): number[] | null {
+  const widths = [...natural];
+  let over = boxWidth(widths) - columns;
+  while (over > 0) {
+    let widest = -1;
+    for (let i = 0; i < widths.length; i++) {
+      if (
+        kinds[i] === "shrink" && widths[i] > mins[i] && (widest < 0 || widths[i] > widths[widest])
+      ) {
+        widest = i;
+      }
+    }
+    if (widest < 0) return null;
+    widths[widest]--;
+    over--;
+  }
+  return widths;
 }
 
 /** The table as text (no trailing newline); the head is bold on a terminal. */
@@ -40,18 +123,70 @@ export function renderTable(
   head: readonly string[],
   rows: readonly (readonly (string | number)[])[],
   color: boolean,
+  layout: TableLayout = {},
 ): string {
+  const measure = layout.measure ?? asciiOnly;
+  const kinds = head.map((_, i) => layout.kinds?.[i] ?? "fixed");
   const cells = rows.map((r) => r.map(String));
-  const widths = head.map((h, i) =>
-    cells.reduce((w, r) => Math.max(w, displayWidth(r[i] ?? "")), displayWidth(h))
+  const natural = head.map((h, i) =>
+    cells.reduce((w, r) => Math.max(w, measure(r[i] ?? "")), measure(h))
   );
+  const bold = color ? (s: string) => `\x1b[1m${s}\x1b[22m` : (s: string) => s;
+  let widths = natural;
+  const columns = layout.columns ?? null;
+  if (columns !== null && boxWidth(natural) > columns) {
+    const mins = natural.map((n, i) =>
+      Math.min(n, Math.max(measure(head[i]), layout.minWidths?.[i] ?? MIN_SHRINK_WIDTH))
+    );
+    const fitted = fitWidths(natural, mins, kinds, columns);
+    if (fitted === null) return renderBlocks(head, cells, kinds, columns, measure, bold);
+    widths = fitted;
+  }
+  const fit = (s: string, i: number) =>
+    widths[i] < natural[i] ? shortenMiddle(s, widths[i], measure) : s;
+  const pad = (s: string, w: number) => s + " ".repeat(Math.max(0, w - measure(s)));
   const rule = (l: string, m: string, r: string) =>
     l + widths.map((w) => "─".repeat(w + 2)).join(m) + r;
   const line = (r: readonly string[], style = (s: string) => s) =>
-    "│" + widths.map((w, i) => ` ${style(pad(r[i] ?? "", w))} `).join("│") + "│";
-  const bold = color ? (s: string) => `\x1b[1m${s}\x1b[22m` : undefined;
+    "│" + widths.map((w, i) => ` ${style(pad(fit(r[i] ?? "", i), w))} `).join("│") + "│";
   const out = [rule("┌", "┬", "┐"), line(head, bold), rule("├", "┼", "┤")];
   for (const r of cells) out.push(line(r));
   out.push(rule("└", "┴", "┘"));
   return out.join("\n");
+}
+
+/** Below the minimum width: one block of `Label: value` lines per row, blank line between. */
+function renderBlocks(
+  head: readonly string[],
+  cells: readonly (readonly string[])[],
+  kinds: readonly ColumnKind[],
+  columns: number,
+  measure: Measure,
+  bold: (s: string) => string,
+): string {
+  const labelWidth = Math.max(...head.map((h) => measure(h))) + 1;
+  const room = Math.max(MIN_SHRINK_WIDTH, columns - labelWidth - 1);
+  const blocks = cells.map((r) =>
+    head.map((h, i) => {
+      const label = `${h}:`.padEnd(labelWidth); // headers are ASCII
+      const v = r[i] ?? "";
+      return `${bold(label)} ${kinds[i] === "shrink" ? shortenMiddle(v, room, measure) : v}`;
+    }).join("\n")
+  );
+  return blocks.join("\n\n");
+}
+
+/** A table sized for `columns` (null: not a terminal), loading the width library only if needed. */
+export async function fittedTable(
+  head: readonly string[],
+  rows: readonly (readonly (string | number)[])[],
+  o: {
+    color: boolean;
+    columns: number | null;
+    kinds: readonly ColumnKind[];
+    minWidths?: readonly (number | undefined)[];
+  },
+): Promise<string> {
+  const measure = await measureFor([...head, ...rows.flatMap((r) => r.map(String))]);
+  return renderTable(head, rows, o.color, { ...o, measure });
 }
