@@ -146,6 +146,11 @@ export function createVmLocks(
       f.truncateSync(0); // no stale holder name for the next reader to find
     } catch { /* a read-only moment: the name is merely stale */ }
     try {
+      // Unlock before closing: a child process forked this instant (and not yet exec'd, which
+      // closes it) shares the descriptor, and would otherwise keep the lock a moment longer.
+      f.unlockSync();
+    } catch { /* closing releases it anyway */ }
+    try {
       f.close(); // closing the descriptor releases its flock
     } catch { /* already closed */ }
   }
