@@ -9,13 +9,15 @@ import { writeLines } from "../io.ts";
 import type { Outcome } from "../outcome.ts";
 import { paint } from "../render/style.ts";
 import { claimVms } from "../../ops/vm-claim.ts";
+import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface AdoptOptions {
   vmUuid?: string;
   yes: boolean;
 }
 
-export function parseOptions(raw: { vmUuid?: string; yes?: boolean }): AdoptOptions {
+export function parseOptions(input: RawOptions): AdoptOptions {
+  const raw = input.pick({ vmUuid: "text", yes: "flag" });
   return {
     vmUuid: raw.vmUuid === undefined ? undefined : parseUuid(raw.vmUuid),
     yes: raw.yes === true,
@@ -91,3 +93,5 @@ export async function run(opts: AdoptOptions, deps: Deps): Promise<Outcome> {
   writeLines(deps.io.out, done);
   return failed > 0 ? "degraded" : undefined;
 }
+
+export const command = defineCommand({ parseOptions, run });

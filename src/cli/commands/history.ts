@@ -6,6 +6,7 @@ import { type Format, parseFormat, writeJson } from "../format.ts";
 import { priorityName } from "../../domain/types.ts";
 import { humanTime } from "../../domain/time.ts";
 import { fittedTable } from "../render/table.ts";
+import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface HistoryOptions {
   vmUuid?: string;
@@ -13,9 +14,8 @@ export interface HistoryOptions {
   format: Format;
 }
 
-export function parseOptions(
-  raw: { vmUuid?: string; limit?: string; format?: string },
-): HistoryOptions {
+export function parseOptions(input: RawOptions): HistoryOptions {
+  const raw = input.pick({ vmUuid: "text", limit: "text", format: "text" });
   let limit: number | undefined;
   if (raw.limit !== undefined) {
     if (!/^[1-9][0-9]{0,6}$/.test(raw.limit.trim())) {
@@ -91,3 +91,5 @@ export async function run(opts: HistoryOptions, deps: Deps): Promise<void> {
   );
   deps.io.out.write(table + "\n");
 }
+
+export const command = defineCommand({ parseOptions, run });

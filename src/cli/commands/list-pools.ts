@@ -4,12 +4,14 @@ import { type Format, parseFormat, writeJson } from "../format.ts";
 import { writeLines } from "../io.ts";
 import { listPoolsLines, poolJson } from "../render/pools.ts";
 import { paint } from "../render/style.ts";
+import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface ListPoolsOptions {
   format: Format;
 }
 
-export function parseOptions(raw: { format?: string }): ListPoolsOptions {
+export function parseOptions(input: RawOptions): ListPoolsOptions {
+  const raw = input.pick({ format: "text" });
   return { format: parseFormat(raw.format) };
 }
 
@@ -18,3 +20,5 @@ export async function run(opts: ListPoolsOptions, deps: Deps): Promise<void> {
   if (opts.format === "json") writeJson(deps.io.out, { pools: pools.map(poolJson) });
   else writeLines(deps.io.out, listPoolsLines(pools, paint(deps.io.color)));
 }
+
+export const command = defineCommand({ parseOptions, run });

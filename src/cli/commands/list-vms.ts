@@ -4,6 +4,7 @@ import type { Deps } from "../deps.ts";
 import { type Format, parseFormat, writeJson } from "../format.ts";
 import { fittedTable } from "../render/table.ts";
 import { vmJson, vmLabel } from "../render/vm-fields.ts";
+import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface ListVmsOptions {
   pool?: PoolId;
@@ -11,9 +12,8 @@ export interface ListVmsOptions {
   format: Format;
 }
 
-export function parseOptions(
-  raw: { pool?: string; priority?: string; format?: string },
-): ListVmsOptions {
+export function parseOptions(input: RawOptions): ListVmsOptions {
+  const raw = input.pick({ pool: "text", priority: "text", format: "text" });
   return {
     pool: raw.pool === undefined ? undefined : parsePoolId(raw.pool),
     priority: raw.priority === undefined ? undefined : parsePriority(raw.priority),
@@ -69,3 +69,5 @@ export async function run(opts: ListVmsOptions, deps: Deps): Promise<void> {
   );
   out.write(`${table}\n${vms.length} VM${vms.length === 1 ? "" : "s"}\n`);
 }
+
+export const command = defineCommand({ parseOptions, run });

@@ -8,6 +8,7 @@ import { scanJson, scanLines } from "../render/scan.ts";
 import { paint } from "../render/style.ts";
 import { hostWarning } from "../host-warning.ts";
 import { interruptedLines } from "../interrupted.ts";
+import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface ScanVmsOptions {
   format: Format;
@@ -15,7 +16,8 @@ export interface ScanVmsOptions {
   deep: boolean;
 }
 
-export function parseOptions(raw: { format?: string; deep?: boolean }): ScanVmsOptions {
+export function parseOptions(input: RawOptions): ScanVmsOptions {
+  const raw = input.pick({ format: "text", deep: "flag" });
   return { format: parseFormat(raw.format), deep: raw.deep === true };
 }
 
@@ -45,3 +47,5 @@ export async function run(opts: ScanVmsOptions, deps: Deps): Promise<Outcome> {
   }
   return outcome;
 }
+
+export const command = defineCommand({ parseOptions, run });

@@ -3,6 +3,7 @@ import { SETTING_DEFS, settingDef } from "../../domain/settings.ts";
 import type { Deps } from "../deps.ts";
 import { type Format, parseFormat, writeJson } from "../format.ts";
 import { writeLines } from "../io.ts";
+import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface SettingsOptions {
   key?: string;
@@ -11,10 +12,9 @@ export interface SettingsOptions {
   format: Format;
 }
 
-export function parseOptions(
-  raw: { args?: string[]; unset?: boolean; format?: string },
-): SettingsOptions {
-  const [key, value, ...rest] = raw.args ?? [];
+export function parseOptions(input: RawOptions): SettingsOptions {
+  const raw = input.pick({ args: "args", unset: "flag", format: "text" });
+  const [key, value, ...rest] = raw.args;
   if (rest.length > 0) throw new UsageError("too many arguments: settings [KEY [VALUE]]");
   if (key !== undefined) settingDef(key);
   if (raw.unset === true && (key === undefined || value !== undefined)) {
@@ -70,3 +70,5 @@ export async function run(opts: SettingsOptions, deps: Deps): Promise<void> {
     rows.map((r) => `${r.key.padEnd(width)} = ${r.value}${r.set ? "" : " (default)"}  # ${r.help}`),
   );
 }
+
+export const command = defineCommand({ parseOptions, run });

@@ -11,6 +11,7 @@ import { scanVmJson } from "../render/scan.ts";
 import { paint } from "../render/style.ts";
 import { priorityLong, vmJson, vmLabel } from "../render/vm-fields.ts";
 import { interruptedLines } from "../interrupted.ts";
+import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface ShowVmOptions {
   vmUuid: string;
@@ -18,9 +19,8 @@ export interface ShowVmOptions {
   format: Format;
 }
 
-export function parseOptions(
-  raw: { vmUuid: string; offline?: boolean; format?: string },
-): ShowVmOptions {
+export function parseOptions(input: RawOptions): ShowVmOptions {
+  const raw = input.pick({ vmUuid: "required", offline: "flag", format: "text" });
   return {
     vmUuid: parseUuid(raw.vmUuid),
     offline: raw.offline === true,
@@ -87,3 +87,5 @@ export async function run(opts: ShowVmOptions, deps: Deps): Promise<Outcome> {
   writeLines(deps.io.out, [...interruptedLines(store, deps, c, vm.vmUuid), ...lines]);
   return hostWarning(deps, view.hostError);
 }
+
+export const command = defineCommand({ parseOptions, run });

@@ -8,13 +8,15 @@ import { hostWarning } from "../host-warning.ts";
 import { paint } from "../render/style.ts";
 import { statusJson, statusLines } from "../render/status.ts";
 import { interruptedLines } from "../interrupted.ts";
+import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface StatusOptions {
   offline: boolean;
   format: Format;
 }
 
-export function parseOptions(raw: { offline?: boolean; format?: string }): StatusOptions {
+export function parseOptions(input: RawOptions): StatusOptions {
+  const raw = input.pick({ offline: "flag", format: "text" });
   return { offline: raw.offline === true, format: parseFormat(raw.format) };
 }
 
@@ -38,3 +40,5 @@ export async function run(opts: StatusOptions, deps: Deps): Promise<Outcome> {
   }
   return hostWarning(deps, view.hostError);
 }
+
+export const command = defineCommand({ parseOptions, run });

@@ -10,13 +10,15 @@ import type { Outcome } from "../outcome.ts";
 import { paint } from "../render/style.ts";
 import { vmLabel } from "../render/vm-fields.ts";
 import { abandonedEntries, claimVms, interruptedLine } from "../../ops/vm-claim.ts";
+import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface SyncOptions {
   check: boolean;
   dryRun: boolean;
 }
 
-export function parseOptions(raw: { check?: boolean; dryRun?: boolean }): SyncOptions {
+export function parseOptions(input: RawOptions): SyncOptions {
+  const raw = input.pick({ check: "flag", dryRun: "flag" });
   if (raw.check === true && raw.dryRun === true) {
     throw new UsageError("use either --check or --dry-run, not both");
   }
@@ -118,3 +120,5 @@ export async function run(opts: SyncOptions, deps: Deps): Promise<Outcome> {
   }
   writeLines(deps.io.out, out);
 }
+
+export const command = defineCommand({ parseOptions, run });
