@@ -1,6 +1,5 @@
 // The one contract every command file fulfils (style.md rules 2 and 3): a flag layer that turns
 // the parsed command line into a typed Options value, and a runner that takes those options.
-import { UsageError } from "../domain/errors.ts";
 import type { Deps } from "./deps.ts";
 import type { Outcome } from "./outcome.ts";
 
@@ -23,7 +22,8 @@ export class RawOptions {
   /** The value of a required option (both parsers refuse a command line without it). */
   required(key: string): string {
     const v = this.text(key);
-    if (v === undefined) throw new UsageError(`missing required option --${kebab(key)}`);
+    // Only a command reading an option its table entry does not mark required gets here.
+    if (v === undefined) throw new Error(`option --${kebab(key)} is not required in the table`);
     return v;
   }
 

@@ -1,6 +1,7 @@
 import { UsageError } from "../../domain/errors.ts";
 import { parseUuid, quote } from "../../domain/validate.ts";
 import type { HistoryEntry } from "../../store/store.ts";
+import type { HistoryJson } from "../render/json-types.ts";
 import type { Deps } from "../deps.ts";
 import { type Format, parseFormat, writeJson } from "../format.ts";
 import { priorityName } from "../../domain/types.ts";
@@ -50,21 +51,25 @@ function subject(h: HistoryEntry): string {
   return "settings";
 }
 
+export function historyJson(entries: readonly HistoryEntry[]): HistoryJson {
+  return {
+    history: entries.map((h) => ({
+      id: h.id,
+      at: h.at,
+      actor: h.actor,
+      command: h.command,
+      vm_uuid: h.vmUuid,
+      pool_id: h.poolId,
+      before: h.before,
+      after: h.after,
+    })),
+  };
+}
+
 export async function run(opts: HistoryOptions, deps: Deps): Promise<void> {
   const entries = (await deps.store()).listHistory({ vmUuid: opts.vmUuid, limit: opts.limit });
   if (opts.format === "json") {
-    writeJson(deps.io.out, {
-      history: entries.map((h) => ({
-        id: h.id,
-        at: h.at,
-        actor: h.actor,
-        command: h.command,
-        vm_uuid: h.vmUuid,
-        pool_id: h.poolId,
-        before: h.before,
-        after: h.after,
-      })),
-    });
+    writeJson(deps.io.out, historyJson(entries));
     return;
   }
   if (entries.length === 0) {

@@ -1,4 +1,11 @@
-import { type PoolId, type Priority, priorityName } from "../../domain/types.ts";
+import {
+  type Pool,
+  type PoolId,
+  type Priority,
+  priorityName,
+  type Vm,
+} from "../../domain/types.ts";
+import type { ListVmsJson } from "../render/json-types.ts";
 import { parsePoolId, parsePriority } from "../../domain/validate.ts";
 import type { Deps } from "../deps.ts";
 import { type Format, parseFormat, writeJson } from "../format.ts";
@@ -21,6 +28,24 @@ export function parseOptions(input: RawOptions): ListVmsOptions {
   };
 }
 
+export function listVmsJson(
+  opts: ListVmsOptions,
+  vms: readonly Vm[],
+  pools: ReadonlyMap<PoolId, Pool>,
+): ListVmsJson {
+  return {
+    filter: {
+      pool_id: opts.pool ?? null,
+      priority: opts.priority === undefined ? null : priorityName(opts.priority),
+    },
+    vms: vms.map((v) => ({
+      ...vmJson(v),
+      pool_name: pools.get(v.pool)?.name ?? v.pool,
+      pool_enabled: pools.get(v.pool)?.enabled ?? true,
+    })),
+  };
+}
+
 export async function run(opts: ListVmsOptions, deps: Deps): Promise<void> {
   const store = await deps.store();
   const vms = store.listVms({ pool: opts.pool, priority: opts.priority });
@@ -28,17 +53,7 @@ export async function run(opts: ListVmsOptions, deps: Deps): Promise<void> {
   const pools = new Map(store.listPools().map((p) => [p.poolId, p]));
   const out = deps.io.out;
   if (opts.format === "json") {
-    writeJson(out, {
-      filter: {
-        pool_id: opts.pool ?? null,
-        priority: opts.priority === undefined ? null : priorityName(opts.priority),
-      },
-      vms: vms.map((v) => ({
-        ...vmJson(v),
-        pool_name: pools.get(v.pool)!.name,
-        pool_enabled: pools.get(v.pool)!.enabled,
-      })),
-    });
+    writeJson(out, listVmsJson(opts, vms, pools));
     return;
   }
   if (vms.length === 0) {

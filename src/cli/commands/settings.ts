@@ -3,6 +3,7 @@ import { SETTING_DEFS, settingDef } from "../../domain/settings.ts";
 import type { Deps } from "../deps.ts";
 import { type Format, parseFormat, writeJson } from "../format.ts";
 import { writeLines } from "../io.ts";
+import type { SettingsJson } from "../render/json-types.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface SettingsOptions {
@@ -21,6 +22,19 @@ export function parseOptions(input: RawOptions): SettingsOptions {
     throw new UsageError("--unset takes exactly one KEY: settings KEY --unset");
   }
   return { key, value, unset: raw.unset === true, format: parseFormat(raw.format) };
+}
+
+export function settingsJson(
+  rows: readonly { key: string; value: string; default: string; set: boolean }[],
+): SettingsJson {
+  return {
+    settings: rows.map((r) => ({
+      key: r.key,
+      value: r.value,
+      default: r.default,
+      is_default: !r.set,
+    })),
+  };
 }
 
 export async function run(opts: SettingsOptions, deps: Deps): Promise<void> {
@@ -50,14 +64,7 @@ export async function run(opts: SettingsOptions, deps: Deps): Promise<void> {
     };
   });
   if (opts.format === "json") {
-    writeJson(out, {
-      settings: rows.map((r) => ({
-        key: r.key,
-        value: r.value,
-        default: r.default,
-        is_default: !r.set,
-      })),
-    });
+    writeJson(out, settingsJson(rows));
     return;
   }
   if (opts.key !== undefined) {

@@ -1,5 +1,5 @@
 import { poolSummaries } from "../../ops/pools.ts";
-import { scan } from "../../ops/scan.ts";
+import { hostError, scan } from "../../ops/scan.ts";
 import type { Deps } from "../deps.ts";
 import { type Format, parseFormat, writeJson } from "../format.ts";
 import { writeLines } from "../io.ts";
@@ -38,7 +38,7 @@ export async function run(opts: StatusOptions, deps: Deps): Promise<Outcome> {
       ...statusLines(pools, view, c),
     ]);
   }
-  return hostWarning(deps, view.hostError);
+  return hostWarning(deps, hostError(view));
 }
 
 export const command = defineCommand({ parseOptions, run });
