@@ -168,3 +168,31 @@ Deno.test("every command of the table has a loader, and every loader a command",
   const { LOADERS } = await import("../src/cli/command-loaders.ts");
   assert.deepEqual(Object.keys(LOADERS).sort(), COMMANDS.map((c) => c.name).sort());
 });
+
+Deno.test("each command's parseOptions reads only the options its table entry declares", async () => {
+  const { COMMANDS } = await import("../src/cli/command-table.ts");
+  const { LOADERS } = await import("../src/cli/command-loaders.ts");
+  const { RawOptions } = await import("../src/cli/command.ts");
+  const { optionKey } = await import("../src/cli/fast-parse.ts");
+  const bad: string[] = [];
+  for (const spec of COMMANDS) {
+    const read = new Set<string>();
+    class Recording extends RawOptions {
+      override text(key: string) {
+        read.add(key);
+        return super.text(key);
+      }
+      override flag(key: string) {
+        read.add(key);
+        return super.flag(key);
+      }
+    }
+    const mod = await LOADERS[spec.name]();
+    try {
+      mod.parseOptions(new Recording({}, []));
+    } catch { /* missing values: only the keys read matter here */ }
+    const declared = new Set(spec.options.map((o) => optionKey(o.flags.split(" ")[0])));
+    for (const k of read) if (!declared.has(k)) bad.push(`${spec.name}: reads undeclared --${k}`);
+  }
+  assert.deepEqual(bad, []);
+});
