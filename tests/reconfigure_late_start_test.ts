@@ -1,12 +1,14 @@
 /**
  * design.md §5 step 8, the case where the VM comes up although its start failed: xapi may go on
- * with a start after vgpu-admin stopped waiting for it. The undo then finds the VM running with
- * the new args while the database and the VM's args are put back: that must be reported, and
- * the VM shown as running with stale vGPU args until its next restart (never silently).
+ * with a start after vgpu-admin stopped waiting for it, and only later. The undo then finds the
+ * VM running with the new args while the database and the VM's args are put back: that must be
+ * reported, and the VM shown as running with stale vGPU args until its next restart.
  *
- * Through the CLI only. The fake xe's vm-start runs the hook directory; the hook here starts the
- * VM itself (a second vm-start, its hooks pass) and then fails the first start, so the first
- * vm-start fails while the VM ends up running, booted with the args written for the change.
+ * Through the CLI only. The fake xe's vm-start runs the hook directory; the hook here fails the
+ * first start (exit 2) and leaves a background job that starts the VM once the undo has begun
+ * (its restore of the original args shows in the fake's call log; that write is slowed down so
+ * the late start lands before the undo reads the power state). By then the failed start's own
+ * read-back has seen the VM halted, so the change is undone, not finished.
  */
 import assert from "node:assert/strict";
 import { fakeHost, runInProcess, UUID1 } from "./helpers.ts";
@@ -40,25 +42,34 @@ Deno.test("reconfigure: a VM that comes up although its start failed is reported
 
   const hookDir = `${h.dir}/vm-pre-start`;
   Deno.mkdirSync(hookDir);
-  const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-  const marker = `${h.dir}/started-behind-our-back`;
+  const q = (sh: string) => `'${sh.replaceAll("'", `'\\''`)}'`;
+  const marker = `${h.dir}/start-failed-once`;
+  const callLog = readStateSync(h.statePath).callLog!;
   const env = Object.entries(fakeXeEnv(h.statePath)).map(([k, v]) => `${k}=${q(v)}; export ${k}`);
+  const restore = `platform:${KEY}=${ORIG}`;
   Deno.writeTextFileSync(
-    `${hookDir}/10-start-anyway`,
+    `${hookDir}/10-start-late`,
     [
       "#!/bin/sh",
       ...env,
       `[ -e ${q(marker)} ] && exit 0`,
       `: > ${q(marker)}`,
-      `${q(FAKE_XE_PATH)} vm-start uuid="$2" >/dev/null 2>&1`,
+      "(",
+      "  i=0",
+      `  until grep -qF ${q(restore)} ${q(callLog)}; do`,
+      "    i=$((i + 1)); [ $i -gt 400 ] && exit 0; sleep 0.05",
+      "  done",
+      `  ${q(FAKE_XE_PATH)} vm-start uuid="$2"`,
+      ") </dev/null >/dev/null 2>&1 &",
       "exit 2",
       "",
     ].join("\n"),
     { mode: 0o755 },
   );
-  Deno.chmodSync(`${hookDir}/10-start-anyway`, 0o755);
+  Deno.chmodSync(`${hookDir}/10-start-late`, 0o755);
   const state = readStateSync(h.statePath);
   state.hookDir = hookDir;
+  state.faults = { "vm-param-set": { mode: "delay", ms: 3_000, match: [restore] } };
   writeStateSync(h.statePath, state);
 
   const r = await run(["set-priority", `--vm-uuid=${UUID1}`, "--priority=low", "--yes"]);
