@@ -43,5 +43,5 @@ Deno.test("the same usage error in any other command exits 2", async () => {
 Deno.test("a usage error of commander's own on startup-hook exits 1, never 2", async () => {
   const r = await run(["startup-hook", `--vm-uuid=${UUID1}`, "--no-such-option"]);
   assert.equal(r.code, 1, r.stderr);
-  assert.match(r.stderr, /^error: unknown option '--no-such-option'/);
+  assert.match(r.stderr, /^error: unknown option .*--no-such-option/);
 });

@@ -155,7 +155,7 @@ Deno.test("commands hold no SQL and spawn nothing", () => {
     const text = Deno.readTextFileSync(join(ROOT, f));
     const rules: [RegExp, string][] = [
       [/\bDeno\.(Command|run)\b|node:child_process/, "spawns a process"],
-      [/node:sqlite|\.prepare\(|\.exec\(/, "uses SQLite"],
+      [/node:sqlite|DatabaseSync|\.prepare\(|\.exec\(\s*["'`]/, "uses SQLite"],
       [/\b(SELECT\s+[\w*]|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+TABLE)\b/, "SQL"],
     ];
     for (const [re, what] of rules) if (re.test(text)) bad.push(`${f}: ${what}`);
