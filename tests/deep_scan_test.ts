@@ -167,11 +167,14 @@ Deno.test("scan-vms --deep: a QEMU line per running VM, against xapi and the dat
       "=== Pool A: 3 VMs ===",
       `UUID: ${UUID1} | Name: web | Pool: A | Priority: high (2) | VM ID: 1 | ✓ Configured`,
       `    Power: running | Args: ${dev("A", "high", 1)}`,
+      `    Device-model-args: -m 1024 ${dev("A", "high", 1)}`,
       `    QEMU: ${dev("A", "high", 1)} ✓ matches xapi`,
       `UUID: ${UUID4} | Name: idle | Pool: A | Priority: low (0) | VM ID: 4 | ✓ Configured`,
       `    Power: halted | Args: ${dev("A", "low", 4)}`,
+      `    Device-model-args: ${dev("A", "low", 4)}`,
       `UUID: ${UUID6} | Name: lagging | Pool: A | Priority: medium (1) | VM ID: 6 | ⚠ Drift`,
       `    Power: running | Args: ${dev("A", "low", 6)}`,
+      `    Device-model-args: ${dev("A", "low", 6)}`,
       `    QEMU: ${
         dev("A", "medium", 6)
       } ⚠ matches the database, but xapi differs: vgpu-admin sync (no restart)`,
@@ -180,12 +183,15 @@ Deno.test("scan-vms --deep: a QEMU line per running VM, against xapi and the dat
       "=== Pool B: 3 VMs ===",
       `UUID: ${UUID2} | Name: db | Pool: B | Priority: low (0) | VM ID: 2 | ✓ Configured`,
       `    Power: running | Args: ${dev("B", "low", 2)}`,
+      `    Device-model-args: ${dev("B", "low", 2)}`,
       `    QEMU: ${dev("A", "low", 2)} ⚠ differs from xapi: restart the VM to apply`,
       `UUID: ${UUID3} | Name: batch | Pool: B | Priority: medium (1) | VM ID: 3 | ✓ Configured`,
       `    Power: running | Args: ${dev("B", "medium", 3)}`,
+      `    Device-model-args: ${dev("B", "medium", 3)}`,
       `    QEMU: ⚠ no process with -xen-domid 7 in ${h.proc}`,
       `UUID: ${UUID7} | Name: stale | Pool: B | Priority: low (0) | VM ID: 7 | ⚠ Drift`,
       `    Power: running | Args: ${dev("A", "low", 7)}`,
+      `    Device-model-args: ${dev("A", "low", 7)}`,
       `    QEMU: ${
         dev("A", "low", 7)
       } ⚠ matches xapi, but not the database: vgpu-admin sync, then restart the VM`,
@@ -194,6 +200,7 @@ Deno.test("scan-vms --deep: a QEMU line per running VM, against xapi and the dat
       "=== Unregistered VMs: 1 ===",
       `UUID: ${UUID5} | Name: hand | Status: ⚠ Not registered | Action: Run 'vgpu-admin adopt --vm-uuid=${UUID5}'`,
       `    Power: running | Args: ${dev("B", "high", 20)}`,
+      `    Device-model-args: ${dev("B", "high", 20)}`,
       `    QEMU: ${dev("B", "high", 20)} ✓ matches xapi`,
       "",
       // the two QEMU lines that say "restart" are counted in the summary (issue 11 point 7)
@@ -299,6 +306,7 @@ Deno.test("scan-vms --deep: a VM on another host is not checked", async () => {
     r.stdout,
     new RegExp(
       `    Power: running on another host \\(h2\\) \\| Args: ${dev("B", "medium", 3)}\n` +
+        `    Device-model-args: ${dev("B", "medium", 3)}\n` +
         "    QEMU: not checked \\(runs on another host\\)\n",
     ),
   );

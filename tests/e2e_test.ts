@@ -42,13 +42,14 @@ Deno.test("e2e: register, scan, set-pool of a running VM, sync --check, remove",
   assert.equal(scan.code, 0, scan.stderr);
   assert.equal(scan.stderr, "");
   const lines = scan.stdout.split("\n");
-  assert.deepEqual(lines.slice(0, 3), [
+  assert.deepEqual(lines.slice(0, 4), [
     "=== Pool A: 1 VMs ===",
     `UUID: ${UUID1} | Name: web | Pool: A | Priority: high (2) | VM ID: 1 | ✓ Configured`,
     `    Power: running | Args: ${dev("A", "high", 1)}`,
+    `    Device-model-args: ${args1}`,
   ]);
   assert.match(
-    lines[3],
+    lines[4],
     /^ {4}⚠ running with stale vGPU args since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}: restart to apply$/,
   );
   assert.ok(scan.stdout.includes("\n=== Pool B: 0 VMs ===\n"));

@@ -1,7 +1,8 @@
 // Golden-file helpers (style.md rule 8). A case is a directory under tests/golden/<suite>/
 // holding its input file(s) and expected output file(s). A missing expected file is written
-// only when UPDATE_GOLDEN=1; an existing one is never overwritten (delete it to regenerate),
-// so a regression cannot be accepted by habit.
+// only when UPDATE_GOLDEN=1. An existing one is overwritten only when named:
+// UPDATE_GOLDEN=tests/golden/output/empty/status.txt (several: comma-separated; a path ends
+// the file's path), so a regression cannot be accepted by habit.
 
 import assert from "node:assert/strict";
 
@@ -45,15 +46,36 @@ export function goldenCases(dir: string): GoldenCase[] {
   });
 }
 
-/** Asserts `actual` equals the file at `path` byte for byte (writing it only if missing and UPDATE_GOLDEN=1). */
+/** What UPDATE_GOLDEN allows for the file at `path`: write it if missing, overwrite it, or nothing. */
+export function goldenUpdate(
+  path: string,
+  setting: string | undefined,
+): "missing" | "named" | null {
+  if (setting === undefined || setting === "") return null;
+  if (setting === "1") return "missing";
+  const named = setting.split(",").map((p) => p.trim()).filter((p) => p !== "");
+  return named.some((n) => path === n || path.endsWith(`/${n.replace(/^\.?\//, "")}`))
+    ? "named"
+    : null;
+}
+
+/**
+ * Asserts `actual` equals the file at `path` byte for byte. A missing file is written with
+ * UPDATE_GOLDEN=1; an existing one only when UPDATE_GOLDEN names it.
+ */
 export function assertGolden(path: string, actual: string): void {
   const expected = readOrNull(path);
+  const update = goldenUpdate(path, Deno.env.get("UPDATE_GOLDEN"));
+  if (update === "named" || (expected === null && update === "missing")) {
+    if (expected !== actual) Deno.writeTextFileSync(path, actual);
+    return;
+  }
   if (expected === null) {
-    if (Deno.env.get("UPDATE_GOLDEN") === "1") {
-      Deno.writeTextFileSync(path, actual);
-      return;
-    }
     assert.fail(`missing golden file ${path}; run the test with UPDATE_GOLDEN=1 to write it`);
   }
-  assert.equal(actual, expected, `golden file ${path} differs`);
+  assert.equal(
+    actual,
+    expected,
+    `golden file ${path} differs; if the change is intended, run the test with UPDATE_GOLDEN=${path}`,
+  );
 }

@@ -411,35 +411,63 @@ Deno.test("scan-vms: Pool A, Pool B, then unregistered; every drift kind with it
     `=== Pool A: 2 VMs ===
 UUID: ${UUID1} | Name: web | Pool: A | Priority: high (2) | VM ID: 1 | ✓ Configured
     Power: running | Args: ${dev("A", "high", 1)}
+    Device-model-args: ${dev("A", "high", 1)}
 UUID: ${UUID2} | Name: db | Pool: A | Priority: low (0) | VM ID: 2 | ⚠ Drift
     Power: halted | Args: (no vgpu-stub device)
+    Device-model-args: (none)
     ⚠ no vgpu-stub device in its QEMU args (database: pool_id=A,priority=low,vm_id=2) -> fix: vgpu-admin sync
 
 === Pool B: 4 VMs ===
 UUID: ${UUID3} | Name: batch | Pool: B | Priority: low (0) | VM ID: 3 | ⚠ Drift
     Power: halted | Args: ${dev("A", "low", 3)}
+    Device-model-args: ${dev("A", "low", 3)}
     ⚠ vgpu-stub differs from the database: pool_id=A (database B) -> fix: vgpu-admin sync
 UUID: ${UUID4} | Name: multi | Pool: B | Priority: low (0) | VM ID: 4 | ⚠ Drift
     Power: halted | Args: ${dev("B", "low", 4)}  ${dev("B", "low", 4)}
+    Device-model-args: ${dev("B", "low", 4)} ${dev("B", "low", 4)}
     ⚠ 2 vgpu-stub devices in its QEMU args (one expected) -> fix: vgpu-admin sync
 UUID: ${UUID5} | Name: gone | Pool: B | Priority: high (2) | VM ID: 5 | ✗ Not on host
     ⚠ registered, but xe does not list this VM -> fix: vgpu-admin remove-vm --vm-uuid=${UUID5}
 UUID: ${UUID8} | Name: remote | Pool: B | Priority: medium (1) | VM ID: 8 | ✓ Configured
     Power: running on another host (xcp-host-2) | Args: ${dev("B", "medium", 8)}
+    Device-model-args: ${dev("B", "medium", 8)}
 
 === Unregistered VMs: 3 ===
 UUID: ${UUID6} | Name: hand | Status: ⚠ Not registered | Action: Run 'vgpu-admin adopt --vm-uuid=${UUID6}'
     Power: halted | Args: ${dev("B", "medium", 20)}
+    Device-model-args: ${dev("B", "medium", 20)}
 UUID: ${UUID7} | Name: web-clone | Status: ⚠ Not registered | Action: Run 'vgpu-admin register-vm --vm-uuid=${UUID7} --vm-id=6'
     Power: halted | Args: ${dev("A", "high", 1)}
+    Device-model-args: ${dev("A", "high", 1)}
     ⚠ vm_id 1 belongs to registered VM ${UUID1} (web) -> fix: vgpu-admin register-vm --vm-uuid=${UUID7} --vm-id=6
 UUID: ${UUID9} | Name: plain | Status: ⚠ Not registered | Action: Run 'vgpu-admin register-vm'
+    Device-model-args: (none)
 
 ⚠ Drift: 5 problems on 5 VMs (each line above gives its fix; 'vgpu-admin sync' repairs registered VMs). 2 unregistered VMs carry a vgpu-stub device ('vgpu-admin adopt' registers them).
 `,
   );
   assert.equal(await fileHash(h.statePath), before, "a scan writes nothing");
   assert.deepEqual(verbs(h).sort(), ["host-list", "vm-list"]);
+});
+
+Deno.test("scan-vms shows each VM's whole device-model-args, hand-set args included (REQUIREMENT 7)", async () => {
+  const h = host([
+    vm(UUID1, "web", `-vga std ${dev("A", "high", 1)} -smp 4`, { powerState: "running" }),
+    vm(UUID6, "hand-only", "-vga std -usb"),
+    vm(UUID9, "plain"),
+  ]);
+  await h.reg(UUID1, "--vm-name=web", "--pool=A", "--priority=high", "--vm-id=1");
+  const r = await h.run(["scan-vms"]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.split("\n");
+  const after = (prefix: string) => lines.slice(lines.findIndex((l) => l.startsWith(prefix)) + 1);
+  // The seed's lines stay as they are; the whole value follows on a line of its own.
+  assert.deepEqual(after(`UUID: ${UUID1}`).slice(0, 2), [
+    `    Power: running | Args: ${dev("A", "high", 1)}`,
+    `    Device-model-args: -vga std ${dev("A", "high", 1)} -smp 4`,
+  ]);
+  assert.equal(after(`UUID: ${UUID6}`)[0], "    Device-model-args: -vga std -usb");
+  assert.equal(after(`UUID: ${UUID9}`)[0], "    Device-model-args: (none)");
 });
 
 Deno.test("scan-vms --format=json: one documented shape", async () => {

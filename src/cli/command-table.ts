@@ -1,24 +1,15 @@
 // The command tree as data: the single source for the fast parser, commander, --help and the
-// shell completions. Each command's code is imported only when it runs (design.md §6).
+// shell completions. Which file runs each command is in command-loaders.ts (design.md §6).
 import denoJson from "../../deno.json" with { type: "json" };
-import type { Deps } from "./deps.ts";
-import type { Outcome } from "./outcome.ts";
 
 export const VERSION: string = denoJson.version;
-
-/** What every command file exports: a flag layer and a runner (style.md rules 2 and 3). */
-// deno-lint-ignore no-explicit-any
-type AnyOptions = any;
-export interface CommandModule {
-  parseOptions(raw: AnyOptions): unknown;
-  run(opts: AnyOptions, deps: Deps): Promise<Outcome>;
-}
-export type Loader = () => Promise<CommandModule>;
+export const PROGRAM_NAME = "vgpu-admin";
+export const PROGRAM_DESCRIPTION =
+  "Configure which vGPU pool (A or B), priority and vm_id each XCP-ng VM's vgpu-stub device gets.";
 
 /** A parsed command line: the command, its raw option values, and the global --db. */
 export interface Selected {
   name: string;
-  load: Loader;
   raw: Record<string, unknown>;
   db: string | undefined;
 }
@@ -38,7 +29,6 @@ export interface CommandSpec {
   name: string;
   description: string;
   example: string;
-  load: Loader;
   options: OptionSpec[];
   /** Positional arguments, commander syntax: `<file>` required, `[key]` optional. */
   args?: { name: string; help: string }[];
@@ -53,7 +43,6 @@ const RECONFIGURE = [
   opt("--shutdown-timeout <seconds>", "wait this long for a clean shutdown (default 120)"),
   opt("--force-shutdown", "after a clean shutdown times out, shut the VM down hard"),
 ];
-const loadStartupHook: Loader = () => import("./commands/startup-hook.ts");
 
 /** The command tree. Each command's code is imported only when that command runs. */
 export const COMMANDS: readonly CommandSpec[] = [
@@ -61,14 +50,12 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "list-pools",
     description: "list vGPU pools A and B with their VM counts per priority",
     example: "vgpu-admin list-pools",
-    load: () => import("./commands/list-pools.ts"),
     options: [FORMAT],
   },
   {
     name: "show-pool",
     description: "show one vGPU pool and its VMs",
     example: "vgpu-admin show-pool --pool-id=A",
-    load: () => import("./commands/show-pool.ts"),
     options: [req("--pool-id <A|B>", "vGPU pool: A or B"), FORMAT],
   },
   {
@@ -76,7 +63,6 @@ export const COMMANDS: readonly CommandSpec[] = [
     description: "rename a vGPU pool (metadata only; no VM is touched)",
     example:
       'vgpu-admin set-pool-name --pool-id=A --name="Production" --description="latency-sensitive"',
-    load: () => import("./commands/set-pool-name.ts"),
     options: [
       req("--pool-id <A|B>", "vGPU pool: A or B"),
       req("--name <name>", "new name (1-64 characters)"),
@@ -87,14 +73,12 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "enable-pool",
     description: "let a vGPU pool take new VMs again",
     example: "vgpu-admin enable-pool --pool-id=B",
-    load: () => import("./commands/enable-pool.ts"),
     options: [req("--pool-id <id>", "vGPU pool: A or B")],
   },
   {
     name: "disable-pool",
     description: "refuse new VMs in a vGPU pool (its VMs keep their args)",
     example: "vgpu-admin disable-pool --pool-id=B",
-    load: () => import("./commands/disable-pool.ts"),
     options: [req("--pool-id <id>", "vGPU pool: A or B")],
   },
   {
@@ -102,7 +86,6 @@ export const COMMANDS: readonly CommandSpec[] = [
     description: "register a VM and write its vgpu-stub device args to xapi",
     example:
       "vgpu-admin register-vm --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --pool=B --priority=high --vm-id=8",
-    load: () => import("./commands/register-vm.ts"),
     options: [
       req("--vm-uuid <uuid>", UUID_HELP),
       opt("--vm-name <name>", "name to record (default: the VM's name-label)"),
@@ -116,7 +99,6 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "show-vm",
     description: "show one registered VM: database configuration and, from xe, what the VM carries",
     example: "vgpu-admin show-vm --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff",
-    load: () => import("./commands/show-vm.ts"),
     options: [
       req("--vm-uuid <uuid>", UUID_HELP),
       opt("--offline", "database only: do not ask xe"),
@@ -127,7 +109,6 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "list-vms",
     description: "list registered VMs, optionally by vGPU pool and priority",
     example: "vgpu-admin list-vms --pool=A --priority=high",
-    load: () => import("./commands/list-vms.ts"),
     options: [
       opt("--pool <A|B>", "only this vGPU pool: A or B"),
       opt("--priority <low|medium|high>", "only this priority: low, medium, high"),
@@ -138,7 +119,6 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "remove-vm",
     description: "unregister a VM and remove its vgpu-stub device from its args",
     example: "vgpu-admin remove-vm --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --yes",
-    load: () => import("./commands/remove-vm.ts"),
     options: [
       req("--vm-uuid <uuid>", UUID_HELP),
       YES,
@@ -150,21 +130,18 @@ export const COMMANDS: readonly CommandSpec[] = [
     description:
       "finish or undo reconfigurations interrupted by kill -9, a crash or a power loss, and restart their VMs",
     example: "vgpu-admin recover --yes",
-    load: () => import("./commands/recover.ts"),
     options: [opt("--vm-uuid <uuid>", "only this VM's interrupted operation"), YES],
   },
   {
     name: "status",
     description: "control panel: vGPU pools, their VMs, unregistered VMs, drift and stale starts",
     example: "vgpu-admin status",
-    load: () => import("./commands/status.ts"),
     options: [opt("--offline", "database only: do not ask xe"), FORMAT],
   },
   {
     name: "scan-vms",
     description: "scan the host: VMs by vGPU pool, then unregistered; args and drift",
     example: "vgpu-admin scan-vms --format=json",
-    load: () => import("./commands/scan-vms.ts"),
     options: [
       opt("--deep", "also compare the args each running VM's QEMU was started with"),
       FORMAT,
@@ -174,7 +151,6 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "set-pool",
     description: "move a VM to another vGPU pool (stops and restarts a running VM)",
     example: "vgpu-admin set-pool --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --pool=B",
-    load: () => import("./commands/set-pool.ts"),
     options: [
       req("--vm-uuid <uuid>", UUID_HELP),
       req("--pool <A|B>", "vGPU pool: A or B"),
@@ -186,7 +162,6 @@ export const COMMANDS: readonly CommandSpec[] = [
     description: "change a VM's priority (stops and restarts a running VM)",
     example:
       "vgpu-admin set-priority --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --priority=high",
-    load: () => import("./commands/set-priority.ts"),
     options: [
       req("--vm-uuid <uuid>", UUID_HELP),
       req("--priority <low|medium|high>", "low, medium or high"),
@@ -197,7 +172,6 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "set-vm-id",
     description: "change a VM's vm_id (stops and restarts a running VM)",
     example: "vgpu-admin set-vm-id --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --vm-id=20",
-    load: () => import("./commands/set-vm-id.ts"),
     options: [
       req("--vm-uuid <uuid>", UUID_HELP),
       req("--vm-id <n>", "new vm_id 1-2147483647"),
@@ -210,7 +184,6 @@ export const COMMANDS: readonly CommandSpec[] = [
       "change several of pool, priority, vm_id at once (stops and restarts a running VM)",
     example:
       "vgpu-admin update-vm --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --pool=B --priority=low",
-    load: () => import("./commands/update-vm.ts"),
     options: [
       req("--vm-uuid <uuid>", UUID_HELP),
       opt("--pool <A|B>", "vGPU pool: A or B"),
@@ -223,7 +196,6 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "sync",
     description: "write every registered VM's vgpu-stub args from the database to xapi",
     example: "vgpu-admin sync --check",
-    load: () => import("./commands/sync.ts"),
     options: [
       opt("--check", "change nothing; exit 3 when anything differs"),
       opt("--dry-run", "change nothing; print the xe commands sync would run"),
@@ -233,21 +205,18 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "adopt",
     description: "register hand-configured VMs from the vgpu-stub args they already carry",
     example: "vgpu-admin adopt --yes",
-    load: () => import("./commands/adopt.ts"),
     options: [opt("--vm-uuid <uuid>", "adopt only this VM"), YES],
   },
   {
     name: "startup-hook",
     description: "check and repair a VM's args as it starts (run by /etc/xapi.d/vm-pre-start/)",
     example: "vgpu-admin startup-hook --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --reason=none",
-    load: loadStartupHook,
     options: [req("--vm-uuid <uuid>", UUID_HELP), opt("--reason <reason>", "xapi's reason")],
   },
   {
     name: "history",
     description: "show the change log, newest first",
     example: "vgpu-admin history --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --limit=20",
-    load: () => import("./commands/history.ts"),
     options: [
       opt("--vm-uuid <uuid>", "only this VM"),
       opt("--limit <n>", "at most this many entries"),
@@ -258,14 +227,12 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "export",
     description: "print the whole configuration (pools, VMs, settings) as JSON",
     example: "vgpu-admin export --output=/root/vgpu-config.json",
-    load: () => import("./commands/export.ts"),
     options: [opt("--output <file>", "write to FILE (created 0600) instead of stdout")],
   },
   {
     name: "import",
     description: "load a configuration exported by 'export', all or nothing",
     example: "vgpu-admin import /root/vgpu-config.json --dry-run",
-    load: () => import("./commands/import.ts"),
     args: [{ name: "<file>", help: "the JSON file ('-' for stdin)" }],
     options: [
       opt("--dry-run", "validate and show what would change; change nothing"),
@@ -278,7 +245,6 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "install-hook",
     description: "install the vm-pre-start hook script, its log rotation, and the database",
     example: "vgpu-admin install-hook",
-    load: () => import("./commands/install-hook.ts"),
     options: [
       opt("--binary <path>", "absolute path the hook runs (default /usr/local/bin/vgpu-admin)"),
       opt("--root <dir>", "install under DIR instead of / (for tests and image builds)"),
@@ -288,7 +254,6 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "uninstall-hook",
     description: "remove what install-hook installed (the database is kept)",
     example: "vgpu-admin uninstall-hook",
-    load: () => import("./commands/uninstall-hook.ts"),
     options: [opt("--root <dir>", "work under DIR instead of /")],
   },
   {
@@ -296,14 +261,12 @@ export const COMMANDS: readonly CommandSpec[] = [
     description:
       "check the installation, database, hook, xe, drift and running VMs; one line per check",
     example: "vgpu-admin doctor",
-    load: () => import("./commands/doctor.ts"),
     options: [opt("--root <dir>", "look under DIR instead of /"), FORMAT],
   },
   {
     name: "completions",
     description: "print a shell completion script: completions bash|zsh|fish",
     example: "vgpu-admin completions bash > /etc/bash_completion.d/vgpu-admin",
-    load: () => import("./commands/completions.ts"),
     args: [{ name: "<shell>", help: "bash, zsh or fish" }],
     options: [],
   },
@@ -311,7 +274,6 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "settings",
     description: "show settings, or set one: settings [KEY [VALUE]]",
     example: "vgpu-admin settings hook-strict on",
-    load: () => import("./commands/settings.ts"),
     args: [{ name: "[key]", help: "setting name" }, { name: "[value]", help: "new value" }],
     options: [opt("--unset", "reset KEY to its default"), FORMAT],
   },
@@ -319,11 +281,12 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "schema",
     description: "print the SQL that creates the database",
     example: "vgpu-admin schema",
-    load: () => import("./commands/schema.ts"),
     options: [],
   },
 ];
 
+/** The program's own options, before any command. */
+export const VERSION_OPTION = opt("-V, --version", "print the version");
 export const DB_OPTION = opt(
   "--db <path>",
   "database file (default: $VGPU_DB or /etc/vgpu/vgpu_config.db)",

@@ -2,7 +2,7 @@
 // words as a pipe (`<question> `), again after an unrecognised answer, and Ctrl-C or Ctrl-D there
 // mean no; otherwise one line is read from stdin (EOF = no).
 import { DeclinedError } from "../domain/errors.ts";
-import type { Deps } from "./deps.ts";
+import type { IO } from "./io.ts";
 
 export const APPLY_QUESTION = "Do you want to apply these settings? (yes/no):";
 
@@ -23,7 +23,7 @@ function answer(raw: string | null): "yes" | "no" | null {
 export async function confirmOrCancel(
   question: string,
   yes: boolean,
-  deps: Pick<Deps, "io" | "prompt">,
+  deps: { io: IO; prompt: Prompt },
 ): Promise<void> {
   const { io } = deps;
   if (yes) {

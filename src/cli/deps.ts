@@ -1,4 +1,4 @@
-// What a command's run(opts, deps) may use (style.md rule 3). Built once by main.ts (or a
+// What a command's run(opts, deps) may use (style.md rule 3). Built once by dispatch.ts (or a
 // test); the store and xe open lazily, so a command that needs neither pays for neither.
 import { XeTimeoutError } from "../domain/errors.ts";
 import { resolveSettings, type Settings } from "../domain/settings.ts";
@@ -41,7 +41,7 @@ export interface Deps {
   interrupts: Interrupts;
   /** The command being run (journal entries and lock holders name it). */
   command: string;
-  /** Releases what was opened (main.ts calls it once the command ends). */
+  /** Releases what was opened (dispatch.ts calls it once the command ends). */
   close(): void;
 }
 

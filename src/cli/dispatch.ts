@@ -5,6 +5,8 @@ import { argvProblem } from "./argv-check.ts";
 import { fastParse } from "./fast-parse.ts";
 import { buildProgram } from "./program.ts";
 import type { Selected } from "./command-table.ts";
+import { type Loader, RawOptions } from "./command.ts";
+import { LOADERS } from "./command-loaders.ts";
 import { createDeps, type Env } from "./deps.ts";
 import { EXIT, exitCodeFor } from "./exit-code.ts";
 import { SIGNAL_EXIT } from "./interrupts.ts";
@@ -16,6 +18,8 @@ export interface MainInput {
   env: Env;
   prompt: Prompt;
   now?: () => Date;
+  /** Tests only: replaces commands' implementations (default: command-loaders.ts). */
+  loaders?: Readonly<Record<string, Loader>>;
 }
 
 /** Runs one command line and returns the exit code. */
@@ -60,8 +64,10 @@ async function runSelected(s: Selected, input: MainInput): Promise<number> {
     now: input.now,
   });
   try {
-    const mod = await s.load();
-    const outcome = await mod.run(mod.parseOptions(s.raw), deps);
+    const mod = await (input.loaders ?? LOADERS)[s.name]();
+    const { args, ...values } = s.raw;
+    const raw = new RawOptions(values, Array.isArray(args) ? args : []);
+    const outcome = await mod.run(mod.parseOptions(raw), deps);
     const sig = deps.interrupts.received();
     if (sig !== null) return SIGNAL_EXIT[sig]; // finished after a signal: 130/143/129 (§5 step 9)
     if (outcome === "degraded") return EXIT.failed;

@@ -51,5 +51,5 @@ export function fastParse(argv: readonly string[]): Selected | null {
   const declared = spec.args ?? [];
   const needed = declared.filter((a) => a.name.startsWith("<")).length;
   if (args.length < needed || args.length > declared.length) return null;
-  return { name: spec.name, load: spec.load, raw: { ...raw, args }, db };
+  return { name: spec.name, raw: { ...raw, args }, db };
 }

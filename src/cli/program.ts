@@ -5,9 +5,12 @@ import {
   COMMANDS,
   DB_OPTION,
   optionForm,
+  PROGRAM_DESCRIPTION,
+  PROGRAM_NAME,
   type Selected,
   synopsis,
   VERSION,
+  VERSION_OPTION,
 } from "./command-table.ts";
 import { oneLine } from "./exit-code.ts";
 import type { IO } from "./io.ts";
@@ -16,11 +19,9 @@ import type { IO } from "./io.ts";
 export async function buildProgram(select: (s: Selected) => void, io: IO): Promise<Command> {
   const { Command, Help } = await import("@commander-js/extra-typings");
   const program = new Command()
-    .name("vgpu-admin")
-    .description(
-      "Configure which vGPU pool (A or B), priority and vm_id each XCP-ng VM's vgpu-stub device gets.",
-    )
-    .version(VERSION, "-V, --version", "print the version")
+    .name(PROGRAM_NAME)
+    .description(PROGRAM_DESCRIPTION)
+    .version(VERSION, VERSION_OPTION.flags, VERSION_OPTION.help)
     .option(DB_OPTION.flags, DB_OPTION.help)
     .showSuggestionAfterError(true)
     // Help speaks the documented form: `--pool=<A|B>`, required options marked, --db shown.
@@ -63,7 +64,6 @@ export async function buildProgram(select: (s: Selected) => void, io: IO): Promi
       const c = args[args.length - 1] as Command;
       select({
         name: spec.name,
-        load: spec.load,
         raw: { ...c.opts(), args: c.args },
         db: (c.optsWithGlobals() as { db?: string }).db,
       });

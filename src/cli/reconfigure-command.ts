@@ -29,6 +29,9 @@ export interface RawCommon {
   forceShutdown?: boolean;
 }
 
+/** How the four commands read the common options (command.ts RawOptions.pick). */
+export const RAW_COMMON = { yes: "flag", shutdownTimeout: "text", forceShutdown: "flag" } as const;
+
 export function parseCommon(raw: RawCommon): ReconfigureCommon {
   let shutdownTimeoutS: number | undefined;
   if (raw.shutdownTimeout !== undefined) {

@@ -43,11 +43,8 @@ export interface DriftItem {
   vmId?: number;
 }
 
-/** One VM that is registered, on the host, or both. */
-export interface VmDriftState {
+interface VmStateBase {
   vmUuid: string;
-  registered: Vm | null;
-  host: HostVm | null;
   /** The host's args parsed (no stubs when the VM is not on the host). */
   parsed: ParsedArgs;
   /** The config of the VM's only vgpu-stub when there is exactly one and it is valid. */
@@ -55,6 +52,21 @@ export interface VmDriftState {
   /** Empty when in sync (or unregistered without a vgpu-stub). */
   drift: DriftItem[];
 }
+
+/** A registered VM: on the host, or gone from it (`host` null). */
+export interface RegisteredVmState extends VmStateBase {
+  registered: Vm;
+  host: HostVm | null;
+}
+
+/** A VM the host lists and the database does not know. */
+export interface UnregisteredVmState extends VmStateBase {
+  registered: null;
+  host: HostVm;
+}
+
+/** One VM that is registered, on the host, or both. */
+export type VmDriftState = RegisteredVmState | UnregisteredVmState;
 
 export interface DriftReport {
   /** Registered VMs in the given order, then host-only VMs in host order. */
@@ -194,17 +206,24 @@ export function computeDrift(registered: readonly Vm[], hostVms: readonly HostVm
 
   const vms: VmDriftState[] = [];
   const byUuid = new Map<string, VmDriftState>();
-  const add = (vmUuid: string, reg: Vm | null, host: HostVm | null) => {
-    if (byUuid.has(vmUuid)) return;
+  const base = (vmUuid: string, host: HostVm | null): VmStateBase => {
     const parsed = parseDeviceArgs(host?.deviceModelArgs ?? null);
     const applied = parsed.stubs.length === 1 ? parsed.stubs[0].config : null;
-    const s: VmDriftState = { vmUuid, registered: reg, host, parsed, applied, drift: [] };
+    return { vmUuid, parsed, applied, drift: [] };
+  };
+  const add = (s: VmDriftState) => {
     s.drift = ownDrift(s);
     vms.push(s);
-    byUuid.set(vmUuid, s);
+    byUuid.set(s.vmUuid, s);
   };
-  for (const r of registered) add(r.vmUuid, r, hostByUuid.get(r.vmUuid) ?? null);
-  for (const h of hostVms) add(h.uuid, null, h);
+  for (const r of registered) {
+    if (byUuid.has(r.vmUuid)) continue;
+    const host = hostByUuid.get(r.vmUuid) ?? null;
+    add({ ...base(r.vmUuid, host), registered: r, host });
+  }
+  for (const h of hostVms) {
+    if (!byUuid.has(h.uuid)) add({ ...base(h.uuid, h), registered: null, host: h });
+  }
 
   // vm_id → the host VMs whose devices carry it (each VM once per id).
   const carriers = new Map<number, VmDriftState[]>();

@@ -1,4 +1,4 @@
-// Typed errors. Only main.ts maps them to exit codes (style.md rule 6):
+// Typed errors. Only src/cli/exit-code.ts maps them to exit codes (style.md rule 6):
 // UsageError → 2, every other VgpuError → 1, anything else → 1 with a "bug:" prefix.
 // Messages are one line, lower-case first word where natural, and say what to do.
 

@@ -1,11 +1,12 @@
 // adopt: register hand-configured VMs from the vgpu-stub args they already carry (their args
 // are already right, so only the database changes). Conflicts are reported, never overwritten.
+import type { UnregisteredVmState } from "../domain/drift.ts";
 import { VgpuError } from "../domain/errors.ts";
 import type { HostVm, VgpuConfig } from "../domain/types.ts";
 import type { Store } from "../store/store.ts";
 import { sanitizeHostName } from "../domain/validate.ts";
 import { poolDisabledMessage } from "./pools.ts";
-import type { ScanView } from "./scan.ts";
+import type { HostView } from "./scan.ts";
 
 export interface AdoptCandidate {
   host: HostVm;
@@ -23,22 +24,22 @@ export interface AdoptPlan {
 }
 
 /** Unregistered VMs with exactly one valid vgpu-stub whose vm_id nobody else holds or carries. */
-export function planAdopt(store: Store, view: ScanView, onlyUuid?: string): AdoptPlan {
+export function planAdopt(store: Store, view: HostView, onlyUuid?: string): AdoptPlan {
   const candidates: AdoptCandidate[] = [];
   const refused: AdoptRefusal[] = [];
   const carriers = new Map<number, number>();
-  const states = view.drift!.vms.filter((s) =>
-    s.registered === null && s.host !== null && s.parsed.stubs.length > 0 &&
+  const states = view.drift.vms.filter((s): s is UnregisteredVmState =>
+    s.registered === null && s.parsed.stubs.length > 0 &&
     (onlyUuid === undefined || s.vmUuid === onlyUuid)
   );
-  for (const s of view.drift!.vms) {
+  for (const s of view.drift.vms) {
     if (s.host === null) continue;
     for (const st of s.parsed.stubs) {
       if (st.vmId !== null) carriers.set(st.vmId, (carriers.get(st.vmId) ?? 0) + 1);
     }
   }
   for (const s of states) {
-    const host = s.host!;
+    const host = s.host;
     const stubs = s.parsed.stubs;
     if (stubs.length > 1) {
       refused.push({ host, reason: `carries ${stubs.length} vgpu-stub devices` });

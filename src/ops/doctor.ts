@@ -27,7 +27,7 @@ import {
 import { createVmLocks } from "../store/vm-lock.ts";
 import { abandonedEntries, interruptedLine } from "./vm-claim.ts";
 import { compareQemu } from "./qemu-cmdline.ts";
-import { scan, type ScanView } from "./scan.ts";
+import { hostError, type HostView, scan, type ScanView } from "./scan.ts";
 import { countsAsDrift } from "./sync.ts";
 
 export type CheckId =
@@ -217,12 +217,12 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
       offline: false,
       localHostUuid: input.localHostUuid,
     });
-    if (view.drift === null) {
-      checks.add("drift", "failed", `the host's VMs could not be read: ${view.hostError}`);
+    if (view.host.kind !== "read") {
+      checks.add("drift", "failed", `the host's VMs could not be read: ${hostError(view)}`);
       checks.skip(HOST_CHECKS.slice(1), "the host's VMs could not be read");
       return done();
     }
-    const drift = checkDrift(checks, view);
+    const drift = checkDrift(checks, view, view.host);
     checkStrict(checks, settings, drift);
     checkStaleRuns(checks, view);
     await checkQemu(checks, view, client, input.procRoot);
@@ -473,7 +473,7 @@ function checkLogrotate(checks: Checks, root: string | null, rootFlag: string, d
 }
 
 function vmName(view: ScanView, uuid: string): string {
-  const s = view.drift?.byUuid.get(uuid);
+  const s = view.host.kind === "read" ? view.host.drift.byUuid.get(uuid) : undefined;
   const name = s?.registered?.vmName ?? s?.host?.nameLabel ?? null;
   return name === null || name === "" ? `VM ${uuid}` : `VM ${uuid} (${name})`;
 }
@@ -487,8 +487,8 @@ function plural(n: number, one: string, many = `${one}s`): string {
 }
 
 /** drift and vm-id-collisions, as `sync --check` counts them; returns the number of items. */
-function checkDrift(checks: Checks, view: ScanView): number {
-  const all = view.drift!.items.filter(countsAsDrift);
+function checkDrift(checks: Checks, view: ScanView, host: HostView): number {
+  const all = host.drift.items.filter(countsAsDrift);
   const drift = all.filter((d) => d.kind !== "vmid-collision");
   const collisions = all.filter((d) => d.kind === "vmid-collision");
   if (drift.length === 0) {

@@ -5,6 +5,7 @@
 import { parseDeviceArgs, sameConfig, type VgpuStub } from "../domain/device-args.ts";
 import type { VmDriftState } from "../domain/drift.ts";
 import { VgpuError } from "../domain/errors.ts";
+import type { HostVm } from "../domain/types.ts";
 import type { Xe } from "../xe/client.ts";
 import type { ScanView } from "./scan.ts";
 
@@ -214,9 +215,9 @@ export async function compareQemu(
     xeCalls: 0,
     procRoot,
   };
-  if (view.drift === null || view.host === null) return report;
+  if (view.host.kind !== "read") return report;
   const local = view.host.localHost;
-  const states = view.drift.vms.filter((s) =>
+  const states = view.host.drift.vms.filter((s): s is VmDriftState & { host: HostVm } =>
     s.host !== null && (s.host.powerState === "running" || s.host.powerState === "paused") &&
     (s.registered !== null || s.parsed.stubs.length > 0)
   );
@@ -241,7 +242,7 @@ export async function compareQemu(
     return report;
   }
   for (const s of states) {
-    const h = s.host!;
+    const h = s.host;
     if (local !== null && h.residentOn !== null && h.residentOn !== local) {
       report.vms.set(s.vmUuid, unchecked(s, "not-checked", "runs on another host", null));
       continue;

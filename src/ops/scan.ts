@@ -6,28 +6,40 @@ import type { Host, HostVm, Vm } from "../domain/types.ts";
 import type { StaleRun, Store } from "../store/store.ts";
 import type { Xe } from "../xe/client.ts";
 
+/** What the scan learnt from the host: each case carries exactly what it knows. */
+export type HostRead =
+  /** --offline: the host was not asked. */
+  | { kind: "offline" }
+  /** xe failed; only the database can be shown. */
+  | { kind: "unreadable"; error: string }
+  | HostView;
+
 export interface HostView {
+  kind: "read";
   vms: HostVm[];
   hosts: Host[];
   /** This host's uuid when known (inventory, or the only host of the pool). */
   localHost: string | null;
+  drift: DriftReport;
 }
 
 export interface ScanView {
   registered: Vm[];
-  /** null when xe failed; `hostError` then says why. */
-  host: HostView | null;
-  hostError: string | null;
-  drift: DriftReport | null;
+  host: HostRead;
   /** Stale-start records of VMs that are still running (or all, when the host is unknown). */
   staleRuns: Map<string, StaleRun>;
   xeCalls: number;
 }
 
+/** The xe problem of a scan, or null (read, or not asked). */
+export function hostError(view: ScanView): string | null {
+  return view.host.kind === "unreadable" ? view.host.error : null;
+}
+
 export interface ScanInput {
   store: Store;
-  /** null: database only (--offline). */
   xe: () => Promise<Xe>;
+  /** Database only: the host is not asked. */
   offline: boolean;
   localHostUuid: string | null;
   /** Only this VM (show-vm): `vm-list uuid=U`, no host-list. */
@@ -42,17 +54,9 @@ export async function scan(input: ScanInput): Promise<ScanView> {
     : [store.getVm(input.vmUuid)].filter((v): v is Vm => v !== null);
   const stale = new Map(store.listStaleRuns().map((r) => [r.vmUuid, r]));
   if (input.offline) {
-    return {
-      registered,
-      host: null,
-      hostError: null,
-      drift: null,
-      staleRuns: stale,
-      xeCalls: 0,
-    };
+    return { registered, host: { kind: "offline" }, staleRuns: stale, xeCalls: 0 };
   }
-  let host: HostView | null = null;
-  let hostError: string | null = null;
+  let read: { vms: HostVm[]; hosts: Host[]; localHost: string | null };
   let xeCalls = 0;
   try {
     const xe = await input.xe();
@@ -60,26 +64,29 @@ export async function scan(input: ScanInput): Promise<ScanView> {
     try {
       if (input.vmUuid !== undefined) {
         const vms = await xe.vmList({ uuid: input.vmUuid });
-        host = { vms, hosts: [], localHost: input.localHostUuid };
+        read = { vms, hosts: [], localHost: input.localHostUuid };
       } else {
         const [vms, hosts] = await Promise.all([xe.vmList(), xe.hostList()]);
         const localHost = input.localHostUuid ?? (hosts.length === 1 ? hosts[0].uuid : null);
-        host = { vms, hosts, localHost };
+        read = { vms, hosts, localHost };
       }
     } finally {
       xeCalls = xe.calls - before;
     }
   } catch (e) {
     if (!(e instanceof VgpuError)) throw e;
-    hostError = e.message;
+    return {
+      registered,
+      host: { kind: "unreadable", error: e.message },
+      staleRuns: stale,
+      xeCalls,
+    };
   }
-  const drift = host === null ? null : computeDrift(registered, host.vms);
-  if (host !== null) {
-    // A stale-start record only matters while that VM runs; halted VMs start fresh.
-    const running = new Set(host.vms.filter((v) => v.powerState !== "halted").map((v) => v.uuid));
-    for (const uuid of [...stale.keys()]) if (!running.has(uuid)) stale.delete(uuid);
-  }
-  return { registered, host, hostError, drift, staleRuns: stale, xeCalls };
+  // A stale-start record only matters while that VM runs; halted VMs start fresh.
+  const running = new Set(read.vms.filter((v) => v.powerState !== "halted").map((v) => v.uuid));
+  for (const uuid of [...stale.keys()]) if (!running.has(uuid)) stale.delete(uuid);
+  const drift = computeDrift(registered, read.vms);
+  return { registered, host: { kind: "read", ...read, drift }, staleRuns: stale, xeCalls };
 }
 
 /** Name of a host for display: its name-label, else its uuid. */

@@ -6,7 +6,7 @@ import { VgpuError } from "../domain/errors.ts";
 import type { HostVm, Vm } from "../domain/types.ts";
 import type { Store } from "../store/store.ts";
 import type { Xe } from "../xe/client.ts";
-import type { ScanView } from "./scan.ts";
+import type { HostView } from "./scan.ts";
 import { setArgsVerified } from "./xe-write.ts";
 
 export interface SyncFix {
@@ -28,10 +28,10 @@ export function countsAsDrift(d: DriftItem): boolean {
   return d.kind !== "unregistered-device";
 }
 
-export function planSync(view: ScanView): SyncPlan {
+export function planSync(host: HostView): SyncPlan {
   const fixes: SyncFix[] = [];
   const others: DriftItem[] = [];
-  for (const s of view.drift!.vms) {
+  for (const s of host.drift.vms) {
     if (s.drift.length === 0) continue;
     if (s.registered !== null && s.host !== null) {
       const argsAfter = mergeDeviceArgs(s.host.deviceModelArgs, s.registered);

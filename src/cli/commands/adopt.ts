@@ -2,20 +2,22 @@ import { NotFoundError, OperationFailedError } from "../../domain/errors.ts";
 import { priorityName } from "../../domain/types.ts";
 import { parseUuid } from "../../domain/validate.ts";
 import { applyAdopt, planAdopt } from "../../ops/adopt.ts";
-import { scan } from "../../ops/scan.ts";
+import { hostError, scan } from "../../ops/scan.ts";
 import { confirmOrCancel } from "../confirm.ts";
 import type { Deps } from "../deps.ts";
 import { writeLines } from "../io.ts";
 import type { Outcome } from "../outcome.ts";
 import { paint } from "../render/style.ts";
 import { claimVms } from "../../ops/vm-claim.ts";
+import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface AdoptOptions {
   vmUuid?: string;
   yes: boolean;
 }
 
-export function parseOptions(raw: { vmUuid?: string; yes?: boolean }): AdoptOptions {
+export function parseOptions(input: RawOptions): AdoptOptions {
+  const raw = input.pick({ vmUuid: "text", yes: "flag" });
   return {
     vmUuid: raw.vmUuid === undefined ? undefined : parseUuid(raw.vmUuid),
     yes: raw.yes === true,
@@ -25,11 +27,12 @@ export function parseOptions(raw: { vmUuid?: string; yes?: boolean }): AdoptOpti
 export async function run(opts: AdoptOptions, deps: Deps): Promise<Outcome> {
   const store = await deps.store();
   const view = await scan({ store, xe: deps.xe, offline: false, localHostUuid: deps.localHost() });
-  if (view.drift === null) {
-    throw new OperationFailedError(`cannot adopt: the host could not be read: ${view.hostError}`);
+  const host = view.host;
+  if (host.kind !== "read") {
+    throw new OperationFailedError(`cannot adopt: the host could not be read: ${hostError(view)}`);
   }
   if (opts.vmUuid !== undefined) {
-    const s = view.drift.byUuid.get(opts.vmUuid);
+    const s = host.drift.byUuid.get(opts.vmUuid);
     if (s === undefined || s.host === null) {
       throw new NotFoundError(`VM ${opts.vmUuid} does not exist on this host (xe vm-list)`);
     }
@@ -45,7 +48,7 @@ export async function run(opts: AdoptOptions, deps: Deps): Promise<Outcome> {
     }
   }
   const c = paint(deps.io.color);
-  const plan = planAdopt(store, view, opts.vmUuid);
+  const plan = planAdopt(store, host, opts.vmUuid);
   const lines: string[] = [];
   for (const r of plan.refused) {
     lines.push(`${c.warn("⚠")} not adopted: VM ${r.host.uuid} (${r.host.nameLabel}): ${r.reason}`);
@@ -91,3 +94,5 @@ export async function run(opts: AdoptOptions, deps: Deps): Promise<Outcome> {
   writeLines(deps.io.out, done);
   return failed > 0 ? "degraded" : undefined;
 }
+
+export const command = defineCommand({ parseOptions, run });

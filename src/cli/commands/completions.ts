@@ -1,13 +1,22 @@
-// completions bash|zsh|fish: a completion script generated from the commander tree itself
-// (main.ts buildProgram), so commands and options never drift from the parser. Registered VM
-// uuids (with their names) are read at completion time from `vgpu-admin list-vms
+// completions bash|zsh|fish: a completion script generated from the command table that both
+// parsers read (command-table.ts), so commands and options never drift from the parser.
+// Registered VM uuids (with their names) are read at completion time from `vgpu-admin list-vms
 // --format=json` through a portable awk filter: the list is never stale, and an unreadable
 // database just completes nothing.
 import { UsageError } from "../../domain/errors.ts";
 import { SETTING_DEFS } from "../../domain/settings.ts";
 import { POOL_IDS, PRIORITY_NAMES } from "../../domain/types.ts";
 import { quote } from "../../domain/validate.ts";
+import {
+  COMMANDS,
+  DB_OPTION,
+  type OptionSpec,
+  PROGRAM_NAME,
+  VERSION,
+  VERSION_OPTION,
+} from "../command-table.ts";
 import type { Deps } from "../deps.ts";
+import { defineCommand, type RawOptions } from "../command.ts";
 
 export const SHELLS = ["bash", "zsh", "fish"] as const;
 export type Shell = typeof SHELLS[number];
@@ -16,8 +25,9 @@ export interface CompletionsOptions {
   shell: Shell;
 }
 
-export function parseOptions(raw: { args?: string[] }): CompletionsOptions {
-  const [shell, ...rest] = raw.args ?? [];
+export function parseOptions(input: RawOptions): CompletionsOptions {
+  const raw = input.pick({ args: "args" });
+  const [shell, ...rest] = raw.args;
   if (rest.length > 0) throw new UsageError("too many arguments: completions bash|zsh|fish");
   const v = (shell ?? "").trim().toLowerCase();
   if (!(SHELLS as readonly string[]).includes(v)) {
@@ -83,52 +93,33 @@ const VALUE_BY_ARG: Record<string, ValueKind> = {
 
 const HELP: OptSpec = { long: "--help", short: "-h", value: null, description: "show help" };
 
-interface CommanderOption {
-  long?: string;
-  short?: string;
-  required: boolean;
-  optional: boolean;
-  description: string;
-}
-interface CommanderCommand {
-  name(): string;
-  description(): string;
-  version(): string | undefined;
-  options: readonly CommanderOption[];
-  commands: readonly CommanderCommand[];
-  registeredArguments: readonly { name(): string }[];
-}
-
-function optSpec(o: CommanderOption): OptSpec | null {
-  if (o.long === undefined) return null;
-  const takes = o.required || o.optional;
+/** An option of the table as the completions see it: `-V, --version` or `--pool <id>`. */
+function optSpec(o: OptionSpec): OptSpec {
+  const names = o.flags.split(/[ ,]+/);
+  const long = names.find((n) => n.startsWith("--"))!;
+  const short = names.find((n) => /^-[^-]/.test(n)) ?? null;
   return {
-    long: o.long,
-    short: o.short ?? null,
-    value: takes ? VALUE_BY_OPTION[o.long] ?? "free" : null,
-    description: o.description,
+    long,
+    short,
+    value: /[<[]/.test(o.flags) ? VALUE_BY_OPTION[long] ?? "free" : null,
+    description: o.help,
   };
 }
 
-/** Commands, options and arguments, read from the commander tree main.ts builds. */
-export async function completionSpec(deps: Pick<Deps, "io">): Promise<CompletionSpec> {
-  const { buildProgram } = await import("../program.ts");
-  const program = await buildProgram(() => {}, deps.io) as unknown as CommanderCommand;
-  const opts = (
-    c: CommanderCommand,
-  ) => [...c.options.map(optSpec).filter((o): o is OptSpec => o !== null), HELP];
+/** Commands, options and arguments, read from the command table (command-table.ts). */
+export function completionSpec(): CompletionSpec {
   return {
-    program: program.name(),
-    version: program.version() ?? "",
-    global: opts(program),
-    commands: program.commands.map((c) => ({
-      name: c.name(),
-      description: c.description(),
-      options: opts(c),
-      args: c.registeredArguments.map((a) => ({
-        name: a.name(),
-        value: VALUE_BY_ARG[a.name()] ?? "free",
-      })),
+    program: PROGRAM_NAME,
+    version: VERSION,
+    global: [VERSION_OPTION, DB_OPTION].map(optSpec).concat(HELP),
+    commands: COMMANDS.map((c) => ({
+      name: c.name,
+      description: c.description,
+      options: [...c.options.map(optSpec), HELP],
+      args: (c.args ?? []).map((a) => {
+        const name = a.name.replace(/^[<[]|[>\]]$/g, "");
+        return { name, value: VALUE_BY_ARG[name] ?? "free" };
+      }),
     })),
   };
 }
@@ -493,12 +484,15 @@ ${lines.join("\n")}
 `;
 }
 
-export async function run(opts: CompletionsOptions, deps: Deps): Promise<void> {
-  const spec = await completionSpec(deps);
+export function run(opts: CompletionsOptions, deps: Deps): Promise<void> {
+  const spec = completionSpec();
   const script = opts.shell === "bash"
     ? bashScript(spec)
     : opts.shell === "zsh"
     ? zshScript(spec)
     : fishScript(spec);
   deps.io.out.write(script);
+  return Promise.resolve();
 }
+
+export const command = defineCommand({ parseOptions, run });

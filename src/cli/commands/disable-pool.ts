@@ -1,13 +1,15 @@
 import type { PoolId } from "../../domain/types.ts";
 import { parsePoolId } from "../../domain/validate.ts";
 import { poolSummaries, setPoolEnabled } from "../../ops/pools.ts";
+import { defineCommand, type RawOptions } from "../command.ts";
 import type { Deps } from "../deps.ts";
 
 export interface DisablePoolOptions {
   poolId: PoolId;
 }
 
-export function parseOptions(raw: { poolId: string }): DisablePoolOptions {
+export function parseOptions(input: RawOptions): DisablePoolOptions {
+  const raw = input.pick({ poolId: "required" });
   return { poolId: parsePoolId(raw.poolId, "--pool-id") };
 }
 
@@ -27,3 +29,5 @@ export async function run(opts: DisablePoolOptions, deps: Deps): Promise<void> {
     } keep${vms === 1 ? "s its" : " their"} configuration and args.\n`,
   );
 }
+
+export const command = defineCommand({ parseOptions, run });

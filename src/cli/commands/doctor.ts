@@ -10,6 +10,7 @@ import type { Outcome } from "../outcome.ts";
 import { doctorCounts, doctorJson, doctorLines } from "../render/doctor.ts";
 import { paint } from "../render/style.ts";
 import { parseRoot, rootedDb } from "./install-hook.ts";
+import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface DoctorOptions {
   /** Look under this directory instead of /; null = /. */
@@ -17,7 +18,8 @@ export interface DoctorOptions {
   format: Format;
 }
 
-export function parseOptions(raw: { root?: string; format?: string }): DoctorOptions {
+export function parseOptions(input: RawOptions): DoctorOptions {
+  const raw = input.pick({ root: "text", format: "text" });
   return { root: parseRoot(raw.root), format: parseFormat(raw.format) };
 }
 
@@ -47,3 +49,5 @@ export async function run(opts: DoctorOptions, deps: Deps): Promise<Outcome> {
   else writeLines(deps.io.out, doctorLines(report, paint(deps.io.color)));
   return doctorCounts(report).failed > 0 ? "degraded" : undefined;
 }
+
+export const command = defineCommand({ parseOptions, run });

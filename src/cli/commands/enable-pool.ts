@@ -1,13 +1,15 @@
 import type { PoolId } from "../../domain/types.ts";
 import { parsePoolId } from "../../domain/validate.ts";
 import { poolSummaries, setPoolEnabled } from "../../ops/pools.ts";
+import { defineCommand, type RawOptions } from "../command.ts";
 import type { Deps } from "../deps.ts";
 
 export interface EnablePoolOptions {
   poolId: PoolId;
 }
 
-export function parseOptions(raw: { poolId: string }): EnablePoolOptions {
+export function parseOptions(input: RawOptions): EnablePoolOptions {
+  const raw = input.pick({ poolId: "required" });
   return { poolId: parsePoolId(raw.poolId, "--pool-id") };
 }
 
@@ -27,3 +29,5 @@ export async function run(opts: EnablePoolOptions, deps: Deps): Promise<void> {
     } in it).\n`,
   );
 }
+
+export const command = defineCommand({ parseOptions, run });

@@ -1,13 +1,15 @@
 import { UsageError } from "../../domain/errors.ts";
 import { exportConfiguration, writeFileAtomic } from "../../ops/transfer.ts";
 import type { Deps } from "../deps.ts";
+import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface ExportOptions {
   /** undefined (or `-`): stdout. */
   output?: string;
 }
 
-export function parseOptions(raw: { output?: string }): ExportOptions {
+export function parseOptions(input: RawOptions): ExportOptions {
+  const raw = input.pick({ output: "text" });
   if (raw.output !== undefined && raw.output.trim() === "") {
     throw new UsageError("--output needs a file name (or leave it out to print the JSON)");
   }
@@ -44,3 +46,5 @@ export async function run(opts: ExportOptions, deps: Deps): Promise<void> {
     } to ${path} (mode 0600)\n`,
   );
 }
+
+export const command = defineCommand({ parseOptions, run });

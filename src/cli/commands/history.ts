@@ -1,11 +1,13 @@
 import { UsageError } from "../../domain/errors.ts";
 import { parseUuid, quote } from "../../domain/validate.ts";
 import type { HistoryEntry } from "../../store/store.ts";
+import type { HistoryJson } from "../render/json-types.ts";
 import type { Deps } from "../deps.ts";
 import { type Format, parseFormat, writeJson } from "../format.ts";
 import { priorityName } from "../../domain/types.ts";
 import { humanTime } from "../../domain/time.ts";
 import { fittedTable } from "../render/table.ts";
+import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface HistoryOptions {
   vmUuid?: string;
@@ -13,9 +15,8 @@ export interface HistoryOptions {
   format: Format;
 }
 
-export function parseOptions(
-  raw: { vmUuid?: string; limit?: string; format?: string },
-): HistoryOptions {
+export function parseOptions(input: RawOptions): HistoryOptions {
+  const raw = input.pick({ vmUuid: "text", limit: "text", format: "text" });
   let limit: number | undefined;
   if (raw.limit !== undefined) {
     if (!/^[1-9][0-9]{0,6}$/.test(raw.limit.trim())) {
@@ -50,21 +51,25 @@ function subject(h: HistoryEntry): string {
   return "settings";
 }
 
+export function historyJson(entries: readonly HistoryEntry[]): HistoryJson {
+  return {
+    history: entries.map((h) => ({
+      id: h.id,
+      at: h.at,
+      actor: h.actor,
+      command: h.command,
+      vm_uuid: h.vmUuid,
+      pool_id: h.poolId,
+      before: h.before,
+      after: h.after,
+    })),
+  };
+}
+
 export async function run(opts: HistoryOptions, deps: Deps): Promise<void> {
   const entries = (await deps.store()).listHistory({ vmUuid: opts.vmUuid, limit: opts.limit });
   if (opts.format === "json") {
-    writeJson(deps.io.out, {
-      history: entries.map((h) => ({
-        id: h.id,
-        at: h.at,
-        actor: h.actor,
-        command: h.command,
-        vm_uuid: h.vmUuid,
-        pool_id: h.poolId,
-        before: h.before,
-        after: h.after,
-      })),
-    });
+    writeJson(deps.io.out, historyJson(entries));
     return;
   }
   if (entries.length === 0) {
@@ -91,3 +96,5 @@ export async function run(opts: HistoryOptions, deps: Deps): Promise<void> {
   );
   deps.io.out.write(table + "\n");
 }
+
+export const command = defineCommand({ parseOptions, run });

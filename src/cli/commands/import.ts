@@ -28,6 +28,7 @@ import { createProgress } from "../progress.ts";
 import { paint } from "../render/style.ts";
 import { vmLabel } from "../render/vm-fields.ts";
 import { claimVms } from "../../ops/vm-claim.ts";
+import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface ImportOptions {
   /** A path, or `-` for stdin. */
@@ -38,14 +39,15 @@ export interface ImportOptions {
   offline: boolean;
 }
 
-export function parseOptions(raw: {
-  args?: string[];
-  dryRun?: boolean;
-  replace?: boolean;
-  yes?: boolean;
-  offline?: boolean;
-}): ImportOptions {
-  const [file, ...rest] = raw.args ?? [];
+export function parseOptions(input: RawOptions): ImportOptions {
+  const raw = input.pick({
+    args: "args",
+    dryRun: "flag",
+    replace: "flag",
+    yes: "flag",
+    offline: "flag",
+  });
+  const [file, ...rest] = raw.args;
   if (file === undefined || file === "") {
     throw new UsageError("import needs a FILE written by 'vgpu-admin export' ('-' for stdin)");
   }
@@ -275,3 +277,5 @@ export async function run(opts: ImportOptions, deps: Deps): Promise<Outcome> {
     return "degraded";
   }
 }
+
+export const command = defineCommand({ parseOptions, run });

@@ -15,6 +15,7 @@ import { DEFAULT_DB_PATH } from "../../store/open.ts";
 import { createDeps, type Deps } from "../deps.ts";
 import { writeLines } from "../io.ts";
 import { paint } from "../render/style.ts";
+import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface InstallHookOptions {
   /** Absolute path of vgpu-admin on the host (what the hook runs). */
@@ -39,7 +40,8 @@ export function parseRoot(raw: string | undefined): string | null {
   return r === "" ? null : r;
 }
 
-export function parseOptions(raw: { binary?: string; root?: string }): InstallHookOptions {
+export function parseOptions(input: RawOptions): InstallHookOptions {
+  const raw = input.pick({ binary: "text", root: "text" });
   const binary = raw.binary ?? DEFAULT_BINARY;
   noControl(binary, "--binary");
   if (!binary.startsWith("/") || binary.endsWith("/")) {
@@ -141,3 +143,5 @@ export async function run(opts: InstallHookOptions, deps: Deps): Promise<void> {
     );
   }
 }
+
+export const command = defineCommand({ parseOptions, run });

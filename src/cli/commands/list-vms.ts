@@ -1,9 +1,17 @@
-import { type PoolId, type Priority, priorityName } from "../../domain/types.ts";
+import {
+  type Pool,
+  type PoolId,
+  type Priority,
+  priorityName,
+  type Vm,
+} from "../../domain/types.ts";
+import type { ListVmsJson } from "../render/json-types.ts";
 import { parsePoolId, parsePriority } from "../../domain/validate.ts";
 import type { Deps } from "../deps.ts";
 import { type Format, parseFormat, writeJson } from "../format.ts";
 import { fittedTable } from "../render/table.ts";
 import { vmJson, vmLabel } from "../render/vm-fields.ts";
+import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface ListVmsOptions {
   pool?: PoolId;
@@ -11,13 +19,30 @@ export interface ListVmsOptions {
   format: Format;
 }
 
-export function parseOptions(
-  raw: { pool?: string; priority?: string; format?: string },
-): ListVmsOptions {
+export function parseOptions(input: RawOptions): ListVmsOptions {
+  const raw = input.pick({ pool: "text", priority: "text", format: "text" });
   return {
     pool: raw.pool === undefined ? undefined : parsePoolId(raw.pool),
     priority: raw.priority === undefined ? undefined : parsePriority(raw.priority),
     format: parseFormat(raw.format),
+  };
+}
+
+export function listVmsJson(
+  opts: ListVmsOptions,
+  vms: readonly Vm[],
+  pools: ReadonlyMap<PoolId, Pool>,
+): ListVmsJson {
+  return {
+    filter: {
+      pool_id: opts.pool ?? null,
+      priority: opts.priority === undefined ? null : priorityName(opts.priority),
+    },
+    vms: vms.map((v) => ({
+      ...vmJson(v),
+      pool_name: pools.get(v.pool)?.name ?? v.pool,
+      pool_enabled: pools.get(v.pool)?.enabled ?? true,
+    })),
   };
 }
 
@@ -28,17 +53,7 @@ export async function run(opts: ListVmsOptions, deps: Deps): Promise<void> {
   const pools = new Map(store.listPools().map((p) => [p.poolId, p]));
   const out = deps.io.out;
   if (opts.format === "json") {
-    writeJson(out, {
-      filter: {
-        pool_id: opts.pool ?? null,
-        priority: opts.priority === undefined ? null : priorityName(opts.priority),
-      },
-      vms: vms.map((v) => ({
-        ...vmJson(v),
-        pool_name: pools.get(v.pool)!.name,
-        pool_enabled: pools.get(v.pool)!.enabled,
-      })),
-    });
+    writeJson(out, listVmsJson(opts, vms, pools));
     return;
   }
   if (vms.length === 0) {
@@ -69,3 +84,5 @@ export async function run(opts: ListVmsOptions, deps: Deps): Promise<void> {
   );
   out.write(`${table}\n${vms.length} VM${vms.length === 1 ? "" : "s"}\n`);
 }
+
+export const command = defineCommand({ parseOptions, run });

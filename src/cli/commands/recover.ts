@@ -4,6 +4,7 @@ import { priorityName } from "../../domain/types.ts";
 import { parseUuid } from "../../domain/validate.ts";
 import { applyRecovery, claimAbandoned, planRecover } from "../../ops/recover.ts";
 import { confirmOrCancel } from "../confirm.ts";
+import { defineCommand, type RawOptions } from "../command.ts";
 import type { Deps } from "../deps.ts";
 import { writeLines } from "../io.ts";
 import type { Outcome } from "../outcome.ts";
@@ -15,7 +16,8 @@ export interface RecoverOptions {
   yes: boolean;
 }
 
-export function parseOptions(raw: { vmUuid?: string; yes?: boolean }): RecoverOptions {
+export function parseOptions(input: RawOptions): RecoverOptions {
+  const raw = input.pick({ vmUuid: "text", yes: "flag" });
   return {
     vmUuid: raw.vmUuid === undefined ? undefined : parseUuid(raw.vmUuid),
     yes: raw.yes === true,
@@ -86,3 +88,5 @@ export async function run(opts: RecoverOptions, deps: Deps): Promise<Outcome> {
   });
   return failed > 0 ? "degraded" : undefined;
 }
+
+export const command = defineCommand({ parseOptions, run });

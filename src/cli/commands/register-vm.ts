@@ -13,6 +13,7 @@ import type { Deps } from "../deps.ts";
 import { writeLines } from "../io.ts";
 import { vmLabel } from "../render/vm-fields.ts";
 import { claimVms } from "../../ops/vm-claim.ts";
+import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface RegisterVmOptions {
   vmUuid: string;
@@ -25,14 +26,15 @@ export interface RegisterVmOptions {
   offline: boolean;
 }
 
-export function parseOptions(raw: {
-  vmUuid: string;
-  vmName?: string;
-  pool?: string;
-  priority?: string;
-  vmId?: string;
-  offline?: boolean;
-}): RegisterVmOptions {
+export function parseOptions(input: RawOptions): RegisterVmOptions {
+  const raw = input.pick({
+    vmUuid: "required",
+    vmName: "text",
+    pool: "text",
+    priority: "text",
+    vmId: "text",
+    offline: "flag",
+  });
   return {
     vmUuid: parseUuid(raw.vmUuid),
     vmName: raw.vmName === undefined ? undefined : parseVmName(raw.vmName),
@@ -97,3 +99,5 @@ export async function run(opts: RegisterVmOptions, deps: Deps): Promise<void> {
   }
   writeLines(deps.io.out, lines);
 }
+
+export const command = defineCommand({ parseOptions, run });

@@ -5,6 +5,7 @@ import type { Deps } from "../deps.ts";
 import { writeLines } from "../io.ts";
 import { vmLabel } from "../render/vm-fields.ts";
 import { claimVms } from "../../ops/vm-claim.ts";
+import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface RemoveVmOptions {
   vmUuid: string;
@@ -12,9 +13,8 @@ export interface RemoveVmOptions {
   offline: boolean;
 }
 
-export function parseOptions(
-  raw: { vmUuid: string; yes?: boolean; offline?: boolean },
-): RemoveVmOptions {
+export function parseOptions(input: RawOptions): RemoveVmOptions {
+  const raw = input.pick({ vmUuid: "required", yes: "flag", offline: "flag" });
   return { vmUuid: parseUuid(raw.vmUuid), yes: raw.yes === true, offline: raw.offline === true };
 }
 
@@ -47,3 +47,5 @@ export async function run(opts: RemoveVmOptions, deps: Deps): Promise<void> {
   }
   writeLines(deps.io.out, lines);
 }
+
+export const command = defineCommand({ parseOptions, run });

@@ -1,5 +1,5 @@
 import { compareQemu, DEFAULT_PROC_ROOT, type QemuReport } from "../../ops/qemu-cmdline.ts";
-import { scan } from "../../ops/scan.ts";
+import { hostError, scan } from "../../ops/scan.ts";
 import type { Deps } from "../deps.ts";
 import { type Format, parseFormat, writeJson } from "../format.ts";
 import { writeLines } from "../io.ts";
@@ -8,6 +8,7 @@ import { scanJson, scanLines } from "../render/scan.ts";
 import { paint } from "../render/style.ts";
 import { hostWarning } from "../host-warning.ts";
 import { interruptedLines } from "../interrupted.ts";
+import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface ScanVmsOptions {
   format: Format;
@@ -15,7 +16,8 @@ export interface ScanVmsOptions {
   deep: boolean;
 }
 
-export function parseOptions(raw: { format?: string; deep?: boolean }): ScanVmsOptions {
+export function parseOptions(input: RawOptions): ScanVmsOptions {
+  const raw = input.pick({ format: "text", deep: "flag" });
   return { format: parseFormat(raw.format), deep: raw.deep === true };
 }
 
@@ -23,7 +25,7 @@ export async function run(opts: ScanVmsOptions, deps: Deps): Promise<Outcome> {
   const store = await deps.store();
   const view = await scan({ store, xe: deps.xe, offline: false, localHostUuid: deps.localHost() });
   let qemu: QemuReport | null = null;
-  if (opts.deep && view.host !== null) {
+  if (opts.deep && view.host.kind === "read") {
     // VGPU_PROC_ROOT points tests at a fake /proc.
     qemu = await compareQemu(view, deps.xe, deps.env.get("VGPU_PROC_ROOT") || DEFAULT_PROC_ROOT);
     view.xeCalls += qemu.xeCalls;
@@ -36,7 +38,7 @@ export async function run(opts: ScanVmsOptions, deps: Deps): Promise<Outcome> {
       ...scanLines(view, store.listPools(), c, qemu),
     ]);
   }
-  const outcome = hostWarning(deps, view.hostError);
+  const outcome = hostWarning(deps, hostError(view));
   if (qemu?.error) {
     deps.io.err.write(
       `warning: the QEMU command lines could not be compared: ${qemu.error}; ${qemu.errorFix}\n`,
@@ -45,3 +47,5 @@ export async function run(opts: ScanVmsOptions, deps: Deps): Promise<Outcome> {
   }
   return outcome;
 }
+
+export const command = defineCommand({ parseOptions, run });

@@ -2,6 +2,7 @@ import type { PoolId } from "../../domain/types.ts";
 import { parseDescription, parsePoolId, parsePoolName } from "../../domain/validate.ts";
 import { renamePool } from "../../ops/pools.ts";
 import type { Deps } from "../deps.ts";
+import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface SetPoolNameOptions {
   poolId: PoolId;
@@ -10,9 +11,8 @@ export interface SetPoolNameOptions {
   description: string | null | undefined;
 }
 
-export function parseOptions(
-  raw: { poolId: string; name: string; description?: string },
-): SetPoolNameOptions {
+export function parseOptions(input: RawOptions): SetPoolNameOptions {
+  const raw = input.pick({ poolId: "required", name: "required", description: "text" });
   return {
     poolId: parsePoolId(raw.poolId, "--pool-id"),
     name: parsePoolName(raw.name),
@@ -40,3 +40,5 @@ export async function run(opts: SetPoolNameOptions, deps: Deps): Promise<void> {
     out.write(`Description: ${r.after.description ?? "(none)"}\n`);
   }
 }
+
+export const command = defineCommand({ parseOptions, run });

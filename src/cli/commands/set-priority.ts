@@ -3,19 +3,19 @@ import { parsePriority, parseUuid } from "../../domain/validate.ts";
 import type { Deps } from "../deps.ts";
 import {
   parseCommon,
-  type RawCommon,
+  RAW_COMMON,
   type ReconfigureCommon,
   runReconfigure,
 } from "../reconfigure-command.ts";
+import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface SetPriorityOptions extends ReconfigureCommon {
   vmUuid: string;
   priority: Priority;
 }
 
-export function parseOptions(
-  raw: RawCommon & { vmUuid: string; priority: string },
-): SetPriorityOptions {
+export function parseOptions(input: RawOptions): SetPriorityOptions {
+  const raw = input.pick({ ...RAW_COMMON, vmUuid: "required", priority: "required" });
   return {
     ...parseCommon(raw),
     vmUuid: parseUuid(raw.vmUuid),
@@ -26,3 +26,5 @@ export function parseOptions(
 export function run(opts: SetPriorityOptions, deps: Deps): Promise<void> {
   return runReconfigure({ vmUuid: opts.vmUuid, priority: opts.priority }, opts, deps);
 }
+
+export const command = defineCommand({ parseOptions, run });

@@ -3,6 +3,8 @@ import { SETTING_DEFS, settingDef } from "../../domain/settings.ts";
 import type { Deps } from "../deps.ts";
 import { type Format, parseFormat, writeJson } from "../format.ts";
 import { writeLines } from "../io.ts";
+import type { SettingsJson } from "../render/json-types.ts";
+import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface SettingsOptions {
   key?: string;
@@ -11,16 +13,28 @@ export interface SettingsOptions {
   format: Format;
 }
 
-export function parseOptions(
-  raw: { args?: string[]; unset?: boolean; format?: string },
-): SettingsOptions {
-  const [key, value, ...rest] = raw.args ?? [];
+export function parseOptions(input: RawOptions): SettingsOptions {
+  const raw = input.pick({ args: "args", unset: "flag", format: "text" });
+  const [key, value, ...rest] = raw.args;
   if (rest.length > 0) throw new UsageError("too many arguments: settings [KEY [VALUE]]");
   if (key !== undefined) settingDef(key);
   if (raw.unset === true && (key === undefined || value !== undefined)) {
     throw new UsageError("--unset takes exactly one KEY: settings KEY --unset");
   }
   return { key, value, unset: raw.unset === true, format: parseFormat(raw.format) };
+}
+
+export function settingsJson(
+  rows: readonly { key: string; value: string; default: string; set: boolean }[],
+): SettingsJson {
+  return {
+    settings: rows.map((r) => ({
+      key: r.key,
+      value: r.value,
+      default: r.default,
+      is_default: !r.set,
+    })),
+  };
 }
 
 export async function run(opts: SettingsOptions, deps: Deps): Promise<void> {
@@ -50,14 +64,7 @@ export async function run(opts: SettingsOptions, deps: Deps): Promise<void> {
     };
   });
   if (opts.format === "json") {
-    writeJson(out, {
-      settings: rows.map((r) => ({
-        key: r.key,
-        value: r.value,
-        default: r.default,
-        is_default: !r.set,
-      })),
-    });
+    writeJson(out, settingsJson(rows));
     return;
   }
   if (opts.key !== undefined) {
@@ -70,3 +77,5 @@ export async function run(opts: SettingsOptions, deps: Deps): Promise<void> {
     rows.map((r) => `${r.key.padEnd(width)} = ${r.value}${r.set ? "" : " (default)"}  # ${r.help}`),
   );
 }
+
+export const command = defineCommand({ parseOptions, run });

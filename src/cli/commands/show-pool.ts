@@ -6,13 +6,15 @@ import { type Format, parseFormat, writeJson } from "../format.ts";
 import { writeLines } from "../io.ts";
 import { showPoolJson, showPoolLines } from "../render/pools.ts";
 import { paint } from "../render/style.ts";
+import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface ShowPoolOptions {
   poolId: PoolId;
   format: Format;
 }
 
-export function parseOptions(raw: { poolId: string; format?: string }): ShowPoolOptions {
+export function parseOptions(input: RawOptions): ShowPoolOptions {
+  const raw = input.pick({ poolId: "required", format: "text" });
   return { poolId: parsePoolId(raw.poolId, "--pool-id"), format: parseFormat(raw.format) };
 }
 
@@ -21,3 +23,5 @@ export async function run(opts: ShowPoolOptions, deps: Deps): Promise<void> {
   if (opts.format === "json") writeJson(deps.io.out, showPoolJson(detail));
   else writeLines(deps.io.out, showPoolLines(detail, paint(deps.io.color)));
 }
+
+export const command = defineCommand({ parseOptions, run });

@@ -1,16 +1,17 @@
 import { humanTime } from "../../domain/time.ts";
 import { buildDevice } from "../../domain/device-args.ts";
 import { parseUuid } from "../../domain/validate.ts";
-import { scan } from "../../ops/scan.ts";
+import { hostError, scan } from "../../ops/scan.ts";
 import type { Deps } from "../deps.ts";
 import { type Format, parseFormat, writeJson } from "../format.ts";
 import { hostWarning } from "../host-warning.ts";
 import { writeLines } from "../io.ts";
 import type { Outcome } from "../outcome.ts";
-import { scanVmJson } from "../render/scan.ts";
+import { showVmJson } from "../render/scan.ts";
 import { paint } from "../render/style.ts";
-import { priorityLong, vmJson, vmLabel } from "../render/vm-fields.ts";
+import { priorityLong, vmLabel } from "../render/vm-fields.ts";
 import { interruptedLines } from "../interrupted.ts";
+import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface ShowVmOptions {
   vmUuid: string;
@@ -18,9 +19,8 @@ export interface ShowVmOptions {
   format: Format;
 }
 
-export function parseOptions(
-  raw: { vmUuid: string; offline?: boolean; format?: string },
-): ShowVmOptions {
+export function parseOptions(input: RawOptions): ShowVmOptions {
+  const raw = input.pick({ vmUuid: "required", offline: "flag", format: "text" });
   return {
     vmUuid: parseUuid(raw.vmUuid),
     offline: raw.offline === true,
@@ -38,21 +38,10 @@ export async function run(opts: ShowVmOptions, deps: Deps): Promise<Outcome> {
     localHostUuid: deps.localHost(),
     vmUuid: opts.vmUuid,
   });
-  const state = view.drift?.byUuid.get(vm.vmUuid) ?? null;
+  const state = view.host.kind === "read" ? view.host.drift.byUuid.get(vm.vmUuid) ?? null : null;
   if (opts.format === "json") {
-    const entry = state === null
-      ? {
-        // database only (--offline, or the host could not be read): the row is still shown
-        vm_uuid: vm.vmUuid,
-        status: "unknown",
-        registered: vmJson(vm),
-        host: null,
-        drift: [],
-        stale_since: view.staleRuns.get(vm.vmUuid)?.since ?? null,
-      }
-      : scanVmJson(view, state);
-    writeJson(deps.io.out, { vm: entry, pool_name: store.getPool(vm.pool).name });
-    return hostWarning(deps, view.hostError);
+    writeJson(deps.io.out, showVmJson(view, vm, store.getPool(vm.pool).name));
+    return hostWarning(deps, hostError(view));
   }
   const c = paint(deps.io.color);
   const lines = [
@@ -85,5 +74,7 @@ export async function run(opts: ShowVmOptions, deps: Deps): Promise<Outcome> {
     }
   }
   writeLines(deps.io.out, [...interruptedLines(store, deps, c, vm.vmUuid), ...lines]);
-  return hostWarning(deps, view.hostError);
+  return hostWarning(deps, hostError(view));
 }
+
+export const command = defineCommand({ parseOptions, run });

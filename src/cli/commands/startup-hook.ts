@@ -4,6 +4,7 @@ import { appendHookLog, DEFAULT_HOOK_LOG } from "../../ops/hook-log.ts";
 import { checkVmStart, type HookResult } from "../../ops/startup-hook.ts";
 import type { Deps } from "../deps.ts";
 import type { Outcome } from "../outcome.ts";
+import { defineCommand, type RawOptions } from "../command.ts";
 
 /** End to end the hook finishes within 15 s whatever happens (design.md §4); margin kept for exit. */
 export const HOOK_BOUND_MS = 14_000;
@@ -21,7 +22,8 @@ export interface StartupHookOptions {
 
 const logSafe = (s: string, max: number) => s.replace(/[^\w.-]/g, "?").slice(0, max);
 
-export function parseOptions(raw: { vmUuid: string; reason?: string }): StartupHookOptions {
+export function parseOptions(input: RawOptions): StartupHookOptions {
+  const raw = input.pick({ vmUuid: "required", reason: "text" });
   const reason = logSafe(raw.reason ?? "none", 32);
   const given = logSafe(raw.vmUuid, 64);
   try {
@@ -72,3 +74,5 @@ export async function run(opts: StartupHookOptions, deps: Deps): Promise<Outcome
   }
   return r.refuse ? "refused" : undefined;
 }
+
+export const command = defineCommand({ parseOptions, run });

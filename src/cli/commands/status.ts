@@ -1,5 +1,5 @@
 import { poolSummaries } from "../../ops/pools.ts";
-import { scan } from "../../ops/scan.ts";
+import { hostError, scan } from "../../ops/scan.ts";
 import type { Deps } from "../deps.ts";
 import { type Format, parseFormat, writeJson } from "../format.ts";
 import { writeLines } from "../io.ts";
@@ -8,13 +8,15 @@ import { hostWarning } from "../host-warning.ts";
 import { paint } from "../render/style.ts";
 import { statusJson, statusLines } from "../render/status.ts";
 import { interruptedLines } from "../interrupted.ts";
+import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface StatusOptions {
   offline: boolean;
   format: Format;
 }
 
-export function parseOptions(raw: { offline?: boolean; format?: string }): StatusOptions {
+export function parseOptions(input: RawOptions): StatusOptions {
+  const raw = input.pick({ offline: "flag", format: "text" });
   return { offline: raw.offline === true, format: parseFormat(raw.format) };
 }
 
@@ -36,5 +38,7 @@ export async function run(opts: StatusOptions, deps: Deps): Promise<Outcome> {
       ...statusLines(pools, view, c),
     ]);
   }
-  return hostWarning(deps, view.hostError);
+  return hostWarning(deps, hostError(view));
 }
+
+export const command = defineCommand({ parseOptions, run });

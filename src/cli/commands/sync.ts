@@ -1,7 +1,7 @@
 import { UsageError } from "../../domain/errors.ts";
 import { OperationFailedError } from "../../domain/errors.ts";
 import { applySync, countsAsDrift, planSync } from "../../ops/sync.ts";
-import { scan } from "../../ops/scan.ts";
+import { hostError, scan } from "../../ops/scan.ts";
 import { xeCommandLine } from "../../xe/client.ts";
 import type { Deps } from "../deps.ts";
 import { writeLines } from "../io.ts";
@@ -10,13 +10,15 @@ import type { Outcome } from "../outcome.ts";
 import { paint } from "../render/style.ts";
 import { vmLabel } from "../render/vm-fields.ts";
 import { abandonedEntries, claimVms, interruptedLine } from "../../ops/vm-claim.ts";
+import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface SyncOptions {
   check: boolean;
   dryRun: boolean;
 }
 
-export function parseOptions(raw: { check?: boolean; dryRun?: boolean }): SyncOptions {
+export function parseOptions(input: RawOptions): SyncOptions {
+  const raw = input.pick({ check: "flag", dryRun: "flag" });
   if (raw.check === true && raw.dryRun === true) {
     throw new UsageError("use either --check or --dry-run, not both");
   }
@@ -26,19 +28,20 @@ export function parseOptions(raw: { check?: boolean; dryRun?: boolean }): SyncOp
 export async function run(opts: SyncOptions, deps: Deps): Promise<Outcome> {
   const store = await deps.store();
   const view = await scan({ store, xe: deps.xe, offline: false, localHostUuid: deps.localHost() });
-  if (view.drift === null) {
-    throw new OperationFailedError(`cannot sync: the host could not be read: ${view.hostError}`);
+  const host = view.host;
+  if (host.kind !== "read") {
+    throw new OperationFailedError(`cannot sync: the host could not be read: ${hostError(view)}`);
   }
   const c = paint(deps.io.color);
-  const plan = planSync(view);
+  const plan = planSync(host);
   const out: string[] = [];
   const label = (uuid: string) => {
-    const s = view.drift!.byUuid.get(uuid);
+    const s = host.drift.byUuid.get(uuid);
     const name = s?.registered ? vmLabel(s.registered) : s?.host?.nameLabel ?? "";
     return `VM ${uuid} (${name})`;
   };
   if (opts.check) {
-    const items = view.drift.items.filter(countsAsDrift);
+    const items = host.drift.items.filter(countsAsDrift);
     for (const d of items) {
       out.push(`${c.warn("⚠")} ${label(d.vmUuid)}: ${d.detail} -> fix: ${d.fix}`);
     }
@@ -118,3 +121,5 @@ export async function run(opts: SyncOptions, deps: Deps): Promise<Outcome> {
   }
   writeLines(deps.io.out, out);
 }
+
+export const command = defineCommand({ parseOptions, run });

@@ -4,13 +4,15 @@ import { writeLines } from "../io.ts";
 import type { Outcome } from "../outcome.ts";
 import { paint } from "../render/style.ts";
 import { parseRoot, rootedDb } from "./install-hook.ts";
+import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface UninstallHookOptions {
   /** Work under this directory instead of /; null = /. */
   root: string | null;
 }
 
-export function parseOptions(raw: { root?: string }): UninstallHookOptions {
+export function parseOptions(input: RawOptions): UninstallHookOptions {
+  const raw = input.pick({ root: "text" });
   return { root: parseRoot(raw.root) };
 }
 
@@ -44,3 +46,5 @@ export function run(opts: UninstallHookOptions, deps: Deps): Promise<Outcome> {
   writeLines(deps.io.out, lines);
   return Promise.resolve(foreign > 0 ? "degraded" : undefined);
 }
+
+export const command = defineCommand({ parseOptions, run });

@@ -4,10 +4,11 @@ import { parsePoolId, parsePriority, parseUuid, parseVmId } from "../../domain/v
 import type { Deps } from "../deps.ts";
 import {
   parseCommon,
-  type RawCommon,
+  RAW_COMMON,
   type ReconfigureCommon,
   runReconfigure,
 } from "../reconfigure-command.ts";
+import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface UpdateVmOptions extends ReconfigureCommon {
   vmUuid: string;
@@ -16,9 +17,14 @@ export interface UpdateVmOptions extends ReconfigureCommon {
   vmId?: number;
 }
 
-export function parseOptions(
-  raw: RawCommon & { vmUuid: string; pool?: string; priority?: string; vmId?: string },
-): UpdateVmOptions {
+export function parseOptions(input: RawOptions): UpdateVmOptions {
+  const raw = input.pick({
+    ...RAW_COMMON,
+    vmUuid: "required",
+    pool: "text",
+    priority: "text",
+    vmId: "text",
+  });
   if (raw.pool === undefined && raw.priority === undefined && raw.vmId === undefined) {
     throw new UsageError("update-vm needs at least one of --pool, --priority, --vm-id");
   }
@@ -35,3 +41,5 @@ export function run(opts: UpdateVmOptions, deps: Deps): Promise<void> {
   const { vmUuid, pool, priority, vmId } = opts;
   return runReconfigure({ vmUuid, pool, priority, vmId }, opts, deps);
 }
+
+export const command = defineCommand({ parseOptions, run });

@@ -1,6 +1,7 @@
 // doctor: one line per check (✓ ok, ⚠ warning, ✗ failed, - not checked) with its fix, the
 // findings of a check indented below it, then one summary line; and the JSON of the same view.
 import type { Check, CheckStatus, DoctorReport } from "../../ops/doctor.ts";
+import type { DoctorJson } from "./json-types.ts";
 import type { Paint } from "./style.ts";
 
 function mark(status: CheckStatus, c: Paint): string {
@@ -45,7 +46,7 @@ export function doctorLines(r: DoctorReport, c: Paint): string[] {
   return lines;
 }
 
-export function doctorJson(r: DoctorReport): Record<string, unknown> {
+export function doctorJson(r: DoctorReport): DoctorJson {
   const n = doctorCounts(r);
   return {
     root: r.root,

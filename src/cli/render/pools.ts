@@ -3,6 +3,7 @@ import { humanTime } from "../../domain/time.ts";
 import type { PoolDetail, PoolSummary } from "../../ops/pools.ts";
 import type { Vm } from "../../domain/types.ts";
 import { priorityName } from "../../domain/types.ts";
+import type { ListPoolsJson, PoolJson, ShowPoolJson } from "./json-types.ts";
 import type { Paint } from "./style.ts";
 import { vmJson, vmLabel } from "./vm-fields.ts";
 
@@ -57,7 +58,7 @@ export function showPoolLines(d: PoolDetail, c: Paint): string[] {
   return lines;
 }
 
-export function poolJson(p: PoolSummary): Record<string, unknown> {
+export function poolJson(p: PoolSummary): PoolJson {
   return {
     pool_id: p.poolId,
     name: p.name,
@@ -70,6 +71,10 @@ export function poolJson(p: PoolSummary): Record<string, unknown> {
   };
 }
 
-export function showPoolJson(d: PoolDetail): Record<string, unknown> {
+export function showPoolJson(d: PoolDetail): ShowPoolJson {
   return { pool: poolJson(d.pool), vms: byVmId(d.vms).map(vmJson) };
+}
+
+export function listPoolsJson(pools: readonly PoolSummary[]): ListPoolsJson {
+  return { pools: pools.map(poolJson) };
 }

@@ -2,18 +2,33 @@
 // its host state, current vgpu-stub args and every drift item with the command that fixes it.
 import { humanTime } from "../../domain/time.ts";
 import type { VgpuStub } from "../../domain/device-args.ts";
-import type { DriftItem, VmDriftState } from "../../domain/drift.ts";
+import type {
+  DriftItem,
+  RegisteredVmState,
+  UnregisteredVmState,
+  VmDriftState,
+} from "../../domain/drift.ts";
 import { POOL_IDS, priorityName } from "../../domain/types.ts";
-import type { Pool } from "../../domain/types.ts";
+import type { Pool, Vm } from "../../domain/types.ts";
 import type { QemuReport, QemuView } from "../../ops/qemu-cmdline.ts";
-import { hostName, type ScanView } from "../../ops/scan.ts";
+import { hostError, hostName, type HostView, type ScanView } from "../../ops/scan.ts";
+import type {
+  DeviceJson,
+  DriftJson,
+  HostVmJson,
+  QemuJson,
+  ScanJson,
+  ShowVmJson,
+  VmStateJson,
+  VmStatusJson,
+} from "./json-types.ts";
 import type { Paint } from "./style.ts";
 import { priorityLong, vmJson, vmLabel } from "./vm-fields.ts";
 
 function hostState(view: ScanView, s: VmDriftState): string {
   const h = s.host;
   if (h === null) return "not on this host's xapi";
-  if (h.residentOn === null || view.host === null) return h.powerState;
+  if (h.residentOn === null || view.host.kind !== "read") return h.powerState;
   const local = view.host.localHost;
   if (local !== null && h.residentOn !== local) {
     return `${h.powerState} on another host (${hostName(view.host, h.residentOn)})`;
@@ -53,15 +68,14 @@ export function qemuLine(q: QemuView, c: Paint): string {
 }
 
 function registeredStatus(view: ScanView, s: VmDriftState, c: Paint): string {
-  if (view.host === null) return c.warn("? Host not read");
+  if (view.host.kind !== "read") return c.warn("? Host not read");
   if (s.host === null) return c.bad("✗ Not on host");
   return s.drift.length === 0 ? c.ok("✓ Configured") : c.warn("⚠ Drift");
 }
 
-/** The states of registered VMs of one pool, by vm_id. */
-/** Every VM state; database-only states when the host could not be read. */
+/** Every VM state; database-only states when the host was not read. */
 export function vmStates(view: ScanView): VmDriftState[] {
-  if (view.drift !== null) return view.drift.vms;
+  if (view.host.kind === "read") return view.host.drift.vms;
   return view.registered.map((vm) => ({
     vmUuid: vm.vmUuid,
     registered: vm,
@@ -72,14 +86,26 @@ export function vmStates(view: ScanView): VmDriftState[] {
   }));
 }
 
-function poolStates(view: ScanView, pool: string): VmDriftState[] {
+/** The states of registered VMs of one pool, by vm_id. */
+export function poolStates(view: ScanView, pool: string): RegisteredVmState[] {
   return vmStates(view)
-    .filter((s) => s.registered !== null && s.registered.pool === pool)
-    .sort((a, b) => a.registered!.vmId - b.registered!.vmId);
+    .filter((s): s is RegisteredVmState => s.registered !== null && s.registered.pool === pool)
+    .sort((a, b) => a.registered.vmId - b.registered.vmId);
 }
 
-function unregisteredStates(view: ScanView): VmDriftState[] {
-  return vmStates(view).filter((s) => s.registered === null);
+/** The host's VMs that are not registered, in host order; null when the host was not read. */
+export function unregisteredStates(view: ScanView): UnregisteredVmState[] | null {
+  return view.host.kind === "read" ? unregisteredOf(view.host) : null;
+}
+
+function unregisteredOf(host: HostView): UnregisteredVmState[] {
+  return host.drift.vms.filter((s): s is UnregisteredVmState => s.registered === null);
+}
+
+/** A VM's whole QEMU args on one line (issue 11: REQUIREMENT 7), `(none)` when it has none. */
+function wholeArgs(args: string | null): string {
+  if (args === null || args.trim() === "") return "(none)";
+  return args.replace(/\p{Cc}/gu, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
 export function scanLines(
@@ -99,13 +125,16 @@ export function scanLines(
     const title = pool && pool.name !== `Pool ${poolId}` ? ` (${pool.name})` : "";
     lines.push(c.bold(`=== Pool ${poolId}${title}: ${states.length} VMs ===`));
     for (const s of states) {
-      const vm = s.registered!;
+      const vm = s.registered;
       lines.push(
         `UUID: ${vm.vmUuid} | Name: ${vmLabel(vm)} | Pool: ${vm.pool} | Priority: ${
           priorityLong(vm.priority)
         } | VM ID: ${vm.vmId} | ${registeredStatus(view, s, c)}`,
       );
-      if (s.host !== null) lines.push(`    Power: ${hostState(view, s)} | Args: ${stubText(s)}`);
+      if (s.host !== null) {
+        lines.push(`    Power: ${hostState(view, s)} | Args: ${stubText(s)}`);
+        lines.push(`    Device-model-args: ${wholeArgs(s.host.deviceModelArgs)}`);
+      }
       lines.push(...qemuOf(vm.vmUuid));
       for (const d of s.drift) lines.push(driftLine(d, c));
       const stale = staleLine(view, vm.vmUuid, c);
@@ -113,14 +142,15 @@ export function scanLines(
     }
     lines.push("");
   }
-  if (view.host === null) {
+  const host = view.host;
+  if (host.kind !== "read") {
     lines.push(c.bold("=== Unregistered VMs: unknown (the host could not be read) ==="));
     return lines;
   }
-  const unreg = unregisteredStates(view);
+  const unreg = unregisteredOf(host);
   lines.push(c.bold(`=== Unregistered VMs: ${unreg.length} ===`));
   for (const s of unreg) {
-    const h = s.host!;
+    const h = s.host;
     // The drift item's own fix: adopt only a VM that adopt accepts (a clone must re-register).
     const fix = s.drift.find((d) => d.kind === "vmid-collision") ??
       s.drift.find((d) => d.kind === "unregistered-device");
@@ -133,6 +163,7 @@ export function scanLines(
     if (s.parsed.stubs.length > 0 || s.drift.length > 0) {
       lines.push(`    Power: ${hostState(view, s)} | Args: ${stubText(s)}`);
     }
+    lines.push(`    Device-model-args: ${wholeArgs(h.deviceModelArgs)}`);
     lines.push(...qemuOf(h.uuid));
     for (const d of s.drift) {
       if (d.kind !== "unregistered-device") lines.push(driftLine(d, c));
@@ -142,13 +173,19 @@ export function scanLines(
   const qemuRestart = [...(qemu?.vms.values() ?? [])]
     .filter((q) => q.fix !== null && q.fix.includes("restart the VM"))
     .map((q) => q.vmUuid);
-  lines.push("", summaryLine(view, c, qemuRestart));
+  lines.push("", summaryLine(view, host, c, qemuRestart));
   return lines;
 }
 
-export function summaryLine(view: ScanView, c: Paint, alsoStale: readonly string[] = []): string {
-  const items = view.drift!.items.filter((d) => d.kind !== "unregistered-device");
-  const hand = view.drift!.items.filter((d) => d.kind === "unregistered-device").length;
+/** The verdict under a scan of the host: drift found, stale starts, or agreement. */
+export function summaryLine(
+  view: ScanView,
+  host: HostView,
+  c: Paint,
+  alsoStale: readonly string[] = [],
+): string {
+  const items = host.drift.items.filter((d) => d.kind !== "unregistered-device");
+  const hand = host.drift.items.filter((d) => d.kind === "unregistered-device").length;
   const parts: string[] = [];
   // a VM line above that says "restart to apply" rules out a ✓ here (issue 11 point 7)
   const stale = new Set([...view.staleRuns.keys(), ...alsoStale]).size;
@@ -179,7 +216,7 @@ export function summaryLine(view: ScanView, c: Paint, alsoStale: readonly string
   return parts.join(" ");
 }
 
-function driftJson(d: DriftItem): Record<string, unknown> {
+function driftJson(d: DriftItem): DriftJson {
   return {
     kind: d.kind,
     detail: d.detail,
@@ -190,7 +227,7 @@ function driftJson(d: DriftItem): Record<string, unknown> {
 }
 
 /** One vgpu-stub device (docs/json.md "Device object"). */
-export function deviceJson(st: VgpuStub): Record<string, unknown> {
+export function deviceJson(st: VgpuStub): DeviceJson {
   return {
     raw: st.raw,
     pool_id: st.config?.pool ?? null,
@@ -201,7 +238,7 @@ export function deviceJson(st: VgpuStub): Record<string, unknown> {
 }
 
 /** scan-vms --deep: one VM's QEMU check; null when the VM was not compared (halted, plain). */
-export function qemuJson(q: QemuView | undefined): Record<string, unknown> | null {
+export function qemuJson(q: QemuView | undefined): QemuJson | null {
   if (q === undefined) return null;
   return {
     status: q.status,
@@ -215,59 +252,75 @@ export function qemuJson(q: QemuView | undefined): Record<string, unknown> | nul
   };
 }
 
-/** One VM in scan-vms JSON: database part (or null) and host part (or null). */
-export function scanVmJson(view: ScanView, s: VmDriftState): Record<string, unknown> {
+function vmStatus(view: ScanView, s: VmDriftState): VmStatusJson {
+  if (s.registered === null) return "not-registered";
+  if (view.host.kind !== "read") return "unknown";
+  if (s.host === null) return "not-on-host";
+  return s.drift.length === 0 ? "configured" : "drift";
+}
+
+/** What xe reports for one VM (docs/json.md "VM state", `host`). */
+function hostVmJson(view: ScanView, s: VmDriftState): HostVmJson | null {
   const h = s.host;
-  const local = view.host?.localHost ?? null;
-  const status = s.registered === null
-    ? "not-registered"
-    : view.host === null
-    ? "unknown"
-    : h === null
-    ? "not-on-host"
-    : s.drift.length === 0
-    ? "configured"
-    : "drift";
+  if (h === null) return null;
+  const local = view.host.kind === "read" ? view.host.localHost : null;
+  return {
+    name_label: h.nameLabel,
+    power_state: h.powerState,
+    resident_on: h.residentOn,
+    on_this_host: h.residentOn === null || local === null ? null : h.residentOn === local,
+    args: h.deviceModelArgs,
+    devices: s.parsed.stubs.map(deviceJson),
+  };
+}
+
+/** One VM state (docs/json.md "VM state"): scan-vms, status and show-vm share it. */
+export function scanVmJson(view: ScanView, s: VmDriftState): VmStateJson {
   return {
     vm_uuid: s.vmUuid,
-    status,
+    status: vmStatus(view, s),
     registered: s.registered === null ? null : vmJson(s.registered),
-    host: h === null ? null : {
-      name_label: h.nameLabel,
-      power_state: h.powerState,
-      resident_on: h.residentOn,
-      on_this_host: h.residentOn === null || local === null ? null : h.residentOn === local,
-      args: h.deviceModelArgs,
-      devices: s.parsed.stubs.map(deviceJson),
-    },
+    host: hostVmJson(view, s),
     drift: s.drift.map(driftJson),
     stale_since: view.staleRuns.get(s.vmUuid)?.since ?? null,
   };
 }
 
-export function scanJson(
-  view: ScanView,
-  qemu: QemuReport | null = null,
-): Record<string, unknown> {
+/** show-vm: the VM's state as scan-vms shows it (database only when the host was not read). */
+export function showVmJson(view: ScanView, vm: Vm, poolName: string): ShowVmJson {
+  const state = vmStates(view).find((s) => s.vmUuid === vm.vmUuid) ??
+    {
+      vmUuid: vm.vmUuid,
+      registered: vm,
+      host: null,
+      parsed: { stubs: [] },
+      applied: null,
+      drift: [],
+    };
+  return { vm: scanVmJson(view, state), pool_name: poolName };
+}
+
+export function scanJson(view: ScanView, qemu: QemuReport | null = null): ScanJson {
   // --deep adds `qemu` to each VM state and a top-level `qemu`; without it the shape is unchanged.
   const vmOut = (s: VmDriftState) =>
     qemu === null
       ? scanVmJson(view, s)
       : { ...scanVmJson(view, s), qemu: qemuJson(qemu.vms.get(s.vmUuid)) };
   const deep = qemu === null ? {} : { qemu: { proc_root: qemu.procRoot, error: qemu.error } };
+  const read = view.host.kind === "read" ? view.host : null;
   return {
     host: {
-      available: view.host !== null,
-      error: view.hostError,
-      local_host: view.host?.localHost ?? null,
+      available: read !== null,
+      error: hostError(view),
+      local_host: read?.localHost ?? null,
       xe_calls: view.xeCalls,
     },
     pools: POOL_IDS.map((p) => ({
       pool_id: p,
       vms: poolStates(view, p).map(vmOut),
     })),
-    unregistered: view.drift === null ? null : unregisteredStates(view).map(vmOut),
-    drift: view.drift === null ? [] : view.drift.items.map((d) => ({
+    unregistered: unregisteredStates(view)?.map(vmOut) ?? null,
+    drift: read === null ? [] : read.drift.items.map((d) => ({
       vm_uuid: d.vmUuid,
       ...driftJson(d),
     })),

@@ -4,9 +4,10 @@ import { humanTime } from "../../domain/time.ts";
 import type { DriftItem } from "../../domain/drift.ts";
 import { POOL_IDS, type Vm } from "../../domain/types.ts";
 import type { PoolSummary } from "../../ops/pools.ts";
-import type { ScanView } from "../../ops/scan.ts";
+import { hostError, type ScanView } from "../../ops/scan.ts";
+import type { StatusJson } from "./json-types.ts";
 import { byVmId, poolJson, poolVmLine } from "./pools.ts";
-import { scanVmJson, summaryLine, vmStates } from "./scan.ts";
+import { poolStates, scanVmJson, summaryLine, unregisteredStates } from "./scan.ts";
 import type { Paint } from "./style.ts";
 import { vmLabel } from "./vm-fields.ts";
 
@@ -29,12 +30,12 @@ const SHORT: Record<string, string> = {
 };
 
 function marks(view: ScanView, vm: Vm, c: Paint): string {
-  const s = view.drift?.byUuid.get(vm.vmUuid);
+  const drift = view.host.kind === "read" ? view.host.drift.byUuid.get(vm.vmUuid)?.drift ?? [] : [];
   const out: string[] = [];
-  const kinds = [...new Set((s?.drift ?? []).map((d: DriftItem) => SHORT[d.kind] ?? d.kind))];
-  if (kinds.length > 0) out.push(c.warn(`⚠ ${kinds.join(", ")} (fix: ${s!.drift[0].fix})`));
+  const kinds = [...new Set(drift.map((d: DriftItem) => SHORT[d.kind] ?? d.kind))];
+  if (kinds.length > 0) out.push(c.warn(`⚠ ${kinds.join(", ")} (fix: ${drift[0].fix})`));
   const stale = view.staleRuns.get(vm.vmUuid);
-  if (stale !== undefined && view.host !== null) {
+  if (stale !== undefined && view.host.kind === "read") {
     out.push(
       c.warn(`⚠ running with stale vGPU args since ${humanTime(stale.since)}: restart to apply`),
     );
@@ -64,22 +65,21 @@ export function statusLines(
     for (const vm of vms) lines.push(poolVmLine(vm) + marks(view, vm, c));
     lines.push("");
   }
-  const unreg = view.drift === null ? null : vmStates(view).filter((s) => s.registered === null);
+  const unreg = unregisteredStates(view);
   if (unreg === null) {
-    // hostError is null only with --offline: the host was not asked, nothing failed.
-    const why = view.hostError === null
+    const why = view.host.kind === "offline"
       ? "--offline: the host was not read"
       : "the host could not be read";
     lines.push(`Unregistered VMs: unknown (${why})`);
   } else {
     lines.push(`Unregistered VMs: ${unreg.length}`);
     // One line per VM with its uuid: names may hold ", " and the uuid is what register-vm takes.
-    for (const s of unreg) lines.push(`  ${s.host!.nameLabel} (UUID: ${s.host!.uuid})`);
+    for (const s of unreg) lines.push(`  ${s.host.nameLabel} (UUID: ${s.host.uuid})`);
     if (unreg.length > 0) {
       lines.push("  (not registered - will default to Pool A if registered without --pool)");
     }
   }
-  if (view.drift !== null) lines.push("", summaryLine(view, c));
+  if (view.host.kind === "read") lines.push("", summaryLine(view, view.host, c));
   const enabled = pools.filter((p) => p.enabled).length;
   lines.push(
     "",
@@ -95,20 +95,17 @@ export function statusLines(
   return lines;
 }
 
-export function statusJson(pools: readonly PoolSummary[], view: ScanView): Record<string, unknown> {
-  const states = vmStates(view);
-  const unreg = view.drift === null ? null : states.filter((s) => s.registered === null);
+export function statusJson(pools: readonly PoolSummary[], view: ScanView): StatusJson {
+  const unreg = unregisteredStates(view);
+  const read = view.host.kind === "read" ? view.host : null;
   return {
-    host: { available: view.host !== null, error: view.hostError },
-    pools: POOL_IDS.map((id) => {
-      const p = pools.find((x) => x.poolId === id)!;
-      return {
+    host: { available: read !== null, error: hostError(view) },
+    pools: POOL_IDS.flatMap((id) =>
+      pools.filter((p) => p.poolId === id).map((p) => ({
         ...poolJson(p),
-        vms: states.filter((s) => s.registered?.pool === id)
-          .sort((a, b) => a.registered!.vmId - b.registered!.vmId)
-          .map((s) => scanVmJson(view, s)),
-      };
-    }),
+        vms: poolStates(view, id).map((s) => scanVmJson(view, s)),
+      }))
+    ),
     unregistered: unreg === null ? null : unreg.map((s) => scanVmJson(view, s)),
     summary: {
       pools: pools.length,
@@ -116,8 +113,8 @@ export function statusJson(pools: readonly PoolSummary[], view: ScanView): Recor
       vms_registered: view.registered.length,
       vms_unregistered: unreg === null ? null : unreg.length,
       vms_total: unreg === null ? null : view.registered.length + unreg.length,
-      drift_items: view.drift === null ? null : view.drift.items.length,
-      stale_runs: view.host === null ? null : view.staleRuns.size,
+      drift_items: read === null ? null : read.drift.items.length,
+      stale_runs: read === null ? null : view.staleRuns.size,
     },
   };
 }

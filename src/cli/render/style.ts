@@ -1,4 +1,4 @@
-// Colour for terminals only (never with NO_COLOR, never when piped): main.ts decides io.color.
+// Colour for terminals only (never with NO_COLOR, never when piped): process-io.ts decides io.color.
 
 export interface Paint {
   ok(s: string): string;

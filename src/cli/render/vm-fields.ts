@@ -1,6 +1,7 @@
 // How one VM's fields read in every layout and JSON shape, so all commands agree.
 import { buildDevice } from "../../domain/device-args.ts";
 import { type Priority, priorityName, type Vm } from "../../domain/types.ts";
+import type { VmJson } from "./json-types.ts";
 
 export function vmLabel(vm: { vmName: string | null }): string {
   return vm.vmName ?? "<no name>";
@@ -16,7 +17,7 @@ export function capitalize(s: string): string {
 }
 
 /** The JSON form of a registered VM (docs/json.md "vm"). */
-export function vmJson(vm: Vm): Record<string, unknown> {
+export function vmJson(vm: Vm): VmJson {
   return {
     vm_uuid: vm.vmUuid,
     vm_name: vm.vmName,
