@@ -214,18 +214,19 @@ Deno.test({
     const db = await offlineDb();
     const out = await onTerminal(["list-vms"], { VGPU_DB: db, NO_COLOR: "1" }, 120);
     const lines = out.split("\n");
-    // 5 + 36 + 9 + 8 fixed columns, 16 of borders: 46 columns are left for the 48-column name.
+    // 5 + 36 + 8 fixed columns, the pool's 10 ("A (Pool A)"), 16 of borders: 45 columns are left
+    // for the 48-column name.
     assert.ok(
       lines.includes(
         `│ 2     │ ${
           U(2)
-        } │ render-node-with-a-very…ng-descriptive-name-07 │ B         │ low      │`,
+        } │ render-node-with-a-ver…ng-descriptive-name-07 │ B (Pool B) │ low      │`,
       ),
       out,
     );
     assert.ok(
       lines.includes(
-        `│ 3     │ ${U(3)} │ ${FAMILY} family ☕${" ".repeat(34)} │ A         │ medium   │`,
+        `│ 3     │ ${U(3)} │ ${FAMILY} family ☕${" ".repeat(33)} │ A (Pool A) │ medium   │`,
       ),
       out,
     );
@@ -248,7 +249,7 @@ Deno.test({
           "VM ID:     2",
           `UUID:      ${U(2)}`,
           `Name:      ${LONG}`,
-          "vGPU Pool: B",
+          "vGPU Pool: B (Pool B)",
           "Priority:  low",
         ].join("\n"),
       ),
