@@ -58,7 +58,7 @@ export DENO_DIR DENO_NO_UPDATE_CHECK DENO_NO_PACKAGE_JSON
 set -- run @RUN_FLAGS@ @PERMISSIONS@ "$prefix/lib/@BUNDLE@" "$@"
 
 if [ ! -x "$prefix/bin/deno" ] || [ ! -f "$prefix/lib/@BUNDLE@" ]; then
-  echo "vgpu-admin: $prefix/bin/deno or $prefix/lib/@BUNDLE@ is missing; reinstall vgpu-admin-@VERSION@-linux-x64.tar.gz at /" >&2
+  echo "vgpu-admin: $prefix/bin/deno or $prefix/lib/@BUNDLE@ is missing; reinstall vgpu-admin @VERSION@ (the rpm, or the archive at /)" >&2
   exit 1
 fi
 if [ "$prefix" = @PREFIX@ ]; then

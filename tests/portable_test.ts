@@ -144,7 +144,7 @@ Deno.test({
         const f of [
           "bin/deno",
           "bin/vgpu-admin",
-          "lib/vgpu-admin.js",
+          "lib/app/main.js",
           "lib/ld-linux-x86-64.so.2",
           "lib/libc.so.6",
           "licenses/deno/LICENSE",

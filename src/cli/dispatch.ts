@@ -4,7 +4,7 @@ import type { Prompt } from "./confirm.ts";
 import { argvProblem } from "./argv-check.ts";
 import { fastParse } from "./fast-parse.ts";
 import { buildProgram } from "./program.ts";
-import type { Selected } from "./command-table.ts";
+import { type Selected, VERSION } from "./command-table.ts";
 import { type Loader, RawOptions } from "./command.ts";
 import { LOADERS } from "./command-loaders.ts";
 import { createDeps, type Env } from "./deps.ts";
@@ -25,6 +25,11 @@ export interface MainInput {
 /** Runs one command line and returns the exit code. */
 export async function main(input: MainInput): Promise<number> {
   const { io, env } = input;
+  // `--version` alone needs no parser: answered before commander loads (issue 12, start-up).
+  if (input.argv.length === 1 && (input.argv[0] === "--version" || input.argv[0] === "-V")) {
+    io.out.write(`${VERSION}\n`);
+    return EXIT.ok;
+  }
   const fast = fastParse(input.argv);
   if (fast !== null) return await runSelected(fast, input);
   const problem = argvProblem(input.argv);
