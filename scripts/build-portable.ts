@@ -206,10 +206,11 @@ async function owningPackage(lib: SharedLib): Promise<DebPackage> {
 
 // ---- 3. the program as one file -------------------------------------------------------------
 
-/** `deno bundle --code-splitting` into outdir (entry main.js); modules that main.ts imports but that do not exist (commands declared ahead
- * of their implementation) are left as imports that fail when that command runs, exactly as
- * `deno run main.ts` fails for them, and named in a warning. */
-async function bundle(outdir: string): Promise<string[]> {
+/** `deno bundle --code-splitting` into outdir (entry main.js), then lazyRequire(); modules that
+ * main.ts imports but that do not exist (commands declared ahead of their implementation) are
+ * left as imports that fail when that command runs, exactly as `deno run main.ts` fails for
+ * them, and named in a warning. The bench (scripts/bench/scenarios.ts) bundles with this too. */
+export async function bundle(outdir: string): Promise<string[]> {
   const base = ["bundle", "--quiet", "--platform=deno", "--code-splitting", "--outdir", outdir];
   const attempt = (external: string[]) =>
     new Deno.Command(Deno.execPath(), {
@@ -237,7 +238,41 @@ async function bundle(outdir: string): Promise<string[]> {
         missing.join(", "),
     );
   }
+  lazyRequire(outdir);
   return missing;
+}
+
+/** esbuild's CommonJS shim: a static `node:module` import and a createRequire call, in the
+ * shared helper chunk that main.js imports. */
+const REQUIRE_SHIM =
+  /^import \{ createRequire as (\w+) \} from "node:module";\nvar __require = \1\(import\.meta\.url\);\n/m;
+
+/**
+ * Makes the CommonJS shim load on first use instead of at every start: the static import of
+ * node:module (and createRequire) cost ~10-20 ms of each start (issue 12), and only the npm
+ * packages that call require() need it, in chunks that load with their command.
+ */
+function lazyRequire(outdir: string) {
+  for (const e of Deno.readDirSync(outdir)) {
+    const path = `${outdir}/${e.name}`;
+    const code = Deno.readTextFileSync(path);
+    if (!REQUIRE_SHIM.test(code)) continue;
+    Deno.writeTextFileSync(
+      path,
+      code.replace(
+        REQUIRE_SHIM,
+        "// vgpu-admin build: createRequire on first use, not at start (scripts/build-portable.ts)\n" +
+          "var __vgpu_require;\n" +
+          "var __require = (id) => (__vgpu_require ??= globalThis.process.getBuiltinModule(" +
+          '"node:module").createRequire(import.meta.url))(id);\n',
+      ),
+    );
+  }
+  for (const e of Deno.readDirSync(outdir)) {
+    if (/^import\b[^;]*"node:module";/m.test(Deno.readTextFileSync(`${outdir}/${e.name}`))) {
+      fail(`lib/app/${e.name} still imports node:module at start (esbuild's shim changed?)`);
+    }
+  }
 }
 
 /** Every module specifier left in the bundle: only node: built-ins, the bundle's own chunks
@@ -546,10 +581,12 @@ function* walk(dir: string): Generator<string> {
   }
 }
 
-try {
-  await build();
-} catch (e) {
-  if (!(e instanceof BuildError)) throw e;
-  console.error(`error: build:portable: ${e.message}`);
-  Deno.exit(1);
+if (import.meta.main) {
+  try {
+    await build();
+  } catch (e) {
+    if (!(e instanceof BuildError)) throw e;
+    console.error(`error: build:portable: ${e.message}`);
+    Deno.exit(1);
+  }
 }
