@@ -197,6 +197,15 @@ Deno.test({
         new RegExp(`^Registered VM ${UUID1} .*vGPU pool A, .*VM ID 1$`, "m"),
       );
 
+      // commander and cli-table3 are CommonJS: their require() goes through the bundle's lazy
+      // createRequire shim (scripts/build-portable.ts lazyRequire).
+      const help = await cli(["--help"]);
+      assert.equal(help.code, 0, help.stderr);
+      assert.match(help.stdout, /^Usage: vgpu-admin \[options\] \[command\]/);
+      const table = await cli(["list-vms", `--db=${DB}`]);
+      assert.equal(table.code, 0, table.stderr);
+      assert.match(table.stdout, new RegExp(`│ 1 +│ ${UUID1} │`));
+
       const status = await cli(["status", "--format=json", "--offline", `--db=${DB}`]);
       assert.equal(status.code, 0, status.stderr);
       const json = JSON.parse(status.stdout);
