@@ -15,7 +15,15 @@ prefix=@PREFIX@
 # with plain `readlink` (coreutils and busybox; `-f` is not POSIX); without it, the built-in
 # prefix above is used. Nothing here needs /dev (stderr is closed, not sent to /dev/null).
 self=$0
+# The usual case first, without a subshell or a readlink (each a fork: the hook runs this at
+# every VM start): this script is the installed one, however it was reached (`-ef` follows
+# symlinks; dash, bash and busybox sh know it).
+if [ "${self#*/}" != "$self" ] && [ "$self" -ef "$prefix/bin/vgpu-admin" ] &&
+  [ -f "$prefix/lib/@BUNDLE@" ]; then
+  self=
+fi
 case $self in
+  '') ;;
   */*) ;;
   *) self=$(command -v -- "$self") || self= ;;
 esac

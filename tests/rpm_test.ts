@@ -129,8 +129,13 @@ Deno.test({
       Deno.copyFileSync(BUSYBOX, `${root}/bin/sh`);
       Deno.chmodSync(`${root}/bin/sh`, 0o755);
 
-      // Install: the scriptlets run in the root with busybox as /bin/sh.
-      ok(await rpm("-i", "--nodeps", RPM), "rpm -i");
+      // Install: the scriptlets run in the root with busybox as /bin/sh; %post runs the program
+      // (install-hook), which needs /proc.
+      await mountProc(`${root}/proc`);
+      procMounted = true;
+      const installed = await rpm("-i", "--nodeps", RPM);
+      ok(installed, "rpm -i");
+      assert.match(installed.stdout, /database .*vgpu_config\.db: created/);
       assert.equal((await rpm("-q", "vgpu-admin")).stdout, `vgpu-admin-${VERSION}-1.x86_64\n`);
       assert.deepEqual(await rpm("-V", "--nodeps", "vgpu-admin"), {
         code: 0,
@@ -141,10 +146,10 @@ Deno.test({
       assert.equal(hookText, Deno.readTextFileSync(`${ROOT}/hooks/vm-pre-start/10-vgpu-admin`));
       assert.equal(Deno.statSync(`${root}${HOOK}`).mode! & 0o7777, 0o755);
       assert.ok(Deno.statSync(`${root}/usr/share/bash-completion/completions/vgpu-admin`).size);
-      assert.ok(!exists(`${root}/etc/vgpu`), "the package creates no database");
+      // %post created the database; the package does not own it.
+      assert.ok(Deno.statSync(`${root}${DB}`).isFile, "%post created no database");
+      assert.match((await rpm("-qf", DB)).stdout, /is not owned by any package/);
 
-      await mountProc(`${root}/proc`);
-      procMounted = true;
       assert.deepEqual(await cli("--version"), { code: 0, stdout: `${VERSION}\n`, stderr: "" });
       const reg = await cli("register-vm", "--offline", `--vm-uuid=${UUID1}`, "--vm-name=vm one");
       ok(reg, "register-vm");

@@ -31,7 +31,6 @@ import {
 } from "./hosts.ts";
 import { type Bench, type Case, median, type Result, type Sample } from "./measure.ts";
 
-
 export interface ColdFigures {
   floor: Result;
   loads: { name: string; r: Result }[];
@@ -192,7 +191,7 @@ function staticNodeImports(dir: string): string[] {
 /** argv of the portable form, or an error line. */
 async function portableArgv(
   work: string,
-): Promise<{ argv: string[]; form: string; app: string } | string> {
+): Promise<{ argv: string[]; direct?: string[]; form: string; app: string } | string> {
   const app = `${work}/app`;
   const err = await splitBundle(app);
   if (err !== null) return err;
@@ -221,8 +220,20 @@ async function portableArgv(
   const lib = `${root}/opt/vgpu-admin/lib`;
   Deno.removeSync(`${lib}/app`, { recursive: true });
   Deno.renameSync(app, `${lib}/app`);
+  const opt = `${root}/opt/vgpu-admin`;
   return {
-    argv: [`${root}/opt/vgpu-admin/bin/vgpu-admin`],
+    argv: [`${opt}/bin/vgpu-admin`],
+    direct: [
+      `${opt}/lib/ld-linux-x86-64.so.2`,
+      "--library-path",
+      `${opt}/lib`,
+      `${opt}/bin/deno`,
+      "run",
+      "--quiet",
+      ...BUNDLE_FLAGS,
+      ...CLI_PERMISSIONS,
+      `${opt}/lib/app/main.js`,
+    ],
     form: `${ARCHIVE.slice(ROOT.length + 1)}: its launcher and runtime (through its ld.so, as ` +
       "from a moved tree), with a split bundle of this source",
     app: `${lib}/app`,
@@ -453,8 +464,13 @@ export async function runScenarios(b: Bench): Promise<Figures> {
       floorCase,
     );
     b.section = `portable list-vms, each run after a deno run of it (${COLD_RUNS} rounds)`;
-    const [, pList] = await b.group(
-      [{
+    const direct: Case[] = p.direct === undefined ? [] : [{
+      label: "portable runtime, no launcher: list-vms",
+      size: smallSize,
+      spec: { argv: [...p.direct, "list-vms"], env: env(small.env) },
+    }];
+    const listRuns = await b.group(
+      [...direct, {
         label: "portable: list-vms (table)",
         size: smallSize,
         spec: { argv: [...p.argv, "list-vms"], env: env(small.env) },
@@ -466,6 +482,7 @@ export async function runScenarios(b: Bench): Promise<Figures> {
         spec: { argv: [...CLI, "list-vms"], env: small.env },
       },
     );
+    const pList = listRuns[listRuns.length - 1];
     b.section =
       `portable startup-hook (stub xe), each run after a deno run of it (${COLD_RUNS} rounds)`;
     const [, pHook] = await b.group(
