@@ -20,14 +20,21 @@ export function writeJson(out: Output, body: object): void {
   // JSON.stringify(doc, null, 2), without the whole text in memory at once, which took
   // status --format=json at 10,000 VMs past 100 MB peak RSS (issue 12, docs/benchmark.md).
   const w = bufferedOutput(out);
-  writeValue(w, { schema_version: JSON_SCHEMA_VERSION, ...body }, "", 0);
+  writeValue(w, { schema_version: JSON_SCHEMA_VERSION, ...body }, "");
   w.write("\n");
   w.flush();
 }
 
-/** Containers nested deeper than this are written by one JSON.stringify each. */
-const SPLIT_DEPTH = 4;
+/** An array at least this long is written element by element. */
+const SPLIT_LENGTH = 32;
 const FLUSH_AT = 65536;
+
+/** Holds an array of SPLIT_LENGTH elements or more, at any depth (plain data only). */
+function large(v: unknown): boolean {
+  if (v === null || typeof v !== "object") return false;
+  if (Array.isArray(v)) return v.length >= SPLIT_LENGTH || v.some(large);
+  return Object.values(v).some(large);
+}
 
 function bufferedOutput(out: Output): Output & { flush(): void } {
   let pending = "";
@@ -47,20 +54,21 @@ function bufferedOutput(out: Output): Output & { flush(): void } {
 }
 
 /** JSON.stringify(v, null, 2) at `indent`, written in pieces (plain data only, as ours is). */
-function writeValue(out: Output, v: unknown, indent: string, depth: number): void {
+function writeValue(out: Output, v: unknown, indent: string): void {
   const inner = indent + "  ";
-  if (depth < SPLIT_DEPTH && Array.isArray(v) && v.length > 0) {
+  const split = large(v);
+  if (split && Array.isArray(v)) {
     out.write("[");
     v.forEach((el, i) => {
       out.write((i === 0 ? "\n" : ",\n") + inner);
       const plain = el === undefined || typeof el === "function" || typeof el === "symbol";
-      writeValue(out, plain ? null : el, inner, depth + 1);
+      writeValue(out, plain ? null : el, inner);
     });
     out.write(`\n${indent}]`);
     return;
   }
   if (
-    depth < SPLIT_DEPTH && v !== null && typeof v === "object" && !Array.isArray(v) &&
+    split && v !== null && typeof v === "object" && !Array.isArray(v) &&
     typeof (v as { toJSON?: unknown }).toJSON !== "function"
   ) {
     const entries = Object.entries(v).filter(([, x]) =>
@@ -73,7 +81,7 @@ function writeValue(out: Output, v: unknown, indent: string, depth: number): voi
     out.write("{");
     entries.forEach(([k, x], i) => {
       out.write(`${i === 0 ? "\n" : ",\n"}${inner}${JSON.stringify(k)}: `);
-      writeValue(out, x, inner, depth + 1);
+      writeValue(out, x, inner);
     });
     out.write(`\n${indent}}`);
     return;
