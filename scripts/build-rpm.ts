@@ -1,7 +1,8 @@
-// deno task build:rpm [--release=N] [--archive=PATH] [--outdir=DIR]: the RPM for XCP-ng 8.x dom0
-// (issue 12), dist/vgpu-admin-<version>-<N>.x86_64.rpm (N defaults to 1), made offline with the
+// deno task build:rpm [--release=N] [--archive=PATH] [--outdir=DIR] [--fast]: the RPM for
+// XCP-ng 8.x dom0 (issue 12), dist/vgpu-admin-<version>-<N>.x86_64.rpm (N defaults to 1), made offline with the
 // rpmbuild of Debian's `rpm` package from packaging/vgpu-admin.spec and the portable archive
-// (`deno task build:portable`, run first unless --archive names one already built).
+// (`deno task build:portable`, run first unless --archive names one already built). --fast:
+// gzip level 1 instead of 9 (tests/rpm_test.ts's rebuilt release; same contents).
 //
 // The result must install with the rpm 4.11 of CentOS 7 / XCP-ng 8.2-8.3, so it is checked
 // before it is written: gzip payload (Debian's rpmbuild defaults to zstd, which 4.11 cannot
@@ -60,17 +61,22 @@ interface Args {
   release: number;
   archive: string | null;
   outdir: string;
+  fast: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { release: 1, archive: null, outdir: `${ROOT}/dist` };
+  const a: Args = { release: 1, archive: null, outdir: `${ROOT}/dist`, fast: false };
   for (const arg of argv) {
+    if (arg === "--fast") {
+      a.fast = true;
+      continue;
+    }
     const m = arg.match(/^--(release|archive|outdir)=(.*)$/);
     if (!m) {
       fail(
         `unknown argument ${
           JSON.stringify(arg)
-        }; usage: [--release=N] [--archive=PATH] [--outdir=DIR]`,
+        }; usage: [--release=N] [--archive=PATH] [--outdir=DIR] [--fast]`,
       );
     }
     if (m[1] === "release") {
@@ -126,6 +132,7 @@ async function build(args: Args): Promise<string> {
     const spec = Deno.readTextFileSync(`${ROOT}/packaging/vgpu-admin.spec`)
       .replaceAll("@VERSION@", VERSION)
       .replaceAll("@RELEASE@", String(args.release))
+      .replaceAll("@GZIP_LEVEL@", args.fast ? "1" : "9")
       .replaceAll("@ARCHIVE@", archive)
       .replaceAll("@DENO_VERSION@", Deno.version.deno)
       .replaceAll("@HOOK@", `${ROOT}/hooks/vm-pre-start/10-vgpu-admin`)

@@ -189,6 +189,7 @@ Deno.test({
         "--release=2",
         `--archive=${ARCHIVE}`,
         `--outdir=${out}`,
+        "--fast",
       ]);
       ok(build, "build:rpm --release=2");
       ok(await rpm("-U", "--nodeps", `${out}/vgpu-admin-${VERSION}-2.x86_64.rpm`), "rpm -U");
