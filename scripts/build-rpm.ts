@@ -1,8 +1,8 @@
 // deno task build:rpm [--release=N] [--archive=PATH] [--outdir=DIR] [--fast]: the RPM for
-// XCP-ng 8.x dom0 (issue 12), dist/vgpu-admin-<version>-<N>.x86_64.rpm (N defaults to 1), made offline with the
-// rpmbuild of Debian's `rpm` package from packaging/vgpu-admin.spec and the portable archive
-// (`deno task build:portable`, run first unless --archive names one already built). --fast:
-// gzip level 1 instead of 9 (tests/rpm_test.ts's rebuilt release; same contents).
+// XCP-ng 8.x dom0 (issue 12), dist/vgpu-admin-<version>-<N>.x86_64.rpm (N defaults to 1), made
+// offline with the rpmbuild of Debian's `rpm` package from packaging/vgpu-admin.spec and the
+// portable archive (`deno task build:portable`, run first unless --archive names one already
+// built). --fast: gzip level 1 instead of 9 (the release tests/rpm_test.ts rebuilds).
 //
 // The result must install with the rpm 4.11 of CentOS 7 / XCP-ng 8.2-8.3, so it is checked
 // before it is written: gzip payload (Debian's rpmbuild defaults to zstd, which 4.11 cannot
