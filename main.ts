@@ -2,12 +2,18 @@
 // A command's code is imported only when it runs: the start hook runs at every VM start, so
 // start-up time is part of the product (design.md §6).
 import type { Env } from "./src/cli/deps.ts";
-import { main } from "./src/cli/dispatch.ts";
-import { systemIo, terminalPrompt } from "./src/cli/process-io.ts";
-
-export { main } from "./src/cli/dispatch.ts";
+import denoJson from "./deno.json" with { type: "json" };
 
 if (import.meta.main) {
+  // `--version` alone loads nothing else: no parser, store or xe modules (issue 12).
+  if (Deno.args.length === 1 && (Deno.args[0] === "--version" || Deno.args[0] === "-V")) {
+    Deno.stdout.writeSync(new TextEncoder().encode(`${denoJson.version}\n`));
+    Deno.exit(0);
+  }
+  const [{ main }, { systemIo, terminalPrompt }] = await Promise.all([
+    import("./src/cli/dispatch.ts"),
+    import("./src/cli/process-io.ts"),
+  ]);
   const io = systemIo();
   const env: Env = { get: (n) => Deno.env.get(n), all: () => Deno.env.toObject() };
   const code = await main({ argv: Deno.args, io, env, prompt: terminalPrompt });
