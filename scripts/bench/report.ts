@@ -112,9 +112,9 @@ export function report(
   for (const l of cold.loads) attr(`floor + import ${l.name}`, l.r.min - floor.min);
   if (portable !== null) {
     attr(
-      `floor + portable main's ${portable.nodeImports.length} static node: imports`,
+      `floor + createRequire and ${portable.nodeImports.length} node: imports`,
       portable.nodeLoad.min - floor.min,
-      "(with createRequire)",
+      "(what the lazy require shim keeps off the start)",
     );
   }
   attr(

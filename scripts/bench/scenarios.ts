@@ -438,7 +438,7 @@ export async function runScenarios(b: Bench): Promise<Figures> {
     const [, nodeLoad, pVersion] = await b.group(
       [
         {
-          label: "FLOOR + portable main's node: imports",
+          label: "FLOOR + createRequire (lazy in the build)",
           size: smallSize,
           spec: {
             argv: [
