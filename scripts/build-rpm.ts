@@ -99,8 +99,10 @@ async function build(args: Args): Promise<string> {
       args: ["run", "--allow-all", `${ROOT}/scripts/build-portable.ts`],
       cwd: ROOT,
       stdin: "null",
+      stdout: "inherit",
+      stderr: "inherit",
     }).output();
-    if (r.code !== 0) fail("build:portable failed");
+    if (r.code !== 0) fail("build:portable failed (above)");
     archive = `${ROOT}/dist/vgpu-admin-${VERSION}-linux-x64.tar.gz`;
   }
   try {
