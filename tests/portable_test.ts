@@ -197,8 +197,8 @@ Deno.test({
         new RegExp(`^Registered VM ${UUID1} .*vGPU pool A, .*VM ID 1$`, "m"),
       );
 
-      // commander and cli-table3 are CommonJS: their require() goes through the bundle's lazy
-      // createRequire shim (scripts/build-portable.ts lazyRequire).
+      // --help loads commander (CommonJS, in its own chunks: scripts/build-portable.ts), the
+      // table renderer its own chunk.
       const help = await cli(["--help"]);
       assert.equal(help.code, 0, help.stderr);
       assert.match(help.stdout, /^Usage: vgpu-admin \[options\] \[command\]/);
