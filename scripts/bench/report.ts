@@ -120,7 +120,7 @@ export function report(
   attr(
     "list-vms (table) − list-vms --format=json",
     cold.list.min - cold.listJson.min,
-    "the table loads cli-table3",
+    "the table renderer",
   );
   attr(
     "startup-hook: fake xe − stub xe",
