@@ -9,9 +9,8 @@ import { Xe } from "../xe/client.ts";
 import { DEFAULT_INVENTORY, readLocalHostUuid } from "../xe/inventory.ts";
 import type { Prompt } from "./confirm.ts";
 import type { IO } from "./io.ts";
-import { createInterrupts, type Interrupts } from "./interrupts.ts";
-import { interruptedLine } from "../ops/vm-claim.ts";
-import { createVmLocks, type VmLocks } from "../store/vm-lock.ts";
+import type { CaughtSignal } from "./exit-code.ts";
+import type { VmLocks } from "../store/vm-lock.ts";
 
 export interface Env {
   get(name: string): string | undefined;
@@ -37,8 +36,13 @@ export interface Deps {
   localHost(): string | null;
   /** The per-VM operation locks (files beside the database), taken by commands that change VMs. */
   locks(): VmLocks;
-  /** Signals caught during a change's apply phase. */
-  interrupts: Interrupts;
+  /** Signals caught during a change's apply phase (src/cli/interrupts.ts, loaded when used). */
+  interrupts: {
+    /** Runs `fn` with SIGINT, SIGTERM and SIGHUP caught. */
+    guard<T>(fn: () => Promise<T>): Promise<T>;
+    /** The first signal caught, or null. */
+    received(): CaughtSignal | null;
+  };
   /** The command being run (journal entries and lock holders name it). */
   command: string;
   /** Releases what was opened (dispatch.ts calls it once the command ends). */
@@ -103,6 +107,8 @@ export function createDeps(input: DepsInput): Deps {
   let settings: Promise<Settings> | null = null;
   let xe: Promise<Xe> | null = null;
   let locks: VmLocks | null = null;
+  let lockModule: typeof import("../store/vm-lock.ts") | null = null;
+  let caught: CaughtSignal | null = null;
   const runnerFor = (s: Settings): XeRunner =>
     input.xeRunner ??
       createXeRunner({ xePath, defaultTimeoutMs: s.xeTimeoutS * 1000, env: input.env.all() });
@@ -114,7 +120,7 @@ export function createDeps(input: DepsInput): Deps {
     dbPath,
     xePath,
     store() {
-      store ??= openDatabase(dbPath, { now }).then((opened) => {
+      store ??= openDatabase(dbPath, { now }).then(async (opened) => {
         if (opened.backupPath !== null) {
           input.io.err.write(
             `Migrated the database schema; a copy of the previous database is at ${opened.backupPath}\n`,
@@ -124,7 +130,9 @@ export function createDeps(input: DepsInput): Deps {
           actor: actorFrom(input.env),
           command: input.command,
         }, now);
-        warnInterrupted(st, deps, input.command);
+        // the start hook runs inside our own vm-start: nothing of the journal is on its path
+        if (input.command !== "startup-hook") lockModule = await import("../store/vm-lock.ts");
+        if (!NO_WARNING.has(input.command)) await warnInterrupted(st, deps);
         return st;
       });
       return store;
@@ -155,10 +163,18 @@ export function createDeps(input: DepsInput): Deps {
       return new Xe(bounded, { platformKey: s.platformKey });
     },
     locks() {
-      locks ??= createVmLocks(dbPath, { command: input.command, pid: Deno.pid, now });
+      // loaded with the store: every command that locks a VM has opened the database first
+      if (lockModule === null) throw new Error("VM locks used before the database was opened");
+      locks ??= lockModule.createVmLocks(dbPath, { command: input.command, pid: Deno.pid, now });
       return locks;
     },
-    interrupts: createInterrupts(input.io),
+    interrupts: {
+      async guard(fn) {
+        const { guardSignals } = await import("./interrupts.ts");
+        return await guardSignals(input.io, (sig) => (caught ??= sig), fn);
+      },
+      received: () => caught,
+    },
     command: input.command,
     localHost() {
       return readLocalHostUuid(input.env.get("VGPU_INVENTORY") || DEFAULT_INVENTORY);
@@ -175,8 +191,7 @@ export function createDeps(input: DepsInput): Deps {
 const NO_WARNING = new Set(["startup-hook", "recover"]);
 
 /** One warning line per operation left open by a process that is gone (design.md §5 step 10). */
-function warnInterrupted(store: Store, deps: Deps, command: string): void {
-  if (NO_WARNING.has(command)) return;
+async function warnInterrupted(store: Store, deps: Deps): Promise<void> {
   let entries;
   try {
     entries = store.openJournalEntries();
@@ -186,5 +201,6 @@ function warnInterrupted(store: Store, deps: Deps, command: string): void {
   } catch {
     return; // a damaged journal is doctor's to report; it must not stop every command
   }
+  const { interruptedLine } = await import("../ops/vm-claim.ts");
   for (const e of entries) deps.io.err.write(`warning: ${interruptedLine(e)}\n`);
 }

@@ -1,15 +1,12 @@
 // Runs one command line: parse (fast path, else commander), load the command, run it with its
 // deps, and turn its outcome or error into the exit code.
 import type { Prompt } from "./confirm.ts";
-import { argvProblem } from "./argv-check.ts";
 import { fastParse } from "./fast-parse.ts";
-import { buildProgram } from "./program.ts";
 import { type Selected, VERSION } from "./command-table.ts";
 import { type Loader, RawOptions } from "./command.ts";
 import { LOADERS } from "./command-loaders.ts";
 import { createDeps, type Env } from "./deps.ts";
-import { EXIT, exitCodeFor } from "./exit-code.ts";
-import { SIGNAL_EXIT } from "./interrupts.ts";
+import { EXIT, exitCodeFor, SIGNAL_EXIT } from "./exit-code.ts";
 import type { IO } from "./io.ts";
 
 export interface MainInput {
@@ -32,6 +29,11 @@ export async function main(input: MainInput): Promise<number> {
   }
   const fast = fastParse(input.argv);
   if (fast !== null) return await runSelected(fast, input);
+  // Everything else (help, errors, suggestions) loads only now: not on the hook's path.
+  const [{ argvProblem }, { buildProgram }] = await Promise.all([
+    import("./argv-check.ts"),
+    import("./program.ts"),
+  ]);
   const problem = argvProblem(input.argv);
   if (problem !== null) {
     io.err.write(`error: ${problem.message}\n`);

@@ -23,3 +23,8 @@ export function exitCodeFor(e: unknown, io: IO, debug: boolean): number {
   if (debug && e instanceof Error && e.stack) io.err.write(e.stack + "\n");
   return EXIT.failed;
 }
+
+export type CaughtSignal = "SIGINT" | "SIGTERM" | "SIGHUP";
+
+/** The exit code for a run ended by a signal: 128 + its number (130, 143, 129). */
+export const SIGNAL_EXIT: Record<CaughtSignal, number> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };

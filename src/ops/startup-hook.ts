@@ -5,7 +5,6 @@ import { mergeDeviceArgs, parseDeviceArgs, sameConfig } from "../domain/device-a
 import type { Settings } from "../domain/settings.ts";
 import type { Store } from "../store/store.ts";
 import type { Xe } from "../xe/client.ts";
-import { setArgsVerified } from "./xe-write.ts";
 
 export type HookAction = "in-sync" | "repaired" | "unregistered" | "collision";
 
@@ -34,6 +33,8 @@ export async function checkVmStart(
       return { action: "in-sync", detail: "vGPU args match the database", refuse: false };
     }
     const repaired = mergeDeviceArgs(args, vm);
+    // a lost answer is read back (design.md §5 step 11); loaded only on this rare repair path
+    const { setArgsVerified } = await import("./xe-write.ts");
     await setArgsVerified(xe, vmUuid, repaired);
     const refuse = settings.hookStrict;
     // A refused start does not run, so it does not run stale either.
