@@ -327,15 +327,16 @@ Deno.test({
         assert.deepEqual(await dirState(dir), before, argv[0]);
       }
       // A database to create there: the file cannot be, nor a directory below it.
-      const create = await runNoDac(["--db", `${dir}/new.db`, "list-pools"]);
+      // (a command that writes: only those create a missing database)
+      const create = await runNoDac(["--db", `${dir}/new.db`, "settings", "xe-timeout", "30"]);
       assertOneErrorLine(
         "create in a read-only directory",
         create,
         new RegExp(
-          `^error: cannot create database ${dir}/new\\.db: permission denied; run as root or pass --db PATH$`,
+          `^error: cannot create database ${dir}/new\\.db: its directory ${dir} is read-only \\(permission denied\\); run as root or pass --db PATH$`,
         ),
       );
-      const mk = await runNoDac(["--db", `${dir}/sub/new.db`, "list-pools"]);
+      const mk = await runNoDac(["--db", `${dir}/sub/new.db`, "settings", "xe-timeout", "30"]);
       assertOneErrorLine(
         "mkdir in a read-only directory",
         mk,

@@ -765,7 +765,7 @@ Deno.test("stdin, as a subprocess: export | import - --yes round trip", async ()
 Deno.test("a database changed while the import waited for confirmation: nothing written", async () => {
   const d = newDb();
   await d.ok(["register-vm", `--vm-uuid=${UUID1}`, "--vm-id=1", "--offline"]);
-  const opened = await openDatabase(d.path, { now: () => T0 });
+  const opened = await openDatabase(d.path, { now: () => T0, create: true });
   const store = new Store(opened.db, d.path, { actor: "t", command: "import" }, () => T0);
   try {
     const { config } = parseConfigFile(JSON.stringify(exportDoc([vmEntry(UUID2, 2)])));

@@ -1,5 +1,5 @@
-// Files that hold the host's VM inventory are 0600 whatever the umask: a database initialised
-// from an existing empty file, and the copy taken before a migration. Exports never replace
+// Files that hold the host's VM inventory are 0600 whatever the umask: a database created by
+// vgpu-admin, and the copy taken before a migration (a file it did not create keeps its mode). Exports never replace
 // the database's own files.
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
@@ -7,13 +7,18 @@ import { cliCommand, fileHash, runCli, runInProcess, tempDir } from "./helpers.t
 
 const v1 = Deno.readTextFileSync(new URL("../sql/001_initial.sql", import.meta.url));
 
-Deno.test("an existing empty database file is initialised 0600", async () => {
+Deno.test("an existing empty file: a read refuses it, a write initialises it and keeps its mode", async () => {
   const db = `${tempDir()}/empty.db`;
   Deno.writeTextFileSync(db, "", { mode: 0o644 });
   Deno.chmodSync(db, 0o644);
-  const r = await runInProcess(["list-pools"], { env: { VGPU_DB: db } });
+  const read = await runInProcess(["list-pools"], { env: { VGPU_DB: db } });
+  assert.equal(read.code, 1, read.stderr);
+  assert.match(read.stderr, /^error: database \S+ is empty \(no vgpu-admin data yet\); a command/);
+  assert.equal(Deno.statSync(db).size, 0);
+  const r = await runInProcess(["settings", "xe-timeout", "30"], { env: { VGPU_DB: db } });
   assert.equal(r.code, 0, r.stderr);
-  assert.equal(Deno.statSync(db).mode! & 0o777, 0o600);
+  // Never a chmod of a file this run did not create (design.md §7); doctor reports the mode.
+  assert.equal(Deno.statSync(db).mode! & 0o777, 0o644);
 });
 
 Deno.test("the backup taken before a migration is 0600 even under umask 000", async () => {
@@ -43,7 +48,7 @@ Deno.test("the backup taken before a migration is 0600 even under umask 000", as
 
 Deno.test("export --output refuses the database's -wal and -shm files", async () => {
   const db = `${tempDir()}/x.db`;
-  assert.equal((await runCli(["list-pools"], { env: { VGPU_DB: db } })).code, 0);
+  assert.equal((await runCli(["settings", "xe-timeout", "30"], { env: { VGPU_DB: db } })).code, 0);
   for (const suffix of ["-wal", "-shm"]) {
     const target = db + suffix;
     Deno.writeTextFileSync(target, "", { append: true });

@@ -48,7 +48,7 @@ async function openStore(
   now: () => Date = () => T0,
   audit: AuditContext = { actor: "tester", command: "test" },
 ): Promise<Opened> {
-  const o = await openDatabase(path, { now });
+  const o = await openDatabase(path, { now, create: true });
   return {
     store: new Store(o.db, path, audit, now),
     db: o.db,
@@ -164,8 +164,10 @@ Deno.test("a new database: directory 0755, file 0600, connection settings, versi
 
 Deno.test("the directory is 0755 and the file 0600 whatever the umask (subprocess)", async () => {
   const dir = tempDir("vgpu-umask-");
-  const script = `umask 077; "$@" --db "${dir}/strict/etc/vgpu/a.db" list-pools >/dev/null || exit 9
-umask 000; "$@" --db "${dir}/loose/vgpu/b.db" list-pools >/dev/null || exit 9`;
+  // A command that writes creates the database (a read command never does).
+  const script =
+    `umask 077; "$@" --db "${dir}/strict/etc/vgpu/a.db" settings xe-timeout 30 >/dev/null || exit 9
+umask 000; "$@" --db "${dir}/loose/vgpu/b.db" settings xe-timeout 30 >/dev/null || exit 9`;
   const r = await new Deno.Command("sh", {
     args: ["-c", script, "sh", ...cliCommand()],
     stdout: "piped",
@@ -524,6 +526,7 @@ Deno.test("indexes idx_vm_uuid, idx_vm_pool, idx_vm_priority exist on the right 
 
 Deno.test("schema prints the CREATE statements, and they rebuild the same schema", async () => {
   const path = dbPath();
+  await runInProcess(["settings", "xe-timeout", "30"], { env: { VGPU_DB: path } });
   const r = await runInProcess(["schema"], { env: { VGPU_DB: path } });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stderr, "");
@@ -603,7 +606,7 @@ Deno.test("updated_at follows each change; created_at never moves", async () => 
 
 Deno.test("set-pool-name through the CLI stamps updated_at with the injected clock", async () => {
   const path = dbPath();
-  await runInProcess(["list-pools"], { env: { VGPU_DB: path }, now: () => T0 });
+  await runInProcess(["settings", "xe-timeout", "30"], { env: { VGPU_DB: path }, now: () => T0 });
   const r = await runInProcess(["set-pool-name", "--pool-id=b", "--name=Dev"], {
     env: { VGPU_DB: path },
     now: () => new Date("2026-03-04T05:06:07.890Z"),

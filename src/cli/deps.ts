@@ -1,6 +1,6 @@
 // What a command's run(opts, deps) may use (style.md rule 3). Built once by dispatch.ts (or a
 // test); the store and xe open lazily, so a command that needs neither pays for neither.
-import { XeTimeoutError } from "../domain/errors.ts";
+import { UsageError, XeTimeoutError } from "../domain/errors.ts";
 import { resolveSettings, type Settings } from "../domain/settings.ts";
 import { DEFAULT_DB_PATH, openDatabase } from "../store/open.ts";
 import { Store } from "../store/store.ts";
@@ -27,7 +27,11 @@ export interface Deps {
   dbPath: string;
   /** The path or name of xe: VGPU_XE, else `xe` on PATH. */
   xePath: string;
-  store(): Promise<Store>;
+  /**
+   * The database, opened once. A missing one is created only with `create` (commands that
+   * write); otherwise "no database at PATH" (design.md §7).
+   */
+  store(o?: { create?: boolean }): Promise<Store>;
   settings(): Promise<Settings>;
   xe(): Promise<Xe>;
   /** An xe client whose every call ends by `deadline` (epoch ms): the start hook's 15 s bound. */
@@ -60,9 +64,27 @@ export interface DepsInput {
   xeRunner?: XeRunner;
 }
 
+/**
+ * --db, else VGPU_DB, else the default. An empty value (`--db="$UNSET"`) is a usage error: it
+ * must never silently mean the production database.
+ */
 export function resolveDbPath(dbOption: string | undefined, env: Env): string {
-  const p = dbOption ?? env.get("VGPU_DB") ?? DEFAULT_DB_PATH;
-  return p === "" ? DEFAULT_DB_PATH : p;
+  if (dbOption !== undefined) {
+    if (dbOption.trim() === "") {
+      throw new UsageError(
+        "--db is empty; give the database path, or leave --db out for /etc/vgpu/vgpu_config.db",
+      );
+    }
+    return dbOption;
+  }
+  const v = env.get("VGPU_DB");
+  if (v === undefined) return DEFAULT_DB_PATH;
+  if (v.trim() === "") {
+    throw new UsageError(
+      "VGPU_DB is set but empty; give the database path, or unset VGPU_DB for /etc/vgpu/vgpu_config.db",
+    );
+  }
+  return v;
 }
 
 /**
@@ -119,8 +141,8 @@ export function createDeps(input: DepsInput): Deps {
     prompt: input.prompt,
     dbPath,
     xePath,
-    store() {
-      store ??= openDatabase(dbPath, { now }).then(async (opened) => {
+    store(o) {
+      store ??= openDatabase(dbPath, { now, create: o?.create === true }).then(async (opened) => {
         if (opened.backupPath !== null) {
           input.io.err.write(
             `Migrated the database schema; a copy of the previous database is at ${opened.backupPath}\n`,

@@ -62,15 +62,17 @@ export async function main(input: MainInput): Promise<number> {
 }
 
 async function runSelected(s: Selected, input: MainInput): Promise<number> {
-  const deps = createDeps({
-    io: input.io,
-    env: input.env,
-    prompt: input.prompt,
-    command: s.name,
-    dbOption: s.db,
-    now: input.now,
-  });
+  let deps: ReturnType<typeof createDeps> | null = null;
   try {
+    // Inside the try: an empty --db or VGPU_DB is a usage error like any other.
+    deps = createDeps({
+      io: input.io,
+      env: input.env,
+      prompt: input.prompt,
+      command: s.name,
+      dbOption: s.db,
+      now: input.now,
+    });
     const mod = await (input.loaders ?? LOADERS)[s.name]();
     const { args, ...values } = s.raw;
     const raw = new RawOptions(values, Array.isArray(args) ? args : []);
@@ -88,6 +90,6 @@ async function runSelected(s: Selected, input: MainInput): Promise<number> {
     // The start hook exits 2 only for a strict refusal (design.md §4): never for a usage error.
     return s.name === "startup-hook" && code === EXIT.usage ? EXIT.failed : code;
   } finally {
-    deps.close();
+    deps?.close();
   }
 }

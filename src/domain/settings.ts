@@ -27,6 +27,9 @@ function seconds(key: string, max: number) {
   };
 }
 
+/** The platform map keys that carry QEMU args (the second is a pending XCP-ng spelling). */
+export const PLATFORM_KEYS: readonly string[] = ["device-model-args", "device_model_args"];
+
 export const SETTING_DEFS: readonly SettingDef[] = [
   {
     key: "platform-key",
@@ -34,10 +37,12 @@ export const SETTING_DEFS: readonly SettingDef[] = [
     help:
       "platform map key that carries the QEMU args (a pending XCP-ng change reads device_model_args)",
     parse(raw) {
+      // Only the two spellings xapi reads QEMU args from: any other platform key (such as
+      // device-model, which selects QEMU itself) would get our device and stop the VM starting.
       const v = raw.trim();
-      if (/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(v)) return v;
+      if (PLATFORM_KEYS.includes(v)) return v;
       throw new UsageError(
-        `invalid value ${quote(raw)} for platform-key: letters, digits, '-', '_' and '.' only`,
+        `invalid value ${quote(raw)} for platform-key: use ${PLATFORM_KEYS.join(" or ")}`,
       );
     },
   },

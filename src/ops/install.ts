@@ -2,7 +2,7 @@
 // content travels inside the program (text imports), so nothing is read from the source tree at
 // run time. Every file we write carries MARKER: only such a file is ever replaced or removed.
 import { describeFileError, dirname } from "../domain/file-errors.ts";
-import { replaceFile } from "./file-write.ts";
+import { linkTarget, replaceFile } from "./file-write.ts";
 import HOOK_TEMPLATE from "../../hooks/vm-pre-start/10-vgpu-admin" with { type: "text" };
 import LOGROTATE_SNIPPET from "../../hooks/logrotate/vgpu-admin" with { type: "text" };
 import { ConflictError, OperationFailedError } from "../domain/errors.ts";
@@ -184,6 +184,8 @@ export function modeOf(path: string): number | null {
 }
 
 export function inspectFile(f: ManagedFile): FileState {
+  // A symbolic link is not our file: never read, written or chmod-ed through (foreignFileError).
+  if (linkTarget(f.path) !== null) return "foreign";
   const text = readIfPresent(f.path);
   if (text === null) return "absent";
   if (!hasMarker(text)) return "foreign";
@@ -215,6 +217,12 @@ export interface InstallResult {
 
 /** The error for a file at one of our paths that we did not write. */
 export function foreignFileError(f: ManagedFile): ConflictError {
+  const to = linkTarget(f.path);
+  if (to !== null) {
+    return new ConflictError(
+      `${f.path} is a symbolic link to ${to}; vgpu-admin never writes through a link: remove the link, then run 'vgpu-admin install-hook' again`,
+    );
+  }
   const where = f.kind === "hook"
     ? `move it out of ${dirname(f.path)}/ (xenopsd runs every file there)`
     : "move it aside";

@@ -4,7 +4,7 @@
 // import is one transaction for many VMs, so a VM whose args could not be written is reported
 // and `vgpu-admin sync` writes it later (the database is the desired state).
 import { describeFileError, dirname } from "../domain/file-errors.ts";
-import { replaceFile } from "./file-write.ts";
+import { linkTarget, LinkTargetError, replaceFile } from "./file-write.ts";
 import {
   buildExportFile,
   type ExportFile,
@@ -42,20 +42,19 @@ export function exportConfiguration(store: Store, now: Date): ExportFile {
 
 /**
  * Writes `text` to `path` atomically: a new 0600 file next to it, synced, then renamed over it.
- * An existing file is replaced (its old mode and owner are not kept); a directory or a special
- * file is refused. A symbolic link is followed: its target is replaced. Returns the absolute
- * path written.
+ * An existing file is replaced (its old mode and owner are not kept); a directory, a special
+ * file or a symbolic link (to anything) is refused, never followed. Returns the absolute path
+ * written.
  */
 export function writeFileAtomic(path: string, text: string): string {
-  let target = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+  const target = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
   const fail = (why: string) =>
     new OperationFailedError(`cannot write ${target}: ${why}; nothing was written`);
   try {
     const st = Deno.lstatSync(target);
-    if (st.isSymlink) target = Deno.realPathSync(target);
-    const real = st.isSymlink ? Deno.statSync(target) : st;
-    if (real.isDirectory) throw fail("it is a directory; give a file name");
-    if (!real.isFile) throw fail("it is not a regular file");
+    if (st.isSymlink) throw fail(new LinkTargetError(target, linkTarget(target) ?? "?").message);
+    if (st.isDirectory) throw fail("it is a directory; give a file name");
+    if (!st.isFile) throw fail("it is not a regular file");
   } catch (e) {
     if (e instanceof OperationFailedError) throw e;
     if (!(e instanceof Deno.errors.NotFound)) throw fail(describeFileError(e));
@@ -250,19 +249,13 @@ export function applyImport(store: Store, config: ImportConfig, plan: ImportPlan
   return applied;
 }
 
-/** `<db>.bak-import-<UTC time>` (`-2`, `-3`… when taken twice in one second). */
+/**
+ * `<db>.bak-import-<UTC time>`: the name the backup before `import --replace` starts from
+ * (Store.backupTo adds `-2`, `-3`… when another run took it in the same second).
+ */
 export function importBackupPath(dbPath: string, now: Date): string {
   const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
-  const base = `${dbPath}.bak-import-${stamp}`;
-  for (let n = 1;; n++) {
-    const p = n === 1 ? base : `${base}-${n}`;
-    try {
-      Deno.lstatSync(p);
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return p;
-      throw e;
-    }
-  }
+  return `${dbPath}.bak-import-${stamp}`;
 }
 
 // ---- import: the host --------------------------------------------------------------------------

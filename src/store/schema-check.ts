@@ -33,9 +33,29 @@ export const EXPECTED_INDEXES: readonly string[] = [
   "idx_op_journal_open",
 ];
 
-/** Returns the first problem found, or null when the schema is what the code expects. */
-export function findSchemaProblem(db: DatabaseSync): string | null {
+/** The schema version (sql/00N) that creates each table and index: what an older file must have. */
+const SINCE: Readonly<Record<string, number>> = {
+  pools: 1,
+  vms: 1,
+  idx_vm_uuid: 1,
+  idx_vm_pool: 1,
+  idx_vm_priority: 1,
+  history: 2,
+  settings: 2,
+  idx_history_vm: 2,
+  stale_runs: 3,
+  idx_vm_pool_vmid: 4,
+};
+
+/**
+ * Returns the first problem found, or null when the schema is what the code expects. With
+ * `version`, only what migrations 1..version created is expected (an older database before its
+ * migration).
+ */
+export function findSchemaProblem(db: DatabaseSync, version?: number): string | null {
+  const wanted = (name: string) => version === undefined || (SINCE[name] ?? 1) <= version;
   for (const [table, columns] of Object.entries(EXPECTED_TABLES)) {
+    if (!wanted(table)) continue;
     const rows = db.prepare(`SELECT name FROM pragma_table_info(?)`).all(table) as {
       name: string;
     }[];
@@ -49,16 +69,18 @@ export function findSchemaProblem(db: DatabaseSync): string | null {
       name: string;
     }[]).map((r) => r.name),
   );
-  const missingIdx = EXPECTED_INDEXES.filter((i) => !idx.has(i));
+  const missingIdx = EXPECTED_INDEXES.filter((i) => wanted(i) && !idx.has(i));
   if (missingIdx.length > 0) return `index ${missingIdx.join(", ")} is missing`;
   return null;
 }
 
+export function schemaError(path: string, problem: string): DatabaseError {
+  return new DatabaseError(
+    `database ${path} has a damaged schema (${problem}); restore it from a backup, or move it aside and re-import an export`,
+  );
+}
+
 export function assertSchema(db: DatabaseSync, path: string): void {
   const problem = findSchemaProblem(db);
-  if (problem !== null) {
-    throw new DatabaseError(
-      `database ${path} has a damaged schema (${problem}); restore it from a backup, or move it aside and re-import an export`,
-    );
-  }
+  if (problem !== null) throw schemaError(path, problem);
 }

@@ -781,19 +781,24 @@ export class Store {
   }
 
   /**
-   * An online copy of the whole database (node:sqlite backup) at `path`, a new file created
-   * 0600 (it holds the host's VM inventory). Throws DatabaseError when `path` exists.
+   * An online copy of the whole database (node:sqlite backup) in a new 0600 file named `base`,
+   * or `base-2`, `base-3`… when that name exists (created O_EXCL: parallel runs never collide,
+   * a planted symbolic link is never followed). Returns the path written.
    */
-  async backupTo(path: string): Promise<void> {
-    const { backup } = await import("node:sqlite");
+  async backupTo(base: string): Promise<string> {
+    const [{ backup }, { createBackupFile }] = await Promise.all([
+      import("node:sqlite"),
+      import("./open.ts"),
+    ]);
+    const path = createBackupFile(base);
     try {
-      Deno.openSync(path, { createNew: true, write: true, mode: 0o600 }).close();
       await backup(this.db, path);
-      Deno.chmodSync(path, 0o600);
+      return path;
     } catch (e) {
-      const msg = e instanceof Deno.errors.AlreadyExists
-        ? "the file exists"
-        : (e instanceof Error ? e.message : String(e)).split("\n")[0];
+      try {
+        Deno.removeSync(path);
+      } catch { /* best effort: an empty file left behind says nothing wrong */ }
+      const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0];
       throw new DatabaseError(
         `cannot back up database ${this.path} to ${path}: ${msg}; nothing was changed`,
       );

@@ -5,7 +5,7 @@ import { Store } from "../../../src/store/store.ts";
 
 const path = Deno.args[0];
 const now = () => new Date();
-const o = await openDatabase(path, { now });
+const o = await openDatabase(path, { now, create: true });
 const store = new Store(o.db, path, { actor: "bench", command: "list-vms" }, now);
 const t0 = performance.now();
 const vms = store.listVms({});

@@ -25,7 +25,7 @@ export function parseOptions(input: RawOptions): AdoptOptions {
 }
 
 export async function run(opts: AdoptOptions, deps: Deps): Promise<Outcome> {
-  const store = await deps.store();
+  const store = await deps.store({ create: true });
   const view = await scan({ store, xe: deps.xe, offline: false, localHostUuid: deps.localHost() });
   const host = view.host;
   if (host.kind !== "read") {

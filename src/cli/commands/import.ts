@@ -196,7 +196,7 @@ export async function run(opts: ImportOptions, deps: Deps): Promise<Outcome> {
   const parsed = parseConfigFile(await readText(opts, deps));
   const mode = opts.replace ? "replace" : "merge";
   const problems = [...parsed.problems];
-  const store = parsed.config === null ? null : await deps.store();
+  const store = parsed.config === null ? null : await deps.store({ create: !opts.dryRun });
   const plan = store === null
     ? null
     : planImport(currentConfiguration(store), parsed.config!, mode);
@@ -233,8 +233,7 @@ export async function run(opts: ImportOptions, deps: Deps): Promise<Outcome> {
   }
   await confirmOrCancel(`Apply this import to ${store.path}? (yes/no):`, opts.yes, deps);
   if (opts.replace) {
-    const backupPath = importBackupPath(store.path, deps.now());
-    await store.backupTo(backupPath);
+    const backupPath = await store.backupTo(importBackupPath(store.path, deps.now()));
     deps.io.err.write(`Backed up the database to ${backupPath} before replacing it\n`);
   }
   const applied = applyImport(store, config, plan);

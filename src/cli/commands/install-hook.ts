@@ -116,7 +116,7 @@ export async function run(opts: InstallHookOptions, deps: Deps): Promise<void> {
   const lines: string[] = [];
   try {
     const existed = exists(db.path);
-    const store = await local.store();
+    const store = await local.store({ create: true });
     lines.push(
       `${c.ok("✓")} database ${db.path}: ${
         existed ? "already present" : "created"

@@ -46,7 +46,7 @@ export function parseOptions(input: RawOptions): RegisterVmOptions {
 }
 
 export async function run(opts: RegisterVmOptions, deps: Deps): Promise<void> {
-  const store = await deps.store();
+  const store = await deps.store({ create: true });
   // --offline changes the database only: its transaction is all the protection it needs
   if (!opts.offline) claimVms(store, deps.locks(), [opts.vmUuid]);
   const xe = opts.offline ? null : await deps.xe();

@@ -21,7 +21,12 @@ export function parseOptions(input: RawOptions): SetPoolNameOptions {
 }
 
 export async function run(opts: SetPoolNameOptions, deps: Deps): Promise<void> {
-  const r = renamePool(await deps.store(), opts.poolId, opts.name, opts.description);
+  const r = renamePool(
+    await deps.store({ create: true }),
+    opts.poolId,
+    opts.name,
+    opts.description,
+  );
   const out = deps.io.out;
   if (!r.changed) {
     out.write(

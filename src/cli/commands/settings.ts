@@ -38,10 +38,12 @@ export function settingsJson(
 }
 
 export async function run(opts: SettingsOptions, deps: Deps): Promise<void> {
-  const store = await deps.store();
+  const writes = opts.key !== undefined && (opts.value !== undefined || opts.unset);
+  // Only a change creates a missing database; showing settings never does (design.md §7).
+  const store = await deps.store({ create: writes });
   const out = deps.io.out;
-  if (opts.key !== undefined && (opts.value !== undefined || opts.unset)) {
-    const def = settingDef(opts.key);
+  if (writes) {
+    const def = settingDef(opts.key!);
     const value = opts.unset ? null : def.parse(opts.value!);
     store.setSetting(def.key, value);
     out.write(

@@ -72,7 +72,15 @@ export async function run(opts: StartupHookOptions, deps: Deps): Promise<Outcome
   if (result !== "ok") {
     deps.io.err.write(`vgpu-admin startup-hook: VM ${vmUuid}: ${r.detail}\n`);
   }
-  return r.refuse ? "refused" : undefined;
+  if (!r.refuse) return undefined;
+  // The hook script blocks the start only on exit 2 together with this line (design.md §4).
+  deps.io.out.write(`${refusalMarker(opts.vmUuid)}\n`);
+  return "refused";
+}
+
+/** The stdout line that, with exit code 2, tells hooks/vm-pre-start/10-vgpu-admin to refuse. */
+export function refusalMarker(vmUuid: string): string {
+  return `VGPU-ADMIN-STRICT-REFUSAL vm=${vmUuid}`;
 }
 
 export const command = defineCommand({ parseOptions, run });
