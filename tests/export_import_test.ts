@@ -193,6 +193,7 @@ Deno.test("export: format marker, versions, pools by id, VMs by vm_id, only expl
 
 Deno.test("export of an empty database", async () => {
   const d = newDb();
+  (await openDatabase(d.path, { now: () => T0, create: true })).db.close();
   const doc = await exportOf(d);
   assert.deepEqual(doc.vms, []);
   assert.deepEqual(doc.settings, {});
@@ -221,6 +222,7 @@ Deno.test("export --output: 0600, atomic, overwrites the admin's earlier export,
 
 Deno.test("export --output to a directory or a missing directory: exit 1, nothing written", async () => {
   const d = newDb();
+  (await openDatabase(d.path, { now: () => T0, create: true })).db.close();
   const r = await d.run(["export", `--output=${d.dir}`]);
   assert.equal(r.code, 1);
   assert.equal(r.stdout, "");

@@ -4,6 +4,7 @@
  * the actor is the human behind sudo; an operation that failed or was compensated (or declined,
  * or refused) leaves no row.
  */
+import { openDatabase } from "../src/store/open.ts";
 import assert from "node:assert/strict";
 import { EXPORT_FORMAT, EXPORT_FORMAT_VERSION } from "../src/domain/config-file.ts";
 import {
@@ -251,6 +252,8 @@ Deno.test("newest first, --vm-uuid keeps one VM's entries, --limit the newest n"
 Deno.test("history of an empty database; bad --limit and --vm-uuid are usage errors", async () => {
   const dir = tempDir("vgpu-history-");
   const env = { VGPU_DB: `${dir}/db` };
+  // A database created and never changed (a read command never creates one).
+  (await openDatabase(`${dir}/db`, { now: () => new Date(), create: true })).db.close();
   const empty = await runInProcess(["history"], { env });
   assert.equal(empty.code, 0, empty.stderr);
   assert.equal(empty.stdout, "No changes recorded.\n");

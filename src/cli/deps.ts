@@ -2,7 +2,7 @@
 // test); the store and xe open lazily, so a command that needs neither pays for neither.
 import { UsageError, XeTimeoutError } from "../domain/errors.ts";
 import { resolveSettings, type Settings } from "../domain/settings.ts";
-import { DEFAULT_DB_PATH, openDatabase } from "../store/open.ts";
+import { DEFAULT_DB_PATH, isMissing, openDatabase, openEmptyInMemory } from "../store/open.ts";
 import { Store } from "../store/store.ts";
 import { createXeRunner, type XeRunner } from "../xe/runner.ts";
 import { Xe } from "../xe/client.ts";
@@ -31,7 +31,7 @@ export interface Deps {
    * The database, opened once. A missing one is created only with `create` (commands that
    * write); otherwise "no database at PATH" (design.md §7).
    */
-  store(o?: { create?: boolean }): Promise<Store>;
+  store(o?: { create?: boolean; emptyIfMissing?: boolean }): Promise<Store>;
   settings(): Promise<Settings>;
   xe(): Promise<Xe>;
   /** An xe client whose every call ends by `deadline` (epoch ms): the start hook's 15 s bound. */
@@ -142,7 +142,11 @@ export function createDeps(input: DepsInput): Deps {
     dbPath,
     xePath,
     store(o) {
-      store ??= openDatabase(dbPath, { now, create: o?.create === true }).then(async (opened) => {
+      if (store !== null) return store;
+      const open = o?.emptyIfMissing === true && isMissing(dbPath)
+        ? Promise.resolve().then(() => openEmptyInMemory(now))
+        : openDatabase(dbPath, { now, create: o?.create === true });
+      store = open.then(async (opened) => {
         if (opened.backupPath !== null) {
           input.io.err.write(
             `Migrated the database schema; a copy of the previous database is at ${opened.backupPath}\n`,

@@ -138,6 +138,7 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
   // ---- the database ----
   let store: Store | null = null;
   let schemaOk = false;
+  let rowsOk = true;
   let settings: Settings = resolveSettings(new Map());
   try {
     if (modeOf(dbPath) === null) {
@@ -162,7 +163,24 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
     } else {
       schemaOk = await checkSchema(checks, store, dbFlag);
       const problems = store.integrityCheck();
-      if (problems.length === 0) checks.add("integrity", "ok", "PRAGMA integrity_check: ok");
+      const damaged = problems.length === 0 && schemaOk ? store.damagedRows() : [];
+      rowsOk = damaged.length === 0;
+      if (damaged.length > 0) {
+        // Rows every reader refuses ("database damaged: …"): each listed, with the way out.
+        checks.add(
+          "integrity",
+          "failed",
+          `PRAGMA integrity_check: ok, but ${plural(damaged.length, "row")} cannot be used: ${
+            damaged.slice(0, 3).map((d) => `${d.table} row ${d.key}: ${d.what}`).join("; ")
+          }${damaged.length > 3 ? ` (and ${damaged.length - 3} more)` : ""}`,
+          "correct or delete these rows by hand (sqlite3), restore a backup, or re-import an export",
+          damaged.map((d) => ({
+            vmUuid: d.table === "vms" && !d.key.startsWith("rowid") ? d.key : null,
+            message: `${d.table} row ${d.key}: ${d.what}`,
+            fix: null,
+          })),
+        );
+      } else if (problems.length === 0) checks.add("integrity", "ok", "PRAGMA integrity_check: ok");
       else {
         checks.add(
           "integrity",
@@ -175,7 +193,8 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
       }
     }
     checkPermissions(checks, dbPath);
-    if (store !== null) settings = checkSettings(checks, store);
+    if (store !== null && !rowsOk) checks.skip(["settings"], "the database has damaged rows");
+    else if (store !== null) settings = checkSettings(checks, store);
     else checks.skip(["settings"], "the database cannot be read");
     if (store !== null && schemaOk) checkInterrupted(checks, store, dbPath, dbFlag);
     else checks.skip(["interrupted"], "the database cannot be read");
@@ -206,7 +225,7 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
       checks.skip(HOST_CHECKS, "xe is not reachable");
       return done();
     }
-    if (store === null || !schemaOk) {
+    if (store === null || !schemaOk || !rowsOk) {
       checks.skip(HOST_CHECKS, "the database needs attention first");
       return done();
     }

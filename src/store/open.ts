@@ -286,7 +286,7 @@ export function schemaOnPage1(page: Uint8Array, usable: number): SchemaEntry[] |
  * file with no schema object at all (one being created by another vgpu-admin this instant), is
  * "empty". Columns and indexes are checked on the real connection (assertSchema).
  */
-export function probeDatabase(path: string): Probe {
+export function probeDatabase(path: string, o: { allowNewer?: boolean } = {}): Probe {
   const notOurs = (what: string) =>
     new DatabaseError(
       `${path} is not a vgpu-admin database (${what}); nothing was changed: ${USE_REAL_FILE}`,
@@ -360,7 +360,7 @@ export function probeDatabase(path: string): Probe {
         : `an SQLite database of another application: tables ${list(tables)}`,
     );
   }
-  if (version > SCHEMA_VERSION) {
+  if (version > SCHEMA_VERSION && o.allowNewer !== true) {
     throw new DatabaseError(
       `database ${path} has schema version ${version}, newer than this vgpu-admin understands (${SCHEMA_VERSION}); install a newer vgpu-admin`,
     );
@@ -438,6 +438,37 @@ function migrate(db: DatabaseSync, now: Date): void {
   } catch (e) {
     db.exec("ROLLBACK");
     throw e;
+  }
+}
+
+/** True when nothing at all is at `path` (not even a dangling link). */
+export function isMissing(path: string): boolean {
+  return !exists(path);
+}
+
+/**
+ * A fresh database in memory, as a new file would start: what `import --dry-run` plans against
+ * when there is no database yet (a dry run creates nothing).
+ */
+export function openEmptyInMemory(now: () => Date): OpenedDatabase {
+  const db = new DatabaseSync(":memory:");
+  db.exec("PRAGMA foreign_keys = ON");
+  migrate(db, now());
+  return { db, path: ":memory:", backupPath: null, created: false };
+}
+
+/**
+ * Throws the DatabaseError an open would give for anything at `path` that is not an existing
+ * vgpu-admin database (missing, empty, special, foreign, garbled, newer); writes nothing.
+ */
+export function assertOurDatabase(path: string, o: { allowNewer?: boolean } = {}): void {
+  if (targetKind(path) === "missing") {
+    throw new DatabaseError(`no database at ${path}; ${WRITERS}, or ${USE_REAL_FILE}`);
+  }
+  if (probeDatabase(path, o).kind === "empty") {
+    throw new DatabaseError(
+      `database ${path} is empty (no vgpu-admin data yet); ${WRITERS}, or ${USE_REAL_FILE}`,
+    );
   }
 }
 

@@ -15,6 +15,14 @@ import {
   VM_ID_MAX,
 } from "../domain/types.ts";
 import { sqliteError } from "./open.ts";
+import {
+  DamagedRowError,
+  decodeHistory,
+  decodePool,
+  decodeSetting,
+  decodeStaleRun,
+  decodeVm,
+} from "./rows.ts";
 
 /** Who is changing the database and through which command; goes into every history row. */
 export interface AuditContext {
@@ -55,49 +63,11 @@ export interface StaleRun {
   reason: string;
 }
 
-interface VmRow {
-  vm_id: number;
-  vm_uuid: string;
-  vm_name: string | null;
-  pool_id: PoolId;
-  priority: Priority;
-  created_at: string;
-  updated_at: string;
-}
+type Row = Record<string, unknown>;
 
-interface PoolRow {
-  pool_id: PoolId;
-  pool_name: string;
-  description: string | null;
-  enabled: number;
-  created_at: string;
-  updated_at: string;
-}
-
-const VM_COLUMNS = "vm_id, vm_uuid, vm_name, pool_id, priority, created_at, updated_at";
-
-function toVm(r: VmRow): Vm {
-  return {
-    vmId: r.vm_id,
-    vmUuid: r.vm_uuid,
-    vmName: r.vm_name,
-    pool: r.pool_id,
-    priority: r.priority,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-}
-
-function toPool(r: PoolRow): Pool {
-  return {
-    poolId: r.pool_id,
-    name: r.pool_name,
-    description: r.description,
-    enabled: r.enabled === 1,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-}
+// The rowid comes along so that a damaged row with no usable uuid can still be named.
+const VM_COLUMNS =
+  "vm_id, vm_uuid, vm_name, pool_id, priority, created_at, updated_at, rowid AS _rowid";
 
 /** The history snapshot of a VM: the configuration, without timestamps. */
 function vmSnapshot(vm: Vm | null): string | null {
@@ -253,17 +223,17 @@ export class Store {
   // ---- pools ----------------------------------------------------------------------------
 
   listPools(): Pool[] {
-    return this.#all<PoolRow>(`SELECT * FROM pools ORDER BY pool_id`).map(toPool);
+    return this.#all<Row>(`SELECT * FROM pools ORDER BY pool_id`).map(decodePool);
   }
 
   getPool(poolId: PoolId): Pool {
-    const r = this.#get<PoolRow>(`SELECT * FROM pools WHERE pool_id = ?`, poolId);
+    const r = this.#get<Row>(`SELECT * FROM pools WHERE pool_id = ?`, poolId);
     if (r === undefined) {
       throw new DatabaseError(
         `database ${this.path} has no vGPU pool ${poolId}; restore it from a backup`,
       );
     }
-    return toPool(r);
+    return decodePool(r);
   }
 
   /** Number of VMs per pool and priority: counts[pool][priority]. */
@@ -274,6 +244,16 @@ export class Store {
         `SELECT pool_id, priority, COUNT(*) AS n FROM vms GROUP BY pool_id, priority`,
       )
     ) {
+      if (counts[r.pool_id]?.[r.priority] === undefined) {
+        // A row out of the schema's ranges: decoding it names it (and what is wrong).
+        const bad = this.#get<Row>(
+          `SELECT ${VM_COLUMNS} FROM vms WHERE pool_id IS ? AND priority IS ? LIMIT 1`,
+          r.pool_id,
+          r.priority,
+        );
+        if (bad !== undefined) decodeVm(bad);
+        throw new DamagedRowError("vms", "?", `pool_id ${r.pool_id}, priority ${r.priority}`);
+      }
       counts[r.pool_id][r.priority] = r.n;
     }
     return counts;
@@ -336,12 +316,12 @@ export class Store {
     const sql = `SELECT ${VM_COLUMNS} FROM vms${
       where.length ? " WHERE " + where.join(" AND ") : ""
     } ORDER BY pool_id, vm_id`;
-    return this.#all<VmRow>(sql, ...params).map(toVm);
+    return this.#all<Row>(sql, ...params).map(decodeVm);
   }
 
   getVm(vmUuid: string): Vm | null {
-    const r = this.#get<VmRow>(`SELECT ${VM_COLUMNS} FROM vms WHERE vm_uuid = ?`, vmUuid);
-    return r === undefined ? null : toVm(r);
+    const r = this.#get<Row>(`SELECT ${VM_COLUMNS} FROM vms WHERE vm_uuid = ?`, vmUuid);
+    return r === undefined ? null : decodeVm(r);
   }
 
   /** The registered VM or a NotFoundError telling how to register it. */
@@ -356,8 +336,8 @@ export class Store {
   }
 
   getVmByVmId(vmId: number): Vm | null {
-    const r = this.#get<VmRow>(`SELECT ${VM_COLUMNS} FROM vms WHERE vm_id = ?`, vmId);
-    return r === undefined ? null : toVm(r);
+    const r = this.#get<Row>(`SELECT ${VM_COLUMNS} FROM vms WHERE vm_id = ?`, vmId);
+    return r === undefined ? null : decodeVm(r);
   }
 
   /** The lowest vm_id ≥ 1 that no VM holds. */
@@ -500,9 +480,8 @@ export class Store {
   // ---- stale runs -----------------------------------------------------------------------
 
   listStaleRuns(): StaleRun[] {
-    return this.#all<{ vm_uuid: string; since: string; reason: string }>(
-      `SELECT vm_uuid, since, reason FROM stale_runs ORDER BY vm_uuid`,
-    ).map((r) => ({ vmUuid: r.vm_uuid, since: r.since, reason: r.reason }));
+    return this.#all<Row>(`SELECT vm_uuid, since, reason FROM stale_runs ORDER BY vm_uuid`)
+      .map(decodeStaleRun);
   }
 
   getStaleRun(vmUuid: string): StaleRun | null {
@@ -634,8 +613,7 @@ export class Store {
   /** Stored settings (only those set explicitly). */
   listSettings(): Map<string, string> {
     return new Map(
-      this.#all<{ key: string; value: string }>(`SELECT key, value FROM settings ORDER BY key`)
-        .map((r) => [r.key, r.value]),
+      this.#all<Row>(`SELECT key, value FROM settings ORDER BY key`).map(decodeSetting),
     );
   }
 
@@ -673,17 +651,7 @@ export class Store {
         o.vmUuid,
         limit,
       );
-    const json = (v: unknown) => (typeof v === "string" ? JSON.parse(v) : null);
-    return rows.map((r) => ({
-      id: r.id as number,
-      at: r.at as string,
-      actor: r.actor as string,
-      command: r.command as string,
-      vmUuid: r.vm_uuid as string | null,
-      poolId: r.pool_id as PoolId | null,
-      before: json(r.before_json),
-      after: json(r.after_json),
-    }));
+    return rows.map(decodeHistory);
   }
 
   // ---- export / import ----
@@ -699,7 +667,7 @@ export class Store {
       const config: StoredConfiguration = {
         schemaVersion: this.schemaVersion(),
         pools: this.listPools(),
-        vms: this.#all<VmRow>(`SELECT ${VM_COLUMNS} FROM vms ORDER BY vm_id`).map(toVm),
+        vms: this.#all<Row>(`SELECT ${VM_COLUMNS} FROM vms ORDER BY vm_id`).map(decodeVm),
         settings: this.listSettings(),
       };
       this.db.exec("COMMIT");
@@ -816,6 +784,10 @@ export class Store {
       import("node:sqlite"),
       import("./open.ts"),
     ]);
+    // The same refusals as every open: a device, FIFO, directory, foreign or garbled file is
+    // reported, never opened (a read-only SQLite open still creates -wal/-shm beside it).
+    const { assertOurDatabase } = await import("./open.ts");
+    assertOurDatabase(path, { allowNewer: true }); // doctor reports the version itself
     let db: DatabaseSync;
     try {
       db = new DatabaseSync(path, { readOnly: true });
@@ -838,6 +810,30 @@ export class Store {
     const lines = this.#all<{ integrity_check: string }>("PRAGMA integrity_check")
       .map((r) => r.integrity_check);
     return lines.length === 1 && lines[0] === "ok" ? [] : lines;
+  }
+
+  /**
+   * Every row the program could not use (decoded as every reader decodes it): for `doctor`,
+   * which lists them all where a reader stops at the first.
+   */
+  damagedRows(): DamagedRowError[] {
+    const found: DamagedRowError[] = [];
+    const scan = (sql: string, decode: (r: Row) => unknown) => {
+      for (const r of this.#all<Row>(sql)) {
+        try {
+          decode(r);
+        } catch (e) {
+          if (!(e instanceof DamagedRowError)) throw e;
+          found.push(e);
+        }
+      }
+    };
+    scan(`SELECT * FROM pools ORDER BY pool_id`, decodePool);
+    scan(`SELECT ${VM_COLUMNS} FROM vms ORDER BY rowid`, decodeVm);
+    scan(`SELECT key, value FROM settings ORDER BY key`, decodeSetting);
+    scan(`SELECT vm_uuid, since, reason FROM stale_runs ORDER BY vm_uuid`, decodeStaleRun);
+    scan(`SELECT * FROM history ORDER BY id`, decodeHistory);
+    return found;
   }
 
   /** The first difference from the tables, columns and indexes the code expects, or null. */

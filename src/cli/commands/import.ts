@@ -196,7 +196,10 @@ export async function run(opts: ImportOptions, deps: Deps): Promise<Outcome> {
   const parsed = parseConfigFile(await readText(opts, deps));
   const mode = opts.replace ? "replace" : "merge";
   const problems = [...parsed.problems];
-  const store = parsed.config === null ? null : await deps.store({ create: !opts.dryRun });
+  const store = parsed.config === null ? null : await deps.store(
+    // A dry run on a host with no database yet plans against an empty one, creating nothing.
+    opts.dryRun ? { emptyIfMissing: true } : { create: true },
+  );
   const plan = store === null
     ? null
     : planImport(currentConfiguration(store), parsed.config!, mode);

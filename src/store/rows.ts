@@ -1,0 +1,165 @@
+// Row decoding: every row read from the database is checked here before the rest of the program
+// sees it. A row edited by hand or by another program (vm_id stored as text, a priority out of
+// range, history JSON cut short) becomes one "database damaged" line naming the table, the row
+// and what is wrong, never a crash further on, and never a value written to a VM's args.
+import { DatabaseError } from "../domain/errors.ts";
+import { isUuid } from "../domain/validate.ts";
+import { type Pool, type PoolId, type Priority, type Vm, VM_ID_MAX } from "../domain/types.ts";
+
+/** The one wording for a damaged row (design.md §7); `doctor` lists them all. */
+export class DamagedRowError extends DatabaseError {
+  constructor(readonly table: string, readonly key: string, readonly what: string) {
+    super(`database damaged: ${table} row ${key}: ${what}; run 'vgpu-admin doctor'`);
+  }
+}
+
+/** A stored value in words: `the text '5,x=1'`, `NULL`, `3.5`, `a blob`. */
+export function describeValue(v: unknown): string {
+  if (v === null || v === undefined) return "NULL";
+  if (typeof v === "number" || typeof v === "bigint") return String(v);
+  if (typeof v === "string") {
+    // deno-lint-ignore no-control-regex
+    const shown = v.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
+    return `the text '${[...shown].slice(0, 40).join("")}${[...shown].length > 40 ? "…" : ""}'`;
+  }
+  if (v instanceof Uint8Array) return `a blob of ${v.length} bytes`;
+  return typeof v;
+}
+
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+const isText = (v: unknown): v is string => typeof v === "string";
+const isInt = (v: unknown, lo: number, hi: number): v is number =>
+  typeof v === "number" && Number.isInteger(v) && v >= lo && v <= hi;
+
+/** The key that names a vms row: its uuid when that is sound, else its rowid. */
+function vmKey(r: Record<string, unknown>): string {
+  return isText(r.vm_uuid) && isUuid(r.vm_uuid) ? r.vm_uuid : `rowid ${describeValue(r._rowid)}`;
+}
+
+/** A `vms` row (selected with VM_COLUMNS, which include its rowid as _rowid). */
+export function decodeVm(r: Record<string, unknown>): Vm {
+  const bad = (what: string) => new DamagedRowError("vms", vmKey(r), what);
+  if (!isText(r.vm_uuid) || !isUuid(r.vm_uuid)) {
+    throw bad(`vm_uuid is ${describeValue(r.vm_uuid)}, not a lower-case uuid`);
+  }
+  if (!isInt(r.vm_id, 1, VM_ID_MAX)) {
+    throw bad(`vm_id is ${describeValue(r.vm_id)}, not a whole number from 1 to ${VM_ID_MAX}`);
+  }
+  if (r.vm_name !== null && (!isText(r.vm_name) || CONTROL.test(r.vm_name))) {
+    throw bad(`vm_name is ${describeValue(r.vm_name)}, not text without control characters`);
+  }
+  if (r.pool_id !== "A" && r.pool_id !== "B") {
+    throw bad(`pool_id is ${describeValue(r.pool_id)}, not A or B`);
+  }
+  if (!isInt(r.priority, 0, 2)) {
+    throw bad(`priority is ${describeValue(r.priority)}, not 0, 1 or 2`);
+  }
+  for (const c of ["created_at", "updated_at"] as const) {
+    if (!isText(r[c])) throw bad(`${c} is ${describeValue(r[c])}, not a time`);
+  }
+  return {
+    vmId: r.vm_id,
+    vmUuid: r.vm_uuid,
+    vmName: r.vm_name as string | null,
+    pool: r.pool_id as PoolId,
+    priority: r.priority as Priority,
+    createdAt: r.created_at as string,
+    updatedAt: r.updated_at as string,
+  };
+}
+
+export function decodePool(r: Record<string, unknown>): Pool {
+  const key = r.pool_id === "A" || r.pool_id === "B" ? r.pool_id : describeValue(r.pool_id);
+  const bad = (what: string) => new DamagedRowError("pools", key, what);
+  if (r.pool_id !== "A" && r.pool_id !== "B") throw bad("pool_id is not A or B");
+  if (!isText(r.pool_name) || r.pool_name === "" || CONTROL.test(r.pool_name)) {
+    throw bad(`pool_name is ${describeValue(r.pool_name)}, not a name`);
+  }
+  if (r.description !== null && (!isText(r.description) || CONTROL.test(r.description))) {
+    throw bad(`description is ${describeValue(r.description)}, not text`);
+  }
+  if (r.enabled !== 0 && r.enabled !== 1) {
+    throw bad(`enabled is ${describeValue(r.enabled)}, not 0 or 1`);
+  }
+  for (const c of ["created_at", "updated_at"] as const) {
+    if (!isText(r[c])) throw bad(`${c} is ${describeValue(r[c])}, not a time`);
+  }
+  return {
+    poolId: r.pool_id,
+    name: r.pool_name,
+    description: r.description as string | null,
+    enabled: r.enabled === 1,
+    createdAt: r.created_at as string,
+    updatedAt: r.updated_at as string,
+  };
+}
+
+export interface HistoryRowValue {
+  id: number;
+  at: string;
+  actor: string;
+  command: string;
+  vmUuid: string | null;
+  poolId: PoolId | null;
+  before: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+}
+
+export function decodeHistory(r: Record<string, unknown>): HistoryRowValue {
+  const bad = (what: string) => new DamagedRowError("history", describeValue(r.id), what);
+  if (!isInt(r.id, 1, Number.MAX_SAFE_INTEGER)) throw bad("id is not a whole number");
+  for (const c of ["at", "actor", "command"] as const) {
+    if (!isText(r[c])) throw bad(`${c} is ${describeValue(r[c])}, not text`);
+  }
+  if (r.vm_uuid !== null && !isText(r.vm_uuid)) throw bad(`vm_uuid is ${describeValue(r.vm_uuid)}`);
+  if (r.pool_id !== null && r.pool_id !== "A" && r.pool_id !== "B") {
+    throw bad(`pool_id is ${describeValue(r.pool_id)}, not A, B or NULL`);
+  }
+  const json = (c: "before_json" | "after_json"): Record<string, unknown> | null => {
+    const v = r[c];
+    if (v === null) return null;
+    if (!isText(v)) throw bad(`${c} is ${describeValue(v)}, not JSON text`);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(v);
+    } catch (e) {
+      throw bad(`${c} is not valid JSON (${(e as Error).message.split("\n")[0]})`);
+    }
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+      throw bad(`${c} is not a JSON object`);
+    }
+    return parsed as Record<string, unknown>;
+  };
+  return {
+    id: r.id,
+    at: r.at as string,
+    actor: r.actor as string,
+    command: r.command as string,
+    vmUuid: r.vm_uuid as string | null,
+    poolId: r.pool_id as PoolId | null,
+    before: json("before_json"),
+    after: json("after_json"),
+  };
+}
+
+export function decodeSetting(r: Record<string, unknown>): [string, string] {
+  const key = isText(r.key) ? r.key : describeValue(r.key);
+  if (!isText(r.key)) throw new DamagedRowError("settings", key, "key is not text");
+  if (!isText(r.value)) {
+    throw new DamagedRowError("settings", key, `value is ${describeValue(r.value)}, not text`);
+  }
+  return [r.key, r.value];
+}
+
+export function decodeStaleRun(
+  r: Record<string, unknown>,
+): { vmUuid: string; since: string; reason: string } {
+  const key = isText(r.vm_uuid) ? r.vm_uuid : describeValue(r.vm_uuid);
+  const bad = (what: string) => new DamagedRowError("stale_runs", key, what);
+  if (!isText(r.vm_uuid) || !isUuid(r.vm_uuid)) throw bad("vm_uuid is not a lower-case uuid");
+  if (!isText(r.since)) throw bad(`since is ${describeValue(r.since)}, not a time`);
+  if (!isText(r.reason)) throw bad(`reason is ${describeValue(r.reason)}, not text`);
+  return { vmUuid: r.vm_uuid, since: r.since, reason: r.reason };
+}
