@@ -32,6 +32,9 @@ Deno.test("every host command as a subprocess against the fake xe", async (t) =>
     out: RegExp;
     effect?: () => void;
   }[] = [
+    // A read command never creates the database; a command that writes does (design.md §7).
+    { argv: ["scan-vms"], code: 1, out: /^$/ },
+    { argv: ["settings", "xe-timeout", "30"], code: 0, out: /^xe-timeout = 30$/m },
     {
       argv: ["scan-vms"],
       code: 0,

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { fakeHost, runCli, UUID1, UUID2 } from "./helpers.ts";
+import { openDatabase } from "../src/store/open.ts";
 import { DEFAULT_HOST_UUID, findVm, makeVm, readCallLog, readStateSync } from "./fake-xe/state.ts";
 
 const KEY = "device-model-args";
@@ -143,6 +144,8 @@ Deno.test("e2e: scan-vms on 1,000 VMs makes at most 2 xe calls", async () => {
     );
   }
   const h = fakeHost(vms);
+  Deno.mkdirSync(h.dbPath.slice(0, h.dbPath.lastIndexOf("/")), { recursive: true });
+  (await openDatabase(h.dbPath, { now: () => new Date(), create: true })).db.close();
   const r = await runCli(["scan-vms"], { env: h.env });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stderr, "");

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { assertGolden } from "./golden.ts";
 import { runInProcess, tempDir } from "./helpers.ts";
+import { openDatabase } from "../src/store/open.ts";
 
 const GOLDEN = decodeURIComponent(new URL("./golden/output/", import.meta.url).pathname);
 
@@ -42,7 +43,8 @@ async function ok(argv: string[], path: string, now: () => Date): Promise<string
 
 async function emptyDb(): Promise<string> {
   const path = `${tempDir("vgpu-golden-")}/vgpu_config.db`;
-  await ok(["list-pools"], path, at(0)); // creates and initialises it at T0
+  // Created and initialised at T0 (read commands never create a database).
+  (await openDatabase(path, { now: at(0), create: true })).db.close();
   return path;
 }
 

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { cliCommand, fakeHost, runCli, runInProcess, tempDir, UUID1 } from "./helpers.ts";
 import { makeVm } from "./fake-xe/state.ts";
+import { openDatabase } from "../src/store/open.ts";
 
 const ESC = "\x1b[";
 const hasScript = (() => {
@@ -38,6 +39,7 @@ Deno.test({
   ignore: !hasScript,
   async fn() {
     const db = `${tempDir()}/c.db`;
+    (await openDatabase(db, { now: () => new Date(), create: true })).db.close();
     const tty = await onTerminal(["list-pools"], { VGPU_DB: db });
     assert.ok(tty.includes(`${ESC}1m=== Pools (2) ===`), JSON.stringify(tty));
     const noColor = await onTerminal(["list-pools"], { VGPU_DB: db, NO_COLOR: "1" });
