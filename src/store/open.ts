@@ -4,7 +4,7 @@ import { backup, DatabaseSync } from "node:sqlite";
 import { DatabaseError } from "../domain/errors.ts";
 import { describeFileError, dirname } from "../domain/file-errors.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
-import { assertSchema } from "./schema-check.ts";
+import { assertSchema, findSchemaProblem, schemaError } from "./schema-check.ts";
 
 export const DEFAULT_DB_PATH = "/etc/vgpu/vgpu_config.db";
 export const BUSY_TIMEOUT_MS = 5000;
@@ -508,6 +508,12 @@ export async function openDatabase(
       throw new DatabaseError(
         `database ${path} has schema version ${version}, newer than this vgpu-admin understands (${SCHEMA_VERSION}); install a newer vgpu-admin`,
       );
+    }
+    // Before the first write (the switch to WAL rewrites the header): a file that looked like
+    // ours on page 1 but lacks our columns is refused unchanged.
+    if (version > 0) {
+      const problem = findSchemaProblem(db, version);
+      if (problem !== null) throw schemaError(path, problem);
     }
     const mode = (db.prepare("PRAGMA journal_mode").get() as { journal_mode: string })
       .journal_mode;
