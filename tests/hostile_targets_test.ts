@@ -197,7 +197,7 @@ function assertOneError(r: CliResult, code: number, err: RegExp, what: string): 
   const lines = r.stderr.split("\n").filter((l) => l !== "");
   assert.equal(lines.length, 1, `${what}: one line: ${r.stderr}`);
   assert.match(lines[0], err, what);
-  assert.doesNotMatch(lines[0], /^bug:|    at /, what);
+  assert.doesNotMatch(lines[0], /^bug:|^\s+at /, what);
 }
 
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
