@@ -1065,3 +1065,39 @@ for (
 Deno.test("the corpus has at least 60 hostile-target cases", () => {
   assert.ok(CASES.length >= 60, `${CASES.length} cases`);
 });
+
+// ---- doctor: reports a hostile target, never opens it --------------------------------------------
+
+for (
+  const [label, make, want] of [
+    ["a FIFO", (p: string) => mkfifo(p), /it is a named pipe \(FIFO\)/],
+    [
+      "another application's WAL database",
+      (p: string) => foreignDb(p, { wal: true }),
+      /is not a vgpu-admin database/,
+    ],
+    [
+      "a garbled file",
+      (p: string) => Deno.writeTextFileSync(p, "garbage\n"),
+      /is damaged \(file is not a database\)/,
+    ],
+  ] as const
+) {
+  Deno.test(`doctor on ${label}: the database check fails, nothing changes`, async () => {
+    const dir = tempDir("vgpu-hostile-");
+    make(`${dir}/target.db`);
+    const before = await snapshot(dir);
+    const r = await cli([
+      "--db",
+      `${dir}/target.db`,
+      "doctor",
+      `--root=${dir}/root`,
+      "--format=json",
+    ]);
+    assert.equal(r.code, 1, r.stderr);
+    const db = JSON.parse(r.stdout).checks.find((c: { id: string }) => c.id === "database");
+    assert.equal(db.status, "failed");
+    assert.match(db.message, want);
+    assert.deepEqual(await snapshot(dir), before);
+  });
+}
