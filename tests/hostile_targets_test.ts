@@ -1101,3 +1101,18 @@ for (
     assert.deepEqual(await snapshot(dir), before);
   });
 }
+
+Deno.test("the hook log is never appended through a symbolic link", async () => {
+  const h = fakeHost([makeVm({ uuid: UUID1, nameLabel: "web" })]);
+  const reg = await runInProcess(["register-vm", `--vm-uuid=${UUID1}`], { env: h.env });
+  assert.equal(reg.code, 0, reg.stderr);
+  Deno.writeTextFileSync(`${h.dir}/precious`, "root's file\n");
+  Deno.symlinkSync(`${h.dir}/precious`, h.logPath);
+  const r = await cli(["startup-hook", `--vm-uuid=${UUID1}`], h.env);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(
+    r.stderr,
+    `warning: cannot write ${h.logPath}: it is a symbolic link; vgpu-admin never writes through a link: remove it\n`,
+  );
+  assert.equal(Deno.readTextFileSync(`${h.dir}/precious`), "root's file\n");
+});

@@ -10,6 +10,15 @@ export function appendHookLog(
   maxBytes = HOOK_LOG_MAX_BYTES,
 ): string | null {
   try {
+    // Never appended through a symbolic link (design.md §7): a link planted at the log's path
+    // would make every VM start append to another file as root.
+    try {
+      if (Deno.lstatSync(path).isSymlink) {
+        return "it is a symbolic link; vgpu-admin never writes through a link: remove it";
+      }
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
     try {
       if (Deno.statSync(path).size >= maxBytes) Deno.renameSync(path, `${path}.1`);
     } catch (e) {
