@@ -85,7 +85,7 @@ async function runSelected(s: Selected, input: MainInput): Promise<number> {
     return EXIT.ok;
   } catch (e) {
     const code = exitCodeFor(e, input.io, input.env.get("VGPU_DEBUG") === "1");
-    const sig = deps.interrupts.received();
+    const sig = deps?.interrupts.received() ?? null;
     if (sig !== null) return SIGNAL_EXIT[sig];
     // The start hook exits 2 only for a strict refusal (design.md §4): never for a usage error.
     return s.name === "startup-hook" && code === EXIT.usage ? EXIT.failed : code;

@@ -45,6 +45,8 @@ const SINCE: Readonly<Record<string, number>> = {
   idx_history_vm: 2,
   stale_runs: 3,
   idx_vm_pool_vmid: 4,
+  op_journal: 5,
+  idx_op_journal_open: 5,
 };
 
 /**
