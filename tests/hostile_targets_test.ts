@@ -921,8 +921,12 @@ Deno.test("a migration backup never follows a link planted at its name", async (
   const dir = tempDir("vgpu-hostile-");
   const db = `${dir}/db`;
   await ourDb(db);
-  // Back to schema version 3 (drop what 004 adds): the next open migrates, after a backup.
-  rawSql(db, "DROP INDEX idx_vm_pool_vmid; PRAGMA user_version = 3");
+  // Back to schema version 3 (drop what 004 and later add): the next open migrates, after a
+  // backup.
+  rawSql(
+    db,
+    "DROP INDEX idx_vm_pool_vmid; DROP TABLE IF EXISTS op_journal; PRAGMA user_version = 3",
+  );
   Deno.writeTextFileSync(`${dir}/precious`, "root's file\n");
   for (const s of stamps(new Date(), 20)) Deno.symlinkSync(`${dir}/precious`, `${db}.bak-v3-${s}`);
   const r = await cli(["--db", db, "list-vms"]);
