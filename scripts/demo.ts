@@ -91,6 +91,8 @@ function section(title: string) {
 
 console.log(`vgpu-admin demo: a simulated host with 12 VMs; database ${db}`);
 section("1. The empty database and what the host has");
+// Only a command that writes creates the database (design.md §7); install-hook does on a host.
+await vgpu(["settings", "hook-strict", "off"], "creates the database: read commands never do");
 await vgpu(["list-pools"]);
 await vgpu(["scan-vms"], "nothing registered yet; two VMs carry hand-set vgpu-stub args");
 
