@@ -1120,3 +1120,51 @@ Deno.test("the hook log is never appended through a symbolic link", async () => 
   );
   assert.equal(Deno.readTextFileSync(`${h.dir}/precious`), "root's file\n");
 });
+
+// ---- import FILE: a device never ends, a directory is no file ------------------------------------
+
+for (
+  const [label, needs, make, kind] of [
+    ["a copy of /dev/zero", "mknod", (p: string) => mknod(p, "c", 1, 5), "a character device"],
+    ["a directory", undefined, (p: string) => Deno.mkdirSync(p), "a directory"],
+    ["a socket", undefined, (p: string) => mksocket(p), "a socket"],
+  ] as const
+) {
+  register({
+    name: `import FILE at ${label}: refused before reading, the database unchanged`,
+    needs,
+    async setup(dir) {
+      const db = await withDb(dir);
+      make(`${dir}/in`);
+      return { args: ["--db", db, "import", `${dir}/in`, "--yes", "--offline"] };
+    },
+    code: 1,
+    err: (dir) =>
+      new RegExp(
+        `^error: cannot read import file ${
+          esc(dir)
+        }/in: it is ${kind}; give a file written by 'vgpu-admin export'$`,
+      ),
+  });
+}
+
+Deno.test("import FILE from a pipe (process substitution) still works", async () => {
+  const dir = tempDir("vgpu-hostile-");
+  const db = await withDb(dir);
+  const exported = (await cli(["--db", db, "export"])).stdout;
+  const [cmd, ...pre] = cliCommand();
+  const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  Deno.writeTextFileSync(`${dir}/in.json`, renamedExport(exported));
+  const script = `${[cmd, ...pre].map(q).join(" ")} --db ${q(db)} import <(cat ${
+    q(`${dir}/in.json`)
+  }) --dry-run`;
+  const r = await new Deno.Command("bash", {
+    args: ["-c", script],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const out = new TextDecoder().decode(r.stdout);
+  assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
+  assert.match(out, /Nothing was changed \(--dry-run\)\./);
+});
