@@ -1168,3 +1168,34 @@ Deno.test("import FILE from a pipe (process substitution) still works", async ()
   assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
   assert.match(out, /Nothing was changed \(--dry-run\)\./);
 });
+
+// ---- the probe itself: garbled first pages never crash it ---------------------------------------
+
+Deno.test("probeDatabase: 300 garbled first pages give a DatabaseError or a verdict, never a crash", async () => {
+  const { probeDatabase } = await import("../src/store/open.ts");
+  const { DatabaseError } = await import("../src/domain/errors.ts");
+  const dir = tempDir("vgpu-hostile-");
+  const good = `${dir}/good.db`;
+  await ourDb(good);
+  const bytes = Deno.readFileSync(good);
+  let seed = 12345;
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  for (let i = 0; i < 300; i++) {
+    const b = bytes.slice();
+    // Garble 1 to 16 bytes of page 1 past the magic (header fields, cell pointers, records).
+    for (let k = 0, n = 1 + rnd(16); k < n; k++) b[16 + rnd(4096 - 16)] = rnd(256);
+    const p = `${dir}/g${i}.db`;
+    Deno.writeFileSync(p, b);
+    try {
+      const v = probeDatabase(p);
+      assert.ok(v.kind === "ours" || v.kind === "empty");
+    } catch (e) {
+      assert.ok(e instanceof DatabaseError, `case ${i}: ${e}`);
+      assert.ok(!String((e as Error).message).includes("\n"), "one line");
+    }
+    Deno.removeSync(p);
+  }
+});
