@@ -413,7 +413,7 @@ Deno.test("store: the row update is a compare-and-set against what the plan read
   const { openDatabase } = await import("../src/store/open.ts");
   const { Store } = await import("../src/store/store.ts");
   const dir = Deno.makeTempDirSync({ prefix: "vgpu-cas-" });
-  const opened = await openDatabase(`${dir}/db`, { now: () => new Date() });
+  const opened = await openDatabase(`${dir}/db`, { now: () => new Date(), create: true });
   const store = new Store(opened.db, `${dir}/db`, { actor: "t", command: "t" }, () => new Date());
   try {
     store.insertVm({ vmUuid: UUID1, vmName: null, pool: "A", priority: 2, vmId: 1 });
