@@ -14,7 +14,7 @@ export function parseOptions(input: RawOptions): EnablePoolOptions {
 }
 
 export async function run(opts: EnablePoolOptions, deps: Deps): Promise<void> {
-  const store = await deps.store();
+  const store = await deps.store({ create: true });
   const r = setPoolEnabled(store, opts.poolId, true);
   const name = JSON.stringify(r.pool.name);
   const vms = poolSummaries(store).find((p) => p.poolId === opts.poolId)!.total;
