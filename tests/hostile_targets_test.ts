@@ -501,7 +501,7 @@ for (
     ["history", ["history"]],
     ["settings (show)", ["settings"]],
     ["export", ["export"]],
-    ["schema", ["schema"]],
+    ["show-pool", ["show-pool", "--pool-id=A"]],
     ["startup-hook", ["startup-hook", `--vm-uuid=${UUID1}`]],
     ["sync --dry-run", ["sync", "--dry-run"]],
     ["remove-vm", ["remove-vm", `--vm-uuid=${UUID1}`, "--yes", "--offline"]],
