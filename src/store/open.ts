@@ -512,7 +512,8 @@ export async function openDatabase(
     // Before the first write (the switch to WAL rewrites the header): a file that looked like
     // ours on page 1 but lacks our columns is refused unchanged.
     if (version > 0) {
-      const problem = findSchemaProblem(db, version);
+      // At the current version this is the full check (assertSchema below is then not repeated).
+      const problem = findSchemaProblem(db, version === SCHEMA_VERSION ? undefined : version);
       if (problem !== null) throw schemaError(path, problem);
     }
     const mode = (db.prepare("PRAGMA journal_mode").get() as { journal_mode: string })
@@ -528,7 +529,7 @@ export async function openDatabase(
       // Never a chmod here: only a file this run created gets its mode set (createFile).
       migrate(db, o.now());
     }
-    assertSchema(db, path);
+    if (version !== SCHEMA_VERSION) assertSchema(db, path); // created or migrated just now
     return { db, path, backupPath, created };
   } catch (e) {
     db.close();
