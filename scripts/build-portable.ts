@@ -559,6 +559,8 @@ async function smokeTest(opt: string, work: string) {
   const version = (await cli("--version")).trim();
   if (version !== VERSION) fail(`the launcher printed version ${JSON.stringify(version)}`);
   if (!(await cli("schema")).includes("CREATE TABLE")) fail("'schema' printed no SQL");
+  // read commands never create a database (design.md §7): a setting creates it first
+  await cli("settings", "xe-timeout", "30", `--db=${work}/smoke.db`);
   const pools = await cli("list-pools", `--db=${work}/smoke.db`);
   if (!pools.includes("Pool A")) fail(`'list-pools' printed ${JSON.stringify(pools)}`);
   const denoDir = `${home}/.cache/vgpu-admin/deno-${DENO_VERSION}`;

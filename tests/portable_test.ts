@@ -177,6 +177,12 @@ Deno.test({
       const version = await cli(["--version"]);
       assert.deepEqual(version, { code: 0, stdout: `${VERSION}\n`, stderr: "" });
 
+      // a read command creates no database (design.md §7); a write creates it
+      const missing = await cli(["list-pools", `--db=${DB}`]);
+      assert.equal(missing.code, 1, missing.stderr);
+      assert.match(missing.stderr, /^error: no database at /);
+      const created = await cli(["settings", "xe-timeout", "30", `--db=${DB}`]);
+      assert.equal(created.code, 0, created.stderr);
       const pools = await cli(["list-pools", `--db=${DB}`]);
       assert.deepEqual(pools, {
         code: 0,
