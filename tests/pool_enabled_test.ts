@@ -71,6 +71,9 @@ Deno.test("disable-pool / enable-pool: said, idempotent, shown in every pool vie
     JSON.parse((await run(["show-pool", "--pool-id=B", "--format=json"])).stdout).pool.enabled,
     false,
   );
+  const scan = (await run(["scan-vms"])).stdout;
+  assert.match(scan, /^=== Pool B \(Batch, disabled\): 1 VMs ===$/m);
+  assert.match(scan, /^=== Pool A: 1 VMs ===$/m, "an enabled pool keeps the seed's header");
   const lv = await run(["list-vms"]);
   assert.match(lv.stdout, /│ B \(Batch, disabled\) │/);
   assert.match(lv.stdout, /│ A \(Pool A\) +│/);

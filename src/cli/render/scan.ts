@@ -122,7 +122,12 @@ export function scanLines(
   for (const poolId of POOL_IDS) {
     const states = poolStates(view, poolId);
     const pool = pools.find((p) => p.poolId === poolId);
-    const title = pool && pool.name !== `Pool ${poolId}` ? ` (${pool.name})` : "";
+    // the seed's header, plus the pool's own name and "disabled" when they say something
+    const notes = [
+      ...(pool && pool.name !== `Pool ${poolId}` ? [pool.name] : []),
+      ...(pool && !pool.enabled ? ["disabled"] : []),
+    ];
+    const title = notes.length > 0 ? ` (${notes.join(", ")})` : "";
     lines.push(c.bold(`=== Pool ${poolId}${title}: ${states.length} VMs ===`));
     for (const s of states) {
       const vm = s.registered;
