@@ -284,6 +284,11 @@ function targetsOf(b: Bench, fig: Figures, printTable: number, printJson: number
     });
   }
   targets.push({
+    name: "recover with nothing open: no xe call (one database read)",
+    figure: `xe calls: ${cold.recoverIdle.xeCalls}; ${ratio(cold.recoverIdle, floor)}`,
+    ok: cold.recoverIdle.xeCallsMax === 0,
+  });
+  targets.push({
     name: `--version (deno run) ≤ ${TARGET_VERSION_RATIO}× floor`,
     figure: ratio(cold.version, floor),
     ok: pairedOf(cold.version, floor) <= TARGET_VERSION_RATIO,

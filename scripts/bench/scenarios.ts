@@ -42,6 +42,8 @@ export interface ColdFigures {
   bareGet: Result;
   stubUnreg: Result;
   stubReg: Result;
+  /** `recover` with no interrupted operation: one database read, no xe call (issue 9). */
+  recoverIdle: Result;
 }
 
 export interface PortableFigures {
@@ -332,6 +334,7 @@ export async function runScenarios(b: Bench): Promise<Figures> {
     bareGet,
     stubUnreg,
     stubReg,
+    recoverIdle,
   ] = await b.group(
     [
       ...loadCaseList,
@@ -402,6 +405,14 @@ export async function runScenarios(b: Bench): Promise<Figures> {
         ),
         check: hookLogged("in-sync"),
       },
+      {
+        label: "cold: recover, nothing open",
+        size: smallSize,
+        spec: { argv: [...CLI, "recover", "--yes"], env: small.env, callLog: small.callLog },
+        usesXe: true,
+        check: (s) =>
+          s.stdout.startsWith("No interrupted operations") ? null : `recover printed ${s.stdout}`,
+      },
     ],
     COLD_RUNS,
     floorCase,
@@ -421,6 +432,7 @@ export async function runScenarios(b: Bench): Promise<Figures> {
     bareGet,
     stubUnreg,
     stubReg,
+    recoverIdle,
   };
 
   // The portable build: a split bundle (build:portable's form), paired with deno run of the same
