@@ -228,6 +228,8 @@ const GARBAGE = [
   "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>\n",
   "\u0000\u0001\u0002binary\n",
   "Internal error, please retry\n",
+  "", // an empty answer (xe prints at least the newline)
+  "-global kvm-pit.lost_tick_pol", // cut short: no newline
 ];
 
 for (const [i, g] of GARBAGE.entries()) {
@@ -246,7 +248,7 @@ for (const [i, g] of GARBAGE.entries()) {
     ) {
       const r = await runInProcess(argv, { env: h.env });
       assert.equal(r.code, 1, `${argv[0]}: ${r.stderr}`);
-      assert.match(r.stderr, /not QEMU options/, argv[0]);
+      assert.match(r.stderr, /not QEMU options|printed (nothing|an answer cut short)/, argv[0]);
       assert.doesNotMatch(r.stderr, /bug:/);
       assert.equal(vm(h).platform[KEY], ORIGINAL_ARGS, `${argv[0]} wrote nothing`);
       assert.deepEqual(row(h), { pool_id: "A", priority: 2, vm_id: 1 });

@@ -45,13 +45,19 @@ export function configOf(i: number): VgpuConfig {
   return { pool: (i % 4 === 0 ? "B" : "A") as PoolId, priority: (i % 3) as Priority, vmId: i };
 }
 
-/** Creates the database with the product's own migrations (a first command), empty. */
+/**
+ * Creates the database with the product's own migrations, empty: a command that writes (read
+ * commands never create one); the setting written is the default.
+ */
 export async function createDb(
   b: Bench,
   dbPath: string,
   env: Record<string, string>,
 ): Promise<void> {
-  const r = await b.run({ argv: [...CLI, "list-vms"], env: { ...env, VGPU_DB: dbPath } });
+  const r = await b.run({
+    argv: [...CLI, "settings", "xe-timeout", "30"],
+    env: { ...env, VGPU_DB: dbPath },
+  });
   if (r.code !== 0) throw new Error(`creating ${dbPath} failed: ${r.stderr.trim()}`);
 }
 

@@ -99,13 +99,27 @@ export class Xe {
   /** The raw value of platform:<platformKey>; null when the key is absent. */
   async vmGetArgs(uuid: string): Promise<string | null> {
     const argv = ["vm-param-get", `uuid=${uuid}`, "param-name=platform", `param-key=${this.#key}`];
+    let out: string;
     try {
-      return stripNewline(await this.#run(argv));
+      out = await this.#run(argv);
     } catch (e) {
       // "Error: Key K not found in map" (xe-reference.md): the VM has no args
       if (e instanceof XeKeyMissingError) return null;
       throw e;
     }
+    // xe prints the value and one newline, also for an empty value: an answer without it is
+    // empty or cut short, never data to build the next args on (design.md §5 step 11)
+    if (!out.endsWith("\n")) {
+      throw new XeOutputError(
+        `xe vm-param-get printed ${
+          out === "" ? "nothing" : "an answer cut short"
+        } for the args of VM ${uuid}; nothing was written`,
+        argv,
+        0,
+        "",
+      );
+    }
+    return stripNewline(out);
   }
 
   /** Writes platform:<platformKey>=value (any power state); null removes the key, idempotently. */
