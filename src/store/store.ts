@@ -22,6 +22,7 @@ import {
   decodeSetting,
   decodeStaleRun,
   decodeVm,
+  type HistoryRowValue,
 } from "./rows.ts";
 
 /** Who is changing the database and through which command; goes into every history row. */
@@ -46,16 +47,8 @@ export interface VmChange {
   after: Vm | null;
 }
 
-export interface HistoryEntry {
-  id: number;
-  at: string;
-  actor: string;
-  command: string;
-  vmUuid: string | null;
-  poolId: PoolId | null;
-  before: Record<string, unknown> | null;
-  after: Record<string, unknown> | null;
-}
+/** One history row, as its decoder in rows.ts reads it. */
+export type HistoryEntry = HistoryRowValue;
 
 export interface StaleRun {
   vmUuid: string;
