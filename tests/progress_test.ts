@@ -50,3 +50,23 @@ Deno.test("progress on a terminal: update replaces the line; done ends it once",
     "\r[1/3] VM A (0 s)\x1b[K\r[2/3] VM B (0 s)\x1b[K\r[3/3] VM C (0 s)\x1b[K\n",
   );
 });
+
+Deno.test("progress on an 80-column terminal: a redrawn line never wraps (it is cut with …)", () => {
+  const io = bufferIo({ interactive: true, columns: 80 });
+  const p = createProgress(io, { now: () => 0 });
+  const long =
+    "Shutting down VM 11111111-1111-4111-8111-111111111111 (clean, waiting up to 120 s)...";
+  p.step(long);
+  p.done();
+  const drawn = io.stderr().split("\r")[1].replace("\x1b[K\n", "");
+  assert.equal(drawn.length, 79);
+  assert.equal(
+    drawn,
+    "Shutting down VM 11111111-1111-4111-8111-111111111111 (clean, waiting up… (0 s)",
+  );
+  const wide = bufferIo({ interactive: true, columns: 200 });
+  const q = createProgress(wide, { now: () => 0 });
+  q.step(long);
+  q.done();
+  assert.equal(wide.stderr(), `\r${long} (0 s)\x1b[K\n`, "nothing is cut when it fits");
+});

@@ -31,10 +31,15 @@ export function createProgress(io: IO, o: ProgressOptions = {}): Progress {
   let current: string | null = null;
   let started = 0;
   let timer: ReturnType<typeof setInterval> | undefined;
+  // `\r` returns to the start of the terminal's line, not of a wrapped one: a line wider than
+  // the terminal would leave its wrapped part behind at every redraw (80-column consoles).
+  const width = Math.max((io.columns ?? 80) - 1, 20);
   const draw = () => {
     if (current === null) return;
-    const secs = Math.floor((now() - started) / 1000);
-    io.err.write(`\r${current} (${secs} s)${ERASE}`);
+    const secs = ` (${Math.floor((now() - started) / 1000)} s)`;
+    const room = width - secs.length;
+    const text = current.length > room ? current.slice(0, Math.max(room - 1, 0)) + "…" : current;
+    io.err.write(`\r${text}${secs}${ERASE}`);
   };
   const stopTimer = () => {
     if (timer !== undefined) clearInterval(timer);
