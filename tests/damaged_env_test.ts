@@ -14,6 +14,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import {
   cliCommand,
+  cliEnv,
   type CliResult,
   fakeHost,
   type FakeHostEnv,
@@ -105,12 +106,7 @@ async function runNoDac(args: string[]): Promise<CliResult> {
   const out = await new Deno.Command(cmd, {
     args: [...rest, ...args],
     clearEnv: true,
-    env: {
-      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-      HOME: Deno.env.get("HOME") ?? "/tmp",
-      ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
-      NO_COLOR: "1",
-    },
+    env: cliEnv(),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

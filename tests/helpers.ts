@@ -32,6 +32,17 @@ export interface CliResult {
   stderr: string;
 }
 
+/** A CLI subprocess's whole environment: PATH, HOME, DENO_DIR (when set), NO_COLOR, and `extra`. */
+export function cliEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+    HOME: Deno.env.get("HOME") ?? "/tmp",
+    ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
+    NO_COLOR: "1",
+    ...extra,
+  };
+}
+
 /** A fresh temporary directory, removed when the test's `using`/cleanup runs. */
 export function tempDir(prefix = "vgpu-test-"): string {
   return Deno.makeTempDirSync({ prefix });
@@ -53,13 +64,7 @@ export async function runCli(
   const child = new Deno.Command(cmd, {
     args: [...pre, ...args],
     clearEnv: true,
-    env: {
-      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-      HOME: Deno.env.get("HOME") ?? "/tmp",
-      ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
-      NO_COLOR: "1",
-      ...o.env,
-    },
+    env: cliEnv(o.env),
     stdin: o.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
@@ -209,13 +214,7 @@ export function spawnCli(
   return new Deno.Command(cmd, {
     args: [...pre, ...args],
     clearEnv: true,
-    env: {
-      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-      HOME: Deno.env.get("HOME") ?? "/tmp",
-      ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
-      NO_COLOR: "1",
-      ...env,
-    },
+    env: cliEnv(env),
     stdin: "null",
     stdout: out,
     stderr: out,

@@ -17,6 +17,7 @@ import { refusalMarker } from "../src/cli/commands/startup-hook.ts";
 import { makeVm, readStateSync } from "./fake-xe/state.ts";
 import {
   cliCommand,
+  cliEnv,
   type CliResult,
   fakeHost,
   fileHash,
@@ -35,15 +36,11 @@ async function cli(args: string[], env: Record<string, string> = {}): Promise<Cl
   const out = await new Deno.Command(cmd, {
     args: [...pre, ...args],
     clearEnv: true,
-    env: {
-      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-      HOME: Deno.env.get("HOME") ?? "/tmp",
-      ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
-      NO_COLOR: "1",
+    env: cliEnv({
       VGPU_LOG: `${LOG_DIR}/hook.log`,
       VGPU_XE: "/nonexistent/xe",
       ...env,
-    },
+    }),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
