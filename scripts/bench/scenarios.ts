@@ -497,46 +497,28 @@ export async function runScenarios(b: Bench): Promise<Figures> {
     const pList = listRuns[listRuns.length - 1];
     b.section =
       `portable startup-hook (stub xe), each run after a deno run of it (${COLD_RUNS} rounds)`;
-    const [, pHook] = await b.group(
-      [{
-        ...hookCase(
-          "portable: startup-hook, registered",
-          small.registeredUuid,
-          env(stubEnv),
-          stubEnv.STUB_XE_LOG,
-          p.argv,
-        ),
-        check: hookLogged("in-sync"),
-      }],
-      COLD_RUNS,
-      hookCase(
-        "deno run: startup-hook, registered",
-        small.registeredUuid,
-        stubEnv,
-        stubEnv.STUB_XE_LOG,
-      ),
+    // the same two hook runs, paired with each other, then each with the hook floor
+    const sourceHookCase = hookCase(
+      "deno run: startup-hook, registered",
+      small.registeredUuid,
+      stubEnv,
+      stubEnv.STUB_XE_LOG,
     );
+    const portableHookCase: Case = {
+      ...hookCase(
+        "portable: startup-hook, registered",
+        small.registeredUuid,
+        env(stubEnv),
+        stubEnv.STUB_XE_LOG,
+        p.argv,
+      ),
+      check: hookLogged("in-sync"),
+    };
+    const [, pHook] = await b.group([portableHookCase], COLD_RUNS, sourceHookCase);
     b.section =
       `startup-hook (stub xe) against the hook floor (${COLD_RUNS} rounds, after a hook-floor run each)`;
     const [hookFloor, sourceHook, portableHook] = await b.group(
-      [
-        hookCase(
-          "deno run: startup-hook, registered",
-          small.registeredUuid,
-          stubEnv,
-          stubEnv.STUB_XE_LOG,
-        ),
-        {
-          ...hookCase(
-            "portable: startup-hook, registered",
-            small.registeredUuid,
-            env(stubEnv),
-            stubEnv.STUB_XE_LOG,
-            p.argv,
-          ),
-          check: hookLogged("in-sync"),
-        },
-      ],
+      [sourceHookCase, portableHookCase],
       COLD_RUNS,
       {
         label: "HOOK FLOOR: db, 1 SELECT, 1 xe, 1 log line",
