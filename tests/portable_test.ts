@@ -9,6 +9,7 @@
  * a missing archive or busybox-static is a failure instead: .ci/run installs and builds them.
  */
 import assert from "node:assert/strict";
+import { exec, mountProc, type Result, unmount } from "./chroot.ts";
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname).replace(/\/$/, "");
 const VERSION: string = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`)).version;
@@ -20,23 +21,6 @@ const UUID_UNREGISTERED = "7d1e2f00-aaaa-bbbb-cccc-ddddeeee0002";
 const DB = "/tmp/vgpu_config.db";
 const IN_CI = Deno.env.get("CI") === "true";
 let missingInCi: string | null = null;
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function exec(cmd: string, args: string[], o: Deno.CommandOptions = {}): Promise<Result> {
-  try {
-    const r = await new Deno.Command(cmd, { args, stdin: "null", ...o }).output();
-    const dec = new TextDecoder();
-    return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return { code: 127, stdout: "", stderr: `${cmd}: ${e}` };
-    throw e;
-  }
-}
 
 /** True when the file is an ELF executable without a PT_INTERP header (statically linked). */
 function isStaticElf(path: string): boolean {
@@ -57,18 +41,6 @@ function isStaticElf(path: string): boolean {
     if (v.getUint32(phoff + i * phentsize, true) === 3) return false; // PT_INTERP
   }
   return true;
-}
-
-async function mountProc(at: string): Promise<string | null> {
-  const fresh = await exec("mount", ["-t", "proc", "proc", at]);
-  if (fresh.code === 0) return null;
-  const bind = await exec("mount", ["--bind", "/proc", at]);
-  return bind.code === 0 ? null : `mount -t proc: ${fresh.stderr.trim()}; ${bind.stderr.trim()}`;
-}
-
-async function unmount(at: string): Promise<boolean> {
-  if ((await exec("umount", [at])).code === 0) return true;
-  return (await exec("umount", ["-l", at])).code === 0;
 }
 
 /** Why the test cannot run here (null: it can), probing chroot and the /proc mount for real. In

@@ -12,6 +12,7 @@
  * CI=true a missing rpm, package or busybox-static is a failure instead: .ci/run provides them.
  */
 import assert from "node:assert/strict";
+import { exec, mountProc, type Result, unmount } from "./chroot.ts";
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname).replace(/\/$/, "");
 const VERSION: string = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`)).version;
@@ -25,23 +26,6 @@ const HOOK = "/etc/xapi.d/vm-pre-start/10-vgpu-admin";
 const LOGROTATE = "/etc/logrotate.d/vgpu-admin";
 const IN_CI = Deno.env.get("CI") === "true";
 let missingInCi: string | null = null;
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function exec(cmd: string, args: string[], o: Deno.CommandOptions = {}): Promise<Result> {
-  try {
-    const r = await new Deno.Command(cmd, { args, stdin: "null", ...o }).output();
-    const dec = new TextDecoder();
-    return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return { code: 127, stdout: "", stderr: `${cmd}: ${e}` };
-    throw e;
-  }
-}
 
 function exists(path: string): boolean {
   try {
@@ -91,18 +75,6 @@ if (skip !== null) {
   console.log(`rpm_test: IGNORED: ${skip}`);
 }
 
-async function mountProc(at: string): Promise<void> {
-  const fresh = await exec("mount", ["-t", "proc", "proc", at]);
-  if (fresh.code === 0) return;
-  const bind = await exec("mount", ["--bind", "/proc", at]);
-  assert.equal(bind.code, 0, `mount /proc: ${fresh.stderr} ${bind.stderr}`);
-}
-
-async function unmount(at: string): Promise<boolean> {
-  if ((await exec("umount", [at])).code === 0) return true;
-  return (await exec("umount", ["-l", at])).code === 0;
-}
-
 Deno.test({
   name: "rpm: installs into an empty root, runs there, upgrades keeping the database, erases",
   ignore: skip !== null,
@@ -131,7 +103,7 @@ Deno.test({
 
       // Install: the scriptlets run in the root with busybox as /bin/sh; %post runs the program
       // (install-hook), which needs /proc.
-      await mountProc(`${root}/proc`);
+      assert.equal(await mountProc(`${root}/proc`), null, "mount /proc in the root");
       procMounted = true;
       const installed = await rpm("-i", "--nodeps", RPM);
       ok(installed, "rpm -i");
