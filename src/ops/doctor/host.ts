@@ -1,0 +1,143 @@
+// doctor: the host's checks (drift, vm_id collisions, strict mode, stale runs, QEMU).
+import { humanTime } from "../../domain/time.ts";
+import type { DriftItem } from "../../domain/drift.ts";
+import type { Settings } from "../../domain/settings.ts";
+import type { Xe } from "../../xe/client.ts";
+import { compareQemu } from "../qemu-cmdline.ts";
+import type { HostView, ScanView } from "../scan.ts";
+import { countsAsDrift } from "../sync.ts";
+import { type CheckItem, Checks, plural } from "./checks.ts";
+
+export function vmName(view: ScanView, uuid: string): string {
+  const s = view.host.kind === "read" ? view.host.drift.byUuid.get(uuid) : undefined;
+  const name = s?.registered?.vmName ?? s?.host?.nameLabel ?? null;
+  return name === null || name === "" ? `VM ${uuid}` : `VM ${uuid} (${name})`;
+}
+
+export function itemOf(view: ScanView, d: DriftItem): CheckItem {
+  return { vmUuid: d.vmUuid, message: `${vmName(view, d.vmUuid)}: ${d.detail}`, fix: d.fix };
+}
+
+/** drift and vm-id-collisions, as `sync --check` counts them; returns the number of items. */
+export function checkDrift(checks: Checks, view: ScanView, host: HostView): number {
+  const all = host.drift.items.filter(countsAsDrift);
+  const drift = all.filter((d) => d.kind !== "vmid-collision");
+  const collisions = all.filter((d) => d.kind === "vmid-collision");
+  if (drift.length === 0) {
+    checks.add(
+      "drift",
+      "ok",
+      `database and VM args agree (${plural(view.registered.length, "registered VM")})`,
+    );
+  } else {
+    const vms = new Set(drift.map((d) => d.vmUuid)).size;
+    checks.add(
+      "drift",
+      "failed",
+      `${plural(drift.length, "problem")} on ${plural(vms, "VM")}`,
+      "vgpu-admin sync (each line below gives its own fix)",
+      drift.map((d) => itemOf(view, d)),
+    );
+  }
+  if (collisions.length === 0) {
+    checks.add("vm-id-collisions", "ok", "no vm_id is carried by two VMs");
+  } else {
+    const ids = new Set(collisions.map((d) => d.vmId)).size;
+    checks.add(
+      "vm-id-collisions",
+      "failed",
+      `${plural(ids, "vm_id")} carried by more than one VM (clones copy platform args)`,
+      "give each VM its own vm_id (each line below gives its fix)",
+      collisions.map((d) => itemOf(view, d)),
+    );
+  }
+  return all.length;
+}
+
+export function checkStrict(checks: Checks, settings: Settings, drift: number): void {
+  if (settings.hookStrict) {
+    checks.add(
+      "strict-mode",
+      "ok",
+      "hook-strict is on: a start with stale vGPU args or a colliding vm_id is refused",
+    );
+  } else if (drift > 0) {
+    checks.add(
+      "strict-mode",
+      "warning",
+      `hook-strict is off while ${
+        drift === 1 ? "1 drift problem exists" : `${drift} drift problems exist`
+      }: such a VM starts with stale vGPU args`,
+      "vgpu-admin sync; to refuse such starts from now on: vgpu-admin settings hook-strict on",
+    );
+  } else {
+    checks.add("strict-mode", "ok", "hook-strict is off (the default); nothing drifts now");
+  }
+}
+
+export function checkStaleRuns(checks: Checks, view: ScanView): void {
+  const stale = [...view.staleRuns.values()];
+  if (stale.length === 0) {
+    checks.add("stale-runs", "ok", "no running VM has stale vGPU args");
+    return;
+  }
+  checks.add(
+    "stale-runs",
+    "warning",
+    `${plural(stale.length, "VM")} run${stale.length === 1 ? "s" : ""} with stale vGPU args`,
+    "restart each VM listed below to apply",
+    stale.map((r) => ({
+      vmUuid: r.vmUuid,
+      message: `${vmName(view, r.vmUuid)}: running with stale vGPU args since ${
+        humanTime(r.since)
+      } (${r.reason})`,
+      fix: "restart the VM to apply",
+    })),
+  );
+}
+
+export async function checkQemu(
+  checks: Checks,
+  view: ScanView,
+  xe: Xe,
+  procRoot: string,
+): Promise<void> {
+  const report = await compareQemu(view, () => Promise.resolve(xe), procRoot);
+  if (report.error !== null) {
+    checks.add(
+      "qemu",
+      "warning",
+      `the QEMU command lines could not be compared: ${report.error}`,
+      report.errorFix ?? "run doctor on the XCP-ng dom0",
+    );
+    return;
+  }
+  const views = [...report.vms.values()];
+  const compared = views.filter((q) => q.status === "matches" || q.status === "differs");
+  const problems = views.filter((q) => q.status === "differs" || q.status === "not-found");
+  if (problems.length === 0) {
+    checks.add(
+      "qemu",
+      "ok",
+      compared.length === 0
+        ? "no running VM on this host carries a vgpu-stub to compare"
+        : `${plural(compared.length, "running VM")}: QEMU runs with the vgpu-stub xapi holds`,
+    );
+    return;
+  }
+  checks.add(
+    "qemu",
+    "warning",
+    `${plural(problems.length, "running VM")}: QEMU does not run with what xapi holds`,
+    "restart each VM listed below (after 'vgpu-admin sync' where it says so)",
+    problems.map((q) => {
+      const runs = q.stubs.length === 0
+        ? "no vgpu-stub device"
+        : q.stubs.map((s) => s.raw).join("  ");
+      const message = q.status === "not-found"
+        ? `${vmName(view, q.vmUuid)}: ${q.detail}`
+        : `${vmName(view, q.vmUuid)}: QEMU (pid ${q.pid}) runs ${runs}; ${q.detail}`;
+      return { vmUuid: q.vmUuid, message, fix: q.fix };
+    }),
+  );
+}
