@@ -1,6 +1,7 @@
 // deno task demo: the real vgpu-admin CLI against a simulated XCP-ng host (the fake xe of the
 // tests) and a temporary database. Nothing outside a temporary directory is touched.
 // deno-lint-ignore-file no-console
+import { existsSync } from "node:fs";
 import { shellWord } from "../src/domain/shell-word.ts";
 import { cliCommand, writeCliWrapper } from "../tests/helpers.ts";
 import {
@@ -71,50 +72,128 @@ const hook = Deno.readTextFileSync(new URL("../hooks/vm-pre-start/10-vgpu-admin"
 Deno.writeTextFileSync(`${hookDir}/10-vgpu-admin`, hook, { mode: 0o755 });
 
 const [cmd, ...pre] = cliCommand();
-async function vgpu(args: string[], note = ""): Promise<number> {
-  console.log(
-    `\n\x1b[1m$ vgpu-admin ${args.map(shellWord).join(" ")}\x1b[0m${note ? `   # ${note}` : ""}`,
-  );
-  const r = await new Deno.Command(cmd, {
-    args: [...pre, ...args],
-    env,
-    stdin: "null",
-    stdout: "inherit",
-    stderr: "inherit",
-  }).output();
-  if (r.code !== 0) console.log(`(exit code ${r.code})`);
-  return r.code;
+// NO_COLOR (https://no-color.org) is honoured by the demo's own headings too.
+const plainText = (Deno.env.get("NO_COLOR") ?? "") !== "";
+const sgr = (codes: string, text: string) => plainText ? text : `\x1b[${codes}m${text}\x1b[0m`;
+let steps = 0;
+
+/** What a step's comment promises: checked after it runs; the demo stops at the first broken one. */
+interface Expect {
+  /** The exit code (default 0). */
+  code?: number;
+  /** Text the output (stdout and stderr together) must show; the output is then captured. */
+  shows?: RegExp[];
+  /** A check of the host or the database afterwards: a sentence saying what is wrong, or null. */
+  then?: () => string | null;
 }
+
+function fail(what: string, why: string): never {
+  console.error(sgr("1;31", `\n✗ demo step failed: ${what}\n  ${why}`));
+  console.error("The demo stops here: this step did not do what its comment says.");
+  Deno.exit(1);
+}
+
+async function vgpu(args: string[], note = "", expect: Expect = {}): Promise<void> {
+  const line = `vgpu-admin ${args.map(shellWord).join(" ")}`;
+  console.log(`\n${sgr("1", `$ ${line}`)}${note ? `   # ${note}` : ""}`);
+  steps++;
+  let code: number;
+  let output = "";
+  if (expect.shows === undefined) {
+    const r = await new Deno.Command(cmd, {
+      args: [...pre, ...args],
+      env,
+      stdin: "null",
+      stdout: "inherit",
+      stderr: "inherit",
+    }).output();
+    code = r.code;
+  } else {
+    // stdout and stderr in one pipe, in the order the command wrote them (argv, never a string)
+    const r = await new Deno.Command("sh", {
+      args: ["-c", 'exec "$0" "$@" 2>&1', cmd, ...pre, ...args],
+      env,
+      stdin: "null",
+      stdout: "piped",
+    }).output();
+    code = r.code;
+    output = new TextDecoder().decode(r.stdout);
+    await Deno.stdout.write(r.stdout);
+  }
+  if (code !== 0) console.log(`(exit code ${code})`);
+  const want = expect.code ?? 0;
+  if (code !== want) fail(line, `expected exit code ${want}, got ${code}`);
+  // deno-lint-ignore no-control-regex
+  const plain = output.replace(/\x1b\[[0-9;]*m/g, "");
+  for (const re of expect.shows ?? []) {
+    if (!re.test(plain)) fail(line, `expected the output to show ${re}`);
+  }
+  const wrong = expect.then?.();
+  if (wrong) fail(line, wrong);
+}
+
 function section(title: string) {
-  console.log(`\n\x1b[1;36m=== ${title} ===\x1b[0m`);
+  console.log(`\n${sgr("1;36", `=== ${title} ===`)}`);
+}
+
+const vmOf = (n: number) => readStateSync(statePath).vms.find((v) => v.uuid === uuid(n))!;
+const argsOf = (n: number) => vmOf(n).platform["device-model-args"] ?? "";
+/** null when VM n's args carry `stub`, else what they carry. */
+function carries(n: number, stub: string): string | null {
+  return argsOf(n).includes(stub) ? null : `VM ${uuid(n)} carries "${argsOf(n)}", not ${stub}`;
 }
 
 console.log(`vgpu-admin demo: a simulated host with 12 VMs; database ${db}`);
 section("1. The empty database and what the host has");
 // Only a command that writes creates the database (design.md §7); install-hook does on a host.
-await vgpu(["settings", "hook-strict", "off"], "creates the database: read commands never do");
-await vgpu(["list-pools"]);
-await vgpu(["scan-vms"], "nothing registered yet; two VMs carry hand-set vgpu-stub args");
+await vgpu(["settings", "hook-strict", "off"], "creates the database: read commands never do", {
+  then: () => existsSync(db) ? null : `no database at ${db}`,
+});
+await vgpu(["list-pools"], "", { shows: [/Pool A: "Pool A" \| Enabled \| VMs: 0/] });
+await vgpu(["scan-vms"], "nothing registered yet; two VMs carry hand-set vgpu-stub args", {
+  shows: [/=== Unregistered VMs: 12 ===/, /2 unregistered VMs carry a vgpu-stub device/],
+});
 
 section("2. Register VMs 1-7 in Pool A and VMs 8-9 in Pool B");
 const prios = ["high", "high", "high", "medium", "medium", "low", "low"];
 for (let i = 1; i <= 7; i++) {
-  await vgpu(["register-vm", `--vm-uuid=${uuid(i)}`, `--priority=${prios[i - 1]}`, `--vm-id=${i}`]);
+  await vgpu(
+    ["register-vm", `--vm-uuid=${uuid(i)}`, `--priority=${prios[i - 1]}`, `--vm-id=${i}`],
+    "",
+    {
+      then: () => carries(i, `vgpu-stub,pool_id=A,priority=${prios[i - 1]},vm_id=${i}`),
+    },
+  );
 }
-await vgpu(["register-vm", `--vm-uuid=${uuid(8)}`, "--pool=B", "--priority=high"]);
-await vgpu(["register-vm", `--vm-uuid=${uuid(9)}`, "--pool=b", "--priority=0", "--offline"]);
+await vgpu(["register-vm", `--vm-uuid=${uuid(8)}`, "--pool=B", "--priority=high"], "", {
+  then: () => carries(8, "vgpu-stub,pool_id=B,priority=high,vm_id=8"),
+});
+await vgpu(["register-vm", `--vm-uuid=${uuid(9)}`, "--pool=b", "--priority=0", "--offline"], "", {
+  then: () => argsOf(9) === "" ? null : `--offline wrote args to VM-9: ${argsOf(9)}`,
+});
 await vgpu(["set-pool-name", "--pool-id=B", "--name=Batch", "--description=render farm"]);
 await vgpu(["list-vms"]);
-await vgpu(["list-pools"]);
+await vgpu(["list-pools"], "", { shows: [/Pool B: "Batch" \| Enabled \| VMs: 2/] });
 await vgpu(["show-pool", "--pool-id=A"]);
 
 section("3. Reconfigure a running VM safely (confirm, stop, apply, restart)");
-await vgpu(["set-pool", `--vm-uuid=${uuid(4)}`, "--pool=B", "--yes"]);
-const booted = readStateSync(statePath).vms.find((v) => v.uuid === uuid(4))?.bootedArgs;
-console.log(`# the simulated QEMU of VM-4 booted with: ${booted}`);
+await vgpu(["set-pool", `--vm-uuid=${uuid(4)}`, "--pool=B", "--yes"], "", {
+  then: () =>
+    vmOf(4).powerState !== "running"
+      ? `VM-4 is ${vmOf(4).powerState} after set-pool`
+      : vmOf(4).bootedArgs?.includes("pool_id=B")
+      ? null
+      : `VM-4 booted with ${vmOf(4).bootedArgs}`,
+});
+console.log(`# the simulated QEMU of VM-4 booted with: ${vmOf(4).bootedArgs}`);
 await vgpu(
   ["set-priority", `--vm-uuid=${uuid(5)}`, "--priority=high"],
   "no --yes, no TTY: EOF answers no",
+  {
+    code: 1,
+    shows: [/Cancelled; nothing changed\./],
+    then: () => carries(5, "priority=medium,vm_id=5"),
+  },
 );
 
 section("4. Drift: someone edits a VM by hand; a clone copies VM-1's args");
@@ -122,18 +201,40 @@ const s = readStateSync(statePath);
 s.vms.find((v) => v.uuid === uuid(2))!.platform["device-model-args"] =
   "-vga std -display none -device vgpu-stub,pool_id=B,priority=low,vm_id=2";
 writeStateSync(statePath, s);
-await vgpu(["status"]);
-await vgpu(["sync", "--check"], "exit 3: drift found");
-await vgpu(["sync", "--dry-run"]);
-await vgpu(["sync"]);
+await vgpu(["status"], "", { shows: [/VM-2 .*args differ/, /VM-1-clone/] });
+await vgpu(["sync", "--check"], "exit 3: drift found", {
+  code: 3,
+  shows: [/VM-1-clone\): vm_id 1 belongs to registered VM/],
+});
+await vgpu(["sync", "--dry-run"], "", {
+  shows: [/nothing was changed \(--dry-run\)/],
+  then: () => carries(2, "pool_id=B,priority=low,vm_id=2"),
+});
+await vgpu(["sync"], "", { then: () => carries(2, "pool_id=A,priority=high,vm_id=2") });
 await vgpu(
   ["sync", "--check"],
   "VM-9 (registered --offline) is written too; the clone is left for you",
+  {
+    code: 3,
+    shows: [/Drift: 1 problem found/, /VM-1-clone.*--vm-id=10/],
+    then: () => carries(9, "vgpu-stub,pool_id=B,priority=low,vm_id=9"),
+  },
 );
 
 section("5. Adopt the hand-configured VM; the clone's vm_id conflict is reported");
-await vgpu(["adopt", "--yes"]);
-await vgpu(["register-vm", `--vm-uuid=${uuid(11)}`], "the clone gets a fresh vm_id");
+await vgpu(["adopt", "--yes"], "exit 1: the clone is not adopted", {
+  code: 1,
+  shows: [/not adopted: .*VM-1-clone.*--vm-id=10/, /adopted VM \S+ \(legacy-render\)/],
+});
+await vgpu(["register-vm", `--vm-uuid=${uuid(11)}`], "its args carry VM-1's vm_id: refused", {
+  code: 1,
+  shows: [/VM ID 1 already in use .*; pass --vm-id=10 \(the next free vm_id\)/],
+  then: () => carries(11, "vm_id=1"),
+});
+await vgpu(["register-vm", `--vm-uuid=${uuid(11)}`, "--vm-id=10"], "the clone gets a fresh vm_id", {
+  then: () => carries(11, "vgpu-stub,pool_id=A,priority=high,vm_id=10"),
+});
+await vgpu(["sync", "--check"], "no drift left", { shows: [/In sync: 11 registered VMs/] });
 
 section("6. The start hook: a VM starts; the hook checks its args");
 const s2 = readStateSync(statePath);
@@ -144,8 +245,17 @@ const start = await new Deno.Command(FAKE_XE_PATH, {
   env,
 }).output();
 console.log(`\n$ xe vm-start uuid=${uuid(3)}   # exit ${start.code}; hook log:`);
-console.log(Deno.readTextFileSync(env.VGPU_LOG).trimEnd());
-await vgpu(["show-vm", `--vm-uuid=${uuid(3)}`]);
+const hookLog = Deno.readTextFileSync(env.VGPU_LOG).trimEnd();
+console.log(hookLog);
+if (start.code !== 0) fail(`xe vm-start uuid=${uuid(3)}`, `exit code ${start.code}`);
+if (!hookLog.includes(`vm=${uuid(3)} reason=none action=repaired`)) {
+  fail(`xe vm-start uuid=${uuid(3)}`, "the hook log has no repair of VM-3's args");
+}
+await vgpu(["show-vm", `--vm-uuid=${uuid(3)}`], "repaired for the next start", {
+  shows: [/in sync with the database/, /running with stale vGPU args/],
+});
 await vgpu(["history", "--limit=5"]);
 
-console.log(`\nDemo done. Files are in ${dir} (remove it when finished).`);
+console.log(
+  `\nDemo done: ${steps} commands, each did what its comment says. Files are in ${dir} (remove it when finished).`,
+);

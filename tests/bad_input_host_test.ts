@@ -289,7 +289,9 @@ const notRegistered = (u: string) =>
     `^error: VM ${u} is not registered; see 'vgpu-admin list-vms', or register it with 'vgpu-admin register-vm --vm-uuid=${u}'$`,
   );
 const inUse = (id: number, holder: string, name: string) =>
-  new RegExp(`^error: VM ID ${id} already in use by VM ${holder} \\(${name}\\)$`);
+  new RegExp(
+    `^error: VM ID ${id} already in use by VM ${holder} \\(${name}\\); pass --vm-id=\\d+ \\(the next free vm_id\\) to choose another$`,
+  );
 const gone = (u: string) =>
   new RegExp(
     `^error: VM ${u} is registered but does not exist on this host; remove it with 'vgpu-admin remove-vm --vm-uuid=${u}'$`,

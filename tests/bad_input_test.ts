@@ -505,12 +505,16 @@ function generate(): Case[] {
     [
       "register-vm: duplicate vm_id",
       ["register-vm", `--vm-uuid=${UUID4}`, "--vm-id=5", "--offline"],
-      new RegExp(`^error: VM ID 5 already in use by VM ${UUID2} \\(beta\\)$`),
+      new RegExp(
+        `^error: VM ID 5 already in use by VM ${UUID2} \\(beta\\); pass --vm-id=3 \\(the next free vm_id\\) to choose another$`,
+      ),
     ],
     [
       "register-vm: duplicate vm_id held by a VM without a name",
       ["register-vm", `--vm-uuid=${UUID4}`, "--vm-id=2", "--offline"],
-      new RegExp(`^error: VM ID 2 already in use by VM ${UUID3} \\(<?no name>?\\)$`),
+      new RegExp(
+        `^error: VM ID 2 already in use by VM ${UUID3} \\(<?no name>?\\); pass --vm-id=3 \\(the next free vm_id\\) to choose another$`,
+      ),
     ],
     ["show-vm: unknown uuid", ["show-vm", `--vm-uuid=${UUID4}`, "--offline"], notRegistered(UUID4)],
     [

@@ -82,7 +82,7 @@ function readDb(path: string): { vms: VmRow[]; history: HistoryRow[]; integrity:
 const CONFLICT = [
   // the VM's operation lock: another register-vm of the same VM is running (design.md §5)
   /^error: VM \S+ is being changed by another vgpu-admin \(register-vm, pid \d+, since .*\); wait for it to finish, then run the command again$/,
-  /^error: VM ID \d+ already in use by VM [0-9a-f-]{36} \(.*\)$/,
+  /^error: VM ID \d+ already in use by VM [0-9a-f-]{36} \(.*\)(; pass --vm-id=\d+ \(the next free vm_id\) to choose another)?$/,
   /^error: VM [0-9a-f-]{36} is already registered \(vGPU pool [AB], VM ID \d+\); change it with 'vgpu-admin update-vm'$/,
 ];
 

@@ -1,8 +1,10 @@
-// The demo prints each command line so that it can be pasted into a shell (issue 13): a value
-// with spaces is quoted (`--description="render farm"`), and the shell reads back the arguments.
+// The demo is the README's first screen: it runs the real CLI against the fake xe and checks that
+// every step does what its comment says (exit code, output, host and database afterwards); a step
+// that does not stops it with exit 1 (issue 18 A2). Its command lines paste back into a shell
+// (issue 13): a value with spaces is quoted (`--description="render farm"`).
 import assert from "node:assert/strict";
 
-Deno.test("the demo's command lines paste back into sh as the arguments it ran", async () => {
+Deno.test("the demo runs to its end, every step as its comment says, and its lines paste into sh", async () => {
   const r = await new Deno.Command(Deno.execPath(), {
     args: ["task", "-q", "demo"],
     cwd: new URL("..", import.meta.url).pathname,
@@ -10,11 +12,16 @@ Deno.test("the demo's command lines paste back into sh as the arguments it ran",
     stdout: "piped",
     stderr: "piped",
   }).output();
-  // deno-lint-ignore no-control-regex
-  const out = new TextDecoder().decode(r.stdout).replace(/\x1b\[[0-9;]*m/g, "");
-  assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
-  const dir = /Files are in (\S+) \(remove/.exec(out)?.[1];
+  const out = new TextDecoder().decode(r.stdout);
+  const err = new TextDecoder().decode(r.stderr);
+  const dir = /database (\S+)\/vgpu_config\.db/.exec(out)?.[1];
   if (dir !== undefined) await Deno.remove(dir, { recursive: true });
+  assert.ok(!(out + err).includes("\x1b["), "NO_COLOR: no escape sequences");
+  assert.equal(r.code, 0, err);
+  assert.match(out, /\nDemo done: \d+ commands, each did what its comment says\./);
+  // The clone's conflict names the next free vm_id, and the command it suggests works.
+  assert.match(out, /VM ID 1 already in use .*; pass --vm-id=10 \(the next free vm_id\)/);
+  assert.match(out, /\$ vgpu-admin register-vm --vm-uuid=\S+ --vm-id=10 .*\nRegistered VM /);
   const line = out.split("\n").find((l) => l.startsWith("$ vgpu-admin set-pool-name "));
   assert.equal(
     line,

@@ -220,7 +220,7 @@ Deno.test("register-vm: a carried vm_id held by another registered VM is an erro
   assert.equal(r.code, 1);
   assert.equal(
     r.stderr,
-    `error: VM ID 40 already in use by VM ${UUID1} (web) (the vm_id this VM's args carry); pass --vm-id=N to choose another\n`,
+    `error: VM ID 40 already in use by VM ${UUID1} (web), the vm_id this VM's args carry; pass --vm-id=1 (the next free vm_id) to choose another\n`,
   );
   assert.equal(await fileHash(h.statePath), before);
   assert.equal(await row(h, UUID2), null);
@@ -763,4 +763,45 @@ Deno.test("adopt: stdin 'no' cancels", async () => {
   assert.match(r.stderr, /Cancelled; nothing changed\.\n$/);
   assert.equal(await row(h, UUID6), null);
   assert.equal(await historyLen(h), 0);
+});
+
+Deno.test("register-vm: a vm_id conflict names the same next free vm_id as sync --check (held or carried)", async () => {
+  // vm_id 1 is held (web), 2 is carried by an unregistered VM, 3 is held by an offline row.
+  const h = host([
+    vm(UUID1, "web", dev("A", "high", 1)),
+    vm(UUID2, "hand", dev("B", "low", 2)),
+    vm(UUID3, "clone", dev("A", "high", 1)),
+  ]);
+  assert.equal((await h.run(["register-vm", `--vm-uuid=${UUID1}`])).code, 0);
+  await h.reg(UUID4, "--vm-id=3");
+  const check = await h.run(["sync", "--check"]);
+  assert.match(check.stdout, new RegExp(`register-vm --vm-uuid=${UUID3} --vm-id=4\\n`));
+  for (
+    const [argv, why] of [
+      [["register-vm", `--vm-uuid=${UUID3}`], ", the vm_id this VM's args carry"],
+      [["register-vm", `--vm-uuid=${UUID3}`, "--vm-id=1"], ""],
+    ] as const
+  ) {
+    const r = await h.run([...argv]);
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      `error: VM ID 1 already in use by VM ${UUID1} (web)${why}; pass --vm-id=4 (the next free vm_id) to choose another\n`,
+    );
+    assert.equal(await row(h, UUID3), null);
+  }
+  const ok = await h.run(["register-vm", `--vm-uuid=${UUID3}`, "--vm-id=4"]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(platformOf(h, UUID3)[KEY], dev("A", "high", 4));
+});
+
+Deno.test("set-vm-id: a vm_id held by another VM names the next free one", async () => {
+  const h = host([vm(UUID1, "web"), vm(UUID2, "db")]);
+  await h.reg(UUID1, "--vm-id=1");
+  await h.reg(UUID2, "--vm-id=2");
+  const r = await h.run(["set-vm-id", `--vm-uuid=${UUID2}`, "--vm-id=1", "--yes"]);
+  assert.deepEqual([r.code, r.stderr], [
+    1,
+    `error: VM ID 1 already in use by VM ${UUID1} (<no name>); pass --vm-id=3 (the next free vm_id) to choose another\n`,
+  ]);
 });

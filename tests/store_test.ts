@@ -705,7 +705,7 @@ Deno.test("a taken vm_id names its holder exactly, in the store and on the comma
   assert.deepEqual([r.code, r.stdout, r.stderr], [
     1,
     "",
-    `error: VM ID 100 already in use by VM ${UUID1} (web-1)\n`,
+    `error: VM ID 100 already in use by VM ${UUID1} (web-1); pass --vm-id=1 (the next free vm_id) to choose another\n`,
   ]);
   assert.equal(await fileHash(path), hash);
 });

@@ -241,10 +241,8 @@ export function computeDrift(registered: readonly Vm[], hostVms: readonly HostVm
   // A clone must be registered with an id nobody holds or carries (register-vm refuses the one it
   // carries): each collision line offers the next such id.
   let nextFree = 0;
-  const freeId = () => {
-    do nextFree++; while (holderByVmId.has(nextFree) || carriers.has(nextFree));
-    return nextFree;
-  };
+  const freeId = () =>
+    nextFree = nextFreeVmId((id) => holderByVmId.has(id) || carriers.has(id), nextFree);
   const collision = (s: VmDriftState, vmId: number, other: string, detail: string) =>
     s.drift.push({
       kind: "vmid-collision",
@@ -275,4 +273,14 @@ export function computeDrift(registered: readonly Vm[], hostVms: readonly HostVm
 
   const items = vms.flatMap((s) => s.drift);
   return { vms, items, byUuid };
+}
+
+/**
+ * The lowest vm_id above `after` that `taken` refuses: nobody holds it in the database and no VM
+ * carries it in its args. The one rule behind every "next free vm_id" the views and errors offer.
+ */
+export function nextFreeVmId(taken: (vmId: number) => boolean, after = 0): number {
+  let id = after;
+  do id++; while (taken(id));
+  return id;
 }

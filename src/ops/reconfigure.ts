@@ -6,7 +6,6 @@
 import { mergeDeviceArgs, sameConfig } from "../domain/device-args.ts";
 import {
   BusyError,
-  ConflictError,
   OperationFailedError,
   PowerStateRefusedError,
   VgpuError,
@@ -14,7 +13,8 @@ import {
 import type { JournalEntry, JournalStep } from "../domain/journal.ts";
 import type { HostVm, PoolId, PowerState, Priority, VgpuConfig, Vm } from "../domain/types.ts";
 import { priorityName } from "../domain/types.ts";
-import { conflictMessage, type Store, type VmChange } from "../store/store.ts";
+import type { Store, VmChange } from "../store/store.ts";
+import { vmIdConflict } from "./free-vm-id.ts";
 import type { VmLocks } from "../store/vm-lock.ts";
 import type { Xe } from "../xe/client.ts";
 import { assertPoolTakesVm } from "./pools.ts";
@@ -104,7 +104,11 @@ export async function planReconfigure(
   if (sameConfig(vm, next)) return unchanged;
   const holder = store.getVmByVmId(next.vmId);
   if (holder !== null && holder.vmUuid !== vm.vmUuid) {
-    throw new ConflictError(conflictMessage(next.vmId, holder));
+    const client = await xe().catch((e) => {
+      if (e instanceof VgpuError) return null;
+      throw e;
+    });
+    throw await vmIdConflict(store, client, next.vmId, holder);
   }
   assertPoolTakesVm(store, next.pool, vm.pool);
   const inherited = claimVmTakingOverStop(store, locks, vm);

@@ -1,10 +1,11 @@
 // register-vm: check the VM on the host, insert the row, write its args at once (design.md §4:
 // the start hook can only repair the next start). If the xe part fails, the row is undone.
 import { mergeDeviceArgs, parseDeviceArgs, type VgpuStub } from "../domain/device-args.ts";
-import { ConflictError, NotFoundError, OperationFailedError, VgpuError } from "../domain/errors.ts";
+import { NotFoundError, OperationFailedError, VgpuError } from "../domain/errors.ts";
 import type { HostVm, PoolId, Priority, VgpuConfig, Vm } from "../domain/types.ts";
 import { sanitizeHostName } from "../domain/validate.ts";
-import { conflictMessage, type Store } from "../store/store.ts";
+import type { Store } from "../store/store.ts";
+import { vmIdConflict } from "./free-vm-id.ts";
 import { assertPoolTakesVm } from "./pools.ts";
 import type { Xe } from "../xe/client.ts";
 import { setArgsVerified, WriteFailedError } from "./xe-write.ts";
@@ -58,7 +59,11 @@ export async function registerVm(
   input: RegisterInput,
 ): Promise<RegisterResult> {
   // Cheap database checks first, so a conflict never costs an xe call.
-  store.assertCanInsert(input.vmUuid, input.vmId);
+  store.assertCanInsert(input.vmUuid, undefined);
+  if (input.vmId !== undefined) {
+    const holder = store.getVmByVmId(input.vmId);
+    if (holder !== null) throw await vmIdConflict(store, xe, input.vmId, holder);
+  }
   if (input.pool !== undefined) assertPoolTakesVm(store, input.pool);
   const host = xe === null ? null : await requireHostVm(xe, input.vmUuid, true);
   const vmName = input.vmName ?? (host ? sanitizeHostName(host.nameLabel) || null : null);
@@ -70,11 +75,7 @@ export async function registerVm(
   if (input.vmId === undefined && vmId !== undefined) {
     const holder = store.getVmByVmId(vmId);
     if (holder !== null && holder.vmUuid !== input.vmUuid) {
-      throw new ConflictError(
-        `${
-          conflictMessage(vmId, holder)
-        } (the vm_id this VM's args carry); pass --vm-id=N to choose another`,
-      );
+      throw await vmIdConflict(store, xe, vmId, holder, ", the vm_id this VM's args carry");
     }
   }
   const change = store.insertVm({
