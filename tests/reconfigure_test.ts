@@ -429,7 +429,7 @@ for (
   });
 }
 
-Deno.test("vm_id conflict: exit 1 naming the holder, no xe call", async () => {
+Deno.test("vm_id conflict: exit 1 naming the holder and the next free vm_id, only vm-list read", async () => {
   const h = await setup("running", {
     others: [makeVm({ uuid: UUID2, nameLabel: "db", powerState: "running" })],
   });
@@ -447,9 +447,13 @@ Deno.test("vm_id conflict: exit 1 naming the holder, no xe call", async () => {
     const r = await h.run([cmd[0], `--vm-uuid=${UUID1}`, ...cmd.slice(1), "--yes"]);
     assert.equal(r.code, 1);
     assert.equal(r.stdout, "");
-    assert.equal(r.stderr, `error: VM ID 5 already in use by VM ${UUID2} (db)\n`);
+    assert.equal(
+      r.stderr,
+      `error: VM ID 5 already in use by VM ${UUID2} (db); pass --vm-id=2 (the next free vm_id) to choose another\n`,
+    );
   }
-  assert.deepEqual(calls(h), []);
+  // the next free vm_id is one nobody carries either: the host is read, never written
+  assert.deepEqual(calls(h).map((c) => c.split(" ")[0]), ["vm-list", "vm-list"]);
   assert.deepEqual(await snapshot(h), before);
 });
 
