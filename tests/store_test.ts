@@ -1140,3 +1140,43 @@ Deno.test("damaged environment through the real binary: corrupt file and newer v
   assert.deepEqual([b.code, b.stdout], [1, ""]);
   assert.match(b.stderr, /^error: database \S+ has schema version 99, newer[^\n]*\n$/);
 });
+
+Deno.test("a damaged op_journal row is one 'database damaged' line naming row and field", async () => {
+  const o = await openStore(dbPath());
+  const id = o.store.openJournal({
+    vmUuid: UUID1,
+    command: "set-pool",
+    pid: 1,
+    original: { row: { pool: "A", priority: 1, vmId: 1 }, args: null, power: "running" },
+    target: { row: { pool: "B", priority: 1, vmId: 1 }, args: "-device vgpu-stub,x" },
+  });
+  assert.equal(o.store.openJournalEntries()[0].step, "planned");
+  o.db.prepare(`UPDATE op_journal SET step = 'half-way' WHERE id = ?`).run(id);
+  assert.throws(
+    () => o.store.openJournalEntries(),
+    /^DamagedRowError: database damaged: op_journal row 1: step is the text 'half-way', not a step of the journal; run 'vgpu-admin doctor'$/,
+  );
+  o.db.prepare(`UPDATE op_journal SET step = 'planned', target_json = '{"row":{"pool":"C"}}'`)
+    .run();
+  assert.throws(() => o.store.openJournalEntries(), /op_journal row 1: its saved configuration/);
+  o.store.close();
+});
+
+Deno.test("errors are told apart by class: only SQLite's own failures become database errors", async () => {
+  const o = await openStore(dbPath());
+  class Mine extends Error {}
+  assert.throws(() =>
+    o.store.transaction(() => {
+      throw new Mine("x");
+    }), Mine);
+  // a plain Error that SQLite did not raise is a bug, never dressed up as a database problem
+  assert.throws(() =>
+    o.store.transaction(() => {
+      throw new Error("plain");
+    }), /^Error: plain$/);
+  assert.throws(
+    () => o.store.transaction(() => o.db.exec("INSERT INTO nowhere VALUES (1)")),
+    (e: Error) => e.name === "DatabaseError" && /no such table: nowhere/.test(e.message),
+  );
+  o.store.close();
+});

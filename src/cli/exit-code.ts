@@ -1,5 +1,5 @@
 // Exit codes, decided once (style.md rule 6): 0 ok, 1 failed or declined, 2 usage, 3 drift.
-import { UsageError, VgpuError } from "../domain/errors.ts";
+import { DeclinedError, UsageError, VgpuError } from "../domain/errors.ts";
 import type { IO } from "./io.ts";
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, drift: 3 } as const;
@@ -15,7 +15,7 @@ export function exitCodeFor(e: unknown, io: IO, debug: boolean): number {
     return EXIT.usage;
   }
   if (e instanceof VgpuError) {
-    io.err.write(e.name === "DeclinedError" ? `${e.message}\n` : `error: ${e.message}\n`);
+    io.err.write(e instanceof DeclinedError ? `${e.message}\n` : `error: ${e.message}\n`);
     return EXIT.failed;
   }
   const msg = e instanceof Error ? e.message : String(e);

@@ -5,15 +5,17 @@ import { mergeDeviceArgs, parseDeviceArgs, sameConfig } from "./device-args.ts";
 import type { PowerState, VgpuConfig } from "./types.ts";
 
 /** Steps in the order a reconfiguration reaches them; the journal keeps the last completed. */
-export type JournalStep =
-  | "planned"
-  | "stopping"
-  | "stopped"
-  | "row-written"
-  | "args-written"
-  | "starting"
-  | "started"
-  | "undoing";
+export const JOURNAL_STEPS = [
+  "planned",
+  "stopping",
+  "stopped",
+  "row-written",
+  "args-written",
+  "starting",
+  "started",
+  "undoing",
+] as const;
+export type JournalStep = typeof JOURNAL_STEPS[number];
 
 export interface JournalEntry {
   id: number;

@@ -6,6 +6,7 @@
 import { mergeDeviceArgs, sameConfig } from "../domain/device-args.ts";
 import {
   BusyError,
+  NotFoundError,
   OperationFailedError,
   PowerStateRefusedError,
   VgpuError,
@@ -114,7 +115,7 @@ export async function planReconfigure(
   const inherited = claimVmTakingOverStop(store, locks, vm);
   const client = await xe();
   const host = await requireHostVm(client, vm.vmUuid, false).catch((e) => {
-    if (e instanceof VgpuError && e.name === "NotFoundError") {
+    if (e instanceof NotFoundError) {
       throw new OperationFailedError(
         `VM ${vm.vmUuid} is registered but does not exist on this host; remove it with 'vgpu-admin remove-vm --vm-uuid=${vm.vmUuid}'`,
       );

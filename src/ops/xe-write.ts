@@ -1,7 +1,7 @@
 // Writes whose answer may be lost (design.md §5 step 11): xapi runs every write as a task that
 // goes on when its client dies or times out, so after a failed write read the value back and
 // act on what the host really holds.
-import { VgpuError, XeTimeoutError } from "../domain/errors.ts";
+import { VgpuError, XePowerStateError, XeTimeoutError } from "../domain/errors.ts";
 import type { PowerState } from "../domain/types.ts";
 import type { Xe } from "../xe/client.ts";
 
@@ -47,5 +47,5 @@ export class WriteFailedError extends VgpuError {
 export async function startedAnyway(xe: Xe, vmUuid: string, e: unknown): Promise<boolean> {
   if (!(e instanceof VgpuError)) return false;
   const state: PowerState | undefined = await readWithRetry(() => xe.vmPowerState(vmUuid));
-  return state === "running" && (e instanceof XeTimeoutError || e.name !== "XePowerStateError");
+  return state === "running" && (e instanceof XeTimeoutError || !(e instanceof XePowerStateError));
 }

@@ -4,7 +4,16 @@
 // and what is wrong, never a crash further on, and never a value written to a VM's args.
 import { DatabaseError } from "../domain/errors.ts";
 import { isUuid } from "../domain/validate.ts";
-import { type Pool, type PoolId, type Priority, type Vm, VM_ID_MAX } from "../domain/types.ts";
+import { JOURNAL_STEPS, type JournalEntry, type JournalStep } from "../domain/journal.ts";
+import {
+  type Pool,
+  type PoolId,
+  type PowerState,
+  type Priority,
+  type VgpuConfig,
+  type Vm,
+  VM_ID_MAX,
+} from "../domain/types.ts";
 
 /** The one wording for a damaged row (design.md §7); `doctor` lists them all. */
 export class DamagedRowError extends DatabaseError {
@@ -162,4 +171,54 @@ export function decodeStaleRun(
   if (!isText(r.since)) throw bad(`since is ${describeValue(r.since)}, not a time`);
   if (!isText(r.reason)) throw bad(`reason is ${describeValue(r.reason)}, not text`);
   return { vmUuid: r.vm_uuid, since: r.since, reason: r.reason };
+}
+
+const POWER_STATES: readonly string[] = ["halted", "running", "paused", "suspended"];
+
+/** An `op_journal` row: what an interrupted operation meant and how far it got. */
+export function decodeJournal(r: Record<string, unknown>): JournalEntry {
+  const bad = (what: string) => new DamagedRowError("op_journal", describeValue(r.id), what);
+  if (!isInt(r.id, 1, Number.MAX_SAFE_INTEGER)) throw bad("id is not a whole number");
+  if (!isText(r.vm_uuid) || !isUuid(r.vm_uuid)) throw bad("vm_uuid is not a lower-case uuid");
+  for (const c of ["command", "actor", "started_at"] as const) {
+    if (!isText(r[c])) throw bad(`${c} is ${describeValue(r[c])}, not text`);
+  }
+  if (!isInt(r.pid, 0, Number.MAX_SAFE_INTEGER)) throw bad(`pid is ${describeValue(r.pid)}`);
+  if (!isText(r.step) || !(JOURNAL_STEPS as readonly string[]).includes(r.step)) {
+    throw bad(`step is ${describeValue(r.step)}, not a step of the journal`);
+  }
+  const unreadable = () => bad("its saved configuration is unreadable");
+  const json = (c: "original_json" | "target_json"): Record<string, unknown> => {
+    if (!isText(r[c])) throw unreadable();
+    try {
+      const v = JSON.parse(r[c] as string);
+      if (v !== null && typeof v === "object" && !Array.isArray(v)) return v;
+    } catch { /* reported below */ }
+    throw unreadable();
+  };
+  const config = (v: unknown): VgpuConfig => {
+    const c = v as Record<string, unknown> | null;
+    if (
+      c === null || typeof c !== "object" || (c.pool !== "A" && c.pool !== "B") ||
+      !isInt(c.priority, 0, 2) || !isInt(c.vmId, 1, VM_ID_MAX)
+    ) throw unreadable();
+    return { pool: c.pool, priority: c.priority as Priority, vmId: c.vmId };
+  };
+  const args = (v: unknown): string | null => {
+    if (v !== null && !isText(v)) throw unreadable();
+    return v;
+  };
+  const o = json("original_json"), t = json("target_json");
+  if (!isText(o.power) || !POWER_STATES.includes(o.power)) throw unreadable();
+  return {
+    id: r.id,
+    vmUuid: r.vm_uuid,
+    command: r.command as string,
+    actor: r.actor as string,
+    pid: r.pid,
+    startedAt: r.started_at as string,
+    step: r.step as JournalStep,
+    original: { row: config(o.row), args: args(o.args), power: o.power as PowerState },
+    target: { row: config(t.row), args: args(t.args) },
+  };
 }

@@ -1,0 +1,118 @@
+// What doctor, backups and `schema` need of the database as a whole: the schema's text, an
+// online copy, a read-only open that changes nothing, SQLite's integrity check, and every row
+// the program could not use.
+import type { DatabaseSync } from "node:sqlite";
+import { DatabaseError } from "../domain/errors.ts";
+import { sqliteError } from "./open.ts";
+import {
+  DamagedRowError,
+  decodeHistory,
+  decodePool,
+  decodeSetting,
+  decodeStaleRun,
+  decodeVm,
+} from "./rows.ts";
+import { type Row, type Sql, VM_COLUMNS } from "./sql.ts";
+
+/** The SQL of every table and index, as SQLite keeps it, in creation order. */
+export function schemaSql(sql: Sql): string[] {
+  return sql.all<{ sql: string }>(
+    `SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'
+     ORDER BY rowid`,
+  ).map((r) => r.sql);
+}
+
+/**
+ * An online copy of the whole database (node:sqlite backup) in a new 0600 file named `base`,
+ * or `base-2`, `base-3`… when that name exists (created O_EXCL: parallel runs never collide,
+ * a planted symbolic link is never followed). Returns the path written.
+ */
+export async function backupTo(sql: Sql, base: string): Promise<string> {
+  const [{ backup }, { createBackupFile }] = await Promise.all([
+    import("node:sqlite"),
+    import("./open.ts"),
+  ]);
+  const path = createBackupFile(base);
+  try {
+    await backup(sql.db, path);
+    return path;
+  } catch (e) {
+    try {
+      Deno.removeSync(path);
+    } catch { /* best effort: an empty file left behind says nothing wrong */ }
+    const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0];
+    throw new DatabaseError(
+      `cannot back up database ${sql.path} to ${path}: ${msg}; nothing was changed`,
+    );
+  }
+}
+
+/**
+ * Opens an existing database read-only and exactly as it is, for `doctor`: never creates,
+ * migrates or rejects it (doctor reports version and schema itself). Throws DatabaseError.
+ */
+export async function openForInspection(path: string): Promise<DatabaseSync> {
+  const [{ DatabaseSync }, { BUSY_TIMEOUT_MS, assertOurDatabase }] = await Promise.all([
+    import("node:sqlite"),
+    import("./open.ts"),
+  ]);
+  // The same refusals as every open: a device, FIFO, directory, foreign or garbled file is
+  // reported, never opened (a read-only SQLite open still creates -wal/-shm beside it).
+  assertOurDatabase(path, { allowNewer: true }); // doctor reports the version itself
+  let db: DatabaseSync;
+  try {
+    db = new DatabaseSync(path, { readOnly: true });
+  } catch (e) {
+    throw sqliteError(e, path);
+  }
+  try {
+    db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    // Reading the schema proves the file is a database (the header alone is not checked on open).
+    db.prepare("SELECT count(*) FROM sqlite_master").get();
+  } catch (e) {
+    db.close();
+    throw sqliteError(e, path);
+  }
+  return db;
+}
+
+/** `PRAGMA integrity_check`: [] when SQLite finds the file intact, else its problem lines. */
+export function integrityCheck(sql: Sql): string[] {
+  const lines = sql.all<{ integrity_check: string }>("PRAGMA integrity_check")
+    .map((r) => r.integrity_check);
+  return lines.length === 1 && lines[0] === "ok" ? [] : lines;
+}
+
+/**
+ * Every row the program could not use (decoded as every reader decodes it): for `doctor`,
+ * which lists them all where a reader stops at the first.
+ */
+export function damagedRows(sql: Sql): DamagedRowError[] {
+  const found: DamagedRowError[] = [];
+  const scan = (query: string, decode: (r: Row) => unknown) => {
+    for (const r of sql.all<Row>(query)) {
+      try {
+        decode(r);
+      } catch (e) {
+        if (!(e instanceof DamagedRowError)) throw e;
+        found.push(e);
+      }
+    }
+  };
+  scan(`SELECT * FROM pools ORDER BY pool_id`, decodePool);
+  scan(`SELECT ${VM_COLUMNS} FROM vms ORDER BY rowid`, decodeVm);
+  scan(`SELECT key, value FROM settings ORDER BY key`, decodeSetting);
+  scan(`SELECT vm_uuid, since, reason FROM stale_runs ORDER BY vm_uuid`, decodeStaleRun);
+  scan(`SELECT * FROM history ORDER BY id`, decodeHistory);
+  return found;
+}
+
+/** The first difference from the tables, columns and indexes the code expects, or null. */
+export async function schemaProblem(sql: Sql): Promise<string | null> {
+  const { findSchemaProblem } = await import("./schema-check.ts");
+  try {
+    return findSchemaProblem(sql.db);
+  } catch (e) {
+    throw sqliteError(e, sql.path);
+  }
+}

@@ -1,0 +1,140 @@
+// The one SQLite connection every table module shares: cached statements, the immediate
+// transaction (nested calls join the outer one) and the history writer. Each table's SQL lives
+// in its own module (vms.ts, pools.ts, journal.ts, settings-history.ts, …); store.ts composes them.
+import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
+import { VgpuError } from "../domain/errors.ts";
+import type { PoolId, Vm } from "../domain/types.ts";
+import { sqliteError } from "./open.ts";
+
+/** Who is changing the database and through which command; goes into every history row. */
+export interface AuditContext {
+  actor: string;
+  command: string;
+}
+
+export type Row = Record<string, unknown>;
+
+// The rowid comes along so that a damaged row with no usable uuid can still be named.
+export const VM_COLUMNS =
+  "vm_id, vm_uuid, vm_name, pool_id, priority, created_at, updated_at, rowid AS _rowid";
+
+/** SQLite's CURRENT_TIMESTAMP form (UTC, seconds), so defaults and our writes look alike. */
+export function sqlTimestamp(d: Date): string {
+  return d.toISOString().slice(0, 19).replace("T", " ");
+}
+
+/** The history snapshot of a VM: the configuration, without timestamps. */
+export function vmSnapshot(vm: Vm | null): string | null {
+  if (vm === null) return null;
+  return JSON.stringify({
+    vm_uuid: vm.vmUuid,
+    vm_name: vm.vmName,
+    pool_id: vm.pool,
+    priority: vm.priority,
+    vm_id: vm.vmId,
+  });
+}
+
+/** An error raised by SQLite itself (node:sqlite tags them ERR_SQLITE_ERROR), not by our code. */
+export function isSqliteFailure(e: unknown): e is Error {
+  return e instanceof Error && !(e instanceof VgpuError) &&
+    (e as { code?: unknown }).code === "ERR_SQLITE_ERROR";
+}
+
+export class Sql {
+  #statements = new Map<string, StatementSync>();
+  #depth = 0;
+
+  constructor(
+    readonly db: DatabaseSync,
+    readonly path: string,
+    readonly audit: AuditContext,
+    readonly now: () => Date,
+  ) {}
+
+  stmt(sql: string): StatementSync {
+    let s = this.#statements.get(sql);
+    if (s === undefined) {
+      s = this.db.prepare(sql);
+      this.#statements.set(sql, s);
+    }
+    return s;
+  }
+
+  get<T>(sql: string, ...params: SQLInputValue[]): T | undefined {
+    try {
+      return this.stmt(sql).get(...params) as T | undefined;
+    } catch (e) {
+      throw sqliteError(e, this.path);
+    }
+  }
+
+  all<T>(sql: string, ...params: SQLInputValue[]): T[] {
+    try {
+      return this.stmt(sql).all(...params) as T[];
+    } catch (e) {
+      throw sqliteError(e, this.path);
+    }
+  }
+
+  /** A write; call it inside `transaction`, which turns a SQLite failure into a DatabaseError. */
+  run(sql: string, ...params: SQLInputValue[]): { changes: number; lastId: number } {
+    const r = this.stmt(sql).run(...params);
+    return { changes: Number(r.changes), lastId: Number(r.lastInsertRowid) };
+  }
+
+  /**
+   * Runs `fn` in one BEGIN IMMEDIATE transaction; any throw rolls everything back. Nested calls
+   * join the outer transaction, so ops can commit a row, its history and a journal step together.
+   */
+  transaction<T>(fn: () => T): T {
+    if (this.#depth > 0) {
+      this.#depth++;
+      try {
+        return fn();
+      } finally {
+        this.#depth--;
+      }
+    }
+    try {
+      this.db.exec("BEGIN IMMEDIATE");
+    } catch (e) {
+      throw sqliteError(e, this.path);
+    }
+    this.#depth = 1;
+    try {
+      const result = fn();
+      this.db.exec("COMMIT");
+      return result;
+    } catch (e) {
+      try {
+        this.db.exec("ROLLBACK");
+      } catch { /* the transaction may already be gone; the first error is what matters */ }
+      if (!isSqliteFailure(e)) throw e;
+      throw sqliteError(e, this.path);
+    } finally {
+      this.#depth = 0;
+    }
+  }
+
+  /** Appends one history row (call inside the transaction of the change it records). */
+  history(
+    vmUuid: string | null,
+    poolId: PoolId | null,
+    before: string | null,
+    after: string | null,
+    command = this.audit.command,
+  ): number {
+    return this.run(
+      `INSERT INTO history (at, actor, command, vm_uuid, pool_id, before_json, after_json)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      this.now().toISOString(),
+      this.audit.actor,
+      command,
+      vmUuid,
+      poolId,
+      before,
+      after,
+    ).lastId;
+  }
+}
