@@ -10,6 +10,11 @@ if (import.meta.main) {
     Deno.stdout.writeSync(new TextEncoder().encode(`${denoJson.version}\n`));
     Deno.exit(0);
   }
+  // The VM hooks' path loads none of the CLI (issue 19): src/hook/ only.
+  if (Deno.args[0] === "startup-hook") {
+    const { runHookEntry } = await import("./hook.ts");
+    Deno.exit(await runHookEntry());
+  }
   const [{ main }, { systemIo, terminalPrompt }] = await Promise.all([
     import("./src/cli/dispatch.ts"),
     import("./src/cli/process-io.ts"),

@@ -51,22 +51,29 @@ fi
 # private writable place, never under the install tree; nothing is fetched (--no-remote,
 # --cached-only) and no deno.json or package.json of the current directory is read (--no-config,
 # DENO_NO_PACKAGE_JSON).
-# The vm-pre-start hook runs with no HOME: then /var/cache/vgpu-admin is used.
-if [ -n "${HOME:-}" ] && [ "$HOME" != / ]; then
-  DENO_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/vgpu-admin/deno-@DENO_VERSION@
-else
+# root (the owner of /: `-O` needs no fork) and the hooks, which run with no HOME, use
+# /var/cache/vgpu-admin, which `rpm -e` removes; any other user its own cache directory.
+if [ -O / ] || [ -z "${HOME:-}" ] || [ "$HOME" = / ]; then
   DENO_DIR=/var/cache/vgpu-admin/deno-@DENO_VERSION@
+else
+  DENO_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/vgpu-admin/deno-@DENO_VERSION@
 fi
 DENO_NO_UPDATE_CHECK=1
 DENO_NO_PACKAGE_JSON=1
 export DENO_DIR DENO_NO_UPDATE_CHECK DENO_NO_PACKAGE_JSON
 
+# The VM hooks (`startup-hook`) run their own entry, which loads none of the CLI (issue 19).
+entry=@BUNDLE@
+if [ "${1:-}" = startup-hook ]; then
+  entry=@HOOK_BUNDLE@
+fi
+
 # The same permission flags as `deno task cli` and the compiled binary (read from deno.json when
 # this file was built).
-set -- run @RUN_FLAGS@ @PERMISSIONS@ "$prefix/lib/@BUNDLE@" "$@"
+set -- run @RUN_FLAGS@ @PERMISSIONS@ "$prefix/lib/$entry" "$@"
 
-if [ ! -x "$prefix/bin/deno" ] || [ ! -f "$prefix/lib/@BUNDLE@" ]; then
-  echo "vgpu-admin: $prefix/bin/deno or $prefix/lib/@BUNDLE@ is missing; reinstall vgpu-admin @VERSION@ (the rpm, or the archive at /)" >&2
+if [ ! -x "$prefix/bin/deno" ] || [ ! -f "$prefix/lib/$entry" ]; then
+  echo "vgpu-admin: $prefix/bin/deno or $prefix/lib/$entry is missing; reinstall vgpu-admin @VERSION@ (the rpm, or the archive at /)" >&2
   exit 1
 fi
 if [ "$prefix" = @PREFIX@ ]; then

@@ -29,6 +29,9 @@ const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname).replac
 const PREFIX = "/opt/vgpu-admin";
 const APP_DIR = "app";
 const BUNDLE = `${APP_DIR}/main.js`;
+/** The hooks' own entry (hook.ts), bundled apart: the hook loads none of the CLI (issue 19). */
+const HOOK_DIR = "hook";
+const HOOK_BUNDLE = `${HOOK_DIR}/hook.js`;
 const DENO_VERSION = Deno.version.deno;
 const RUNTIME_PACKAGE = "@deno/linux-x64-glibc"; // holds the ELF; `deno` holds LICENSE + shims
 /** deno run flags besides permissions: no config, lock file, network or npm resolution. */
@@ -210,11 +213,11 @@ async function owningPackage(lib: SharedLib): Promise<DebPackage> {
  * main.ts imports but that do not exist (commands declared ahead of their implementation) are
  * left as imports that fail when that command runs, exactly as `deno run main.ts` fails for
  * them, and named in a warning. The bench (scripts/bench/scenarios.ts) bundles with this too. */
-export async function bundle(outdir: string): Promise<string[]> {
+export async function bundle(outdir: string, entry = "main.ts"): Promise<string[]> {
   const base = ["bundle", "--quiet", "--platform=deno", "--code-splitting", "--outdir", outdir];
   const attempt = (external: string[]) =>
     new Deno.Command(Deno.execPath(), {
-      args: [...base, ...external.map((e) => `--external=${e}`), "main.ts"],
+      args: [...base, ...external.map((e) => `--external=${e}`), entry],
       cwd: ROOT,
       stdin: "null",
       env: { NO_COLOR: "1" },
@@ -278,7 +281,12 @@ function lazyRequire(outdir: string) {
 /** Every module specifier left in the bundle: only node: built-ins, the bundle's own chunks
  * (./chunk.js, present) and the missing modules above may remain, or the bundle would need a
  * module cache or the network at run time. */
-function checkBundle(code: string, missing: string[], chunks: Set<string>) {
+function checkBundle(
+  code: string,
+  missing: string[],
+  chunks: Set<string>,
+  needs = ["sql/001_initial.sql", "src/cli/commands/startup-hook.ts"],
+) {
   const specifiers = new Set<string>();
   const patterns = [
     /^import\b[^;]*?\bfrom\s*"([^"]+)"/gm,
@@ -293,7 +301,7 @@ function checkBundle(code: string, missing: string[], chunks: Set<string>) {
     !(s.startsWith("./") && chunks.has(s.slice(2)))
   );
   if (bad.length > 0) fail(`the bundle still imports ${bad.join(", ")}`);
-  for (const needed of ["sql/001_initial.sql", "src/cli/commands/startup-hook.ts"]) {
+  for (const needed of needs) {
     if (!code.includes(`// ${needed}\n`)) fail(`the bundle lacks ${needed}`);
   }
 }
@@ -429,6 +437,7 @@ function launcher(loader: string): string {
     .replaceAll("@DENO_VERSION@", DENO_VERSION)
     .replaceAll("@PREFIX@", PREFIX)
     .replaceAll("@BUNDLE@", BUNDLE)
+    .replaceAll("@HOOK_BUNDLE@", HOOK_BUNDLE)
     .replaceAll("@LOADER@", loader)
     .replaceAll("@RUN_FLAGS@", RUN_FLAGS.join(" "))
     .replaceAll("@PERMISSIONS@", PERMISSIONS.map(shQuote).join(" "));
@@ -498,6 +507,20 @@ async function build() {
       code += Deno.readTextFileSync(`${opt}/lib/${APP_DIR}/${name}`) + "\n";
     }
     checkBundle(code, missing, chunks);
+
+    step(`deno bundle --code-splitting hook.ts -> lib/${HOOK_DIR}/`);
+    const hookMissing = await bundle(`${opt}/lib/${HOOK_DIR}`, "hook.ts");
+    const hookChunks = new Set(
+      [...Deno.readDirSync(`${opt}/lib/${HOOK_DIR}`)].map((e) => e.name),
+    );
+    if (!hookChunks.has("hook.js")) fail(`deno bundle wrote no lib/${HOOK_BUNDLE}`);
+    mkdir(`${opt}/lib/${HOOK_DIR}`);
+    let hookCode = "";
+    for (const name of [...hookChunks].sort()) {
+      Deno.chmodSync(`${opt}/lib/${HOOK_DIR}/${name}`, 0o644);
+      hookCode += Deno.readTextFileSync(`${opt}/lib/${HOOK_DIR}/${name}`) + "\n";
+    }
+    checkBundle(hookCode, hookMissing, hookChunks, ["src/hook/main.ts"]);
 
     step("launcher, licences");
     write(`${opt}/bin/vgpu-admin`, launcher(loader.soname), 0o755);

@@ -9,6 +9,8 @@
 // read), no rpmlib() requirement that 4.11 does not provide, and no requirement on the host's
 // libraries (the runtime carries its own).
 // deno-lint-ignore-file no-console
+import { DEFAULT_BINARY, renderHook } from "../src/ops/install.ts";
+import { HOOK_EVENTS } from "../src/ops/startup-hook.ts";
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname).replace(/\/$/, "");
 const cfg = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`));
@@ -90,6 +92,17 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
+/** The four hook scripts, byte for byte what install-hook writes (default binary and database),
+ * as <dir>/<event>; returns the directory. */
+function writeHooks(work: string): string {
+  const dir = `${work}/hooks`;
+  Deno.mkdirSync(dir, { recursive: true });
+  for (const event of HOOK_EVENTS) {
+    Deno.writeTextFileSync(`${dir}/${event}`, renderHook(DEFAULT_BINARY, null, event));
+  }
+  return dir;
+}
+
 async function build(args: Args): Promise<string> {
   await run("rpmbuild", ["--version"]);
   let archive = args.archive;
@@ -137,7 +150,7 @@ async function build(args: Args): Promise<string> {
       .replaceAll("@GZIP_LEVEL@", args.fast ? "1" : "9")
       .replaceAll("@ARCHIVE@", archive)
       .replaceAll("@DENO_VERSION@", Deno.version.deno)
-      .replaceAll("@HOOK@", `${ROOT}/hooks/vm-pre-start/10-vgpu-admin`)
+      .replaceAll("@HOOK_DIR@", writeHooks(work))
       .replaceAll("@LOGROTATE@", `${ROOT}/hooks/logrotate/vgpu-admin`)
       .replaceAll("@COMPLETION@", completion);
     const left = spec.match(/@[A-Z_]+@/);

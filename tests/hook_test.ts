@@ -296,7 +296,7 @@ Deno.test("hook script: a missing vgpu-admin binary -> 1 (the start continues)",
   const script = installHook(h.dir, `${h.dir}/no-such-dir/vgpu-admin`, h.dbPath);
   const r = await runAsXenopsd(script, ["-vmuuid", UUID1, "-reason", "none"]);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /missing or not executable; VM start continues unchecked/);
+  assert.match(r.stderr, /missing or not executable; the VM goes on unchecked/);
 });
 
 Deno.test("hook script: no -vmuuid, or -vmuuid without a value -> 1", async () => {

@@ -8,6 +8,7 @@ import {
   DEFAULT_BINARY,
   hasMarker,
   HOOK_PATH,
+  HOOK_PATHS,
   LOGROTATE_PATH,
   MARKER,
   readHookSettings,
@@ -39,6 +40,8 @@ function rootTree(extraEnv: Record<string, string> = {}) {
   return {
     root,
     hook: `${root}${HOOK_PATH}`,
+    /** The four hooks (vm-pre-start first). */
+    hooks: HOOK_PATHS.map((h) => ({ event: h.event, path: `${root}${h.path}` })),
     logrotate: `${root}${LOGROTATE_PATH}`,
     db: `${root}/etc/vgpu/vgpu_config.db`,
     run,
@@ -86,12 +89,16 @@ Deno.test("renderHook quotes odd paths; readHookSettings reads them back", () =>
   ];
   for (const [binary, db] of cases) {
     const text = renderHook(binary, db);
-    assert.deepEqual(readHookSettings(text), { binary, dbPath: db }, text);
+    assert.deepEqual(readHookSettings(text), { binary, dbPath: db, event: "vm-pre-start" }, text);
   }
   const text = renderHook("/opt/vgpu/vgpu-admin", "/srv/vgpu/config.db");
   assert.match(text, /^VGPU_ADMIN=\/opt\/vgpu\/vgpu-admin$/m);
   assert.match(text, /^VGPU_DB_PATH="\/srv\/vgpu\/config\.db"$/m);
-  assert.deepEqual(readHookSettings("VGPU_ADMIN=$(evil)\n"), { binary: null, dbPath: null });
+  assert.deepEqual(readHookSettings("VGPU_ADMIN=$(evil)\n"), {
+    binary: null,
+    dbPath: null,
+    event: null,
+  });
   assert.ok(!hasMarker("#!/bin/sh\n# my own hook\n"));
 });
 
@@ -105,7 +112,9 @@ Deno.test("install-hook --root: database, hook 0755, logrotate 0644, one line pe
     r.stdout,
     [
       `✓ database ${t.db}: created (schema version 5)`,
-      `✓ hook ${t.hook}: installed (mode 0755; runs /usr/local/bin/vgpu-admin)`,
+      ...t.hooks.map((h) =>
+        `✓ hook ${h.path}: installed (mode 0755; runs /usr/local/bin/vgpu-admin)`
+      ),
       `✓ logrotate ${t.logrotate}: installed (mode 0644)`,
       "",
     ].join("\n"),
@@ -115,7 +124,11 @@ Deno.test("install-hook --root: database, hook 0755, logrotate 0644, one line pe
     `warning: ${t.root}/usr/local/bin/vgpu-admin does not exist yet: until it is, the hook lets every VM start unchecked (install vgpu-admin there, mode 0755)\n`,
   );
   assert.equal(Deno.readTextFileSync(t.hook), Deno.readTextFileSync(SOURCE_HOOK));
-  assert.equal(mode(t.hook), "0755");
+  for (const h of t.hooks) {
+    assert.equal(Deno.readTextFileSync(h.path), renderHook(DEFAULT_BINARY, null, h.event));
+    assert.match(Deno.readTextFileSync(h.path), new RegExp(`^VGPU_HOOK=${h.event}$`, "m"));
+    assert.equal(mode(h.path), "0755");
+  }
   assert.equal(Deno.readTextFileSync(t.logrotate), renderLogrotate());
   assert.equal(mode(t.logrotate), "0644");
   assert.equal(mode(t.db), "0600");
@@ -125,8 +138,8 @@ Deno.test("install-hook --root: database, hook 0755, logrotate 0644, one line pe
     "10-vgpu-admin",
   ]);
   assert.deepEqual(
-    [...Deno.readDirSync(`${t.root}/etc/xapi.d`)].map((e) => e.name),
-    ["vm-pre-start"],
+    [...Deno.readDirSync(`${t.root}/etc/xapi.d`)].map((e) => e.name).sort(),
+    ["vm-post-migrate", "vm-pre-migrate", "vm-pre-resume", "vm-pre-start"],
   );
   assert.deepEqual(
     [...Deno.readDirSync(`${t.root}/etc`)].map((e) => e.name).sort(),
@@ -146,7 +159,7 @@ Deno.test("install-hook a second time: already installed, up to date, nothing re
     r.stdout,
     [
       `✓ database ${t.db}: already present (schema version 5)`,
-      `✓ hook ${t.hook}: already installed, up to date`,
+      ...t.hooks.map((h) => `✓ hook ${h.path}: already installed, up to date`),
       `✓ logrotate ${t.logrotate}: already installed, up to date`,
       "",
     ].join("\n"),
@@ -168,7 +181,11 @@ Deno.test("install-hook --binary and --db: written into the hook; the db is crea
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`runs /opt/vgpu/bin/vgpu-admin --db=${db}\\)`));
   const text = Deno.readTextFileSync(t.hook);
-  assert.deepEqual(readHookSettings(text), { binary: "/opt/vgpu/bin/vgpu-admin", dbPath: db });
+  assert.deepEqual(readHookSettings(text), {
+    binary: "/opt/vgpu/bin/vgpu-admin",
+    dbPath: db,
+    event: "vm-pre-start",
+  });
   assert.equal(text, renderHook("/opt/vgpu/bin/vgpu-admin", db));
   assert.ok(exists(db), "the database named by --db is created");
   assert.ok(!exists(t.db), "not the default one");
@@ -279,13 +296,13 @@ Deno.test("uninstall-hook removes what install-hook wrote, keeps the database; i
   assert.equal(
     r.stdout,
     [
-      `✓ hook ${t.hook}: removed`,
+      ...t.hooks.map((h) => `✓ hook ${h.path}: removed`),
       `✓ logrotate ${t.logrotate}: removed`,
       `The database ${t.db} is kept (remove it by hand if it is no longer needed).`,
       "",
     ].join("\n"),
   );
-  assert.ok(!exists(t.hook));
+  for (const h of t.hooks) assert.ok(!exists(h.path), h.path);
   assert.ok(!exists(t.logrotate));
   assert.equal(await fileHash(t.db), db);
   const again = await t.run(["uninstall-hook", `--root=${t.root}`]);
@@ -293,7 +310,7 @@ Deno.test("uninstall-hook removes what install-hook wrote, keeps the database; i
   assert.equal(
     again.stdout,
     [
-      `✓ hook ${t.hook}: not installed, nothing to remove`,
+      ...t.hooks.map((h) => `✓ hook ${h.path}: not installed, nothing to remove`),
       `✓ logrotate ${t.logrotate}: not installed, nothing to remove`,
       `The database ${t.db} is kept (remove it by hand if it is no longer needed).`,
       "",

@@ -209,9 +209,17 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: "startup-hook",
-    description: "check and repair a VM's args as it starts (run by /etc/xapi.d/vm-pre-start/)",
+    description:
+      "check and repair a VM's args as it starts, resumes or migrates (run by the hooks in /etc/xapi.d/)",
     example: "vgpu-admin startup-hook --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --reason=none",
-    options: [req("--vm-uuid <uuid>", UUID_HELP), opt("--reason <reason>", "xapi's reason")],
+    options: [
+      req("--vm-uuid <uuid>", UUID_HELP),
+      opt("--reason <reason>", "xapi's reason"),
+      opt(
+        "--hook <event>",
+        "vm-pre-start (default), vm-pre-resume, vm-pre-migrate or vm-post-migrate",
+      ),
+    ],
   },
   {
     name: "history",

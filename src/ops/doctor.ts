@@ -22,6 +22,7 @@ import {
   checkSettings,
 } from "./doctor/database.ts";
 import { checkHook, checkLogrotate } from "./doctor/files.ts";
+import { addOtherHooks, otherHookItems } from "./hook-check.ts";
 import { checkDrift, checkQemu, checkStaleRuns, checkStrict } from "./doctor/host.ts";
 
 export type {
@@ -108,6 +109,7 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
 
     // ---- files on the host ----
     checkHook(checks, input, rootFlag, dbFlag);
+    addOtherHooks(checks, otherHookItems(root, `vgpu-admin install-hook${rootFlag}${dbFlag}`));
     checkLogrotate(checks, root, rootFlag, dbFlag);
 
     // ---- xe and the VMs ----

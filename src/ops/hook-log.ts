@@ -12,9 +12,17 @@ export function appendHookLog(
   try {
     // Never appended through a symbolic link (design.md §7): a link planted at the log's path
     // would make every VM start append to another file as root.
+    // Nor into anything but a regular file: opening a FIFO nobody reads would block the VM
+    // start until the hook script's bound kills us (issue 18 B7).
     try {
-      if (Deno.lstatSync(path).isSymlink) {
+      const st = Deno.lstatSync(path);
+      if (st.isSymlink) {
         return "it is a symbolic link; vgpu-admin never writes through a link: remove it";
+      }
+      if (!st.isFile) {
+        return `it is ${
+          st.isFifo ? "a named pipe (FIFO)" : st.isDirectory ? "a directory" : "not a regular file"
+        }; vgpu-admin writes its log only into a regular file: remove it`;
       }
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;

@@ -7,12 +7,23 @@ import HOOK_TEMPLATE from "../../hooks/vm-pre-start/10-vgpu-admin" with { type: 
 import LOGROTATE_SNIPPET from "../../hooks/logrotate/vgpu-admin" with { type: "text" };
 import { ConflictError, OperationFailedError } from "../domain/errors.ts";
 import { DEFAULT_DB_PATH } from "../store/open.ts";
+import { HOOK_EVENTS, type HookEvent } from "./startup-hook.ts";
 
 /** The first characters of the line that marks a file as written by install-hook. */
 export const MARKER = "# vgpu-admin-managed";
 export const DEFAULT_BINARY = "/usr/local/bin/vgpu-admin";
-/** Where xenopsd finds the hook (xe-reference.md, VM hooks). */
+/** Where xenopsd finds the start hook (xe-reference.md, VM hooks). */
 export const HOOK_PATH = "/etc/xapi.d/vm-pre-start/10-vgpu-admin";
+
+/** Where xenopsd finds our script for `event` (xe-reference.md, Pools: hooks per event). */
+export function hookPath(event: HookEvent): string {
+  return `/etc/xapi.d/${event}/10-vgpu-admin`;
+}
+
+/** The four hook scripts install-hook writes, in this order. */
+export const HOOK_PATHS: readonly { event: HookEvent; path: string }[] = HOOK_EVENTS.map((
+  event,
+) => ({ event, path: hookPath(event) }));
 export const LOGROTATE_PATH = "/etc/logrotate.d/vgpu-admin";
 export const HOOK_MODE = 0o755;
 export const LOGROTATE_MODE = 0o644;
@@ -24,6 +35,8 @@ export interface ManagedFile {
   kind: ManagedKind;
   /** The path on disk, --root prefix included. */
   path: string;
+  /** For a hook: which xapi hook it is. */
+  event?: HookEvent;
   content: string;
   mode: number;
 }
@@ -67,16 +80,24 @@ function replaceLine(text: string, name: string, value: string): string {
 
 /**
  * The hook script as install-hook writes it: VGPU_ADMIN set to `binary` (a path on the host),
- * VGPU_DB_PATH to `dbPath`, or "" when the database is at its default.
+ * VGPU_DB_PATH to `dbPath`, or "" when the database is at its default, VGPU_HOOK to `event`.
  */
-export function renderHook(binary: string, dbPath: string | null): string {
+export function renderHook(
+  binary: string,
+  dbPath: string | null,
+  event: HookEvent = "vm-pre-start",
+): string {
   const admin = SHELL_SAFE.test(binary) ? binary : singleQuote(binary);
   const db = dbPath === null || dbPath === DEFAULT_DB_PATH
     ? '""'
     : SHELL_SAFE.test(dbPath)
     ? `"${dbPath}"`
     : singleQuote(dbPath);
-  return replaceLine(replaceLine(HOOK_TEMPLATE, "VGPU_ADMIN", admin), "VGPU_DB_PATH", db);
+  return replaceLine(
+    replaceLine(replaceLine(HOOK_TEMPLATE, "VGPU_ADMIN", admin), "VGPU_DB_PATH", db),
+    "VGPU_HOOK",
+    event,
+  );
 }
 
 export function renderLogrotate(): string {
@@ -124,14 +145,16 @@ function shellWord(word: string): string | null {
   return out;
 }
 
-/** The binary and database an installed hook names (null when a line is missing or not plain). */
-export function readHookSettings(text: string): { binary: string | null; dbPath: string | null } {
+/** The binary, database and event an installed hook names (null when a line is missing or not plain). */
+export function readHookSettings(
+  text: string,
+): { binary: string | null; dbPath: string | null; event: string | null } {
   const value = (name: string) => {
     const m = new RegExp(`^${name}=(.*)$`, "m").exec(text);
     return m === null ? null : shellWord(m[1]);
   };
   const db = value("VGPU_DB_PATH");
-  return { binary: value("VGPU_ADMIN"), dbPath: db === "" ? null : db };
+  return { binary: value("VGPU_ADMIN"), dbPath: db === "" ? null : db, event: value("VGPU_HOOK") };
 }
 
 /** The files install-hook writes under `root` for a hook that runs `binary` with `dbPath`. */
@@ -141,12 +164,13 @@ export function managedFiles(
   dbPath: string | null,
 ): ManagedFile[] {
   return [
-    {
+    ...HOOK_PATHS.map(({ event, path }): ManagedFile => ({
       kind: "hook",
-      path: underRoot(root, HOOK_PATH),
-      content: renderHook(binary, dbPath),
+      path: underRoot(root, path),
+      event,
+      content: renderHook(binary, dbPath, event),
       mode: HOOK_MODE,
-    },
+    })),
     {
       kind: "logrotate",
       path: underRoot(root, LOGROTATE_PATH),
@@ -268,7 +292,7 @@ export interface UninstallResult {
 /** Removes the managed files under `root` that carry our marker; leaves everything else. */
 export function uninstallFiles(root: string | null): UninstallResult[] {
   const targets: [ManagedKind, string][] = [
-    ["hook", underRoot(root, HOOK_PATH)],
+    ...HOOK_PATHS.map(({ path }): [ManagedKind, string] => ["hook", underRoot(root, path)]),
     ["logrotate", underRoot(root, LOGROTATE_PATH)],
   ];
   return targets.map(([kind, path]): UninstallResult => {

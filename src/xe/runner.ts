@@ -19,6 +19,11 @@ export interface XeRunnerConfig {
   defaultTimeoutMs: number;
   /** Added to (not replacing) the inherited environment. */
   env?: Record<string, string>;
+  /**
+   * The start hooks' plain spawn (issue 19): xe stays in our session and process group (no
+   * terminal to shield it from; the hook script's `timeout` then reaches it too).
+   */
+  plain?: boolean;
 }
 
 /**
@@ -72,7 +77,7 @@ async function runXe(
       // SIGHUP reaches vgpu-admin, which decides, and never kills an xe call mid-way (xapi's
       // task would go on anyway, only its answer would be lost: xe-reference.md). Our own
       // time bound still kills the whole group.
-      detached: true,
+      detached: cfg.plain !== true,
     }).spawn();
   } catch (e) {
     throw spawnFailure(cfg.xePath, args, e);

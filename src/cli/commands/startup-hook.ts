@@ -1,86 +1,70 @@
-import { UsageError, VgpuError } from "../../domain/errors.ts";
-import { parseUuid } from "../../domain/validate.ts";
-import { appendHookLog, DEFAULT_HOOK_LOG } from "../../ops/hook-log.ts";
-import { checkVmStart, type HookResult } from "../../ops/startup-hook.ts";
+// `startup-hook` inside the full CLI (tests run it in-process through dispatch). The installed
+// hooks reach the same run (src/hook/run.ts) through the dedicated entry (hook.ts, main.ts), which
+// loads none of the CLI; here the ports come from the command's Deps.
+import { VgpuError } from "../../domain/errors.ts";
+import { DEFAULT_HOOK_LOG } from "../../ops/hook-log.ts";
+import { type HookRegistry } from "../../ops/startup-hook.ts";
+import { hookRequest } from "../../hook/main.ts";
+import { type HookPorts, type HookRequest, runHook } from "../../hook/run.ts";
+import { setArgsVerified } from "../../ops/xe-write.ts";
 import type { Deps } from "../deps.ts";
 import type { Outcome } from "../outcome.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 
-/** End to end the hook finishes within 15 s whatever happens (design.md §4); margin kept for exit. */
-export const HOOK_BOUND_MS = 14_000;
-/** At most this much of the process's age counts as its start-up (deno start, module load). */
-const STARTUP_ALLOWANCE_MS = 3_000;
+export { HOOK_BOUND_MS } from "../../hook/run.ts";
+export { refusalMarker } from "../../ops/startup-hook.ts";
 
-export interface StartupHookOptions {
-  /** null: the given uuid is malformed (`malformed` says why); the run is logged, then refused. */
-  vmUuid: string | null;
-  /** The uuid as given, made safe for the log line. */
-  given: string;
-  malformed: string | null;
-  reason: string;
-}
-
-const logSafe = (s: string, max: number) => s.replace(/[^\w.-]/g, "?").slice(0, max);
+export type StartupHookOptions = HookRequest;
 
 export function parseOptions(input: RawOptions): StartupHookOptions {
-  const raw = input.pick({ vmUuid: "required", reason: "text" });
-  const reason = logSafe(raw.reason ?? "none", 32);
-  const given = logSafe(raw.vmUuid, 64);
-  try {
-    return { vmUuid: parseUuid(raw.vmUuid), given, malformed: null, reason };
-  } catch (e) {
-    // Never exit 2 from the hook for bad input: 2 would abort the VM start (design.md §4).
-    if (e instanceof UsageError) return { vmUuid: null, given, malformed: e.message, reason };
-    throw e;
-  }
+  const raw = input.pick({ vmUuid: "required", reason: "text", hook: "text" });
+  const event = raw.hook ?? "vm-pre-start";
+  // the event is checked by hookRequest's caller below; an unknown one is a failure, never 2
+  return hookRequest({
+    event: event as HookRequest["event"],
+    vmUuid: raw.vmUuid,
+    reason: raw.reason,
+    db: undefined,
+  });
 }
 
 export async function run(opts: StartupHookOptions, deps: Deps): Promise<Outcome> {
-  // The bound includes this process's start-up, but a process that has lived longer than any
-  // start-up (an in-process caller such as the tests) must not find its bound already spent.
-  const startup = Math.min(Math.round(performance.now()), STARTUP_ALLOWANCE_MS);
-  const deadline = deps.now().getTime() + HOOK_BOUND_MS - startup;
-  const logPath = deps.env.get("VGPU_LOG") || DEFAULT_HOOK_LOG;
-  const log = (action: string, result: string, detail: string) => {
-    const line =
-      `${deps.now().toISOString()} vm=${opts.given} reason=${opts.reason} action=${action} result=${result} ${detail}`;
-    const problem = appendHookLog(logPath, line);
-    if (problem !== null) deps.io.err.write(`warning: cannot write ${logPath}: ${problem}\n`);
+  const { isHookEvent } = await import("../../ops/startup-hook.ts");
+  if (!isHookEvent(opts.event)) {
+    throw new VgpuError(
+      `startup-hook: invalid --hook ${
+        JSON.stringify(String(opts.event).slice(0, 40))
+      }: vm-pre-start, vm-pre-resume, vm-pre-migrate or vm-post-migrate`,
+    );
+  }
+  const ports: HookPorts = {
+    now: deps.now,
+    logPath: deps.env.get("VGPU_LOG") || DEFAULT_HOOK_LOG,
+    err: (t) => deps.io.err.write(t),
+    out: (t) => deps.io.out.write(t),
+    async open() {
+      const store = await deps.store();
+      const registry: HookRegistry = {
+        getVm: (u) => store.getVm(u),
+        getVmByVmId: (id) => store.getVmByVmId(id),
+        lowestFreeVmId: () => store.lowestFreeVmId(),
+        hasStaleRun: (u) => store.getStaleRun(u) !== null,
+      };
+      return { registry, settings: await deps.settings() };
+    },
+    async readArgs(uuid, _s, deadline) {
+      return await (await deps.xeUntil(deadline)).vmGetArgs(uuid);
+    },
+    async writeArgs(uuid, args, _s, deadline) {
+      await setArgsVerified(await deps.xeUntil(deadline), uuid, args);
+    },
+    async writeStale(uuid, change) {
+      const store = await deps.store();
+      if (change === "clear") store.clearStaleRun(uuid);
+      else store.markStaleRun(uuid, change.mark);
+    },
   };
-  if (opts.vmUuid === null) {
-    // a refused run leaves its line too: the log is where an administrator looks (issue 11)
-    const msg = `startup-hook: ${opts.malformed}`;
-    log("malformed", "failed", msg.replace(/\s+/g, " "));
-    throw new VgpuError(msg);
-  }
-  const vmUuid = opts.vmUuid;
-  let r: HookResult;
-  try {
-    const store = await deps.store();
-    r = await checkVmStart(store, await deps.xeUntil(deadline), await deps.settings(), vmUuid);
-  } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    log("error", "failed", msg.replace(/\s+/g, " "));
-    throw e;
-  }
-  const result = r.refuse
-    ? "refused"
-    : r.action === "in-sync" || r.action === "unregistered"
-    ? "ok"
-    : "warning";
-  log(r.action, result, r.detail);
-  if (result !== "ok") {
-    deps.io.err.write(`vgpu-admin startup-hook: VM ${vmUuid}: ${r.detail}\n`);
-  }
-  if (!r.refuse) return undefined;
-  // The hook script blocks the start only on exit 2 together with this line (design.md §4).
-  deps.io.out.write(`${refusalMarker(opts.vmUuid)}\n`);
-  return "refused";
-}
-
-/** The stdout line that, with exit code 2, tells hooks/vm-pre-start/10-vgpu-admin to refuse. */
-export function refusalMarker(vmUuid: string): string {
-  return `VGPU-ADMIN-STRICT-REFUSAL vm=${vmUuid}`;
+  return (await runHook(opts, ports)) === "refused" ? "refused" : undefined;
 }
 
 export const command = defineCommand({ parseOptions, run });
