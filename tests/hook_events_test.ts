@@ -283,3 +283,12 @@ Deno.test("the hooks' entry loads none of the CLI: no command table, commander o
   // and main.ts hands startup-hook to it before anything else loads
   assert.equal(cliCommand().length > 0, true);
 });
+
+Deno.test("the hooks' quick open knows the current schema version and the default database", async () => {
+  const { HOOK_SCHEMA_VERSION } = await import("../src/hook/db.ts");
+  const { SCHEMA_VERSION } = await import("../src/store/migrations.ts");
+  assert.equal(HOOK_SCHEMA_VERSION, SCHEMA_VERSION);
+  const { HOOK_DEFAULT_DB } = await import("../src/hook/main.ts");
+  const { DEFAULT_DB_PATH } = await import("../src/store/open.ts");
+  assert.equal(HOOK_DEFAULT_DB, DEFAULT_DB_PATH);
+});

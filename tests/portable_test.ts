@@ -220,7 +220,10 @@ Deno.test({
       // Nothing was written under /opt; Deno's cache went to $HOME/.cache, or /var/cache for the
       // hook, which has no HOME.
       assert.deepEqual(snapshot(opt), before);
-      assert.throws(() => Deno.statSync(`${root}/tmp/.cache/vgpu-admin`), "root caches in /var/cache");
+      assert.throws(
+        () => Deno.statSync(`${root}/tmp/.cache/vgpu-admin`),
+        "root caches in /var/cache",
+      );
       assert.ok(Deno.statSync(`${root}/var/cache/vgpu-admin`).isDirectory);
     } finally {
       // Never delete through a mounted /proc.

@@ -7,11 +7,13 @@ import { DatabaseSync } from "node:sqlite";
 import { DatabaseError } from "../domain/errors.ts";
 import { resolveSettings, type Settings } from "../domain/settings.ts";
 import type { HookRegistry } from "../ops/startup-hook.ts";
-import { SCHEMA_VERSION } from "../store/migrations.ts";
 import { decodeVm } from "../store/rows.ts";
 import { type Vm, VM_ID_MAX } from "../domain/types.ts";
 
 const BUSY_TIMEOUT_MS = 5000;
+/** src/store/migrations.ts SCHEMA_VERSION, without loading the migrations' SQL (a test pins it);
+ * a database at any other version takes the full open. */
+export const HOOK_SCHEMA_VERSION = 5;
 const VM_COLUMNS =
   "vm_id, vm_uuid, vm_name, pool_id, priority, created_at, updated_at, rowid AS _rowid";
 
@@ -37,7 +39,7 @@ function quickOpen(path: string): DatabaseSync | null {
   try {
     db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     const v = db.prepare("PRAGMA user_version").get() as { user_version: number };
-    if (v.user_version === SCHEMA_VERSION) return db;
+    if (v.user_version === HOOK_SCHEMA_VERSION) return db;
   } catch {
     // the full open below names what is wrong
   }
