@@ -23,6 +23,10 @@ const PATH = "/sbin:/usr/sbin:/bin:/usr/bin";
 const UUID1 = "7d1e2f00-aaaa-bbbb-cccc-ddddeeee0001";
 const DB = "/etc/vgpu/vgpu_config.db";
 const HOOK = "/etc/xapi.d/vm-pre-start/10-vgpu-admin";
+/** The four hooks the package carries (issue 17 item 5), vm-pre-start first. */
+const HOOKS = ["vm-pre-start", "vm-pre-resume", "vm-pre-migrate", "vm-post-migrate"].map((e) =>
+  `/etc/xapi.d/${e}/10-vgpu-admin`
+);
 const LOGROTATE = "/etc/logrotate.d/vgpu-admin";
 const IN_CI = Deno.env.get("CI") === "true";
 let missingInCi: string | null = null;
@@ -117,6 +121,14 @@ Deno.test({
       const hookText = Deno.readTextFileSync(`${root}${HOOK}`);
       assert.equal(hookText, Deno.readTextFileSync(`${ROOT}/hooks/vm-pre-start/10-vgpu-admin`));
       assert.equal(Deno.statSync(`${root}${HOOK}`).mode! & 0o7777, 0o755);
+      for (const h of HOOKS) {
+        const event = h.split("/")[3];
+        assert.equal(
+          Deno.readTextFileSync(`${root}${h}`),
+          hookText.replace(/^VGPU_HOOK=.*$/m, `VGPU_HOOK=${event}`),
+        );
+        assert.equal(Deno.statSync(`${root}${h}`).mode! & 0o7777, 0o755);
+      }
       assert.ok(Deno.statSync(`${root}/usr/share/bash-completion/completions/vgpu-admin`).size);
       // %post created the database; the package does not own it.
       assert.ok(Deno.statSync(`${root}${DB}`).isFile, "%post created no database");
@@ -172,7 +184,9 @@ Deno.test({
       ok(build, "build:rpm --release=2");
       ok(await rpm("-U", "--nodeps", `${out}/vgpu-admin-${VERSION}-2.x86_64.rpm`), "rpm -U");
       assert.equal((await rpm("-q", "vgpu-admin")).stdout, `vgpu-admin-${VERSION}-2.x86_64\n`);
-      assert.ok(!exists(`${root}${HOOK}`), "rpm -U restored a hook the admin had removed");
+      for (const h of HOOKS) {
+        assert.ok(!exists(`${root}${h}`), `rpm -U restored ${h}, which the admin had removed`);
+      }
       assert.ok(!exists(`${root}${LOGROTATE}`), "rpm -U restored the logrotate snippet");
       assert.deepEqual(Deno.readFileSync(`${root}${DB}`), dbBytes, "rpm -U touched the database");
       assert.equal((await cli("list-vms", "--format=json")).stdout, rows);
@@ -180,14 +194,30 @@ Deno.test({
       // (rpm -V sees only their new mtime).
       ok(await cli("install-hook"), "install-hook after the upgrade");
       const verify = await rpm("-V", "--nodeps", "vgpu-admin");
-      assert.deepEqual(verify.stdout.split("\n").filter((l) => l !== "").sort(), [
-        `.......T.  c ${LOGROTATE}`,
-        `.......T.  c ${HOOK}`,
-      ]);
+      assert.deepEqual(
+        verify.stdout.split("\n").filter((l) => l !== "").sort(),
+        [LOGROTATE, ...HOOKS].map((f) => `.......T.  c ${f}`).sort(),
+      );
+
+      // Deno's code cache of root's runs is under /var/cache/vgpu-admin; an older version's in
+      // /root/.cache/vgpu-admin (issue 18 C15): both go with the package.
+      assert.ok(exists(`${root}/var/cache/vgpu-admin`), "root's runs cache in /var/cache");
+      Deno.mkdirSync(`${root}/root/.cache/vgpu-admin/deno-old`, { recursive: true });
+      Deno.writeTextFileSync(`${root}/root/.cache/vgpu-admin/deno-old/x`, "cache");
 
       // Erase: program, hook and runtime gone; the database stays.
       ok(await rpm("-e", "vgpu-admin"), "rpm -e");
-      for (const gone of ["/usr/local/bin/vgpu-admin", "/opt/vgpu-admin", HOOK, LOGROTATE]) {
+      for (
+        const gone of [
+          "/usr/local/bin/vgpu-admin",
+          "/opt/vgpu-admin",
+          ...HOOKS,
+          LOGROTATE,
+          "/var/cache/vgpu-admin",
+          "/root/.cache/vgpu-admin",
+          "/var/lib/vgpu-admin",
+        ]
+      ) {
         assert.ok(!exists(`${root}${gone}`), `${gone} left after rpm -e`);
       }
       assert.deepEqual(Deno.readFileSync(`${root}${DB}`), dbBytes, "rpm -e touched the database");
