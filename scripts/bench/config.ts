@@ -36,6 +36,10 @@ export const TARGET_RSS_MB = 100;
 
 export const DENO = Deno.execPath();
 export const CLI = cliCommand();
+/** The hooks' own entry (issue 19): what the launcher runs for `startup-hook`, in source form. */
+export const HOOK_CLI = Deno.env.get("VGPU_ADMIN_BIN")
+  ? CLI
+  : [DENO, "run", "--quiet", "--no-prompt", ...CLI_PERMISSIONS, `${ROOT}/hook.ts`];
 export const CLI_LABEL = Deno.env.get("VGPU_ADMIN_BIN")
   ? `VGPU_ADMIN_BIN=${CLI[0]}`
   : `deno run --quiet --no-prompt ${CLI_PERMISSIONS.join(" ")} main.ts`;

@@ -10,6 +10,7 @@ import {
   CLI,
   CLI_PERMISSIONS,
   COLD_RUNS,
+  HOOK_CLI,
   DENO,
   IMPORT_SIZE,
   LIST_SIZES,
@@ -197,6 +198,13 @@ async function portableArgv(
   const app = `${work}/app`;
   const err = await splitBundle(app);
   if (err !== null) return err;
+  // the hooks' own entry, bundled apart as build:portable does (lib/hook/)
+  const hookApp = `${work}/hook`;
+  try {
+    await bundle(hookApp, "hook.ts");
+  } catch (e) {
+    return `bundling hook.ts as build:portable does failed: ${e instanceof Error ? e.message : e}`;
+  }
   try {
     Deno.statSync(ARCHIVE);
   } catch {
@@ -222,6 +230,12 @@ async function portableArgv(
   const lib = `${root}/opt/vgpu-admin/lib`;
   Deno.removeSync(`${lib}/app`, { recursive: true });
   Deno.renameSync(app, `${lib}/app`);
+  try {
+    Deno.removeSync(`${lib}/hook`, { recursive: true });
+  } catch {
+    // an archive built before the hooks had their own entry
+  }
+  Deno.renameSync(hookApp, `${lib}/hook`);
   const opt = `${root}/opt/vgpu-admin`;
   return {
     argv: [`${opt}/bin/vgpu-admin`],
@@ -299,7 +313,7 @@ export async function runScenarios(b: Bench): Promise<Figures> {
     uuid: string,
     env: Record<string, string>,
     log: string,
-    cli = CLI,
+    cli = HOOK_CLI,
   ): Case => ({
     label,
     size: smallSize,
