@@ -8,6 +8,7 @@ import { LOADERS } from "./command-loaders.ts";
 import { createDeps, type Env } from "./deps.ts";
 import { EXIT, exitCodeFor, SIGNAL_EXIT } from "./exit-code.ts";
 import type { IO } from "./io.ts";
+import { printable } from "../domain/printable.ts";
 
 export interface MainInput {
   argv: string[];
@@ -36,7 +37,7 @@ export async function main(input: MainInput): Promise<number> {
   ]);
   const problem = argvProblem(input.argv);
   if (problem !== null) {
-    io.err.write(`error: ${problem.message}\n`);
+    io.err.write(`error: ${printable(problem.message)}\n`);
     // The start hook never exits 2 for a usage error: 2 means a strict refusal (design.md §4).
     return problem.command === "startup-hook" ? EXIT.failed : EXIT.usage;
   }

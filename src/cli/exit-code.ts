@@ -1,5 +1,6 @@
 // Exit codes, decided once (style.md rule 6): 0 ok, 1 failed or declined, 2 usage, 3 drift.
 import { DeclinedError, UsageError, VgpuError } from "../domain/errors.ts";
+import { printable } from "../domain/printable.ts";
 import type { IO } from "./io.ts";
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, drift: 3 } as const;
@@ -11,15 +12,18 @@ export function oneLine(s: string): string {
 /** The one place where an error becomes text and an exit code (style.md rule 6). */
 export function exitCodeFor(e: unknown, io: IO, debug: boolean): number {
   if (e instanceof UsageError) {
-    io.err.write(`error: ${e.message}\n`);
+    io.err.write(`error: ${printable(e.message)}\n`);
     return EXIT.usage;
   }
   if (e instanceof VgpuError) {
-    io.err.write(e instanceof DeclinedError ? `${e.message}\n` : `error: ${e.message}\n`);
+    const message = printable(e.message); // it may quote xe's stderr, a name, a path: one line
+    io.err.write(e instanceof DeclinedError ? `${message}\n` : `error: ${message}\n`);
     return EXIT.failed;
   }
   const msg = e instanceof Error ? e.message : String(e);
-  io.err.write(`bug: ${oneLine(msg)} (please report it; VGPU_DEBUG=1 shows the stack)\n`);
+  io.err.write(
+    `bug: ${printable(oneLine(msg))} (please report it; VGPU_DEBUG=1 shows the stack)\n`,
+  );
   if (debug && e instanceof Error && e.stack) io.err.write(e.stack + "\n");
   return EXIT.failed;
 }

@@ -1,5 +1,6 @@
 // --format handling, written once for every read command.
 import { UsageError } from "../domain/errors.ts";
+import { jsonSafe } from "../domain/printable.ts";
 import { quote } from "../domain/validate.ts";
 import type { Output } from "./io.ts";
 
@@ -40,7 +41,7 @@ function bufferedOutput(out: Output): Output & { flush(): void } {
   let pending = "";
   return {
     write(t) {
-      pending += t;
+      pending += jsonSafe(t); // C1, separators, bidi as \uNNNN: same value, safe on a terminal
       if (pending.length >= FLUSH_AT) {
         out.write(pending);
         pending = "";

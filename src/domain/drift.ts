@@ -3,6 +3,7 @@
 // "unregistered VMs"). Pure, no I/O; linear in the number of VMs (maps, no nested scans).
 
 import { type ParsedArgs, parseDeviceArgs, sameConfig, type VgpuStub } from "./device-args.ts";
+import { printable } from "./printable.ts";
 import { type HostVm, priorityName, type VgpuConfig, type Vm } from "./types.ts";
 
 export type DriftKind =
@@ -86,7 +87,7 @@ function props(c: VgpuConfig): string {
 
 /** `VM <uuid> (<name>)`, the name kept on one line. */
 function vmLabel(uuid: string, name: string | null | undefined): string {
-  const clean = name?.replace(/\p{Cc}/gu, " ").trim();
+  const clean = name == null ? "" : printable(name.trim());
   return clean ? `VM ${uuid} (${clean})` : `VM ${uuid}`;
 }
 

@@ -1,3 +1,4 @@
+import { printable } from "../../domain/printable.ts";
 import { NotFoundError, OperationFailedError } from "../../domain/errors.ts";
 import { priorityName } from "../../domain/types.ts";
 import { parseUuid } from "../../domain/validate.ts";
@@ -51,7 +52,9 @@ export async function run(opts: AdoptOptions, deps: Deps): Promise<Outcome> {
   const plan = planAdopt(store, host, opts.vmUuid);
   const lines: string[] = [];
   for (const r of plan.refused) {
-    lines.push(`${c.warn("⚠")} not adopted: VM ${r.host.uuid} (${r.host.nameLabel}): ${r.reason}`);
+    lines.push(
+      `${c.warn("⚠")} not adopted: VM ${r.host.uuid} (${printable(r.host.nameLabel)}): ${r.reason}`,
+    );
   }
   if (plan.candidates.length === 0) {
     lines.push(
@@ -65,7 +68,9 @@ export async function run(opts: AdoptOptions, deps: Deps): Promise<Outcome> {
   lines.push(`VMs to adopt (their args stay as they are; only the database changes):`);
   for (const cand of plan.candidates) {
     lines.push(
-      `  VM ${cand.host.uuid} (${cand.host.nameLabel}): vGPU pool ${cand.config.pool}, priority ${
+      `  VM ${cand.host.uuid} (${
+        printable(cand.host.nameLabel)
+      }): vGPU pool ${cand.config.pool}, priority ${
         priorityName(cand.config.priority)
       }, VM ID ${cand.config.vmId}`,
     );
@@ -82,7 +87,11 @@ export async function run(opts: AdoptOptions, deps: Deps): Promise<Outcome> {
   let failed = plan.refused.length;
   for (const r of results) {
     if (r.error === null) {
-      done.push(`${c.ok("✓")} adopted VM ${r.candidate.host.uuid} (${r.candidate.host.nameLabel})`);
+      done.push(
+        `${c.ok("✓")} adopted VM ${r.candidate.host.uuid} (${
+          printable(r.candidate.host.nameLabel)
+        })`,
+      );
     } else {
       failed++;
       done.push(`${c.bad("✗")} VM ${r.candidate.host.uuid}: ${r.error}`);

@@ -6,6 +6,7 @@ import type { Deps } from "../deps.ts";
 import { type Format, parseFormat, writeJson } from "../format.ts";
 import { priorityName } from "../../domain/types.ts";
 import { humanTime } from "../../domain/time.ts";
+import { printable } from "../../domain/printable.ts";
 import { fittedTable } from "../render/table.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 
@@ -78,14 +79,10 @@ export async function run(opts: HistoryOptions, deps: Deps): Promise<void> {
   }
   const table = await fittedTable(
     ["Time", "Actor", "Command", "Subject", "Before", "After"],
-    entries.map((h) => [
-      humanTime(h.at),
-      h.actor,
-      h.command,
-      subject(h),
-      summary(h.before),
-      summary(h.after),
-    ]),
+    entries.map((h) =>
+      [humanTime(h.at), h.actor, h.command, subject(h), summary(h.before), summary(h.after)]
+        .map(printable) // USER, names and a damaged row's text come from outside
+    ),
     {
       color: deps.io.color,
       columns: deps.io.columns ?? null,

@@ -1,3 +1,4 @@
+import { printable } from "../../domain/printable.ts";
 import { humanTime } from "../../domain/time.ts";
 import { buildDevice } from "../../domain/device-args.ts";
 import { parseUuid } from "../../domain/validate.ts";
@@ -59,8 +60,10 @@ export async function run(opts: ShowVmOptions, deps: Deps): Promise<Outcome> {
     lines.push("Host:");
     if (h === null) lines.push(`  ${c.bad("✗")} the host has no VM with this uuid`);
     else {
-      lines.push(`  Name-label:  ${h.nameLabel}`, `  Power:       ${h.powerState}`);
-      lines.push(`  Args on VM:  ${h.deviceModelArgs ?? "(none)"}`);
+      lines.push(`  Name-label:  ${printable(h.nameLabel)}`, `  Power:       ${h.powerState}`);
+      lines.push(
+        `  Args on VM:  ${h.deviceModelArgs === null ? "(none)" : printable(h.deviceModelArgs)}`,
+      );
       if (state.drift.length === 0) lines.push(`  ${c.ok("✓")} in sync with the database`);
     }
     for (const d of state.drift) lines.push(`  ${c.warn("⚠")} ${d.detail} -> fix: ${d.fix}`);

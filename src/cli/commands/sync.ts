@@ -1,3 +1,4 @@
+import { printable } from "../../domain/printable.ts";
 import { UsageError } from "../../domain/errors.ts";
 import { OperationFailedError } from "../../domain/errors.ts";
 import { applySync, countsAsDrift, planSync } from "../../ops/sync.ts";
@@ -37,7 +38,7 @@ export async function run(opts: SyncOptions, deps: Deps): Promise<Outcome> {
   const out: string[] = [];
   const label = (uuid: string) => {
     const s = host.drift.byUuid.get(uuid);
-    const name = s?.registered ? vmLabel(s.registered) : s?.host?.nameLabel ?? "";
+    const name = s?.registered ? vmLabel(s.registered) : printable(s?.host?.nameLabel ?? "");
     return `VM ${uuid} (${name})`;
   };
   if (opts.check) {

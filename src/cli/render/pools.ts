@@ -6,6 +6,7 @@ import { priorityName } from "../../domain/types.ts";
 import type { ListPoolsJson, PoolJson, ShowPoolJson } from "./json-types.ts";
 import type { Paint } from "./style.ts";
 import { vmJson, vmLabel } from "./vm-fields.ts";
+import { printable } from "../../domain/printable.ts";
 
 function enabledWord(p: PoolSummary): string {
   return p.enabled ? "Enabled" : "Disabled";
@@ -21,7 +22,9 @@ export function listPoolsLines(pools: readonly PoolSummary[], c: Paint): string[
   return [
     c.bold(`=== Pools (${pools.length}) ===`),
     ...pools.map((p) =>
-      `Pool ${p.poolId}: ${JSON.stringify(p.name)} | ${enabledWord(p)} | ${vmCountText(p)}`
+      `Pool ${p.poolId}: ${printable(JSON.stringify(p.name))} | ${enabledWord(p)} | ${
+        vmCountText(p)
+      }`
     ),
   ];
 }
@@ -41,10 +44,10 @@ export function byVmId(vms: readonly Vm[]): Vm[] {
 export function showPoolLines(d: PoolDetail, c: Paint): string[] {
   const p = d.pool;
   const lines = [
-    c.bold(`=== Pool ${p.poolId}: ${p.name} ===`),
+    c.bold(`=== Pool ${p.poolId}: ${printable(p.name)} ===`),
     `Status: ${enabledWord(p)}`,
   ];
-  if (p.description !== null) lines.push(`Description: ${p.description}`);
+  if (p.description !== null) lines.push(`Description: ${printable(p.description)}`);
   lines.push(`Created: ${humanTime(p.createdAt)}`, `VMs: ${p.total}`, "", "VM List:");
   if (d.vms.length === 0) lines.push("  (none)");
   for (const vm of byVmId(d.vms)) lines.push(poolVmLine(vm));

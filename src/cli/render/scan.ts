@@ -1,5 +1,6 @@
 // scan-vms: seed 001's grouped line layout (Pool A, Pool B, then unregistered), each VM with
 // its host state, current vgpu-stub args and every drift item with the command that fixes it.
+import { printable } from "../../domain/printable.ts";
 import { humanTime } from "../../domain/time.ts";
 import type { VgpuStub } from "../../domain/device-args.ts";
 import type {
@@ -105,7 +106,7 @@ function unregisteredOf(host: HostView): UnregisteredVmState[] {
 /** A VM's whole QEMU args on one line (issue 11: REQUIREMENT 7), `(none)` when it has none. */
 function wholeArgs(args: string | null): string {
   if (args === null || args.trim() === "") return "(none)";
-  return args.replace(/\p{Cc}/gu, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  return printable(args);
 }
 
 export function scanLines(
@@ -124,7 +125,7 @@ export function scanLines(
     const pool = pools.find((p) => p.poolId === poolId);
     // the seed's header, plus the pool's own name and "disabled" when they say something
     const notes = [
-      ...(pool && pool.name !== `Pool ${poolId}` ? [pool.name] : []),
+      ...(pool && pool.name !== `Pool ${poolId}` ? [printable(pool.name)] : []),
       ...(pool && !pool.enabled ? ["disabled"] : []),
     ];
     const title = notes.length > 0 ? ` (${notes.join(", ")})` : "";
@@ -161,7 +162,7 @@ export function scanLines(
       s.drift.find((d) => d.kind === "unregistered-device");
     const action = `Run '${fix?.fix ?? "vgpu-admin register-vm"}'`;
     lines.push(
-      `UUID: ${h.uuid} | Name: ${h.nameLabel} | Status: ${
+      `UUID: ${h.uuid} | Name: ${printable(h.nameLabel)} | Status: ${
         c.warn("⚠ Not registered")
       } | Action: ${action}`,
     );

@@ -1,5 +1,6 @@
 // status: the control panel of seed 001 (pools, their VMs, unregistered VMs, summary), with
 // each VM's drift and stale-start marks when the host could be read.
+import { printable } from "../../domain/printable.ts";
 import { humanTime } from "../../domain/time.ts";
 import type { DriftItem } from "../../domain/drift.ts";
 import { POOL_IDS, type Vm } from "../../domain/types.ts";
@@ -51,10 +52,10 @@ export function statusLines(
   const lines = [RULE, c.bold("                    GPU Virtualization Control Panel"), RULE, ""];
   for (const p of pools) {
     const vms = byVmId(view.registered.filter((v) => v.pool === p.poolId));
-    const heading = `Pool ${p.poolId}: ${JSON.stringify(p.name)}`;
+    const heading = `Pool ${p.poolId}: ${printable(JSON.stringify(p.name))}`;
     lines.push(c.bold(heading), "-".repeat(45));
     lines.push(`Status: ${p.enabled ? "Enabled" : "Disabled"}`);
-    if (p.description !== null) lines.push(`Description: ${p.description}`);
+    if (p.description !== null) lines.push(`Description: ${printable(p.description)}`);
     lines.push(`VMs: ${vms.length}`);
     for (const [prio, label] of [[2, "High"], [1, "Medium"], [0, "Low"]] as const) {
       const these = vms.filter((v) => v.priority === prio);
@@ -74,7 +75,7 @@ export function statusLines(
   } else {
     lines.push(`Unregistered VMs: ${unreg.length}`);
     // One line per VM with its uuid: names may hold ", " and the uuid is what register-vm takes.
-    for (const s of unreg) lines.push(`  ${s.host.nameLabel} (UUID: ${s.host.uuid})`);
+    for (const s of unreg) lines.push(`  ${printable(s.host.nameLabel)} (UUID: ${s.host.uuid})`);
     if (unreg.length > 0) {
       lines.push("  (not registered - will default to Pool A if registered without --pool)");
     }

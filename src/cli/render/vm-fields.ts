@@ -1,10 +1,11 @@
 // How one VM's fields read in every layout and JSON shape, so all commands agree.
+import { printable } from "../../domain/printable.ts";
 import { buildDevice } from "../../domain/device-args.ts";
 import { type Priority, priorityName, type Vm } from "../../domain/types.ts";
 import type { VmJson } from "./json-types.ts";
 
 export function vmLabel(vm: { vmName: string | null }): string {
-  return vm.vmName ?? "<no name>";
+  return vm.vmName === null ? "<no name>" : printable(vm.vmName);
 }
 
 /** `high (2)`, as scan-vms and the confirmation show it (seed 001). */
