@@ -204,7 +204,7 @@ Deno.test("scan-vms --deep: a QEMU line per running VM, against xapi and the dat
       `    QEMU: ${dev("B", "high", 20)} ✓ matches xapi`,
       "",
       // the two QEMU lines that say "restart" are counted in the summary (issue 11 point 7)
-      "⚠ Drift: 2 problems on 2 VMs (each line above gives its fix; 'vgpu-admin sync' repairs registered VMs). 2 VMs running with stale vGPU args (restart each to apply). 1 unregistered VM carries a vgpu-stub device ('vgpu-admin adopt' registers them).",
+      "⚠ Drift: 2 problems on 2 VMs (each line above gives its fix; 'vgpu-admin sync' repairs them). 2 VMs running with stale vGPU args (restart each to apply). 1 unregistered VM carries a vgpu-stub device ('vgpu-admin adopt' registers it).",
       "",
     ].join("\n"),
   );

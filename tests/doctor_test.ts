@@ -562,7 +562,7 @@ Deno.test("doctor ✗ drift, ⚠ strict-mode off while drift exists; ✓ strict-
   );
   assert.match(
     r.stdout,
-    /^⚠ strict-mode: hook-strict is off while 1 drift problem exists: such a VM starts with stale vGPU args -> fix: vgpu-admin sync; to refuse such starts from now on: vgpu-admin settings hook-strict on$/m,
+    /^⚠ strict-mode: hook-strict is off while 1 drift problem exists: such a VM starts with stale vGPU args -> fix: fix each drift problem above; to refuse such starts from now on: vgpu-admin settings hook-strict on$/m,
   );
   const on = await s.run(["settings", `--db=${s.db}`, "hook-strict", "on"]);
   assert.equal(on.code, 0, on.stderr);
@@ -585,7 +585,9 @@ Deno.test("doctor ✗ vm-id-collisions: a clone carries a registered VM's vm_id"
     message: `VM ${UUID3} (web-clone): vm_id 1 belongs to registered VM ${UUID1} (web)`,
     fix: `vgpu-admin register-vm --vm-uuid=${UUID3} --vm-id=3`, // 1 and 2 are held
   }]);
-  assert.equal(d.check("drift").status, "ok", "a hand-configured VM alone is not drift");
+  // sync --check counts the collision as drift: never "✓ agree" beside it (issue 18 C10)
+  assert.equal(d.check("drift").status, "failed");
+  assert.equal(d.check("drift").message, "1 problem: the vm_id collision below");
 });
 
 /** The one human time format: local time with its zone offset, no milliseconds. */

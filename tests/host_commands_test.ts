@@ -443,7 +443,7 @@ UUID: ${UUID7} | Name: web-clone | Status: ⚠ Not registered | Action: Run 'vgp
 UUID: ${UUID9} | Name: plain | Status: ⚠ Not registered | Action: Run 'vgpu-admin register-vm'
     Device-model-args: (none)
 
-⚠ Drift: 5 problems on 5 VMs (each line above gives its fix; 'vgpu-admin sync' repairs registered VMs). 2 unregistered VMs carry a vgpu-stub device ('vgpu-admin adopt' registers them).
+⚠ Drift: 5 problems on 5 VMs (each line above gives its fix; 'vgpu-admin sync' repairs 3 of them). 2 unregistered VMs carry a vgpu-stub device ('vgpu-admin adopt' registers 1 of them; each line above gives the others' fix).
 `,
   );
   assert.equal(await fileHash(h.statePath), before, "a scan writes nothing");
@@ -586,7 +586,7 @@ Deno.test("status: pools, drift, stale start, unregistered VMs", async () => {
   assert.match(
     out,
     new RegExp(
-      `  db \\(UUID: ${UUID2}\\) \\| Priority: low \\| VM ID: 2 \\| ⚠ args differ \\(fix: vgpu-admin sync\\)\n`,
+      `  db \\(UUID: ${UUID2}\\) \\| Priority: low \\| VM ID: 2 \\| ⚠ args differ\n {6}⚠ vgpu-stub differs from the database: vm_id=9 \\(database 2\\) -> fix: vgpu-admin sync\n`,
     ),
   );
   assert.match(

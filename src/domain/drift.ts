@@ -77,7 +77,9 @@ export interface DriftReport {
   byUuid: Map<string, VmDriftState>;
 }
 
-const SYNC = "vgpu-admin sync";
+/** The fix of every drift item that `sync` repairs. */
+export const SYNC_FIX = "vgpu-admin sync";
+const SYNC = SYNC_FIX;
 const registerVm = (uuid: string) => `vgpu-admin register-vm --vm-uuid=${uuid}`;
 
 /** `pool_id=A,priority=high,vm_id=1`, the way the device spells it. */

@@ -3,11 +3,12 @@
 import { printable } from "../../domain/printable.ts";
 import { humanTime } from "../../domain/time.ts";
 import type { VgpuStub } from "../../domain/device-args.ts";
-import type {
-  DriftItem,
-  RegisteredVmState,
-  UnregisteredVmState,
-  VmDriftState,
+import {
+  type DriftItem,
+  type RegisteredVmState,
+  SYNC_FIX,
+  type UnregisteredVmState,
+  type VmDriftState,
 } from "../../domain/drift.ts";
 import { POOL_IDS, priorityName } from "../../domain/types.ts";
 import type { Pool, Vm } from "../../domain/types.ts";
@@ -191,7 +192,18 @@ export function summaryLine(
   alsoStale: readonly string[] = [],
 ): string {
   const items = host.drift.items.filter((d) => d.kind !== "unregistered-device");
-  const hand = host.drift.items.filter((d) => d.kind === "unregistered-device").length;
+  const hand = host.drift.items.filter((d) => d.kind === "unregistered-device");
+  // adopt refuses a clone (its vm_id is taken) and a VM with several devices
+  const refused = new Set(
+    host.drift.items.filter((d) => d.kind !== "unregistered-device").map((d) => d.vmUuid),
+  );
+  const adoptable = hand.filter((d) => !refused.has(d.vmUuid)).length;
+  const bySync = items.filter((d) => d.fix === SYNC_FIX).length;
+  const syncText = bySync === 0
+    ? ""
+    : bySync === items.length
+    ? "; 'vgpu-admin sync' repairs them"
+    : `; 'vgpu-admin sync' repairs ${bySync} of them`;
   const parts: string[] = [];
   // a VM line above that says "restart to apply" rules out a ✓ here (issue 11 point 7)
   const stale = new Set([...view.staleRuns.keys(), ...alsoStale]).size;
@@ -208,15 +220,21 @@ export function summaryLine(
         `⚠ Drift: ${items.length} problem${items.length === 1 ? "" : "s"} on ${vms} VM${
           vms === 1 ? "" : "s"
         }`,
-      ) + " (each line above gives its fix; 'vgpu-admin sync' repairs registered VMs).",
+      ) + ` (each line above gives its fix${syncText}).`,
     );
     if (stale > 0) parts.push(`${staleText} (restart each to apply).`);
   }
-  if (hand > 0) {
+  if (hand.length > 0) {
+    const n = hand.length;
+    const how = adoptable === n
+      ? `'vgpu-admin adopt' registers ${n === 1 ? "it" : "them"}`
+      : adoptable === 0
+      ? "each line above gives its fix"
+      : `'vgpu-admin adopt' registers ${adoptable} of them; each line above gives the others' fix`;
     parts.push(
-      `${hand} unregistered VM${hand === 1 ? "" : "s"} carr${
-        hand === 1 ? "ies" : "y"
-      } a vgpu-stub device ('vgpu-admin adopt' registers them).`,
+      `${n} unregistered VM${n === 1 ? "" : "s"} carr${
+        n === 1 ? "ies" : "y"
+      } a vgpu-stub device (${how}).`,
     );
   }
   return parts.join(" ");

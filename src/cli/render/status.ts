@@ -2,8 +2,8 @@
 // each VM's drift and stale-start marks when the host could be read.
 import { printable } from "../../domain/printable.ts";
 import { humanTime } from "../../domain/time.ts";
-import type { DriftItem } from "../../domain/drift.ts";
-import { POOL_IDS, type Vm } from "../../domain/types.ts";
+import type { DriftItem, UnregisteredVmState } from "../../domain/drift.ts";
+import { POOL_IDS, priorityName, type Vm } from "../../domain/types.ts";
 import type { PoolSummary } from "../../ops/pools.ts";
 import { hostError, type ScanView } from "../../ops/scan.ts";
 import type { StatusJson } from "./json-types.ts";
@@ -30,18 +30,49 @@ const SHORT: Record<string, string> = {
   "vmid-collision": "vm_id collision",
 };
 
-function marks(view: ScanView, vm: Vm, c: Paint): string {
+/** One line per drift item under its VM: what is wrong and the command that fixes it. */
+function itemLines(drift: readonly DriftItem[], c: Paint): string[] {
+  return drift.map((d) => `      ${c.warn("⚠")} ${d.detail} -> fix: ${d.fix}`);
+}
+
+/** The VM line's marks, then one line per drift problem (every counted problem has its line). */
+function marks(view: ScanView, vm: Vm, c: Paint): { mark: string; lines: string[] } {
   const drift = view.host.kind === "read" ? view.host.drift.byUuid.get(vm.vmUuid)?.drift ?? [] : [];
-  const out: string[] = [];
   const kinds = [...new Set(drift.map((d: DriftItem) => SHORT[d.kind] ?? d.kind))];
-  if (kinds.length > 0) out.push(c.warn(`⚠ ${kinds.join(", ")} (fix: ${drift[0].fix})`));
+  const out: string[] = [];
+  if (kinds.length > 0) out.push(c.warn(`⚠ ${kinds.join(", ")}`));
   const stale = view.staleRuns.get(vm.vmUuid);
   if (stale !== undefined && view.host.kind === "read") {
     out.push(
       c.warn(`⚠ running with stale vGPU args since ${humanTime(stale.since)}: restart to apply`),
     );
   }
-  return out.map((m) => ` | ${m}`).join("");
+  return { mark: out.map((m) => ` | ${m}`).join(""), lines: itemLines(drift, c) };
+}
+
+/** `| vgpu-stub: pool B, priority high, VM ID 40` for an unregistered VM that carries one. */
+function stubMark(s: UnregisteredVmState): string {
+  const stubs = s.parsed.stubs;
+  if (stubs.length === 0) return "";
+  if (stubs.length > 1) return ` | carries ${stubs.length} vgpu-stub devices`;
+  const cfg = stubs[0].config;
+  if (cfg === null) return " | carries an invalid vgpu-stub";
+  return ` | vgpu-stub: pool ${cfg.pool}, priority ${
+    priorityName(cfg.priority)
+  }, VM ID ${cfg.vmId}`;
+}
+
+/** What register-vm without options would do: seed 001's hint, true for each VM it names. */
+function defaultsHint(unreg: readonly UnregisteredVmState[]): string {
+  const carriers = unreg.filter((s) => s.parsed.stubs.length > 0).length;
+  if (carriers === 0) {
+    return "  (not registered - will default to Pool A if registered without --pool)";
+  }
+  if (carriers === unreg.length) {
+    return "  (not registered - each keeps its own vgpu-stub's values if registered without options)";
+  }
+  return "  (not registered - without a vgpu-stub: will default to Pool A if registered without " +
+    "--pool; with one: keeps its values)";
 }
 
 export function statusLines(
@@ -63,7 +94,10 @@ export function statusLines(
     }
     lines.push("", "VM Details:");
     if (vms.length === 0) lines.push("  (none)");
-    for (const vm of vms) lines.push(poolVmLine(vm) + marks(view, vm, c));
+    for (const vm of vms) {
+      const m = marks(view, vm, c);
+      lines.push(poolVmLine(vm) + m.mark, ...m.lines);
+    }
     lines.push("");
   }
   const unreg = unregisteredStates(view);
@@ -75,10 +109,15 @@ export function statusLines(
   } else {
     lines.push(`Unregistered VMs: ${unreg.length}`);
     // One line per VM with its uuid: names may hold ", " and the uuid is what register-vm takes.
-    for (const s of unreg) lines.push(`  ${printable(s.host.nameLabel)} (UUID: ${s.host.uuid})`);
-    if (unreg.length > 0) {
-      lines.push("  (not registered - will default to Pool A if registered without --pool)");
+    for (const s of unreg) {
+      lines.push(`  ${printable(s.host.nameLabel)} (UUID: ${s.host.uuid})${stubMark(s)}`);
+      // a clone's collision line replaces "adopt it": adopt refuses a VM whose vm_id is taken
+      const clone = s.drift.some((d) => d.kind === "vmid-collision");
+      lines.push(
+        ...itemLines(s.drift.filter((d) => !(clone && d.kind === "unregistered-device")), c),
+      );
     }
+    if (unreg.length > 0) lines.push(defaultsHint(unreg));
   }
   if (view.host.kind === "read") lines.push("", summaryLine(view, view.host, c));
   const enabled = pools.filter((p) => p.enabled).length;

@@ -1,6 +1,7 @@
 // doctor: the host's checks (drift, vm_id collisions, strict mode, stale runs, QEMU).
 import { humanTime } from "../../domain/time.ts";
-import type { DriftItem } from "../../domain/drift.ts";
+import { printable } from "../../domain/printable.ts";
+import { type DriftItem, SYNC_FIX } from "../../domain/drift.ts";
 import type { Settings } from "../../domain/settings.ts";
 import type { Xe } from "../../xe/client.ts";
 import { compareQemu } from "../qemu-cmdline.ts";
@@ -11,11 +12,22 @@ import { type CheckItem, Checks, plural } from "./checks.ts";
 export function vmName(view: ScanView, uuid: string): string {
   const s = view.host.kind === "read" ? view.host.drift.byUuid.get(uuid) : undefined;
   const name = s?.registered?.vmName ?? s?.host?.nameLabel ?? null;
-  return name === null || name === "" ? `VM ${uuid}` : `VM ${uuid} (${name})`;
+  return name === null || name === "" ? `VM ${uuid}` : `VM ${uuid} (${printable(name)})`;
 }
 
 export function itemOf(view: ScanView, d: DriftItem): CheckItem {
   return { vmUuid: d.vmUuid, message: `${vmName(view, d.vmUuid)}: ${d.detail}`, fix: d.fix };
+}
+
+/**
+ * The fix of a group of drift items: `vgpu-admin sync` only when sync fixes every one of them
+ * (it never touches an unregistered VM or one xe no longer lists).
+ */
+export function groupFix(items: readonly DriftItem[]): string {
+  const bySync = items.filter((d) => d.fix === SYNC_FIX).length;
+  if (bySync === items.length) return `${SYNC_FIX} (each line below gives its own fix)`;
+  if (bySync === 0) return "each line below gives its own fix (vgpu-admin sync fixes none of them)";
+  return `each line below gives its own fix ('${SYNC_FIX}' fixes ${bySync} of them)`;
 }
 
 /** drift and vm-id-collisions, as `sync --check` counts them; returns the number of items. */
@@ -23,19 +35,32 @@ export function checkDrift(checks: Checks, view: ScanView, host: HostView): numb
   const all = host.drift.items.filter(countsAsDrift);
   const drift = all.filter((d) => d.kind !== "vmid-collision");
   const collisions = all.filter((d) => d.kind === "vmid-collision");
-  if (drift.length === 0) {
+  if (all.length === 0) {
     checks.add(
       "drift",
       "ok",
       `database and VM args agree (${plural(view.registered.length, "registered VM")})`,
     );
-  } else {
-    const vms = new Set(drift.map((d) => d.vmUuid)).size;
+  } else if (drift.length === 0) {
+    // never "✓ agree" beside a drift problem: sync --check counts the collisions as drift
     checks.add(
       "drift",
       "failed",
-      `${plural(drift.length, "problem")} on ${plural(vms, "VM")}`,
-      "vgpu-admin sync (each line below gives its own fix)",
+      `${plural(collisions.length, "problem")}: the vm_id collision${
+        collisions.length === 1 ? "" : "s"
+      } below`,
+      groupFix(collisions),
+    );
+  } else {
+    const vms = new Set(drift.map((d) => d.vmUuid)).size;
+    const more = collisions.length === 0
+      ? ""
+      : `, and ${plural(collisions.length, "vm_id collision")} below`;
+    checks.add(
+      "drift",
+      "failed",
+      `${plural(drift.length, "problem")} on ${plural(vms, "VM")}${more}`,
+      groupFix(drift),
       drift.map((d) => itemOf(view, d)),
     );
   }
@@ -68,7 +93,7 @@ export function checkStrict(checks: Checks, settings: Settings, drift: number): 
       `hook-strict is off while ${
         drift === 1 ? "1 drift problem exists" : `${drift} drift problems exist`
       }: such a VM starts with stale vGPU args`,
-      "vgpu-admin sync; to refuse such starts from now on: vgpu-admin settings hook-strict on",
+      "fix each drift problem above; to refuse such starts from now on: vgpu-admin settings hook-strict on",
     );
   } else {
     checks.add("strict-mode", "ok", "hook-strict is off (the default); nothing drifts now");
