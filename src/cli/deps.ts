@@ -214,7 +214,8 @@ export function createDeps(input: DepsInput): Deps {
 }
 
 // The start hook runs inside our own vm-start and must stay fast; recover shows entries itself.
-const NO_WARNING = new Set(["startup-hook", "recover"]);
+// status, scan-vms and show-vm say it themselves, once (cli/interrupted.ts).
+const NO_WARNING = new Set(["startup-hook", "recover", "status", "scan-vms", "show-vm"]);
 
 /** One warning line per operation left open by a process that is gone (design.md §5 step 10). */
 async function warnInterrupted(store: Store, deps: Deps): Promise<void> {

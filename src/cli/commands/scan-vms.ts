@@ -7,7 +7,7 @@ import type { Outcome } from "../outcome.ts";
 import { scanJson, scanLines } from "../render/scan.ts";
 import { paint } from "../render/style.ts";
 import { hostWarning } from "../host-warning.ts";
-import { interruptedLines } from "../interrupted.ts";
+import { interruptedView } from "../interrupted.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface ScanVmsOptions {
@@ -30,13 +30,11 @@ export async function run(opts: ScanVmsOptions, deps: Deps): Promise<Outcome> {
     qemu = await compareQemu(view, deps.xe, deps.env.get("VGPU_PROC_ROOT") || DEFAULT_PROC_ROOT);
     view.xeCalls += qemu.xeCalls;
   }
+  const c = paint(deps.io.color);
+  const interrupted = interruptedView(store, deps, c, { json: opts.format === "json" });
   if (opts.format === "json") writeJson(deps.io.out, scanJson(view, qemu));
   else {
-    const c = paint(deps.io.color);
-    writeLines(deps.io.out, [
-      ...interruptedLines(store, deps, c),
-      ...scanLines(view, store.listPools(), c, qemu),
-    ]);
+    writeLines(deps.io.out, [...interrupted.lines, ...scanLines(view, store.listPools(), c, qemu)]);
   }
   const outcome = hostWarning(deps, hostError(view));
   if (qemu?.error) {

@@ -10,8 +10,8 @@ import { writeLines } from "../io.ts";
 import type { Outcome } from "../outcome.ts";
 import { showVmJson } from "../render/scan.ts";
 import { paint } from "../render/style.ts";
-import { priorityLong, vmLabel } from "../render/vm-fields.ts";
-import { interruptedLines } from "../interrupted.ts";
+import { haltedMark, priorityLong, vmLabel } from "../render/vm-fields.ts";
+import { interruptedView } from "../interrupted.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface ShowVmOptions {
@@ -40,11 +40,14 @@ export async function run(opts: ShowVmOptions, deps: Deps): Promise<Outcome> {
     vmUuid: opts.vmUuid,
   });
   const state = view.host.kind === "read" ? view.host.drift.byUuid.get(vm.vmUuid) ?? null : null;
-  if (opts.format === "json") {
+  const c = paint(deps.io.color);
+  const json = opts.format === "json";
+  const interrupted = interruptedView(store, deps, c, { json, vmUuid: vm.vmUuid });
+  const open = interrupted.entries.find((e) => e.vmUuid === vm.vmUuid);
+  if (json) {
     writeJson(deps.io.out, showVmJson(view, vm, store.getPool(vm.pool).name));
     return hostWarning(deps, hostError(view));
   }
-  const c = paint(deps.io.color);
   const lines = [
     c.bold(`VM: ${vmLabel(vm)}`),
     `  UUID:        ${vm.vmUuid}`,
@@ -60,11 +63,19 @@ export async function run(opts: ShowVmOptions, deps: Deps): Promise<Outcome> {
     lines.push("Host:");
     if (h === null) lines.push(`  ${c.bad("✗")} the host has no VM with this uuid`);
     else {
-      lines.push(`  Name-label:  ${printable(h.nameLabel)}`, `  Power:       ${h.powerState}`);
+      lines.push(
+        `  Name-label:  ${printable(h.nameLabel)}`,
+        `  Power:       ${h.powerState}${
+          open === undefined ? "" : haltedMark(open, h.powerState, c, "; ")
+        }`,
+      );
       lines.push(
         `  Args on VM:  ${h.deviceModelArgs === null ? "(none)" : printable(h.deviceModelArgs)}`,
       );
-      if (state.drift.length === 0) lines.push(`  ${c.ok("✓")} in sync with the database`);
+      // never "✓ in sync" under an interrupted change of this VM (its args may be half written)
+      if (state.drift.length === 0 && open === undefined) {
+        lines.push(`  ${c.ok("✓")} in sync with the database`);
+      }
     }
     for (const d of state.drift) lines.push(`  ${c.warn("⚠")} ${d.detail} -> fix: ${d.fix}`);
     const stale = view.staleRuns.get(vm.vmUuid);
@@ -76,7 +87,7 @@ export async function run(opts: ShowVmOptions, deps: Deps): Promise<Outcome> {
       );
     }
   }
-  writeLines(deps.io.out, [...interruptedLines(store, deps, c, vm.vmUuid), ...lines]);
+  writeLines(deps.io.out, [...interrupted.lines, ...lines]);
   return hostWarning(deps, hostError(view));
 }
 

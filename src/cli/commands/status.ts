@@ -7,7 +7,7 @@ import type { Outcome } from "../outcome.ts";
 import { hostWarning } from "../host-warning.ts";
 import { paint } from "../render/style.ts";
 import { statusJson, statusLines } from "../render/status.ts";
-import { interruptedLines } from "../interrupted.ts";
+import { interruptedView } from "../interrupted.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface StatusOptions {
@@ -30,12 +30,13 @@ export async function run(opts: StatusOptions, deps: Deps): Promise<Outcome> {
     localHostUuid: deps.localHost(),
   });
   const pools = poolSummaries(store);
+  const c = paint(deps.io.color);
+  const interrupted = interruptedView(store, deps, c, { json: opts.format === "json" });
   if (opts.format === "json") writeJson(deps.io.out, statusJson(pools, view));
   else {
-    const c = paint(deps.io.color);
     writeLines(deps.io.out, [
-      ...interruptedLines(store, deps, c),
-      ...statusLines(pools, view, c),
+      ...interrupted.lines,
+      ...statusLines(pools, view, c, interrupted.entries),
     ]);
   }
   return hostWarning(deps, hostError(view));

@@ -7,10 +7,12 @@ import { POOL_IDS, priorityName, type Vm } from "../../domain/types.ts";
 import type { PoolSummary } from "../../ops/pools.ts";
 import { hostError, type ScanView } from "../../ops/scan.ts";
 import type { StatusJson } from "./json-types.ts";
+import type { JournalEntry } from "../../domain/journal.ts";
+
 import { byVmId, poolJson, poolVmLine } from "./pools.ts";
 import { poolStates, scanVmJson, summaryLine, unregisteredStates } from "./scan.ts";
 import type { Paint } from "./style.ts";
-import { vmLabel } from "./vm-fields.ts";
+import { haltedMark, vmLabel } from "./vm-fields.ts";
 
 const RULE = "=".repeat(80);
 const NAMES_SHOWN = 5;
@@ -79,7 +81,9 @@ export function statusLines(
   pools: readonly PoolSummary[],
   view: ScanView,
   c: Paint,
+  interrupted: readonly JournalEntry[] = [],
 ): string[] {
+  const openOf = new Map(interrupted.map((e) => [e.vmUuid, e]));
   const lines = [RULE, c.bold("                    GPU Virtualization Control Panel"), RULE, ""];
   for (const p of pools) {
     const vms = byVmId(view.registered.filter((v) => v.pool === p.poolId));
@@ -96,7 +100,12 @@ export function statusLines(
     if (vms.length === 0) lines.push("  (none)");
     for (const vm of vms) {
       const m = marks(view, vm, c);
-      lines.push(poolVmLine(vm) + m.mark, ...m.lines);
+      const open = openOf.get(vm.vmUuid);
+      const power = view.host.kind === "read"
+        ? view.host.drift.byUuid.get(vm.vmUuid)?.host?.powerState
+        : undefined;
+      const halted = open === undefined || power === undefined ? "" : haltedMark(open, power, c);
+      lines.push(poolVmLine(vm) + halted + m.mark, ...m.lines);
     }
     lines.push("");
   }

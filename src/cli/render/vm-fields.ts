@@ -1,5 +1,7 @@
 // How one VM's fields read in every layout and JSON shape, so all commands agree.
 import { printable } from "../../domain/printable.ts";
+import type { JournalEntry } from "../../domain/journal.ts";
+import type { Paint } from "./style.ts";
 import { buildDevice } from "../../domain/device-args.ts";
 import { type Priority, priorityName, type Vm } from "../../domain/types.ts";
 import type { VmJson } from "./json-types.ts";
@@ -30,4 +32,22 @@ export function vmJson(vm: Vm): VmJson {
     created_at: vm.createdAt,
     updated_at: vm.updatedAt,
   };
+}
+
+/**
+ * `⚠ halted: it ran before the interrupted set-pool; …recover…` for a VM that should run: an
+ * interrupted change stopped it and nothing started it again (kill -9). "" otherwise.
+ */
+export function haltedMark(
+  e: JournalEntry,
+  power: string,
+  c: Paint,
+  sep = " | ",
+): string {
+  if (power !== "halted" || e.original.power !== "running") return "";
+  return `${sep}${
+    c.warn(
+      `⚠ halted: it ran before the interrupted ${e.command}; 'vgpu-admin recover --vm-uuid=${e.vmUuid}' starts it again`,
+    )
+  }`;
 }
