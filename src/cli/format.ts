@@ -29,10 +29,38 @@ export function writeJson(out: Output, body: object): void {
 /** An array at least this long is written element by element. */
 const SPLIT_LENGTH = 32;
 const FLUSH_AT = 65536;
+/** Elements of a mapped list stringified per native call. */
+const BATCH = 64;
 
-/** Holds an array of SPLIT_LENGTH elements or more, at any depth (plain data only). */
+const MAPPED = Symbol("mapped");
+
+interface Mapped {
+  [MAPPED]: { sources: readonly unknown[]; f: (s: unknown) => unknown };
+}
+
+/**
+ * `sources.map(f)` in a JSON view, made only as writeJson writes it, BATCH elements at a time:
+ * 10,000 VM states are never all built, nor held together with their text (issue 19: peak
+ * RSS and garbage collection at 10,000 VMs). Typed as the array it stands for; JSON.stringify
+ * of it gives the same text (toJSON). Nothing but writeJson (and JSON.stringify) may read it;
+ * its elements must hold no mapped list themselves.
+ */
+export function mapped<S, T>(sources: readonly S[], f: (s: S) => T): T[] {
+  const m: Mapped & { toJSON(): T[] } = {
+    [MAPPED]: { sources, f: f as (s: unknown) => unknown },
+    toJSON: () => sources.map(f),
+  };
+  return m as unknown as T[];
+}
+
+function isMapped(v: unknown): v is Mapped {
+  return v !== null && typeof v === "object" && MAPPED in v;
+}
+
+/** Holds a mapped list, or an array of SPLIT_LENGTH elements or more, at any depth. */
 function large(v: unknown): boolean {
   if (v === null || typeof v !== "object") return false;
+  if (isMapped(v)) return true;
   if (Array.isArray(v)) return v.length >= SPLIT_LENGTH || v.some(large);
   return Object.values(v).some(large);
 }
@@ -41,7 +69,14 @@ function bufferedOutput(out: Output): Output & { flush(): void } {
   let pending = "";
   return {
     write(t) {
-      pending += jsonSafe(t); // C1, separators, bidi as \uNNNN: same value, safe on a terminal
+      const safe = jsonSafe(t); // C1, separators, bidi as \uNNNN: same value, safe on a terminal
+      if (safe.length >= FLUSH_AT) {
+        if (pending !== "") out.write(pending);
+        pending = "";
+        out.write(safe);
+        return;
+      }
+      pending += safe;
       if (pending.length >= FLUSH_AT) {
         out.write(pending);
         pending = "";
@@ -54,8 +89,39 @@ function bufferedOutput(out: Output): Output & { flush(): void } {
   };
 }
 
+/**
+ * A mapped list at `indent`: each batch of elements is one native stringify of an array, whose
+ * brackets are dropped and whose lines are moved right by `indent`; the same bytes as the
+ * elements stringified one by one.
+ */
+function writeMapped(out: Output, m: Mapped, indent: string): void {
+  const { sources, f } = m[MAPPED];
+  if (sources.length === 0) {
+    out.write("[]");
+    return;
+  }
+  out.write("[");
+  const batch: unknown[] = [];
+  for (let i = 0; i < sources.length; i += BATCH) {
+    batch.length = 0;
+    const end = Math.min(i + BATCH, sources.length);
+    for (let j = i; j < end; j++) batch.push(f(sources[j]));
+    // "[\n  a,\n  b\n]" → "  a,\n  b"
+    const body = JSON.stringify(batch, null, 2).slice(2, -2);
+    out.write(
+      (i === 0 ? "\n" : ",\n") + indent +
+        (indent === "" ? body : body.replaceAll("\n", `\n${indent}`)),
+    );
+  }
+  out.write(`\n${indent}]`);
+}
+
 /** JSON.stringify(v, null, 2) at `indent`, written in pieces (plain data only, as ours is). */
 function writeValue(out: Output, v: unknown, indent: string): void {
+  if (isMapped(v)) {
+    writeMapped(out, v, indent);
+    return;
+  }
   const inner = indent + "  ";
   const split = large(v);
   if (split && Array.isArray(v)) {

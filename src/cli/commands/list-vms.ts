@@ -8,7 +8,7 @@ import {
 import type { ListVmsJson } from "../render/json-types.ts";
 import { parsePoolId, parsePriority } from "../../domain/validate.ts";
 import type { Deps } from "../deps.ts";
-import { type Format, parseFormat, writeJson } from "../format.ts";
+import { type Format, mapped, parseFormat, writeJson } from "../format.ts";
 import { fittedTable } from "../render/table.ts";
 import { vmJson, vmLabel } from "../render/vm-fields.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
@@ -38,7 +38,7 @@ export function listVmsJson(
       pool_id: opts.pool ?? null,
       priority: opts.priority === undefined ? null : priorityName(opts.priority),
     },
-    vms: vms.map((v) => ({
+    vms: mapped(vms, (v) => ({
       ...vmJson(v),
       pool_name: pools.get(v.pool)?.name ?? v.pool,
       pool_enabled: pools.get(v.pool)?.enabled ?? true,

@@ -24,6 +24,7 @@ import type {
   VmStateJson,
   VmStatusJson,
 } from "./json-types.ts";
+import { mapped } from "../format.ts";
 import type { Paint } from "./style.ts";
 import { priorityLong, vmJson, vmLabel } from "./vm-fields.ts";
 
@@ -339,15 +340,20 @@ export function scanJson(view: ScanView, qemu: QemuReport | null = null): ScanJs
       local_host: read?.localHost ?? null,
       xe_calls: view.xeCalls,
     },
+    // each VM state is built as it is written (format.ts mapped), never all of them at once
     pools: POOL_IDS.map((p) => ({
       pool_id: p,
-      vms: poolStates(view, p).map(vmOut),
+      vms: mapped(poolStates(view, p), vmOut),
     })),
-    unregistered: unregisteredStates(view)?.map(vmOut) ?? null,
+    unregistered: mappedOrNull(unregisteredStates(view), vmOut),
     drift: read === null ? [] : read.drift.items.map((d) => ({
       vm_uuid: d.vmUuid,
       ...driftJson(d),
     })),
     ...deep,
   };
+}
+
+function mappedOrNull<S, T>(sources: readonly S[] | null, f: (s: S) => T): T[] | null {
+  return sources === null ? null : mapped(sources, f);
 }

@@ -6,6 +6,7 @@ import type { DriftItem, UnregisteredVmState } from "../../domain/drift.ts";
 import { POOL_IDS, priorityName, type Vm } from "../../domain/types.ts";
 import type { PoolSummary } from "../../ops/pools.ts";
 import { hostError, type ScanView } from "../../ops/scan.ts";
+import { mapped } from "../format.ts";
 import type { StatusJson } from "./json-types.ts";
 import type { JournalEntry } from "../../domain/journal.ts";
 
@@ -152,10 +153,10 @@ export function statusJson(pools: readonly PoolSummary[], view: ScanView): Statu
     pools: POOL_IDS.flatMap((id) =>
       pools.filter((p) => p.poolId === id).map((p) => ({
         ...poolJson(p),
-        vms: poolStates(view, id).map((s) => scanVmJson(view, s)),
+        vms: mapped(poolStates(view, id), (s) => scanVmJson(view, s)),
       }))
     ),
-    unregistered: unreg === null ? null : unreg.map((s) => scanVmJson(view, s)),
+    unregistered: unreg === null ? null : mapped(unreg, (s) => scanVmJson(view, s)),
     summary: {
       pools: pools.length,
       pools_enabled: pools.filter((p) => p.enabled).length,
