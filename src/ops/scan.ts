@@ -49,44 +49,63 @@ export interface ScanInput {
 /** Reads the database and (unless offline) the host; an xe failure is kept, not thrown. */
 export async function scan(input: ScanInput): Promise<ScanView> {
   const { store } = input;
+  // xe is asked first (its calls are spawned before this function next waits): its answer takes
+  // longer than reading the rows, which happens meanwhile (issue 19).
+  let host: Promise<HostAnswer> | null = null;
+  if (!input.offline) {
+    try {
+      host = readHost(await input.xe(), input);
+    } catch (e) {
+      if (!(e instanceof VgpuError)) throw e;
+      host = Promise.resolve({ read: null, xeCalls: 0, error: e.message });
+    }
+    host.catch(() => {}); // awaited below; a database error must not leave it unhandled
+  }
   const registered = input.vmUuid === undefined
     ? store.listVms()
     : [store.getVm(input.vmUuid)].filter((v): v is Vm => v !== null);
   const stale = new Map(store.listStaleRuns().map((r) => [r.vmUuid, r]));
-  if (input.offline) {
+  if (host === null) {
     return { registered, host: { kind: "offline" }, staleRuns: stale, xeCalls: 0 };
   }
-  let read: { vms: HostVm[]; hosts: Host[]; localHost: string | null };
-  let xeCalls = 0;
-  try {
-    const xe = await input.xe();
-    const before = xe.calls;
-    try {
-      if (input.vmUuid !== undefined) {
-        const vms = await xe.vmList({ uuid: input.vmUuid });
-        read = { vms, hosts: [], localHost: input.localHostUuid };
-      } else {
-        const [vms, hosts] = await Promise.all([xe.vmList(), xe.hostList()]);
-        const localHost = input.localHostUuid ?? (hosts.length === 1 ? hosts[0].uuid : null);
-        read = { vms, hosts, localHost };
-      }
-    } finally {
-      xeCalls = xe.calls - before;
-    }
-  } catch (e) {
-    if (!(e instanceof VgpuError)) throw e;
-    return {
-      registered,
-      host: { kind: "unreadable", error: e.message },
-      staleRuns: stale,
-      xeCalls,
-    };
+  const { read, xeCalls, error } = await host;
+  if (read === null) {
+    return { registered, host: { kind: "unreadable", error }, staleRuns: stale, xeCalls };
   }
   // A stale-start record only matters while that VM runs; halted VMs start fresh.
   const running = new Set(read.vms.filter((v) => v.powerState !== "halted").map((v) => v.uuid));
   for (const uuid of [...stale.keys()]) if (!running.has(uuid)) stale.delete(uuid);
   const drift = computeDrift(registered, read.vms);
   return { registered, host: { kind: "read", ...read, drift }, staleRuns: stale, xeCalls };
+}
+
+interface HostAnswer {
+  read: { vms: HostVm[]; hosts: Host[]; localHost: string | null } | null;
+  xeCalls: number;
+  error: string;
+}
+
+/**
+ * vm-list (and host-list), or the xe error that kept them from being read. Its calls are
+ * spawned before it first waits.
+ */
+async function readHost(xe: Xe, input: ScanInput): Promise<HostAnswer> {
+  const before = xe.calls;
+  try {
+    let read: HostAnswer["read"];
+    if (input.vmUuid !== undefined) {
+      const vms = await xe.vmList({ uuid: input.vmUuid });
+      read = { vms, hosts: [], localHost: input.localHostUuid };
+    } else {
+      const [vms, hosts] = await Promise.all([xe.vmList(), xe.hostList()]);
+      const localHost = input.localHostUuid ?? (hosts.length === 1 ? hosts[0].uuid : null);
+      read = { vms, hosts, localHost };
+    }
+    return { read, xeCalls: xe.calls - before, error: "" };
+  } catch (e) {
+    if (!(e instanceof VgpuError)) throw e;
+    return { read: null, xeCalls: xe.calls - before, error: e.message };
+  }
 }
 
 /** Name of a host for display: its name-label, else its uuid. */

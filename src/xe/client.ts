@@ -7,7 +7,7 @@ import {
   XeVmNotFoundError,
 } from "../domain/errors.ts";
 import type { Host, HostVm, PowerState } from "../domain/types.ts";
-import { MAP_KEY_RE, parseMap, parsePowerState, parseRecords } from "./parse.ts";
+import { forEachRecord, MAP_KEY_RE, parseMap, parsePowerState, parseRecords } from "./parse.ts";
 import type { XeRunner } from "./runner.ts";
 
 export interface XeClientOptions {
@@ -53,14 +53,23 @@ export class Xe {
     if (filter.uuid !== undefined) argv.push(`uuid=${filter.uuid}`);
     argv.push(VM_LIST_PARAMS);
     const stdout = await this.#run(argv);
-    const records = readable(argv, () => parseRecords(stdout));
-    const vms: HostVm[] = [];
+    // Each record becomes its HostVm as it is read (10,000 Maps are never held at once); the
+    // VMs whose platform line is ambiguous are read alone afterwards, in host order.
+    const vms: (HostVm | null)[] = [];
+    const unclear: { at: number; vm: Omit<HostVm, "deviceModelArgs"> }[] = [];
+    readable(argv, () =>
+      forEachRecord(stdout, (r) => {
+        const read = this.#toHostVm(argv, r);
+        if (read === null) return;
+        if ("deviceModelArgs" in read) vms.push(read);
+        else {
+          unclear.push({ at: vms.length, vm: read });
+          vms.push(null);
+        }
+      }));
     // one at a time: the extra reads are rare, and xapi serialises them anyway
-    for (const r of records) {
-      const vm = await this.#toHostVm(argv, r);
-      if (vm !== null) vms.push(vm);
-    }
-    return vms;
+    for (const { at, vm } of unclear) vms[at] = await this.#readArgs(vm);
+    return vms.filter((v): v is HostVm => v !== null);
   }
 
   /** Hosts of the XCP-ng pool, in one `host-list` call. */
@@ -163,8 +172,14 @@ export class Xe {
     return this.#runner.run(argv, timeoutMs === undefined ? undefined : { timeoutMs });
   }
 
-  /** One vm-list record → HostVm; null for dom0, or for a VM that vanished meanwhile. */
-  async #toHostVm(argv: readonly string[], r: Map<string, string>): Promise<HostVm | null> {
+  /**
+   * One vm-list record → HostVm; without its args when the platform line is ambiguous (the
+   * caller reads them alone); null for dom0.
+   */
+  #toHostVm(
+    argv: readonly string[],
+    r: Map<string, string>,
+  ): HostVm | Omit<HostVm, "deviceModelArgs"> | null {
     // xe lists dom0 as a VM; the filter should hide it, but never trust a name (xe-reference.md)
     if (required(argv, r, "is-control-domain") !== "false") return null;
     const uuid = required(argv, r, "uuid");
@@ -176,17 +191,22 @@ export class Xe {
       residentOn: residentOn === NOT_IN_DATABASE || residentOn === "" ? null : residentOn,
     };
     const platform = required(argv, r, "platform");
-    let clear: string | null | undefined;
     try {
       const { entries, ambiguous } = parseMap(platform);
       // a value holding "; " or ": " makes the line ambiguous: read that key alone
-      if (!ambiguous.has(this.#key)) clear = entries.get(this.#key) ?? null;
+      if (!ambiguous.has(this.#key)) {
+        return { ...vm, deviceModelArgs: entries.get(this.#key) ?? null };
+      }
     } catch (e) {
       if (!(e instanceof XeOutputError)) throw e;
     }
-    if (clear !== undefined) return { ...vm, deviceModelArgs: clear };
+    return vm;
+  }
+
+  /** The args of a VM whose platform line was ambiguous; null when it vanished meanwhile. */
+  async #readArgs(vm: Omit<HostVm, "deviceModelArgs">): Promise<HostVm | null> {
     try {
-      return { ...vm, deviceModelArgs: await this.vmGetArgs(uuid) };
+      return { ...vm, deviceModelArgs: await this.vmGetArgs(vm.uuid) };
     } catch (e) {
       // deleted between vm-list and vm-param-get: it is no longer on the host
       if (e instanceof XeVmNotFoundError) return null;

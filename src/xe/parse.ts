@@ -43,11 +43,25 @@ function oneLine(text: string, max: number): string {
  */
 export function parseRecords(stdout: string): Map<string, string>[] {
   const records: Map<string, string>[] = [];
+  forEachRecord(stdout, (r) => void records.push(r));
+  return records;
+}
+
+/**
+ * parseRecords one record at a time: `each` gets every record as soon as it is read, so a
+ * caller that keeps less than the whole Map (vm-list at 10,000 VMs) never holds all of them.
+ * Lines are found with indexOf, not one split of the whole output.
+ */
+export function forEachRecord(stdout: string, each: (r: Map<string, string>) => void): void {
   let current: Map<string, string> | null = null;
-  for (const line of stdout.split("\n")) {
+  for (let start = 0; start <= stdout.length;) {
+    let end = stdout.indexOf("\n", start);
+    if (end < 0) end = stdout.length;
+    const line = stdout.slice(start, end);
+    start = end + 1;
     // every record is followed by two empty lines; accept any number, and none at EOF
     if (line.trim() === "") {
-      if (current !== null) records.push(current);
+      if (current !== null) each(current);
       current = null;
       continue;
     }
@@ -57,8 +71,7 @@ export function parseRecords(stdout: string): Map<string, string>[] {
     if (current.has(label)) throw unreadable("output", line);
     current.set(label, value);
   }
-  if (current !== null) records.push(current);
-  return records;
+  if (current !== null) each(current);
 }
 
 /** Splits one record line at its first ": " and strips the padding and the field tag. */
