@@ -175,7 +175,7 @@ Deno.test("each command's parseOptions reads only the options its table entry de
   const { COMMANDS } = await import("../src/cli/command-table.ts");
   const { LOADERS } = await import("../src/cli/command-loaders.ts");
   const { RawOptions } = await import("../src/cli/command.ts");
-  const { optionKey } = await import("../src/cli/fast-parse.ts");
+  const { optionKey } = await import("../src/cli/argv.ts");
   const bad: string[] = [];
   for (const spec of COMMANDS) {
     const read = new Set<string>();

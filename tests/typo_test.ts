@@ -2,7 +2,7 @@
 // form names the closest option of that command, before any "required option" complaint; an
 // option given twice is a usage error naming it. argv → exact stderr and exit code.
 import assert from "node:assert/strict";
-import { closestOption } from "../src/cli/argv-check.ts";
+import { closestOption } from "../src/cli/argv.ts";
 import { runInProcess, tempDir } from "./helpers.ts";
 
 const U = "7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff";

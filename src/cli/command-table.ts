@@ -1,4 +1,4 @@
-// The command tree as data: the single source for the fast parser, commander, --help and the
+// The command tree as data: the single source for the parser (argv.ts), --help (help.ts) and the
 // shell completions. Which file runs each command is in command-loaders.ts (design.md §6).
 import denoJson from "../../deno.json" with { type: "json" };
 

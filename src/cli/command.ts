@@ -4,7 +4,7 @@ import type { Deps } from "./deps.ts";
 import type { Outcome } from "./outcome.ts";
 
 /**
- * A command line as either parser leaves it (fast-parse.ts or commander): option values by
+ * A command line as the parser (argv.ts) leaves it: option values by
  * camel-cased name (`--vm-uuid` → `vmUuid`; a switch is `true`), then the positional arguments.
  */
 export class RawOptions {

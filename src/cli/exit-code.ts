@@ -5,6 +5,15 @@ import type { IO } from "./io.ts";
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, drift: 3 } as const;
 
+/**
+ * The exit code of a usage error in `command` (the one that the command line names, "" for none):
+ * 2, except for startup-hook, which never exits 2 for one. Its 2 tells xapi that the strict mode
+ * refuses the start (design.md §4), and a mistyped hook line must not refuse every start.
+ */
+export function usageExit(command: string): number {
+  return command === "startup-hook" ? EXIT.failed : EXIT.usage;
+}
+
 export function oneLine(s: string): string {
   return s.trim().split("\n").map((l) => l.trim()).filter((l) => l !== "").join(" ");
 }
