@@ -13,7 +13,8 @@
 //   scripts/bench/report.ts     tables and targets         scripts/bench/programs/   floors and probes
 import { CLI_LABEL, QUICK, readOr, RUNS } from "./bench/config.ts";
 import { Bench } from "./bench/measure.ts";
-import { report } from "./bench/report.ts";
+import { type Bound, boundLines, GROUPS, runs } from "./bench/groups.ts";
+import { report, runTable } from "./bench/report.ts";
 import { runScenarios } from "./bench/scenarios.ts";
 
 const work = Deno.makeTempDirSync({ prefix: "vgpu-bench-" });
@@ -59,13 +60,22 @@ const header = [
 console.error(header.join("\n"));
 
 const bench = new Bench(work);
-const figures = await runScenarios(bench);
-console.log(report(bench, figures, {
-  header,
-  startLoad,
-  endLoad: loadAvg(),
-  elapsed: (performance.now() - started) / 1000,
-}));
+const figures = runs("legacy") ? await runScenarios(bench) : null;
+const groups: { group: string; bounds: Bound[] }[] = [];
+for (const g of GROUPS) {
+  if (runs(g.name)) groups.push({ group: g.name, bounds: await g.run(bench) });
+}
+const endLoad = loadAvg();
+const elapsed = (performance.now() - started) / 1000;
+if (figures !== null) {
+  console.log(report(bench, figures, { header, startLoad, endLoad, elapsed }));
+} else {
+  console.log([...header, "", ...runTable(bench)].join("\n"));
+}
+console.log(["", ...boundLines(groups)].join("\n"));
+console.log(
+  `\nload average ${startLoad} at the start, ${endLoad} at the end; ${elapsed.toFixed(0)} s in all`,
+);
 if (Deno.env.get("BENCH_KEEP") === "1") console.log(`\nBENCH_KEEP=1: kept ${work}`);
 removeWork();
 if (bench.problems.length > 0) Deno.exit(1);

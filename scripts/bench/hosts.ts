@@ -16,7 +16,19 @@ import type { Bench } from "./measure.ts";
 export interface HostSpec {
   registered: number;
   unregistered: number;
+  /** VM i's name (default `vm-<i>`), in the database and on the host. */
+  name?: (i: number) => string;
 }
+
+/** `vm-<i>`: the names of the hosts of the first benchmarks. */
+export const asciiName = (i: number): string => `vm-${i}`;
+
+/**
+ * Names as an admin writes them (issue 19): VM 7 and every 100th after it carry non-ASCII text
+ * (accents, Greek, CJK: wide columns), so one in a 10-VM host and 100 in a 10,000-VM host.
+ */
+export const mixedName = (i: number): string =>
+  i % 100 === 7 ? `vm-${i}-café-Ωμέγα-日本` : `vm-${i}`;
 
 /** One fake xe state file of a host, with its own call log. */
 export interface HostState {
@@ -62,7 +74,7 @@ export async function createDb(
 }
 
 /** Registers VMs 1..n by direct SQL (rows and a history row each, as register-vm writes). */
-export function fillDb(dbPath: string, n: number): void {
+export function fillDb(dbPath: string, n: number, name = asciiName): void {
   const db = new DatabaseSync(dbPath);
   try {
     const ts = "2025-01-01 00:00:00";
@@ -77,12 +89,12 @@ export function fillDb(dbPath: string, n: number): void {
     );
     for (let i = 1; i <= n; i++) {
       const c = configOf(i);
-      vm.run(c.vmId, uuidOf(i), `vm-${i}`, c.pool, c.priority, ts, ts);
+      vm.run(c.vmId, uuidOf(i), name(i), c.pool, c.priority, ts, ts);
       hist.run(
         ts,
         uuidOf(i),
         c.pool,
-        JSON.stringify({ vm_uuid: uuidOf(i), vm_name: `vm-${i}`, pool_id: c.pool, vm_id: i }),
+        JSON.stringify({ vm_uuid: uuidOf(i), vm_name: name(i), pool_id: c.pool, vm_id: i }),
       );
     }
     db.exec("COMMIT");
@@ -110,7 +122,7 @@ function writeHostState(
     if (registered && i <= ambiguous) args = `-append console=ttyS0; ${args}`;
     vms.push(makeVm({
       uuid: uuidOf(i),
-      nameLabel: `vm-${i}`,
+      nameLabel: (h.name ?? asciiName)(i),
       powerState: i % 3 === 0 ? "running" : "halted",
       platform: { "device-model-args": args, timeoffset: "0", viridian: "true", nx: "true" },
     }));
@@ -139,7 +151,7 @@ export async function buildHost(b: Bench, name: string, h: HostSpec): Promise<Bu
   const ambiguousCount = Math.min(AMBIGUOUS, h.registered);
   const ambiguous = writeHostState(dir, "xe-state-ambiguous", h, ambiguousCount, base);
   await createDb(b, dbPath, plain.env);
-  fillDb(dbPath, h.registered);
+  fillDb(dbPath, h.registered, h.name);
   return {
     dir,
     dbPath,

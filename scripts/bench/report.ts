@@ -29,7 +29,7 @@ interface Target {
   ok: boolean | null;
 }
 
-function runTable(b: Bench): string[] {
+export function runTable(b: Bench): string[] {
   const out: string[] = [];
   const cols: { head: [string, string]; w: number; left?: boolean; get: (r: Result) => string }[] =
     [

@@ -290,7 +290,6 @@ export async function runScenarios(b: Bench): Promise<Figures> {
   const loadCases: { name: string; args: string[] }[] = [
     { name: "main.ts (tree only)", args: [`${ROOT}/main.ts`] },
     { name: "the table renderer", args: [`${ROOT}/src/cli/render/table.ts`, "table"] },
-    { name: "commander", args: ["@commander-js/extra-typings", "commander"] },
   ];
   const loadCaseList: Case[] = loadCases.map((l) => ({
     label: `FLOOR + import ${l.name}`,
@@ -339,7 +338,6 @@ export async function runScenarios(b: Bench): Promise<Figures> {
     floor,
     loadMain,
     loadTable,
-    loadCommander,
     version,
     list,
     listJson,
@@ -436,7 +434,6 @@ export async function runScenarios(b: Bench): Promise<Figures> {
     loads: [
       { name: "main.ts (tree only)", r: loadMain },
       { name: "the table renderer", r: loadTable },
-      { name: "commander", r: loadCommander },
     ],
     version,
     list,
