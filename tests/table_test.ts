@@ -6,6 +6,7 @@ import {
   type ColumnKind,
   fittedTable,
   measureFor,
+  plainWidth,
   renderTable,
   shortenMiddle,
 } from "../src/cli/render/table.ts";
@@ -13,7 +14,7 @@ import {
 const FAMILY = "👨‍👩‍👧"; // man ZWJ woman ZWJ girl: one grapheme, 2 columns
 
 Deno.test("column widths count terminal columns (literal widths)", async () => {
-  const measure = await measureFor(["é"]);
+  const measure = await measureFor(["é", FAMILY]);
   for (
     const [s, w] of [
       ["abc", 3],
@@ -36,7 +37,38 @@ Deno.test("column widths count terminal columns (literal widths)", async () => {
 
 Deno.test("an ASCII-only table never loads the width library", async () => {
   const measure = await measureFor(["abc", "x y"]);
-  assert.equal(measure("日本"), 2, "the ASCII measure counts UTF-16 units");
+  assert.equal(
+    measure("👍🏽"),
+    4,
+    "without the library, a cell it would measure counts UTF-16 units",
+  );
+});
+
+Deno.test("accents, Greek, Cyrillic and CJK are measured without the width library", async () => {
+  const measure = await measureFor(["abc", "café", "Ωμέγα", "Жук", "日本", "ｆｕｌｌ", "…"]);
+  assert.equal(measure("👍🏽"), 4, "the library was not loaded");
+  for (
+    const [s, w] of [["café", 4], ["Ωμέγα", 5], ["Жук", 3], ["日本", 4], ["ｆｕｌｌ", 8], ["…", 1]]
+  ) {
+    assert.equal(measure(s as string), w, s as string);
+  }
+});
+
+Deno.test("plainWidth agrees with string-width on every character it measures", async () => {
+  const { default: stringWidth } = await import("string-width");
+  let measured = 0;
+  for (let c = 0; c <= 0xffff; c++) {
+    const ch = String.fromCharCode(c);
+    const w = plainWidth(ch);
+    if (w === null) continue;
+    measured++;
+    assert.equal(w, stringWidth(ch), `U+${c.toString(16).padStart(4, "0")}`);
+  }
+  assert.ok(measured > 25000, `${measured} characters`);
+  assert.equal(plainWidth("vm-7-café-Ωμέγα-日本"), stringWidth("vm-7-café-Ωμέγα-日本"));
+  for (const s of ["e\u0301", "👍", "한국어", "\u00ad", "a\u200db", "©", "\x1b[1m"]) {
+    assert.equal(plainWidth(s), null, JSON.stringify(s));
+  }
 });
 
 Deno.test("borders line up around emoji, ZWJ sequences and wide text (literal text)", async () => {

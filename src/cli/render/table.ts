@@ -35,25 +35,53 @@ function asciiOnly(s: string): number {
 }
 
 /**
- * The width function for these cells: printable ASCII is one column per character; anything
- * else is measured by npm:string-width (grapheme clusters, emoji and ZWJ sequences, East Asian
- * wide). The library loads only when a cell needs it (its Intl.Segmenter and RGI_Emoji set cost
- * ~30 ms of start-up, measured), and even then ASCII cells keep the fast path: one VM named
- * "café" among 10,000 no longer sends 50,000 cells through it (issue 19).
+ * Terminal columns of `s` when every character of it is its own grapheme cluster with a plain
+ * width: printable ASCII, Latin-1 and Latin Extended letters, Greek, Cyrillic, general
+ * punctuation (1 column), CJK ideographs, kana and fullwidth forms (2 columns). Null for anything
+ * else (marks, joiners, emoji, Hangul, controls…), which only string-width measures right. For
+ * these characters string-width gives the same (tests/table_test.ts compares every one).
+ */
+export function plainWidth(s: string): number | null {
+  let w = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (
+      (c >= 0x20 && c <= 0x7e) ||
+      (c >= 0xa0 && c <= 0x2ff && c !== 0xa9 && c !== 0xad && c !== 0xae) ||
+      (c >= 0x370 && c <= 0x482) || (c >= 0x48a && c <= 0x4ff) ||
+      (c >= 0x2010 && c <= 0x2027) || (c >= 0x2030 && c <= 0x205e && c !== 0x203c && c !== 0x2049)
+    ) w += 1;
+    else if (
+      (c >= 0x3041 && c <= 0x3096) || (c >= 0x30a1 && c <= 0x30fa) ||
+      (c >= 0x3400 && c <= 0x4dbf) || (c >= 0x4e00 && c <= 0x9fff) ||
+      (c >= 0xff01 && c <= 0xff60)
+    ) w += 2;
+    else return null;
+  }
+  return w;
+}
+
+/**
+ * The width function for these cells: plain text (plainWidth) is measured here; anything else
+ * by npm:string-width (grapheme clusters, emoji and ZWJ sequences, marks, Hangul). The library
+ * loads only when a cell needs it (its Intl.Segmenter and RGI_Emoji set cost ~30 ms of start-up,
+ * measured), and even then the other cells keep the fast path: one VM named "café" or "日本"
+ * among 10,000 sends no cell through it (issue 19).
  */
 export async function measureFor(cells: Iterable<string>): Promise<Measure> {
   for (const c of cells) {
-    if (!PRINTABLE_ASCII.test(c)) {
+    if (!PRINTABLE_ASCII.test(c) && plainWidth(c) === null) {
       const { default: stringWidth } = await import("string-width");
-      return (s) => (PRINTABLE_ASCII.test(s) ? s.length : stringWidth(s));
+      return (s) => (PRINTABLE_ASCII.test(s) ? s.length : plainWidth(s) ?? stringWidth(s));
     }
   }
-  return (s) => s.length;
+  // (a cell not given above is out of contract: UTF-16 units)
+  return (s) => (PRINTABLE_ASCII.test(s) ? s.length : plainWidth(s) ?? s.length);
 }
 
 let segmenter: Intl.Segmenter | undefined;
 function graphemes(s: string): string[] {
-  if (PRINTABLE_ASCII.test(s)) return [...s];
+  if (PRINTABLE_ASCII.test(s) || plainWidth(s) !== null) return [...s];
   segmenter ??= new Intl.Segmenter();
   return Array.from(segmenter.segment(s), (g) => g.segment);
 }
