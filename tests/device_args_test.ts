@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import {
   buildDevice,
+  canonicalStub,
   mergeDeviceArgs,
   parseDeviceArgs,
   removeDeviceArgs,
   sameConfig,
+  scanDeviceArgs,
   tokenizeArgs,
 } from "../src/domain/device-args.ts";
 import type { VgpuConfig } from "../src/domain/types.ts";
@@ -104,4 +106,39 @@ Deno.test("sameConfig compares pool, priority and vm_id only", () => {
   assert.equal(sameConfig(a, { ...a, vmId: 2 }), false);
   const numeric = parseDeviceArgs("-device vgpu-stub,pool_id=A,priority=2,vm_id=1").stubs[0];
   assert.ok(numeric.config !== null && sameConfig(numeric.config, a), "priority=2 equals high");
+});
+
+Deno.test("the canonical shortcut gives what the general scan gives, or leaves the line to it", () => {
+  const canonical = [
+    "-device vgpu-stub,pool_id=A,priority=low,vm_id=1",
+    "-device vgpu-stub,pool_id=B,priority=medium,vm_id=42",
+    "-device vgpu-stub,pool_id=A,priority=high,vm_id=2147483647",
+  ];
+  const others = [
+    "-device vgpu-stub,pool_id=A,priority=high,vm_id=2147483648",
+    "-device vgpu-stub,pool_id=A,priority=high,vm_id=0",
+    "-device vgpu-stub,pool_id=A,priority=high,vm_id=01",
+    "-device vgpu-stub,pool_id=A,priority=2,vm_id=1",
+    "-device vgpu-stub,pool_id=C,priority=low,vm_id=1",
+    "-device vgpu-stub,pool_id=A,priority=low,vm_id=1 ",
+    " -device vgpu-stub,pool_id=A,priority=low,vm_id=1",
+    "-device vgpu-stub,pool_id=A,priority=low,vm_id=1,id=x",
+    "-device vgpu-stub,pool_id=A,priority=low,vm_id=1 -vga std",
+    "-device vgpu-stub,pool_id=A,vm_id=1,priority=low",
+    "-device vgpu-stub,pool_id=A,priority=low,vm_id=1\n",
+    "-device  vgpu-stub,pool_id=A,priority=low,vm_id=1",
+    "",
+  ];
+  for (const s of canonical) {
+    assert.notEqual(canonicalStub(s), null, s);
+    assert.deepEqual(canonicalStub(s), scanDeviceArgs(s), s);
+  }
+  for (const s of others) assert.equal(canonicalStub(s), null, JSON.stringify(s));
+  assert.equal(canonicalStub(null), null);
+  for (let id = 1; id <= 2000; id += 7) {
+    for (const prio of ["low", "medium", "high"]) {
+      const s = `-device vgpu-stub,pool_id=${id % 2 ? "A" : "B"},priority=${prio},vm_id=${id}`;
+      assert.deepEqual(canonicalStub(s), scanDeviceArgs(s), s);
+    }
+  }
 });
