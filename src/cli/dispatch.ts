@@ -5,7 +5,7 @@ import { parseArgv } from "./argv.ts";
 import { type Selected, VERSION } from "./command-table.ts";
 import { type Loader, RawOptions } from "./command.ts";
 import { LOADERS } from "./command-loaders.ts";
-import { createDeps, type Env } from "./deps.ts";
+import type { createDeps, Env } from "./deps.ts";
 import { EXIT, exitCodeFor, SIGNAL_EXIT, usageExit } from "./exit-code.ts";
 import type { IO } from "./io.ts";
 import { printable } from "../domain/printable.ts";
@@ -50,6 +50,8 @@ export async function main(input: MainInput): Promise<number> {
 async function runSelected(s: Selected, input: MainInput): Promise<number> {
   let deps: ReturnType<typeof createDeps> | null = null;
   try {
+    // loaded here, not with this module: --help and usage errors need no store or xe modules
+    const { createDeps } = await import("./deps.ts");
     // Inside the try: an empty --db or VGPU_DB is a usage error like any other.
     deps = createDeps({
       io: input.io,
