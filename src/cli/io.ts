@@ -19,9 +19,23 @@ export interface IO {
   readLine(): Promise<string | null>;
 }
 
-/** Writes lines joined by newlines, with a final newline, in one write. */
+/** Characters per write of writeLines: a long report is never joined into one string. */
+const LINES_CHUNK = 65536;
+
+/**
+ * Writes each line and a newline; in one write up to LINES_CHUNK characters, else in pieces of
+ * about that size (scan-vms at 10,000 VMs prints 2.6 MB: issue 19, peak RSS).
+ */
 export function writeLines(o: Output, lines: readonly string[]): void {
-  if (lines.length > 0) o.write(lines.join("\n") + "\n");
+  let chunk = "";
+  for (const l of lines) {
+    chunk += l + "\n";
+    if (chunk.length >= LINES_CHUNK) {
+      o.write(chunk);
+      chunk = "";
+    }
+  }
+  if (chunk !== "") o.write(chunk);
 }
 
 export interface BufferIo extends IO {
