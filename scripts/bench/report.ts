@@ -156,7 +156,7 @@ export function report(
   out.push(
     "",
     `list-vms, what ${nBig} rows cost over ${nSmall} (each timed inside a fresh Deno process):`,
-    costLine("print: table (cli-table3, product)", render.table.small, render.table.big),
+    costLine("print: table (render/table.ts, product)", render.table.small, render.table.big),
     costLine("print: json (vmJson + stringify)", render.json.small, render.json.big),
     costLine(
       "print: same rows padEnd by hand",
