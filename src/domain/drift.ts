@@ -222,22 +222,47 @@ export function computeDrift(registered: readonly Vm[], hostVms: readonly HostVm
   for (const r of registered) {
     if (byUuid.has(r.vmUuid)) continue;
     const host = hostByUuid.get(r.vmUuid) ?? null;
-    add({ ...base(r.vmUuid, host), registered: r, host });
+    const b = base(r.vmUuid, host);
+    add({
+      vmUuid: b.vmUuid,
+      parsed: b.parsed,
+      applied: b.applied,
+      drift: b.drift,
+      registered: r,
+      host,
+    });
   }
   for (const h of hostVms) {
-    if (!byUuid.has(h.uuid)) add({ ...base(h.uuid, h), registered: null, host: h });
+    if (byUuid.has(h.uuid)) continue;
+    const b = base(h.uuid, h);
+    add({
+      vmUuid: b.vmUuid,
+      parsed: b.parsed,
+      applied: b.applied,
+      drift: b.drift,
+      registered: null,
+      host: h,
+    });
   }
 
   // vm_id → the host VMs whose devices carry it (each VM once per id).
   const carriers = new Map<number, VmDriftState[]>();
+  const carry = (id: number, s: VmDriftState) => {
+    const list = carriers.get(id);
+    if (list) list.push(s);
+    else carriers.set(id, [s]);
+  };
   for (const s of vms) {
-    const ids = new Set<number>();
-    for (const stub of s.parsed.stubs) if (stub.vmId !== null) ids.add(stub.vmId);
-    for (const id of ids) {
-      const list = carriers.get(id);
-      if (list) list.push(s);
-      else carriers.set(id, [s]);
+    const stubs = s.parsed.stubs;
+    if (stubs.length === 0) continue;
+    // one device (nearly every VM): no set of ids needed
+    if (stubs.length === 1) {
+      if (stubs[0].vmId !== null) carry(stubs[0].vmId, s);
+      continue;
     }
+    const ids = new Set<number>();
+    for (const stub of stubs) if (stub.vmId !== null) ids.add(stub.vmId);
+    for (const id of ids) carry(id, s);
   }
   const nameOf = (uuid: string) =>
     byUuid.get(uuid)?.registered?.vmName ?? byUuid.get(uuid)?.host?.nameLabel ?? null;
