@@ -90,9 +90,10 @@ function bufferedOutput(out: Output): Output & { flush(): void } {
 }
 
 /**
- * A mapped list at `indent`: each batch of elements is one native stringify of an array, whose
- * brackets are dropped and whose lines are moved right by `indent`; the same bytes as the
- * elements stringified one by one.
+ * A mapped list at `indent`: each batch of elements is one native stringify of that batch
+ * wrapped in as many arrays as `indent` has levels, so that the native indentation is already
+ * the document's; the wrappers' brackets are cut off. The same bytes as the elements
+ * stringified one by one, with no second copy of the text to re-indent it.
  */
 function writeMapped(out: Output, m: Mapped, indent: string): void {
   const { sources, f } = m[MAPPED];
@@ -101,17 +102,18 @@ function writeMapped(out: Output, m: Mapped, indent: string): void {
     return;
   }
   out.write("[");
+  const depth = indent.length / 2;
+  // "[\n" + "  [\n" + … before the first element, "\n  ]" + "\n]" after the last
+  const cut = 2 * (depth + 1) + depth * (depth + 1);
   const batch: unknown[] = [];
   for (let i = 0; i < sources.length; i += BATCH) {
     batch.length = 0;
     const end = Math.min(i + BATCH, sources.length);
     for (let j = i; j < end; j++) batch.push(f(sources[j]));
-    // "[\n  a,\n  b\n]" → "  a,\n  b"
-    const body = JSON.stringify(batch, null, 2).slice(2, -2);
-    out.write(
-      (i === 0 ? "\n" : ",\n") + indent +
-        (indent === "" ? body : body.replaceAll("\n", `\n${indent}`)),
-    );
+    let wrapped: unknown = batch;
+    for (let d = 0; d < depth; d++) wrapped = [wrapped];
+    const text = JSON.stringify(wrapped, null, 2);
+    out.write((i === 0 ? "\n" : ",\n") + text.slice(cut, text.length - cut));
   }
   out.write(`\n${indent}]`);
 }
