@@ -32,6 +32,7 @@ export function optionKey(long: string): string {
 
 const long = (o: OptionSpec) => o.flags.split(" ")[0];
 const takesValue = (o: OptionSpec) => o.flags.includes(" <");
+const NEGATIVE_NUMBER = /^-(\d+|\d*\.\d+)([eE][+-]?\d+)?$/;
 const isHelp = (a: string) => a === "--help" || a === "-h";
 const isVersion = (a: string) => a === "--version" || a === "-V";
 
@@ -56,8 +57,9 @@ export function parseArgv(argv: readonly string[]): ParsedArgv {
       }
       db = argv[++i];
     } else if (a.startsWith("--db=")) db = a.slice("--db=".length);
+    else if (!a.startsWith("--")) return usage("", `unknown option '${a}'`);
     else {
-      const name = a.startsWith("--") ? a.split("=")[0] : a;
+      const name = a.split("=")[0];
       const meant = closestOption(name, ["--db", "--help", "--version"]);
       const hint = meant === null ? "see 'vgpu-admin --help'" : `did you mean ${meant}?`;
       return usage("", `unknown option ${name}: ${hint}`);
@@ -104,13 +106,12 @@ function parseCommand(
     }
     if (isHelp(a)) return { kind: "help", command: spec, usage: false };
     if (isVersion(a)) return { kind: "version" };
-    if (!a.startsWith("-") || a === "-") {
+    // A negative number is an argument, not an option (`settings xe-timeout -1`), as commander had it.
+    if (!a.startsWith("-") || a === "-" || NEGATIVE_NUMBER.test(a)) {
       args.push(a);
       continue;
     }
-    if (!a.startsWith("--")) {
-      return problem(`unknown option ${a} for ${spec.name}: see 'vgpu-admin ${spec.name} --help'`);
-    }
+    if (!a.startsWith("--")) return problem(`unknown option '${a}'`);
     const eq = a.indexOf("=");
     const name = eq > 0 ? a.slice(0, eq) : a;
     const o = options.find((x) => long(x) === name);
@@ -181,7 +182,7 @@ function editDistance(a: string, b: string): number {
  * nearest spelling within a third of its length (`--priorty` → `--priority`).
  */
 export function closestOption(typed: string, known: readonly string[]): string | null {
-  const t = typed.replace(/^--?/, "").toLowerCase();
+  const t = typed.slice(2).toLowerCase();
   if (t === "") return null;
   const words = known.filter((k) => {
     const n = k.slice(2);
