@@ -28,6 +28,7 @@ import {
 import { HOOK_PATH as XENOPSD_PATH, makeVm } from "./fake-xe/state.ts";
 
 const SOURCE_HOOK = `${ROOT}/hooks/vm-pre-start/10-vgpu-admin`;
+const VERSION: string = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`)).version;
 const DEVICE = "-device vgpu-stub,pool_id=A,priority=high,vm_id=1";
 
 type Run = Awaited<ReturnType<typeof runInProcess>>;
@@ -121,7 +122,7 @@ Deno.test("install-hook --root: database, hook 0755, logrotate 0644, one line pe
   );
   assert.equal(
     r.stderr,
-    `warning: ${t.root}/usr/local/bin/vgpu-admin does not exist yet: until it is, the hook lets every VM start unchecked (install vgpu-admin there, mode 0755)\n`,
+    `warning: ${t.root}/usr/local/bin/vgpu-admin does not exist yet: until it is, the hook lets every VM start unchecked (install the rpm, or copy the single file vgpu-admin-${VERSION}-linux-x64 there, mode 0755)\n`,
   );
   assert.equal(Deno.readTextFileSync(t.hook), Deno.readTextFileSync(SOURCE_HOOK));
   for (const h of t.hooks) {

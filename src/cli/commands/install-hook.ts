@@ -12,6 +12,7 @@ import {
   underRoot,
 } from "../../ops/install.ts";
 import { DEFAULT_DB_PATH } from "../../store/open.ts";
+import { VERSION } from "../command-table.ts";
 import { createDeps, type Deps } from "../deps.ts";
 import { writeLines } from "../io.ts";
 import { paint } from "../render/style.ts";
@@ -137,7 +138,9 @@ export async function run(opts: InstallHookOptions, deps: Deps): Promise<void> {
     deps.io.err.write(
       `warning: ${bin} ${
         state === "missing" ? "does not exist yet" : "is not an executable file"
-      }: until it is, the hook lets every VM start unchecked (install vgpu-admin there, mode 0${
+      }: until it is, the hook lets every VM start unchecked (${
+        opts.binary === DEFAULT_BINARY ? "install the rpm, or " : ""
+      }copy the single file vgpu-admin-${VERSION}-linux-x64 there, mode 0${
         HOOK_MODE.toString(8)
       })\n`,
     );

@@ -1,0 +1,229 @@
+/**
+ * The single-file build (issue 19 item 4), end to end in an otherwise empty root (a static
+ * busybox as /bin/sh, /proc, /tmp, /var/log, /dev/null for the hook script; no libc, no tar, no
+ * coreutils): dist/vgpu-admin-<version>-linux-x64 copied to /usr/local/bin/vgpu-admin and run as
+ * root with chroot: two first runs at once, commands, the installed hooks calling it, a tampered
+ * cache, a cache directory others can write, and a full disk while unpacking.
+ *
+ * Ignored, with a line saying why, when this cannot run here: not root, no chroot or /proc mount
+ * allowed, no busybox-static, or the file not built (`deno task build:single`). With CI=true a
+ * missing file or busybox-static is a failure instead: .ci/run installs and builds them.
+ */
+import assert from "node:assert/strict";
+import { exec, mountProc, type Result, unmount } from "./chroot.ts";
+
+const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname).replace(/\/$/, "");
+const VERSION: string = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`)).version;
+const SINGLE = `${ROOT}/dist/vgpu-admin-${VERSION}-linux-x64`;
+const BUSYBOX = "/bin/busybox";
+const HOOK_PATH = "/sbin:/usr/sbin:/bin:/usr/bin";
+const UUID1 = "7d1e2f00-aaaa-bbbb-cccc-ddddeeee0001";
+const DEVICE = "-device vgpu-stub,pool_id=A,priority=medium,vm_id=1";
+const RUNTIME = "/var/lib/vgpu-admin/runtime";
+const IN_CI = Deno.env.get("CI") === "true";
+let missingInCi: string | null = null;
+
+function isStaticElf(path: string): boolean {
+  let b: Uint8Array;
+  try {
+    b = Deno.readFileSync(path);
+  } catch {
+    return false;
+  }
+  if (b.length < 64 || b[0] !== 0x7f || b[1] !== 0x45) return false;
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const phoff = Number(v.getBigUint64(32, true));
+  const phentsize = v.getUint16(54, true);
+  const phnum = v.getUint16(56, true);
+  for (let i = 0; i < phnum; i++) {
+    if (v.getUint32(phoff + i * phentsize, true) === 3) return false; // PT_INTERP
+  }
+  return true;
+}
+
+async function skipReason(): Promise<string | null> {
+  if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") return "not linux x86_64";
+  if (Deno.uid() !== 0) return "not root (chroot and mount need root)";
+  if (!isStaticElf(BUSYBOX)) {
+    const why = `${BUSYBOX} is not a static busybox: apt-get install busybox-static`;
+    if (!IN_CI) return why;
+    missingInCi = `${why} (.ci/run installs it)`;
+    return null;
+  }
+  try {
+    Deno.statSync(SINGLE);
+  } catch {
+    const why = `${SINGLE} is not built: run 'deno task build:single'`;
+    if (!IN_CI) return why;
+    missingInCi = `${why} (.ci/run builds it before the tests)`;
+    return null;
+  }
+  const probe = Deno.makeTempDirSync({ prefix: "vgpu-chroot-probe-" });
+  try {
+    Deno.mkdirSync(`${probe}/bin`);
+    Deno.mkdirSync(`${probe}/proc`);
+    Deno.mkdirSync(`${probe}/mnt`);
+    Deno.copyFileSync(BUSYBOX, `${probe}/bin/sh`);
+    const r = await exec("chroot", [probe, "/bin/sh", "-c", "true"], {
+      clearEnv: true,
+      env: { PATH: HOOK_PATH },
+    });
+    if (r.code !== 0) return `chroot not permitted: ${r.stderr.trim() || `exit ${r.code}`}`;
+    const m = await mountProc(`${probe}/proc`);
+    if (m !== null) return `cannot mount /proc in a chroot (Deno needs /proc/self/exe): ${m}`;
+    if (!(await unmount(`${probe}/proc`))) return `cannot unmount ${probe}/proc`;
+    const t = await exec("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", `${probe}/mnt`]);
+    if (t.code !== 0) return `cannot mount a tmpfs (the full-disk case needs one): ${t.stderr}`;
+    if (!(await unmount(`${probe}/mnt`))) return `cannot unmount ${probe}/mnt`;
+    Deno.removeSync(probe, { recursive: true });
+    return null;
+  } catch (e) {
+    return `chroot probe failed: ${e instanceof Error ? e.message : e}`;
+  }
+}
+
+const skip = await skipReason();
+if (skip !== null) {
+  // deno-lint-ignore no-console
+  console.log(`single_test: IGNORED: ${skip}`);
+}
+
+function run(
+  root: string,
+  argv: string[],
+  env: Record<string, string> = { PATH: HOOK_PATH, HOME: "/root", NO_COLOR: "1" },
+): Promise<Result> {
+  return exec("chroot", [root, ...argv], { clearEnv: true, env });
+}
+
+function entries(dir: string): string[] {
+  try {
+    return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+  } catch {
+    return [];
+  }
+}
+
+Deno.test({
+  name: "single file: one executable runs in an empty chroot, unpacks once, safely",
+  ignore: skip !== null,
+  async fn() {
+    if (missingInCi !== null) assert.fail(missingInCi);
+    const root = Deno.makeTempDirSync({ prefix: "vgpu-single-root-" });
+    const mounts: string[] = [];
+    try {
+      for (
+        const d of ["bin", "tmp", "proc", "var/log", "usr/local/bin", "usr/bin", "root", "dev"]
+      ) {
+        Deno.mkdirSync(`${root}/${d}`, { recursive: true });
+      }
+      Deno.chmodSync(`${root}/tmp`, 0o1777);
+      Deno.copyFileSync(BUSYBOX, `${root}/bin/sh`);
+      Deno.chmodSync(`${root}/bin/sh`, 0o755);
+      // the hook script redirects from /dev/null, as every dom0 has it
+      assert.equal((await exec("mknod", ["-m", "666", `${root}/dev/null`, "c", "1", "3"])).code, 0);
+      const bin = `${root}/usr/local/bin/vgpu-admin`;
+      Deno.copyFileSync(SINGLE, bin);
+      Deno.chmodSync(bin, 0o755);
+      for (const absent of ["lib", "lib64", "usr/lib", "etc", "bin/tar", "usr/bin/tar"]) {
+        assert.throws(() => Deno.lstatSync(`${root}/${absent}`), `no /${absent} in the root`);
+      }
+      assert.equal(await mountProc(`${root}/proc`), null);
+      mounts.push(`${root}/proc`);
+      const cli = (...args: string[]) => run(root, ["/usr/local/bin/vgpu-admin", ...args]);
+
+      // Two first runs at once: both work, one copy is kept, nothing half-done is left.
+      const [a, b] = await Promise.all([cli("--version"), cli("--version")]);
+      assert.deepEqual([a.code, a.stdout, b.code, b.stdout], [
+        0,
+        `${VERSION}\n`,
+        0,
+        `${VERSION}\n`,
+      ]);
+      const hashes = entries(`${root}${RUNTIME}`);
+      assert.equal(hashes.length, 1, `one runtime copy, not ${hashes.join(" ")}`);
+      const cache = `${root}${RUNTIME}/${hashes[0]}`;
+      assert.ok(Deno.statSync(`${cache}/.seal`).isFile);
+      assert.equal(Deno.statSync(`${root}${RUNTIME}`).mode! & 0o777, 0o755);
+      assert.equal(Deno.statSync(cache).uid, 0);
+
+      // The second run uses the sealed copy as it is (nothing rewritten).
+      const sealMtime = Deno.statSync(`${cache}/.seal`).mtime?.getTime();
+      const again = await cli("--version");
+      assert.deepEqual([again.code, again.stderr], [0, ""]);
+      assert.equal(Deno.statSync(`${cache}/.seal`).mtime?.getTime(), sealMtime);
+
+      // Commands, and the installed hooks calling it (a stand-in xe on the hook's PATH).
+      const made = await cli("install-hook");
+      assert.equal(made.code, 0, made.stderr);
+      assert.equal((await cli("register-vm", "--offline", `--vm-uuid=${UUID1}`)).code, 0);
+      Deno.writeTextFileSync(`${root}/usr/bin/xe`, `#!/bin/sh\necho '${DEVICE}'\n`);
+      Deno.chmodSync(`${root}/usr/bin/xe`, 0o755);
+      for (const event of ["vm-pre-start", "vm-pre-resume", "vm-pre-migrate", "vm-post-migrate"]) {
+        const reason = event === "vm-pre-migrate"
+          ? "source"
+          : event === "vm-post-migrate"
+          ? "destination"
+          : "none";
+        const hook = await run(root, [
+          `/etc/xapi.d/${event}/10-vgpu-admin`,
+          "-vmuuid",
+          UUID1,
+          "-reason",
+          reason,
+        ], { PATH: HOOK_PATH });
+        assert.equal(hook.code, 0, `${event}: ${hook.stdout}${hook.stderr}`);
+      }
+      const log = Deno.readTextFileSync(`${root}/var/log/vgpu-vm-startup.log`).trim().split("\n");
+      assert.equal(log.length, 4, log.join("\n"));
+      assert.match(log[0], /reason=none action=in-sync result=ok/);
+      assert.match(log[3], /hook=vm-post-migrate reason=destination action=arrived result=ok/);
+
+      // A tampered copy is detected and unpacked again.
+      const hookJs = `${cache}/lib/hook/hook.js`;
+      const original = Deno.readTextFileSync(hookJs);
+      Deno.writeTextFileSync(hookJs, `${original}\n// changed\n`);
+      const tampered = await cli("--version");
+      assert.equal(tampered.code, 0, tampered.stderr);
+      assert.equal(tampered.stdout, `${VERSION}\n`);
+      assert.match(tampered.stderr, /is not as it was unpacked .*; unpacking it again/);
+      assert.equal(Deno.readTextFileSync(hookJs), original);
+      assert.deepEqual(entries(`${root}${RUNTIME}`), hashes, "no leftovers");
+
+      // A cache directory others can write is never used.
+      Deno.chmodSync(`${root}${RUNTIME}`, 0o777);
+      const open = await cli("--version");
+      assert.equal(open.code, 1);
+      assert.equal(open.stdout, "");
+      assert.match(open.stderr, /runtime is not a private directory of this user/);
+      Deno.chmodSync(`${root}${RUNTIME}`, 0o755);
+
+      // A full disk while unpacking: one clear line, nothing half-unpacked left or run.
+      Deno.removeSync(`${root}${RUNTIME}`, { recursive: true });
+      Deno.mkdirSync(`${root}${RUNTIME}`);
+      const mnt = await exec("mount", [
+        "-t",
+        "tmpfs",
+        "-o",
+        "size=8m,mode=0755",
+        "tmpfs",
+        `${root}${RUNTIME}`,
+      ]);
+      assert.equal(mnt.code, 0, mnt.stderr);
+      mounts.push(`${root}${RUNTIME}`);
+      const full = await cli("--version");
+      assert.equal(full.code, 1);
+      assert.equal(full.stdout, "");
+      assert.match(
+        full.stderr,
+        /^vgpu-admin: cannot unpack the runtime into \/var\/lib\/vgpu-admin\/runtime \(it needs about \d+ MB\): .*; free space there and run vgpu-admin again/,
+      );
+      assert.equal(full.stderr.trim().split("\n").length, 1, full.stderr);
+      assert.deepEqual(entries(`${root}${RUNTIME}`), [], "nothing left in the cache");
+    } finally {
+      let unmounted = true;
+      for (const m of mounts.reverse()) unmounted = (await unmount(m)) && unmounted;
+      if (unmounted) Deno.removeSync(root, { recursive: true });
+    }
+  },
+});
