@@ -26,6 +26,8 @@ export const COLD_RUNS = Math.max(RUNS * 3, QUICK ? 1 : 15);
 export const TARGET_COLD_RATIO = 2;
 /** Portable build against `deno run` of the same source (issue 12). */
 export const TARGET_PORTABLE_RATIO = 1.15;
+/** The single file (build:single) after its first run, against the portable launcher (issue 19). */
+export const TARGET_SINGLE_RATIO = 1.1;
 /** startup-hook against a floor doing the same unavoidable work (issue 12). */
 export const TARGET_HOOK_FLOOR_RATIO = 1.3;
 /** --version against the bare-Deno floor (issue 12). */
@@ -46,6 +48,8 @@ export const CLI_LABEL = Deno.env.get("VGPU_ADMIN_BIN")
 /** deno run flags of the portable launcher besides permissions (scripts/build-portable.ts). */
 export const BUNDLE_FLAGS = ["--no-config", "--no-lock", "--no-remote", "--cached-only"];
 export const VERSION: string = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`)).version;
+/** The single file (deno task build:single), measured against the archive it was made from. */
+export const SINGLE = `${ROOT}/dist/vgpu-admin-${VERSION}-linux-x64`;
 /** The portable archive, measured through its own launcher when it has been built. */
 export const ARCHIVE = `${ROOT}/dist/vgpu-admin-${VERSION}-linux-x64.tar.gz`;
 

@@ -11,6 +11,7 @@ import {
   TARGET_LIST_FACTOR,
   TARGET_PORTABLE_RATIO,
   TARGET_RSS_MB,
+  TARGET_SINGLE_RATIO,
   TARGET_VERSION_RATIO,
 } from "./config.ts";
 import { type Bench, type Result, TIME_BIN } from "./measure.ts";
@@ -323,6 +324,24 @@ function targetsOf(b: Bench, fig: Figures, printTable: number, printJson: number
       ],
       ok: pairedOf(portable.portableHookVsFloor, portable.hookFloor) <= TARGET_HOOK_FLOOR_RATIO,
     });
+    const single = portable.single;
+    for (
+      const [what, r] of single === null
+        ? []
+        : [["--version", single.version], ["startup-hook", single.hook]] as const
+    ) {
+      const base = b.results.find((x) =>
+        x.c.label === r.pairedWith && x.section.startsWith("single file")
+      );
+      targets.push({
+        name: `single file ${what} ≤ ${TARGET_SINGLE_RATIO}× the archive's launcher`,
+        figure: base === undefined ? "no paired run" : ratio(r, base, "launcher"),
+        ok: base !== undefined && pairedOf(r, base) <= TARGET_SINGLE_RATIO,
+      });
+    }
+    if (single === null) {
+      targets.push({ name: "single file targets", figure: portable.singleNote, ok: false });
+    }
   } else {
     targets.push({
       name: "portable targets",

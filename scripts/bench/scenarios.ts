@@ -19,6 +19,7 @@ import {
   ROOT,
   RUNS,
   SCAN_SIZES,
+  SINGLE,
   VM_LIST_ARGS,
 } from "./config.ts";
 import {
@@ -61,6 +62,9 @@ export interface PortableFigures {
   hookFloor: Result;
   sourceHookVsFloor: Result;
   portableHookVsFloor: Result;
+  /** The single file after its first run, each paired with the archive's launcher (as built). */
+  single: { version: Result; hook: Result } | null;
+  singleNote: string;
 }
 
 export interface ScanFigures {
@@ -550,7 +554,71 @@ export async function runScenarios(b: Bench): Promise<Figures> {
         usesXe: true,
       },
     );
+    // The single file against the launcher of the archive it was built from (same bundles).
+    let single: PortableFigures["single"] = null;
+    let singleNote = "";
+    const pristine = `${work}/pristine`;
+    const runtimeDir = `${work}/single-cache`;
+    try {
+      Deno.statSync(SINGLE);
+      Deno.mkdirSync(pristine);
+      const un = await new Deno.Command("tar", { args: ["-xzf", ARCHIVE, "-C", pristine] })
+        .output();
+      if (un.code !== 0) throw new Error(`cannot unpack ${ARCHIVE}`);
+      const first = await new Deno.Command(SINGLE, {
+        args: ["--version"],
+        env: { VGPU_RUNTIME_DIR: runtimeDir, HOME: `${work}/home` },
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      if (first.code !== 0) throw new Error(`${SINGLE} --version failed on its first run`);
+    } catch (e) {
+      singleNote = `not measured: ${e instanceof Error ? e.message : e} (deno task build:single)`;
+    }
+    if (singleNote === "") {
+      const launcher = [`${pristine}/opt/vgpu-admin/bin/vgpu-admin`];
+      const senv = (e: Record<string, string>) => ({ ...env(e), VGPU_RUNTIME_DIR: runtimeDir });
+      b.section =
+        `single file after its first run, each after the archive's launcher (${COLD_RUNS} rounds)`;
+      const [, sVersion] = await b.group(
+        [{
+          label: "single file: --version",
+          size: "-",
+          spec: { argv: [SINGLE, "--version"], env: senv(small.env) },
+          check: (s) => s.stdout.trim() !== "" ? null : "no version printed",
+        }],
+        COLD_RUNS,
+        {
+          label: "archive launcher (as built): --version",
+          size: "-",
+          spec: { argv: [...launcher, "--version"], env: env(small.env) },
+        },
+      );
+      const [, sHook] = await b.group(
+        [{
+          ...hookCase(
+            "single file: startup-hook, registered",
+            small.registeredUuid,
+            senv(stubEnv),
+            stubEnv.STUB_XE_LOG,
+            [SINGLE],
+          ),
+          check: hookLogged("in-sync"),
+        }],
+        COLD_RUNS,
+        hookCase(
+          "archive launcher (as built): startup-hook, registered",
+          small.registeredUuid,
+          env(stubEnv),
+          stubEnv.STUB_XE_LOG,
+          launcher,
+        ),
+      );
+      single = { version: sVersion, hook: sHook };
+    }
     portable = {
+      single,
+      singleNote,
       form: p.form,
       nodeImports,
       nodeLoad,
