@@ -9,12 +9,13 @@
 #   root:     /var/lib/vgpu-admin/runtime/@HASH@
 #   any user: ${XDG_CACHE_HOME:-$HOME/.cache}/vgpu-admin/runtime/@HASH@
 # into a temporary directory first, each file checked against its sha256 below, then sealed (the
-# inode, size, times and mode of every file recorded) and renamed into place: a run that is cut
+# inode and ctime of every file it runs or loads recorded) and renamed into place: a run that is cut
 # off (a full disk, a signal) leaves nothing that is ever executed, and two first runs at once
 # each unpack their own copy, one rename wins. A cache directory another user can write is
 # refused, never used.
-# Every run: the files' inode, size, mtime, ctime and mode must equal the seal (any write to a
-# file changes its ctime), else the copy is removed and unpacked again.
+# Every run: the files' inodes and ctimes must equal the seal (any write to a file changes its
+# ctime), and the cache directories must be ours, else the copy is removed and unpacked again
+# (where a directory another user can write is refused).
 # To remove the cache: rm -rf /var/lib/vgpu-admin/runtime (or the per-user one); it comes back,
 # unpacked again, at the next run.
 #
@@ -56,32 +57,30 @@ DENO_NO_UPDATE_CHECK=1
 DENO_NO_PACKAGE_JSON=1
 export DENO_DIR DENO_NO_UPDATE_CHECK DENO_NO_PACKAGE_JSON
 
-# The files and directories of the runtime, in seal order.
-FILES='@FILES@'
-
 # A directory that only its owner, this user, may write.
 private_dir() {
   info=$(stat -c '%u %a' -- "$1" 2>&1) || return 1
   [ "${info%% *}" = "$me" ] && [ $((0${info#* } & 022)) -eq 0 ]
 }
 
-# The seal of the copy in $1: inode, size, mtime, ctime, mode and owner of every file and
-# directory of the runtime (any write changes a ctime), then owner and mode of the cache
-# directories (another user must never be able to write them).
+# The seal of the copy in $1, one line: inode and ctime of every file and directory the program
+# runs or loads (a write, chmod, chown or replacement changes one of them; only the clock's owner
+# can set a ctime), then mode and owner of the cache directories (another user must never be
+# able to write them). Licences are checked when unpacked, not sealed.
 seal_of() {
-  (cd "$1" 2>&- && stat -c '%i %s %Y %Z %a %u' $FILES && stat -c '%u %a' -- "$top" "$base" .) 2>&1
+  d=$1
+  set -f
+  # shellcheck disable=SC2046
+  set -- $(stat -c '%i %Z' -- @SEAL_LIST@ && stat -c '%a %u' -- "$top" "$base") 2>&-
+  set +f
+  echo "$*"
 }
 
+# The copy in $dir is ours, private and as it was sealed.
 sealed() {
-  [ -f "$dir/.seal" ] || return 1
-  want=
-  while IFS= read -r line; do
-    want="$want$line
-"
-  done <"$dir/.seal"
-  now=$(seal_of "$dir") || return 1
-  [ "$now
-" = "$want" ]
+  [ -O "$top" ] && [ -O "$base" ] && [ -O "$dir" ] && [ -f "$dir/.seal" ] || return 1
+  read -r want <"$dir/.seal" || return 1
+  [ "$(seal_of "$dir")" = "$want" ]
 }
 
 unpack() {
@@ -126,7 +125,7 @@ MANIFEST
 }"
   fi
   chmod 0755 -- "$tmp" || fail "cannot chmod $tmp"
-  s=$(seal_of "$tmp") || fail "cannot read the runtime just unpacked in $tmp: $s"
+  s=$(seal_of "$tmp") || fail "cannot read the runtime just unpacked in $tmp"
   printf '%s\n' "$s" >"$tmp/.seal" || fail "cannot write in $tmp (is the disk full?)"
   if ! mv -T -- "$tmp" "$dir" 2>&-; then
     # another run was faster: its copy is used (and checked) below

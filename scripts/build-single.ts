@@ -121,7 +121,10 @@ async function build(archive: string): Promise<void> {
       if (!/^[\w@+.,/-]+$/.test(e.path)) fail(`unexpected file name ${JSON.stringify(e.path)}`);
     }
     const hash = sha256(new TextEncoder().encode(`${VERSION}\n${manifest}\n`)).slice(0, 16);
-    const files = entries.map((e) => e.path.replace(/\/$/, "")).join(" ");
+    // sealed: what the program runs or loads (not the licences, BUILD-INFO or the launcher)
+    const sealList = entries.map((e) => e.path.replace(/\/$/, ""))
+      .filter((p) => p === "bin" || p === "bin/deno" || p === "lib" || p.startsWith("lib/"))
+      .map((p) => `"$d/${p}"`).join(" ");
     const template = Deno.readTextFileSync(`${ROOT}/packaging/single.sh`);
     const render = (payloadStart: number) =>
       placeholders(template, {
@@ -130,7 +133,7 @@ async function build(archive: string): Promise<void> {
         HASH: hash,
         PAYLOAD_START: String(payloadStart).padEnd(12, " "),
         NEED_MB: String(Math.ceil(offset / 1048576) + 1),
-        FILES: files,
+        SEAL_LIST: sealList,
         MANIFEST: manifest,
         BUNDLE: "app/main.js",
         HOOK_BUNDLE: "hook/hook.js",
