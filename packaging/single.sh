@@ -9,11 +9,11 @@
 #   root:     /var/lib/vgpu-admin/runtime/@HASH@
 #   any user: ${XDG_CACHE_HOME:-$HOME/.cache}/vgpu-admin/runtime/@HASH@
 # into a temporary directory first, each file checked against its sha256 below, then sealed (the
-# inode and ctime of every file it runs or loads recorded) and renamed into place: a run that is cut
-# off (a full disk, a signal) leaves nothing that is ever executed, and two first runs at once
+# inode, size and ctime of every file it runs or loads recorded) and renamed into place: a run
+# that is cut off (a full disk, a signal) leaves nothing that is ever executed, and two first runs at once
 # each unpack their own copy, one rename wins. A cache directory another user can write is
 # refused, never used.
-# Every run: the files' inodes and ctimes must equal the seal (any write to a file changes its
+# Every run: the files' inodes, sizes and ctimes must equal the seal (any write to a file changes its
 # ctime), and the cache directories must be ours, else the copy is removed and unpacked again
 # (where a directory another user can write is refused).
 # To remove the cache: rm -rf /var/lib/vgpu-admin/runtime (or the per-user one); it comes back,
@@ -63,15 +63,15 @@ private_dir() {
   [ "${info%% *}" = "$me" ] && [ $((0${info#* } & 022)) -eq 0 ]
 }
 
-# The seal of the copy in $1, one line: inode and ctime of every file and directory the program
-# runs or loads (a write, chmod, chown or replacement changes one of them; only the clock's owner
-# can set a ctime), then mode and owner of the cache directories (another user must never be
-# able to write them). Licences are checked when unpacked, not sealed.
+# The seal of the copy in $1, one line: inode, size and ctime (to the nanosecond) of every file
+# and directory the program runs or loads (a write, chmod, chown or replacement changes one of
+# them; only the clock's owner can set a ctime), then mode and owner of the cache directories
+# (another user must never be able to write them). Licences are checked when unpacked, not sealed.
 seal_of() {
   d=$1
   set -f
   # shellcheck disable=SC2046
-  set -- $(stat -c '%i %Z' -- @SEAL_LIST@ && stat -c '%a %u' -- "$top" "$base") 2>&-
+  set -- $(stat -c '%i %s %z' -- @SEAL_LIST@ && stat -c '%a %u' -- "$top" "$base") 2>&-
   set +f
   echo "$*"
 }
