@@ -87,11 +87,14 @@ function layer(path: string): string {
 const ALLOWED: Record<string, readonly string[]> = {
   main: ["cli", "hook"],
   // src/hook/: the VM hooks' own entry (issue 19), a second, minimal cli for `startup-hook`
-  hook: ["ops", "store", "xe", "domain"],
-  cli: ["hook", "ops", "store", "xe", "domain"],
-  ops: ["store", "xe", "domain"],
-  store: ["domain"],
+  hook: ["ops", "store", "xe", "platform", "domain"],
+  cli: ["hook", "ops", "store", "xe", "locks", "platform", "domain"],
+  ops: ["store", "xe", "locks", "platform", "domain"],
+  store: ["platform", "domain"],
   xe: ["domain"],
+  // the per-VM operation locks (files, not SQLite) and the file rules every layer shares
+  locks: ["platform", "domain"],
+  platform: ["domain"],
   domain: [],
 };
 

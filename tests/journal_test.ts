@@ -23,7 +23,7 @@ import {
   readStateSync,
   updateState,
 } from "./fake-xe/state.ts";
-import { lockDirFor } from "../src/store/vm-lock.ts";
+import { lockDirFor } from "../src/locks/vm-lock.ts";
 
 const ARGS_GET = ["param-name=platform", `param-key=${KEY}`];
 const POWER_GET = ["param-name=power-state"];

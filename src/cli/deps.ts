@@ -10,7 +10,7 @@ import { DEFAULT_INVENTORY, readLocalHostUuid } from "../xe/inventory.ts";
 import type { Prompt } from "./confirm.ts";
 import type { IO } from "./io.ts";
 import type { CaughtSignal } from "./exit-code.ts";
-import type { VmLocks } from "../store/vm-lock.ts";
+import type { VmLocks } from "../locks/vm-lock.ts";
 
 export interface Env {
   get(name: string): string | undefined;
@@ -129,7 +129,7 @@ export function createDeps(input: DepsInput): Deps {
   let settings: Promise<Settings> | null = null;
   let xe: Promise<Xe> | null = null;
   let locks: VmLocks | null = null;
-  let lockModule: typeof import("../store/vm-lock.ts") | null = null;
+  let lockModule: typeof import("../locks/vm-lock.ts") | null = null;
   let caught: CaughtSignal | null = null;
   const runnerFor = (s: Settings): XeRunner =>
     input.xeRunner ??
@@ -157,7 +157,7 @@ export function createDeps(input: DepsInput): Deps {
           command: input.command,
         }, now);
         // the start hook runs inside our own vm-start: nothing of the journal is on its path
-        if (input.command !== "startup-hook") lockModule = await import("../store/vm-lock.ts");
+        if (input.command !== "startup-hook") lockModule = await import("../locks/vm-lock.ts");
         if (!NO_WARNING.has(input.command)) await warnInterrupted(st, deps);
         return st;
       });

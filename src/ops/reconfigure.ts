@@ -16,7 +16,7 @@ import type { HostVm, PoolId, PowerState, Priority, VgpuConfig, Vm } from "../do
 import { priorityName } from "../domain/types.ts";
 import type { Store, VmChange } from "../store/store.ts";
 import { vmIdConflict } from "./free-vm-id.ts";
-import type { VmLocks } from "../store/vm-lock.ts";
+import type { VmLocks } from "../locks/vm-lock.ts";
 import type { Xe } from "../xe/client.ts";
 import { assertPoolTakesVm } from "./pools.ts";
 import { requireHostVm } from "./register.ts";

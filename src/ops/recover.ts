@@ -13,7 +13,7 @@ import {
 } from "../domain/journal.ts";
 import type { PowerState } from "../domain/types.ts";
 import type { Store } from "../store/store.ts";
-import type { VmLocks } from "../store/vm-lock.ts";
+import type { VmLocks } from "../locks/vm-lock.ts";
 import type { Xe } from "../xe/client.ts";
 import { abandonedEntries } from "./vm-claim.ts";
 import { readWithRetry, setArgsVerified, startedAnyway } from "./xe-write.ts";

@@ -5,7 +5,7 @@ import { humanTime } from "../domain/time.ts";
 import { RecoveryNeededError } from "../domain/errors.ts";
 import type { JournalEntry } from "../domain/journal.ts";
 import type { Store } from "../store/store.ts";
-import type { VmLocks } from "../store/vm-lock.ts";
+import type { VmLocks } from "../locks/vm-lock.ts";
 
 /** The one-line advice every command gives for an interrupted operation. */
 export function interruptedLine(e: JournalEntry): string {

@@ -17,7 +17,8 @@ export interface XeClientOptions {
 
 export const DEFAULT_PLATFORM_KEY = "device-model-args";
 
-const VM_LIST_PARAMS = "params=uuid,name-label,power-state,resident-on,is-control-domain,platform";
+export const VM_LIST_PARAMS =
+  "params=uuid,name-label,power-state,resident-on,is-control-domain,platform";
 
 // A halted VM's resident-on is a null reference, printed like this.
 const NOT_IN_DATABASE = "<not in database>";

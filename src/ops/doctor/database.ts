@@ -5,7 +5,7 @@ import { resolveSettings, SETTING_DEFS, type Settings } from "../../domain/setti
 import { SCHEMA_VERSION } from "../../store/migrations.ts";
 import { Store } from "../../store/store.ts";
 import { modeOf } from "../install.ts";
-import { createVmLocks } from "../../store/vm-lock.ts";
+import { createVmLocks } from "../../locks/vm-lock.ts";
 import { abandonedEntries, interruptedLine } from "../vm-claim.ts";
 import { type CheckItem, Checks, octal, plural, sh } from "./checks.ts";
 
