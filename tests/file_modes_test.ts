@@ -46,17 +46,31 @@ Deno.test("the backup taken before a migration is 0600 even under umask 000", as
   assert.equal(Deno.statSync(`${dir}/${backups[0].name}`).mode! & 0o777, 0o600);
 });
 
-Deno.test("export --output refuses the database's -wal and -shm files", async () => {
-  const db = `${tempDir()}/x.db`;
+Deno.test("export --output refuses the database's own files, present or not, by any spelling", async () => {
+  const dir = tempDir();
+  const db = `${dir}/x.db`;
   assert.equal((await runCli(["settings", "xe-timeout", "30"], { env: { VGPU_DB: db } })).code, 0);
-  for (const suffix of ["-wal", "-shm"]) {
-    const target = db + suffix;
-    Deno.writeTextFileSync(target, "", { append: true });
+  Deno.mkdirSync(`${dir}/sub`);
+  Deno.symlinkSync(dir, `${dir}/dirlink`);
+  const cases: [string, boolean, RegExp][] = [
+    [db + "-wal", true, /is the database's write-ahead log; give another file\n$/],
+    [db + "-shm", true, /is the database's shared-memory index; give another file\n$/],
+    [db + "-journal", false, /is the database's rollback journal; give another file\n$/],
+    [`${dir}/sub/../x.db-wal`, false, /is the database's write-ahead log/],
+    [`${dir}/dirlink/x.db-journal`, false, /is the database's rollback journal/],
+    [`${db}.locks/${"1".repeat(8)}-1111-4111-8111-111111111111`, false, /is a VM lock file/],
+    [`${db}.locks`, false, /is the database's VM lock directory/],
+  ];
+  Deno.mkdirSync(`${db}.locks`, { mode: 0o700 });
+  for (const [target, create, err] of cases) {
+    if (create) Deno.writeTextFileSync(target, "", { append: true });
     const r = await runInProcess(["export", `--output=${target}`], { env: { VGPU_DB: db } });
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /is the database itself/);
+    assert.match(r.stderr, err);
     // SQLite may remove its own -wal at close; what matters is that no export went into it.
-    const left = await fileHash(target) === "absent" ? "" : Deno.readTextFileSync(target);
+    const left = await fileHash(target).catch(() => "absent") === "absent"
+      ? ""
+      : Deno.readTextFileSync(target);
     assert.ok(!left.includes("vgpu-admin-export"));
   }
 });

@@ -2,6 +2,7 @@
 // file to import. Validation goes through the whole file and reports every problem with its JSON
 // path (`vms[3].vm_id: ...`), using the same rules as the command line (validate.ts, settings.ts).
 // No I/O.
+import { duplicateKeys } from "./json-keys.ts";
 import { VgpuError } from "./errors.ts";
 import { settingDef } from "./settings.ts";
 import {
@@ -251,6 +252,11 @@ export function parseConfigFile(text: string): ParsedConfigFile {
     c.add(TOP_LEVEL, `not valid JSON (${why}); give a file written by 'vgpu-admin export'`);
     return { config: null, problems: c.problems };
   }
+  // JSON.parse keeps the last of two equal keys silently: which one was meant is unknowable
+  for (const d of duplicateKeys(text)) {
+    c.add(d.path, `the key "${d.key}" is given more than once in one object; keep one of them`);
+  }
+  if (c.problems.length > 0) return { config: null, problems: c.problems };
   if (!isObject(doc)) {
     c.add(
       TOP_LEVEL,

@@ -295,7 +295,7 @@ function openLockFile(dir: string, name: string, create: boolean): Deno.FsFile |
   for (let attempt = 0; attempt < 3; attempt++) {
     let t;
     try {
-      t = fileTarget(path, { for: "lock" });
+      t = fileTarget(path, { for: "append" });
     } catch (e) {
       if (e instanceof FileTargetError) throw lockFileError(path, e.why, e.reason === "access");
       throw e;

@@ -1,5 +1,7 @@
 // The start hook's log: one line per run, capped (rotated at 1 MiB, one old copy kept), so a
 // host that starts VMs for years never fills /var/log with it (design.md §4).
+import { fileTarget, FileTargetError } from "../platform/file-target.ts";
+
 export const DEFAULT_HOOK_LOG = "/var/log/vgpu-vm-startup.log";
 export const HOOK_LOG_MAX_BYTES = 1024 * 1024;
 
@@ -15,17 +17,15 @@ export function appendHookLog(
     // Nor into anything but a regular file: opening a FIFO nobody reads would block the VM
     // start until the hook script's bound kills us (issue 18 B7).
     try {
-      const st = Deno.lstatSync(path);
-      if (st.isSymlink) {
+      fileTarget(path, { for: "append" });
+    } catch (e) {
+      if (!(e instanceof FileTargetError)) throw e;
+      if (e.reason === "link") {
         return "it is a symbolic link; vgpu-admin never writes through a link: remove it";
       }
-      if (!st.isFile) {
-        return `it is ${
-          st.isFifo ? "a named pipe (FIFO)" : st.isDirectory ? "a directory" : "not a regular file"
-        }; vgpu-admin writes its log only into a regular file: remove it`;
-      }
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      return e.reason === "kind"
+        ? `${e.why}; vgpu-admin writes its log only into a regular file: remove it`
+        : e.why;
     }
     try {
       if (Deno.statSync(path).size >= maxBytes) Deno.renameSync(path, `${path}.1`);

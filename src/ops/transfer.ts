@@ -4,7 +4,8 @@
 // import is one transaction for many VMs, so a VM whose args could not be written is reported
 // and `vgpu-admin sync` writes it later (the database is the desired state).
 import { describeFileError, dirname } from "../domain/file-errors.ts";
-import { linkTarget, LinkTargetError, replaceFile } from "./file-write.ts";
+import { replaceFile } from "./file-write.ts";
+import { fileTarget, FileTargetError } from "../platform/file-target.ts";
 import {
   buildExportFile,
   type ExportFile,
@@ -51,20 +52,60 @@ export function writeFileAtomic(path: string, text: string): string {
   const fail = (why: string) =>
     new OperationFailedError(`cannot write ${target}: ${why}; nothing was written`);
   try {
-    const st = Deno.lstatSync(target);
-    if (st.isSymlink) throw fail(new LinkTargetError(target, linkTarget(target) ?? "?").message);
-    if (st.isDirectory) throw fail("it is a directory; give a file name");
-    if (!st.isFile) throw fail("it is not a regular file");
-  } catch (e) {
-    if (e instanceof OperationFailedError) throw e;
-    if (!(e instanceof Deno.errors.NotFound)) throw fail(describeFileError(e));
-  }
-  try {
+    fileTarget(target, { for: "write" });
     replaceFile(target, text, { mode: 0o600, tmpDir: dirname(target) });
   } catch (e) {
+    if (e instanceof FileTargetError) {
+      if (e.reason === "link") throw fail(`${e.why}: remove the link or give the real path`);
+      throw fail(e.why);
+    }
     throw fail(describeFileError(e));
   }
   return target;
+}
+
+/** `path` with its directory resolved (links, `..`), the last part as given; null if unresolvable. */
+function resolvedPath(path: string): string | null {
+  const abs = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+  const i = abs.lastIndexOf("/");
+  try {
+    const dir = Deno.realPathSync(i === 0 ? "/" : abs.slice(0, i));
+    return `${dir === "/" ? "" : dir}/${abs.slice(i + 1)}`;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * What `output` is among the database's own files, in words ("the database itself", "its
+ * write-ahead log"…), or null: replacing one of them (even one not there now: SQLite would take
+ * an export named `-wal` for its log) loses data. Compared by the resolved directory, so another
+ * spelling of the path or a link to the directory is caught too.
+ */
+export function databaseFileOf(output: string, dbPath: string): string | null {
+  let out: string | null;
+  try {
+    out = Deno.realPathSync(output); // an existing file: a link to the database is the database
+  } catch {
+    out = resolvedPath(output);
+  }
+  let db: string | null;
+  try {
+    db = Deno.realPathSync(dbPath);
+  } catch {
+    db = resolvedPath(dbPath);
+  }
+  if (out === null || db === null) return null;
+  const own: [string, string][] = [
+    ["", "the database itself"],
+    ["-wal", "the database's write-ahead log"],
+    ["-shm", "the database's shared-memory index"],
+    ["-journal", "the database's rollback journal"],
+    [".locks", "the database's VM lock directory"],
+  ];
+  for (const [suffix, words] of own) if (out === db + suffix) return words;
+  if (out.startsWith(`${db}.locks/`)) return "a VM lock file of the database";
+  return null;
 }
 
 // ---- import: the plan --------------------------------------------------------------------------

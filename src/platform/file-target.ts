@@ -8,9 +8,10 @@ import { describeFileError, dirname } from "../domain/file-errors.ts";
  * db: a regular file, or a symbolic link to one (the database may live elsewhere); missing is
  * fine (a command that writes creates it). write: a regular file or missing, never a link
  * (vgpu-admin never writes through a link). read: a regular file or a pipe (`<(…)` gives
- * /dev/fd/N, a link to a pipe). lock: a regular file or missing, never a link.
+ * /dev/fd/N, a link to a pipe). append (lock files, the hook log): a regular file or missing,
+ * never a link.
  */
-export type TargetUse = "db" | "write" | "read" | "lock";
+export type TargetUse = "db" | "write" | "read" | "append";
 
 export interface FileTarget {
   path: string;

@@ -61,11 +61,18 @@ export async function openForInspection(path: string): Promise<DatabaseSync> {
   assertOurDatabase(path, { allowNewer: true }); // doctor reports the version itself
   let db: DatabaseSync;
   try {
-    db = new DatabaseSync(path, { readOnly: true });
+    // Not readOnly: a read-only connection never removes the -wal and -shm it creates, so
+    // doctor would leave them beside the database. query_only refuses every write instead,
+    // and the last connection to close removes them (issue 18 C15).
+    db = new DatabaseSync(path);
   } catch (e) {
     throw sqliteError(e, path);
   }
   try {
+    db.exec("PRAGMA query_only = ON");
+    // as on the read-only connection before: rows that break a CHECK are listed one by one
+    // by damagedRows, not as integrity_check's one line per table
+    db.exec("PRAGMA ignore_check_constraints = ON");
     db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     // Reading the schema proves the file is a database (the header alone is not checked on open).
     db.prepare("SELECT count(*) FROM sqlite_master").get();

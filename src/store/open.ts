@@ -3,8 +3,12 @@
 import { backup, DatabaseSync } from "node:sqlite";
 import { DatabaseError } from "../domain/errors.ts";
 import { describeFileError, dirname } from "../domain/file-errors.ts";
+import { fileTarget, FileTargetError } from "../platform/file-target.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
+import { probeDatabase } from "./probe.ts";
 import { assertSchema, findSchemaProblem, schemaError } from "./schema-check.ts";
+
+export { probeDatabase };
 
 export const DEFAULT_DB_PATH = "/etc/vgpu/vgpu_config.db";
 export const BUSY_TIMEOUT_MS = 5000;
@@ -29,6 +33,17 @@ export function sqliteError(e: unknown, path: string): DatabaseError {
       } s; try again`,
     );
   }
+  if (/database or disk is full|SQLITE_FULL|disk I\/O error/i.test(msg)) {
+    // A full file system is the classic (a dom0 root full of logs); SQLite rolled the
+    // transaction back, so nothing of this command was written.
+    return new DatabaseError(
+      `database ${path}: ${
+        msg.split("\n")[0]
+      } (is its file system full?); nothing was changed: free space on it (df ${
+        dirname(path)
+      }), then run the command again`,
+    );
+  }
   if (/not a database|malformed|corrupt/i.test(msg)) {
     return new DatabaseError(
       `database ${path} is damaged (${msg}); move it aside and restore a backup or re-import an export`,
@@ -50,75 +65,30 @@ export function sqliteError(e: unknown, path: string): DatabaseError {
   return new DatabaseError(`database ${path}: ${msg.split("\n")[0]}`);
 }
 
-/** What a path is, in words, for a refusal ("a character device"); null for a regular file. */
-function kindOf(st: Deno.FileInfo): string | null {
-  if (st.isFile) return null;
-  if (st.isDirectory) return "a directory";
-  if (st.isSymlink) return "a symbolic link";
-  if (st.isCharDevice) return "a character device";
-  if (st.isBlockDevice) return "a block device";
-  if (st.isFifo) return "a named pipe (FIFO)";
-  if (st.isSocket) return "a socket";
-  return "not a regular file";
-}
-
 const USE_REAL_FILE = "pass --db PATH";
 const WRITERS =
   "a command that writes creates it (register-vm, import, settings KEY VALUE, set-pool-name, install-hook)";
 
 /**
- * Checks what `path` is without opening it: "missing", or "file" (a regular file, or a symbolic
- * link to one). Anything else (directory, device, FIFO, socket, a link to one, a dangling link)
- * is refused: opening a FIFO would block, and SQLite would write journals beside a device.
+ * Checks what `path` is without opening it (fileTarget, for "db"): "missing", or "file" (a
+ * regular file, or a symbolic link to one). Anything else is refused in one line.
  */
 function targetKind(path: string): "missing" | "file" {
-  let st: Deno.FileInfo;
   try {
-    st = Deno.lstatSync(path);
+    return fileTarget(path, { for: "db" }).kind === "missing" ? "missing" : "file";
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return "missing";
-    if (e instanceof Deno.errors.NotADirectory) {
-      const dir = dirname(path);
-      let dirIsFile = false;
-      try {
-        dirIsFile = !Deno.statSync(dir).isDirectory;
-      } catch { /* a part further up is the file */ }
-      throw new DatabaseError(
-        dirIsFile
-          ? `cannot use database ${path}: ${dir} is not a directory; ${USE_REAL_FILE}`
-          : `cannot use database ${path}: ${dir}: a part of the path is not a directory; run as root or ${USE_REAL_FILE}`,
-      );
-    }
-    throw new DatabaseError(
-      `cannot use database ${path}: ${describeFileError(e)}; run as root or ${USE_REAL_FILE}`,
-    );
+    if (!(e instanceof FileTargetError)) throw e;
+    const fix = {
+      access: `run as root or ${USE_REAL_FILE}`,
+      parent: `run as root or ${USE_REAL_FILE}`,
+      link: `remove the link or ${USE_REAL_FILE}`,
+      kind: USE_REAL_FILE,
+    }[e.reason];
+    const verb = e.reason === "access" || e.reason === "parent" || /is not a directory$/.test(e.why)
+      ? "use"
+      : "open";
+    throw new DatabaseError(`cannot ${verb} database ${path}: ${e.why}; ${fix}`);
   }
-  if (st.isSymlink) {
-    let to = "";
-    try {
-      to = ` to ${Deno.readLinkSync(path)}`;
-    } catch { /* the target is named when readable */ }
-    try {
-      st = Deno.statSync(path);
-    } catch (e) {
-      const why = e instanceof Deno.errors.NotFound ? "which does not exist" : describeFileError(e);
-      throw new DatabaseError(
-        `cannot open database ${path}: it is a symbolic link${to}, ${why}; remove the link or ${USE_REAL_FILE}`,
-      );
-    }
-    const kind = kindOf(st);
-    if (kind !== null) {
-      throw new DatabaseError(
-        `cannot open database ${path}: it is a symbolic link${to}, ${kind}; ${USE_REAL_FILE}`,
-      );
-    }
-    return "file";
-  }
-  const kind = kindOf(st);
-  if (kind !== null) {
-    throw new DatabaseError(`cannot open database ${path}: it is ${kind}; ${USE_REAL_FILE}`);
-  }
-  return "file";
 }
 
 /** Creates the missing database file (and its directory) 0600/0755; false when another won. */
@@ -205,178 +175,6 @@ export function readOnlyReason(path: string): string | null {
   return null;
 }
 
-const SQLITE_MAGIC = "SQLite format 3\0";
-
-/** What an existing regular file holds, found without writing a byte to it or beside it. */
-type Probe = { kind: "empty" } | { kind: "ours"; version: number };
-
-/** One schema object (table, index…) listed on page 1, as sqlite_master holds it. */
-interface SchemaEntry {
-  type: string;
-  name: string;
-}
-
-/**
- * Reads the names in sqlite_master from the bytes of page 1 (SQLite file format §1.6 and §2.1),
- * or returns "interior" when the schema does not fit on page 1. Throws RangeError on bytes that
- * do not form a b-tree page. Reading the bytes ourselves, rather than through SQLite, is what
- * keeps a foreign WAL database untouched: even a read-only SQLite connection creates -wal and
- * -shm beside it, and Deno's node:sqlite cannot open an `immutable=1` URI under scoped
- * permissions (it treats the URI as a path).
- */
-export function schemaOnPage1(page: Uint8Array, usable: number): SchemaEntry[] | "interior" {
-  const at = (i: number) => {
-    if (i < 0 || i >= page.length) throw new RangeError("outside page 1");
-    return page[i];
-  };
-  const u16 = (i: number) => (at(i) << 8) | at(i + 1);
-  const varint = (i: number): [number, number] => {
-    let v = 0;
-    for (let n = 0; n < 8; n++) {
-      const b = at(i + n);
-      v = v * 128 + (b & 0x7f);
-      if ((b & 0x80) === 0) return [v, i + n + 1];
-    }
-    return [v * 256 + at(i + 8), i + 9];
-  };
-  const kind = at(100);
-  if (kind === 0x05) return "interior";
-  if (kind !== 0x0d) throw new RangeError(`not a table b-tree page (type ${kind})`);
-  const cells = u16(103);
-  const out: SchemaEntry[] = [];
-  const text = new TextDecoder();
-  // Only the part of a payload stored on this page is read (type and name come first).
-  const x = usable - 35;
-  const m = Math.floor(((usable - 12) * 32) / 255) - 23;
-  for (let c = 0; c < cells; c++) {
-    let p = u16(108 + 2 * c);
-    let payload: number;
-    [payload, p] = varint(p);
-    [, p] = varint(p); // rowid
-    const k = m + ((payload - m) % (usable - 4));
-    const local = payload <= x ? payload : (k <= x ? k : m);
-    const end = p + local;
-    const [hdr, first] = varint(p);
-    const hdrEnd = p + hdr;
-    const [t1, q] = varint(first);
-    const [t2] = varint(q);
-    let body = hdrEnd;
-    const field = (t: number): string => {
-      if (t < 13 || t % 2 === 0) throw new RangeError("a schema name that is not text");
-      const len = (t - 13) / 2;
-      if (body + len > end || body + len > page.length) {
-        throw new RangeError("a schema name runs past its cell");
-      }
-      const v = text.decode(page.subarray(body, body + len));
-      body += len;
-      return v;
-    };
-    const type = field(t1);
-    const name = field(t2);
-    out.push({ type, name });
-  }
-  return out;
-}
-
-/**
- * Decides whether the existing file at `path` is a vgpu-admin database before anything opens it
- * for writing, from its bytes only: the header (magic, page size, page count, schema version)
- * and the names on page 1. Refuses (DatabaseError) another application's database, a file that
- * is not SQLite, a truncated or garbled one, and a newer schema. An empty file, or an SQLite
- * file with no schema object at all (one being created by another vgpu-admin this instant), is
- * "empty". Columns and indexes are checked on the real connection (assertSchema).
- */
-export function probeDatabase(path: string, o: { allowNewer?: boolean } = {}): Probe {
-  const notOurs = (what: string) =>
-    new DatabaseError(
-      `${path} is not a vgpu-admin database (${what}); nothing was changed: ${USE_REAL_FILE}`,
-    );
-  const damaged = (what: string) =>
-    new DatabaseError(
-      `database ${path} is damaged (${what}); move it aside and restore a backup or re-import an export`,
-    );
-  let page: Uint8Array;
-  let size: number;
-  try {
-    const f = Deno.openSync(path, { read: true });
-    try {
-      size = f.statSync().size;
-      page = new Uint8Array(Math.min(size, 65536));
-      let off = 0;
-      while (off < page.length) {
-        const n = f.readSync(page.subarray(off));
-        if (n === null) break;
-        off += n;
-      }
-      page = page.subarray(0, off);
-    } finally {
-      f.close();
-    }
-  } catch (e) {
-    throw new DatabaseError(
-      `cannot read database ${path}: ${describeFileError(e)}; run as root or ${USE_REAL_FILE}`,
-    );
-  }
-  if (size === 0) return { kind: "empty" };
-  if (new TextDecoder("latin1").decode(page.subarray(0, 16)) !== SQLITE_MAGIC) {
-    // A file SQLite itself would not open: said in SQLite's words (a garbled header looks so).
-    throw damaged("file is not a database");
-  }
-  if (page.length < 100) throw damaged(`truncated: ${size} bytes`);
-  const view = new DataView(page.buffer, page.byteOffset, page.byteLength);
-  const rawSize = view.getUint16(16);
-  const pageSize = rawSize === 1 ? 65536 : rawSize;
-  if (pageSize < 512 || (pageSize & (pageSize - 1)) !== 0) throw damaged("garbled header");
-  const pages = view.getUint32(28);
-  const journals = exists(`${path}-wal`) || exists(`${path}-journal`);
-  // The page count is valid only when its "valid-for" number equals the change counter; a -wal
-  // beside it may hold pages not yet copied back (and a checkpoint may be under way).
-  if (!journals && view.getUint32(24) === view.getUint32(92) && pages * pageSize > size) {
-    throw damaged(`truncated: ${size} of ${pages * pageSize} bytes`);
-  }
-  if (page.length < Math.min(pageSize, size)) throw damaged(`truncated: ${size} bytes`);
-  const version = view.getInt32(60);
-  let schema: SchemaEntry[] | "interior";
-  try {
-    schema = schemaOnPage1(page.subarray(0, pageSize), pageSize - page[20]);
-  } catch (e) {
-    // With a -wal beside it, page 1 may be stale or mid-checkpoint: SQLite reads it properly.
-    if (journals && version > 0) return { kind: "ours", version };
-    throw damaged(`page 1: ${(e as Error).message}`);
-  }
-  // Our schema fits on page 1 (it fills about half of it); a bigger one is not ours.
-  if (schema === "interior") throw notOurs("an SQLite database with a larger schema than ours");
-  const tables = schema.filter((e) => e.type === "table" && !e.name.startsWith("sqlite_"))
-    .map((e) => e.name).sort();
-  // Nothing on disk yet; with a -wal beside it, another vgpu-admin may be creating it right now.
-  if (version === 0 && schema.length === 0) {
-    return journals ? { kind: "ours", version } : { kind: "empty" };
-  }
-  const list = (n: string[]) => n.slice(0, 5).join(", ") + (n.length > 5 ? ", …" : "");
-  if (!tables.includes("vms") || !tables.includes("pools") || version <= 0) {
-    throw notOurs(
-      tables.length === 0
-        ? `an SQLite database with schema version ${version} and no tables`
-        : `an SQLite database of another application: tables ${list(tables)}`,
-    );
-  }
-  if (version > SCHEMA_VERSION && o.allowNewer !== true) {
-    throw new DatabaseError(
-      `database ${path} has schema version ${version}, newer than this vgpu-admin understands (${SCHEMA_VERSION}); install a newer vgpu-admin`,
-    );
-  }
-  return { kind: "ours", version };
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function userVersion(db: DatabaseSync): number {
   return (db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
 }
@@ -413,14 +211,32 @@ export function backupBase(path: string, what: string, now: Date): string {
 }
 
 /**
+ * Version 0 with a schema: another application's database whose schema reached the file after
+ * the probe looked (it was being created, or lived in its -wal). Never ours to extend.
+ */
+function refuseForeignSchema(db: DatabaseSync, path: string): void {
+  const names = (db.prepare(
+    "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name LIMIT 6",
+  ).all() as { name: string }[]).map((r) => r.name);
+  if (names.length === 0) return;
+  throw new DatabaseError(
+    `${path} is not a vgpu-admin database (an SQLite database of another application: ${
+      names.slice(0, 5).join(", ")
+    }${names.length > 5 ? ", …" : ""}); nothing was changed: ${USE_REAL_FILE}`,
+  );
+}
+
+/**
  * Applies the pending migrations, all in ONE immediate transaction that re-reads the version:
  * another process opening the database meanwhile sees version 0 or the final version, never
  * an intermediate one (which it would take for an older database: a needless backup and a
  * "Migrated the database schema" message on a database created a moment before).
  */
-function migrate(db: DatabaseSync, now: Date): void {
+function migrate(db: DatabaseSync, path: string, now: Date): void {
   db.exec("BEGIN IMMEDIATE");
   try {
+    // again inside the write lock: its schema may have been committed since the first look
+    if (userVersion(db) === 0) refuseForeignSchema(db, path);
     for (const m of MIGRATIONS) {
       // Re-read inside the write lock: a concurrent first use may have migrated already.
       if (userVersion(db) < m.version) {
@@ -443,7 +259,12 @@ function migrate(db: DatabaseSync, now: Date): void {
 
 /** True when nothing at all is at `path` (not even a dangling link). */
 export function isMissing(path: string): boolean {
-  return !exists(path);
+  try {
+    Deno.lstatSync(path);
+    return false;
+  } catch {
+    return true;
+  }
 }
 
 /**
@@ -453,7 +274,7 @@ export function isMissing(path: string): boolean {
 export function openEmptyInMemory(now: () => Date): OpenedDatabase {
   const db = new DatabaseSync(":memory:");
   db.exec("PRAGMA foreign_keys = ON");
-  migrate(db, now());
+  migrate(db, ":memory:", now());
   return { db, path: ":memory:", backupPath: null, created: false };
 }
 
@@ -511,6 +332,7 @@ export async function openDatabase(
     }
     // Before the first write (the switch to WAL rewrites the header): a file that looked like
     // ours on page 1 but lacks our columns is refused unchanged.
+    if (version === 0) refuseForeignSchema(db, path);
     if (version > 0) {
       // At the current version this is the full check (assertSchema below is then not repeated).
       const problem = findSchemaProblem(db, version === SCHEMA_VERSION ? undefined : version);
@@ -527,7 +349,7 @@ export async function openDatabase(
         await backup(db, backupPath);
       }
       // Never a chmod here: only a file this run created gets its mode set (createFile).
-      migrate(db, o.now());
+      migrate(db, path, o.now());
     }
     if (version !== SCHEMA_VERSION) assertSchema(db, path); // created or migrated just now
     return { db, path, backupPath, created };

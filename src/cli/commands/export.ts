@@ -1,5 +1,5 @@
 import { UsageError } from "../../domain/errors.ts";
-import { exportConfiguration, writeFileAtomic } from "../../ops/transfer.ts";
+import { databaseFileOf, exportConfiguration, writeFileAtomic } from "../../ops/transfer.ts";
 import type { Deps } from "../deps.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 
@@ -16,20 +16,13 @@ export function parseOptions(input: RawOptions): ExportOptions {
   return { output: raw.output === "-" ? undefined : raw.output };
 }
 
-function samePath(a: string, b: string): boolean {
-  try {
-    return Deno.realPathSync(a) === Deno.realPathSync(b);
-  } catch {
-    return false; // one of them does not exist
-  }
-}
-
 export async function run(opts: ExportOptions, deps: Deps): Promise<void> {
   const store = await deps.store();
-  // The database and its WAL/shared-memory/journal files: replacing one would lose data.
-  const own = ["", "-wal", "-shm", "-journal"].map((s) => store.path + s);
-  if (opts.output !== undefined && own.some((p) => samePath(opts.output!, p))) {
-    throw new UsageError(`--output ${opts.output} is the database itself; give another file`);
+  if (opts.output !== undefined) {
+    const own = databaseFileOf(opts.output, store.path);
+    if (own !== null) {
+      throw new UsageError(`--output ${opts.output} is ${own}; give another file`);
+    }
   }
   const file = exportConfiguration(store, deps.now());
   const text = JSON.stringify(file, null, 2) + "\n";

@@ -1,5 +1,4 @@
 import { humanTime } from "../../domain/time.ts";
-import { describeFileError } from "../../domain/file-errors.ts";
 import {
   formatProblem,
   type ImportConfig,
@@ -28,6 +27,7 @@ import { createProgress } from "../progress.ts";
 import { paint } from "../render/style.ts";
 import { vmLabel } from "../render/vm-fields.ts";
 import { claimVms } from "../../ops/vm-claim.ts";
+import { readImportFile } from "../../ops/import-file.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface ImportOptions {
@@ -68,83 +68,15 @@ export function parseOptions(input: RawOptions): ImportOptions {
   return opts;
 }
 
-/** The shared wording; a missing import file is "no such file" (it is one file, not a path). */
-function reason(e: unknown): string {
-  return e instanceof Deno.errors.NotFound ? "no such file" : describeFileError(e);
-}
-
-/** An export of 20,000 VMs is about 4 MiB: anything past this is not an export. */
-const IMPORT_MAX_BYTES = 64 * 1024 * 1024;
-
-/**
- * The file's bytes: a regular file or a pipe (`<(…)` gives /dev/fd/N). A device (/dev/zero
- * would never end), a socket or a directory is refused before it is opened, and reading stops
- * past IMPORT_MAX_BYTES.
- */
-async function readBounded(path: string): Promise<Uint8Array> {
-  const st = Deno.statSync(path);
-  const kind = st.isDirectory
-    ? "a directory"
-    : st.isCharDevice
-    ? "a character device"
-    : st.isBlockDevice
-    ? "a block device"
-    : st.isSocket
-    ? "a socket"
-    : null;
-  if (kind !== null) {
-    throw new ImportFileError(
-      `cannot read import file ${path}: it is ${kind}; give a file written by 'vgpu-admin export'`,
-    );
-  }
-  const f = await Deno.open(path, { read: true });
-  try {
-    const chunks: Uint8Array[] = [];
-    let total = 0;
-    const buf = new Uint8Array(64 * 1024);
-    for (let n = await f.read(buf); n !== null; n = await f.read(buf)) {
-      total += n;
-      if (total > IMPORT_MAX_BYTES) {
-        throw new ImportFileError(
-          `cannot read import file ${path}: it is larger than ${
-            IMPORT_MAX_BYTES / 1024 / 1024
-          } MiB, so not an export; give a file written by 'vgpu-admin export'`,
-        );
-      }
-      chunks.push(buf.slice(0, n));
-    }
-    const out = new Uint8Array(total);
-    let off = 0;
-    for (const c of chunks) {
-      out.set(c, off);
-      off += c.length;
-    }
-    return out;
-  } finally {
-    f.close();
-  }
-}
-
 async function readText(opts: ImportOptions, deps: Deps): Promise<string> {
   if (opts.file === "-") {
     const lines: string[] = [];
     for (let l = await deps.io.readLine(); l !== null; l = await deps.io.readLine()) lines.push(l);
     return lines.join("\n");
   }
-  let bytes: Uint8Array;
-  try {
-    bytes = await readBounded(opts.file);
-  } catch (e) {
-    if (e instanceof ImportFileError) throw e;
-    throw new ImportFileError(`cannot read import file ${opts.file}: ${reason(e)}`);
-  }
-  try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw new ImportFileError(
-      `import file ${opts.file} is not UTF-8 text; give a file written by 'vgpu-admin export'`,
-    );
-  }
+  // VGPU_IMPORT_IDLE_S: tests shorten the wait for a silent pipe (30 s)
+  const idle = Number(deps.env.get("VGPU_IMPORT_IDLE_S"));
+  return await readImportFile(opts.file, idle > 0 ? { idleMs: idle * 1000 } : {});
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;

@@ -1,0 +1,147 @@
+/**
+ * Another application's SQLite file is never ours (issue 21 item 5, issue 18 C15): a live
+ * WAL-mode database whose schema is only in its -wal (its owner holds it open: a real second
+ * process), and a WAL-mode file with our table names, are refused by every command without a
+ * byte of them, their -wal or their -shm changing, and nothing is left beside them. doctor on
+ * our own database leaves no -wal or -shm either.
+ */
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { fileHash, runCli, tempDir, UUID1 } from "./helpers.ts";
+
+/** The files beside `db` (its name and every name that starts with it), sorted. */
+function beside(db: string): string[] {
+  const dir = db.slice(0, db.lastIndexOf("/"));
+  const base = db.slice(db.lastIndexOf("/") + 1);
+  return [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.startsWith(base)).sort();
+}
+
+async function hashes(db: string): Promise<string[]> {
+  return await Promise.all(["", "-wal", "-shm"].map((s) => fileHash(db + s)));
+}
+
+const COMMANDS: string[][] = [
+  ["list-vms"],
+  ["status", "--offline"],
+  ["doctor"],
+  ["settings", "xe-timeout", "20"],
+  ["register-vm", `--vm-uuid=${UUID1}`, "--pool=A", "--offline"],
+  ["set-pool-name", "--pool-id=A", "--name=gpu"],
+];
+
+/**
+ * Another application: opens `db` in WAL mode, never checkpoints, creates its tables (they are
+ * only in -wal then), says "ready" and holds the file open until its stdin closes.
+ */
+function liveOwner(db: string, sql: string): Deno.ChildProcess {
+  const code = `
+    import { DatabaseSync } from "node:sqlite";
+    const db = new DatabaseSync(${JSON.stringify(db)});
+    db.exec("PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;");
+    db.exec(${JSON.stringify(sql)});
+    console.log("ready");
+    for await (const _ of Deno.stdin.readable) { /* until the test closes it */ }
+    db.close();
+  `;
+  return new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--quiet", code],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+}
+
+async function waitReady(p: Deno.ChildProcess): Promise<ReadableStreamDefaultReader<Uint8Array>> {
+  const r = p.stdout.getReader();
+  let text = "";
+  while (!text.includes("ready")) {
+    const { value, done } = await r.read();
+    if (done) throw new Error("the owner process ended before it was ready");
+    text += new TextDecoder().decode(value);
+  }
+  return r;
+}
+
+for (
+  const [what, sql] of [
+    ["another application's tables", "CREATE TABLE photos(id, path); CREATE TABLE tags(name);"],
+    [
+      "our table names with other columns",
+      "CREATE TABLE vms(x); CREATE TABLE pools(y); PRAGMA user_version = 5;",
+    ],
+  ] as const
+) {
+  Deno.test(`foreign db: a live WAL-mode database (${what}, schema only in -wal) is refused unchanged`, async () => {
+    const dir = tempDir();
+    const db = `${dir}/app.db`;
+    const owner = liveOwner(db, sql);
+    const reader = await waitReady(owner);
+    try {
+      // the schema is only in -wal: page 1 of the file itself is empty (version 0)
+      assert.deepEqual(beside(db), ["app.db", "app.db-shm", "app.db-wal"]);
+      const before = await hashes(db);
+      for (const argv of COMMANDS) {
+        const r = await runCli([`--db=${db}`, ...argv]);
+        assert.equal(r.code, 1, `${argv.join(" ")}: ${r.stdout}${r.stderr}`);
+        assert.doesNotMatch(r.stderr, /bug:/);
+        if (argv[0] === "doctor") {
+          assert.match(r.stdout, new RegExp(`${db} is not a vgpu-admin database|damaged schema`));
+        } else {
+          assert.match(
+            r.stderr,
+            new RegExp(
+              `^error: (${db} is not a vgpu-admin database \\(|database ${db} has a damaged schema)`,
+            ),
+            argv.join(" "),
+          );
+        }
+        assert.deepEqual(await hashes(db), before, `${argv.join(" ")} changed a byte`);
+        assert.deepEqual(beside(db), ["app.db", "app.db-shm", "app.db-wal"]);
+      }
+    } finally {
+      reader.releaseLock();
+      await owner.stdin.close();
+      await owner.stdout.cancel();
+      await owner.status;
+    }
+    // the owner's data is whole and holds none of our tables
+    const check = new DatabaseSync(db, { readOnly: true });
+    try {
+      const names = (check.prepare("SELECT name FROM sqlite_master ORDER BY name").all() as {
+        name: string;
+      }[]).map((r) => r.name);
+      assert.ok(!names.includes("settings") && !names.includes("history"), names.join(","));
+    } finally {
+      check.close();
+    }
+  });
+}
+
+Deno.test("foreign db: a WAL-mode file with our table names gets no -wal or -shm beside it", async () => {
+  const dir = tempDir();
+  const db = `${dir}/app.db`;
+  const d = new DatabaseSync(db);
+  d.exec("PRAGMA journal_mode=WAL; CREATE TABLE vms(x); CREATE TABLE pools(y);");
+  d.exec("PRAGMA user_version = 5");
+  d.close();
+  assert.deepEqual(beside(db), ["app.db"]);
+  const before = await fileHash(db);
+  for (const argv of COMMANDS) {
+    const r = await runCli([`--db=${db}`, ...argv]);
+    assert.equal(r.code, 1, `${argv.join(" ")}: ${r.stdout}${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /bug:/);
+    assert.deepEqual(beside(db), ["app.db"], argv.join(" "));
+    assert.equal(await fileHash(db), before, argv.join(" "));
+  }
+});
+
+Deno.test("foreign db: doctor leaves no -wal or -shm beside our own database", async () => {
+  const dir = tempDir();
+  const db = `${dir}/vgpu_config.db`;
+  const w = await runCli([`--db=${db}`, "settings", "xe-timeout", "20"]);
+  assert.equal(w.code, 0, w.stderr);
+  assert.deepEqual(beside(db), ["vgpu_config.db"]);
+  const r = await runCli([`--db=${db}`, "doctor"], { env: { VGPU_XE: "/nonexistent/xe" } });
+  assert.match(r.stdout, /✓ schema: version \d+ \(current\)/);
+  assert.deepEqual(beside(db), ["vgpu_config.db"]);
+});
