@@ -33,4 +33,6 @@ export const LOADERS: Readonly<Record<string, Loader>> = {
   "completions": () => import("./commands/completions.ts").then((m) => erase(m.command)),
   "settings": () => import("./commands/settings.ts").then((m) => erase(m.command)),
   "schema": () => import("./commands/schema.ts").then((m) => erase(m.command)),
+  "pool-enable": () => import("./commands/pool-enable.ts").then((m) => erase(m.command)),
+  "pool-status": () => import("./commands/pool-status.ts").then((m) => erase(m.command)),
 };

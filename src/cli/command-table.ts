@@ -291,7 +291,32 @@ export const COMMANDS: readonly CommandSpec[] = [
     example: "vgpu-admin schema",
     options: [],
   },
+  {
+    name: "pool-enable",
+    description:
+      "turn pool mode on for the XCP-ng pool, or join it (also spelled 'pool enable'); merges this host's registrations",
+    example: "vgpu-admin pool enable --dry-run",
+    options: [
+      opt("--dry-run", "list every host's registrations and vm_id collisions; change nothing"),
+      YES,
+    ],
+  },
+  {
+    name: "pool-status",
+    description:
+      "pool mode, the master, every host, the pool-wide registry and its inconsistencies (also 'pool status')",
+    example: "vgpu-admin pool status --format=json",
+    options: [FORMAT],
+  },
 ];
+
+/** `vgpu-admin pool <verb> …` is `pool-<verb> …`: the documented two-word form of pool mode. */
+export function poolAlias(argv: readonly string[]): string[] {
+  if (argv[0] === "pool" && argv.length > 1 && COMMANDS.some((c) => c.name === `pool-${argv[1]}`)) {
+    return [`pool-${argv[1]}`, ...argv.slice(2)];
+  }
+  return [...argv];
+}
 
 /** The program's own options, before any command. */
 export const VERSION_OPTION = opt("-V, --version", "print the version");

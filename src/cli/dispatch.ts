@@ -2,7 +2,7 @@
 // deps, and turn its outcome or error into the exit code.
 import type { Prompt } from "./confirm.ts";
 import { parseArgv } from "./argv.ts";
-import { type Selected, VERSION } from "./command-table.ts";
+import { poolAlias, type Selected, VERSION } from "./command-table.ts";
 import { type Loader, RawOptions } from "./command.ts";
 import { LOADERS } from "./command-loaders.ts";
 import type { createDeps, Env } from "./deps.ts";
@@ -21,7 +21,9 @@ export interface MainInput {
 }
 
 /** Runs one command line and returns the exit code. */
-export async function main(input: MainInput): Promise<number> {
+export async function main(raw: MainInput): Promise<number> {
+  // `pool enable` is `pool-enable` (pool mode's commands, design.md §8)
+  const input = raw.argv[0] === "pool" ? { ...raw, argv: poolAlias(raw.argv) } : raw;
   const { io } = input;
   const parsed = parseArgv(input.argv);
   switch (parsed.kind) {

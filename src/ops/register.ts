@@ -53,10 +53,17 @@ export async function requireHostVm(xe: Xe, vmUuid: string, offlineHint: boolean
   return vm;
 }
 
+/** Pool mode: vm_ids are claimed pool-wide (ops/pool-register.ts); absent when standalone. */
+export interface VmIdClaims {
+  claim(vmUuid: string, wanted: number | undefined): Promise<number>;
+  release(vmUuid: string, vmId: number): Promise<void>;
+}
+
 export async function registerVm(
   store: Store,
   xe: Xe | null,
   input: RegisterInput,
+  claims?: VmIdClaims,
 ): Promise<RegisterResult> {
   // Cheap database checks first, so a conflict never costs an xe call.
   store.assertCanInsert(input.vmUuid, undefined);
@@ -70,7 +77,7 @@ export async function registerVm(
   // A VM configured by hand keeps its values unless a flag says otherwise (002, compatibility).
   const carried = host === null ? null : carriedConfig(host.deviceModelArgs);
   const pool = input.pool ?? carried?.pool ?? "A";
-  const vmId = input.vmId ?? carried?.vmId;
+  let vmId = input.vmId ?? carried?.vmId;
   assertPoolTakesVm(store, pool);
   if (input.vmId === undefined && vmId !== undefined) {
     const holder = store.getVmByVmId(vmId);
@@ -78,13 +85,22 @@ export async function registerVm(
       throw await vmIdConflict(store, xe, vmId, holder, ", the vm_id this VM's args carry");
     }
   }
-  const change = store.insertVm({
+  // pool mode: the pool-wide claim first (xapi), then this host's database (design.md §8)
+  if (claims !== undefined) vmId = await claims.claim(input.vmUuid, vmId);
+  const newVm = {
     vmUuid: input.vmUuid,
     vmName,
     pool,
     priority: input.priority ?? carried?.priority ?? 1,
     vmId,
-  });
+  };
+  let change;
+  try {
+    change = store.insertVm(newVm);
+  } catch (e) {
+    if (claims !== undefined && vmId !== undefined) await claims.release(input.vmUuid, vmId);
+    throw e;
+  }
   const vm = change.after!;
   if (xe === null || host === null) {
     return { vm, host: null, argsBefore: null, argsAfter: null, replaced: [], carried: null };
@@ -108,6 +124,7 @@ export async function registerVm(
         );
       }
       store.undoChange(change);
+      if (claims !== undefined) await claims.release(vm.vmUuid, vm.vmId);
       throw new OperationFailedError(
         `could not write the vGPU args of VM ${vm.vmUuid}, so it was not registered: ${e.message}`,
       );

@@ -13,7 +13,9 @@ export class SettingsHistoryTables {
   /** Stored settings (only those set explicitly). */
   listSettings(): Map<string, string> {
     return new Map(
-      this.sql.all<Row>(`SELECT key, value FROM settings ORDER BY key`).map(decodeSetting),
+      // pool: keys are pool mode's own bookkeeping (store/pool-cache.ts), not settings
+      this.sql.all<Row>(`SELECT key, value FROM settings WHERE key NOT LIKE 'pool:%' ORDER BY key`)
+        .map(decodeSetting),
     );
   }
 

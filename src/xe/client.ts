@@ -45,6 +45,16 @@ export class Xe {
     return this.#calls;
   }
 
+  /** The platform map key holding QEMU args (setting platform-key). */
+  get platformKey(): string {
+    return this.#key;
+  }
+
+  /** One call of a verb this class does not wrap (the pool verbs of pool.ts), counted. */
+  call(argv: readonly string[], timeoutMs?: number): Promise<string> {
+    return this.#run(argv, timeoutMs);
+  }
+
   /**
    * Every guest (dom0 excluded by is-control-domain, never by name) in one `vm-list` call, plus
    * one `vm-param-get` per VM whose platform value is ambiguous. `uuid` filters (unknown → []).

@@ -4,14 +4,20 @@
  * argument parsing follow the xapi CLI server sources (cli_frontend, cli_operations, records,
  * cli_printer, cli_util, xenops_hooks); /work/shared/xe-reference.md summarises them.
  *
- * Verbs: vm-list, vm-param-get, vm-param-set, vm-param-remove, vm-param-list, vm-start,
- * vm-shutdown, host-list, help. Anything else: `Unknown command: <verb>`.
+ * Verbs: vm-list, vm-param-get, vm-param-set, vm-param-add, vm-param-remove, vm-param-list,
+ * vm-start, vm-shutdown, vm-suspend, vm-resume, vm-migrate, host-list, host-param-get,
+ * host-param-add, host-param-remove, pool-list, pool-param-get, pool-param-set, pool-param-add,
+ * pool-param-remove, help. Anything else: `Unknown command: <verb>`.
+ * A pool (state.pool set) of several hosts answers through one `xe`: FAKE_XE_HOST names the host
+ * the calling process runs on (xe-reference.md "Pools").
  */
 import {
   DEFAULT_BOOT_KEY,
   DEFAULT_HOSTNAME,
+  DEFAULT_POOL_UUID,
   type FakeFault,
   type FakeHost,
+  type FakePool,
   type FakeState,
   type FakeVm,
   HOOK_PATH,
@@ -70,7 +76,20 @@ const DOC = {
   internal:
     "The server failed to handle your request, due to an internal error. The given message may give details useful for debugging the problem.",
   otherOperation: "Another operation involving the object is currently in progress",
+  duplicateKey: "You tried to add a key-value pair to a map, but that key is already there.",
+  hostIsSlave:
+    "You cannot make regular API calls directly on a slave. Please pass API calls via the master host.",
 };
+
+/** MAP_DUPLICATE_KEY: what add_to_<map> answers when the key exists, even with the same value. */
+function duplicateKey(type: string, field: string, uuid: string, key: string): XeError {
+  return serverError(DOC.duplicateKey, [
+    ["type", type],
+    ["param_name", field.replaceAll("-", "_")],
+    ["uuid", uuid],
+    ["key", key],
+  ]);
+}
 
 function vmHandle(vm: FakeVm): string {
   return `${vm.uuid} (${vm.nameLabel})`;
@@ -331,6 +350,34 @@ const HOST_FIELDS: FieldDef<HostRec>[] = [
     },
   },
   { name: "hostname", get: (h) => h.host.hostname ?? h.defaultHostname },
+  { name: "enabled", get: (h) => String(h.host.enabled ?? true) },
+  { name: "host-metrics-live", get: (h) => String(h.host.live ?? true) },
+  {
+    name: "other-config",
+    get: (h) => renderMap(h.host.otherConfig ?? {}),
+    map: (h) => (h.host.otherConfig ??= {}),
+    mapRw: true,
+  },
+];
+
+const POOL_FIELDS: FieldDef<FakePool>[] = [
+  { name: "uuid", get: (p) => p.uuid },
+  {
+    name: "name-label",
+    get: (p) => p.nameLabel ?? "",
+    set: (p, v) => {
+      p.nameLabel = v;
+    },
+  },
+  { name: "master", get: (p) => p.master },
+  { name: "ha-enabled", get: (p) => String(p.haEnabled === true) },
+  { name: "redo-log-enabled", get: (p) => String(p.redoLogEnabled === true) },
+  {
+    name: "other-config",
+    get: (p) => renderMap(p.otherConfig),
+    map: (p) => p.otherConfig,
+    mapRw: true,
+  },
 ];
 
 type FieldType<T> =
@@ -557,8 +604,19 @@ function byteOrder(a: string, b: string): number {
 }
 
 /** xenops_hooks.ml execute_vm_hook for vm-pre-start. */
-async function runPreStartHooks(
+function runPreStartHooks(
   hookDir: string,
+  vmUuid: string,
+  hookLog: string | undefined,
+): Promise<void> {
+  return runHooks(hookDir, "vm-pre-start", "none", vmUuid, hookLog);
+}
+
+/** xenops_hooks.ml execute_vm_hook: every entry of `hookDir`, in byte order, `-vmuuid U -reason R`. */
+async function runHooks(
+  hookDir: string,
+  hook: string,
+  reason: string,
   vmUuid: string,
   hookLog: string | undefined,
 ): Promise<void> {
@@ -570,7 +628,6 @@ async function runPreStartHooks(
     throw e;
   }
   names.sort(byteOrder);
-  const reason = "none";
   const decoder = new TextDecoder();
   for (const name of names) {
     const script = `${hookDir.replace(/\/+$/, "")}/${name}`;
@@ -607,7 +664,7 @@ async function runPreStartHooks(
       );
     }
     throw serverError(DOC.hookFailed, [
-      ["hook_name", `vm-pre-start/${name}`],
+      ["hook_name", `${hook}/${name}`],
       ["reason", reason],
       ["stdout", stdout],
       ["exit_code", String(exit)],
@@ -626,10 +683,14 @@ async function startOne(statePath: string, params: Params, uuid: string): Promis
     if (vm.powerState !== "halted") throw badPowerState(vm, "halted");
     const key = state.bootKey ?? DEFAULT_BOOT_KEY;
     const platform = vm.platform ?? {};
+    // a pool starts a VM without on= on the host the call came from
+    const hostUuid = host?.uuid ??
+      (state.pool !== undefined ? callerOf(state) : state.hosts[0]?.uuid) ?? null;
+    const target = state.hosts.find((h) => h.uuid === hostUuid);
     return {
-      hostUuid: host?.uuid ?? state.hosts[0]?.uuid ?? null,
+      hostUuid,
       bootedArgs: Object.hasOwn(platform, key) ? platform[key] : null,
-      hookDir: state.hookDir,
+      hookDir: target?.hookRoot !== undefined ? `${target.hookRoot}/vm-pre-start` : state.hookDir,
       hookLog: state.hookLog,
     };
   });
@@ -684,6 +745,296 @@ async function shutdownOne(statePath: string, force: boolean, uuid: string): Pro
     await sleep(next.until - now() + 1);
     await withState(statePath, () => {}); // applies the due halt
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pools (xe-reference.md "Pools"): one database behind every host's xe
+
+/** FAKE_XE_HOST: the host this process runs on (pool fakes). */
+const CALLER = Deno.env.get("FAKE_XE_HOST") || undefined;
+
+/** The calling host: FAKE_XE_HOST, else the pool's master, else the first host. */
+function callerOf(state: FakeState): string | undefined {
+  return CALLER ?? state.pool?.master ?? state.hosts[0]?.uuid;
+}
+
+/** The pool record; a state without one is a pool of one (created in the state on a write). */
+function poolOf(state: FakeState, tx?: Tx): FakePool {
+  if (state.pool !== undefined) return state.pool;
+  const pool: FakePool = {
+    uuid: DEFAULT_POOL_UUID,
+    master: state.hosts[0]?.uuid ?? "",
+    otherConfig: {},
+  };
+  if (tx !== undefined) state.pool = pool;
+  return pool;
+}
+
+function poolByUuid(state: FakeState, uuid: string, tx?: Tx): FakePool {
+  const pool = poolOf(state);
+  if (pool.uuid !== uuid) throw uuidInvalid("pool", uuid);
+  return poolOf(state, tx);
+}
+
+function hostRecByUuid(state: FakeState, uuid: string): HostRec {
+  const host = state.hosts.find((h) => h.uuid === uuid);
+  if (!host) throw uuidInvalid("host", uuid);
+  return { host, defaultHostname: state.hostname ?? DEFAULT_HOSTNAME };
+}
+
+/** Whether `<verb>` must wait for the master: in a pool every call is forwarded to it. */
+type Reach = { kind: "ok" } | { kind: "hang" } | { kind: "fail"; stderr: string };
+
+function reachOf(state: FakeState): Reach {
+  const caller = callerOf(state);
+  const host = state.hosts.find((h) => h.uuid === caller);
+  const master = state.hosts.find((h) => h.uuid === poolOf(state).master);
+  if (host?.emergency) {
+    const err = serverError(DOC.hostIsSlave, [["master_address", master?.hostname ?? "?"]]);
+    return { kind: "fail", stderr: err.stderr };
+  }
+  if (state.masterDown) {
+    // a slave retries the master for ever; the master's own xe finds nobody listening
+    if (caller !== master?.uuid) return { kind: "hang" };
+    return { kind: "fail", stderr: "Error: Connection refused (calling connect )\n" };
+  }
+  return { kind: "ok" };
+}
+
+interface ParamClass<T> {
+  type: string;
+  fields: FieldDef<T>[];
+  byUuid(state: FakeState, uuid: string, tx?: Tx): T;
+}
+
+const VM_CLASS: ParamClass<FakeVm> = {
+  type: "VM",
+  fields: VM_FIELDS,
+  byUuid: (state, uuid) => vmByUuid(state, uuid),
+};
+const HOST_CLASS: ParamClass<HostRec> = {
+  type: "host",
+  fields: HOST_FIELDS,
+  byUuid: hostRecByUuid,
+};
+const POOL_CLASS: ParamClass<FakePool> = { type: "pool", fields: POOL_FIELDS, byUuid: poolByUuid };
+
+function paramGet<T>(cls: ParamClass<T>): Command {
+  return {
+    reqd: ["uuid", "param-name"],
+    run: ({ statePath, params, printer }) =>
+      withState(statePath, (state) => {
+        const o = cls.byUuid(state, assoc(params, "uuid")!);
+        const name = assoc(params, "param-name")!;
+        const field = cls.fields.find((f) => f.name === name);
+        if (!field) throw unknownCodeError("Missing parameter", [name]);
+        const key = assoc(params, "param-key");
+        if (key !== undefined && field.map) {
+          const m = field.map(o);
+          if (!Object.hasOwn(m, key)) throw cliFailure(`Key ${key} not found in map`);
+          printer.list([m[key]]);
+        } else {
+          printer.list([field.get(o)]);
+        }
+      }),
+  };
+}
+
+/** `<class>-param-add uuid=U param-name=M K=V…`: one add_to_<map> per pair, atomic, no overwrite. */
+function paramAdd<T>(cls: ParamClass<T>): Command {
+  return {
+    reqd: ["uuid", "param-name"],
+    run: ({ statePath, params }) =>
+      withState(statePath, (state, tx) => {
+        const uuid = assoc(params, "uuid")!;
+        const o = cls.byUuid(state, uuid, tx);
+        const name = assoc(params, "param-name")!;
+        const field = cls.fields.find((f) => f.name === name);
+        if (!field) throw unknownCodeError("Missing parameter", [name]);
+        if (!field.map) throw cliFailure("Can only add to parameters of type Set or Map");
+        if (!field.mapRw) throw cliFailure("Cannot add parameters to read-only map");
+        const m = field.map(o);
+        const pairs = params.filter(([k]) =>
+          k !== "uuid" && k !== "param-name" && !STDPARAMS.includes(k)
+        );
+        for (const [k, v] of pairs) {
+          if (Object.hasOwn(m, k)) throw duplicateKey(cls.type, name, uuid, k);
+          m[k] = v;
+          tx.dirty = true;
+        }
+      }),
+  };
+}
+
+function paramRemove<T>(cls: ParamClass<T>): Command {
+  return {
+    reqd: ["uuid", "param-name", "param-key"],
+    run: ({ statePath, params }) =>
+      withState(statePath, (state, tx) => {
+        const o = cls.byUuid(state, assoc(params, "uuid")!, tx);
+        const name = assoc(params, "param-name")!;
+        const key = assoc(params, "param-key")!;
+        const field = cls.fields.find((f) => f.name === name);
+        if (!field) throw unknownCodeError("Missing parameter", [name]);
+        if (!field.map) throw cliFailure("Can only remove from parameters of type Set or Map");
+        if (!field.mapRw) throw cliFailure("Cannot remove parameters from read-only map");
+        const m = field.map(o);
+        if (!Object.hasOwn(m, key)) throw cliFailure(`Key ${key} is not in map`);
+        delete m[key];
+        tx.dirty = true;
+      }),
+  };
+}
+
+/**
+ * `<class>-param-set uuid=U a=b map:k=v…`. In a pool a map key is removed, the database lock is
+ * released (for `mapGapMs`), then the key is added: a concurrent add in between makes this one
+ * fail with the duplicate-key error, and a reader in the gap sees no key (xe-reference.md).
+ */
+async function paramSet<T>(cls: ParamClass<T>, statePath: string, params: Params): Promise<void> {
+  const uuid = assoc(params, "uuid")!;
+  const pending = await withState(statePath, (state, tx) => {
+    const o = cls.byUuid(state, uuid, tx);
+    const gap = state.pool !== undefined || state.mapGapMs !== undefined;
+    const later: { field: FieldDef<T>; key: string; value: string }[] = [];
+    const sets = params.filter(([p]) => p !== "uuid" && !STDPARAMS.includes(p));
+    for (const [k, v] of sets) {
+      const t = fieldType(k, cls.fields);
+      if (t.kind === "map") {
+        if (!t.field.mapRw) throw cliFailure(`Map field '${t.field.name}' is read-only.`);
+        const m = t.field.map!(o);
+        delete m[t.key];
+        tx.dirty = true;
+        if (gap) later.push({ field: t.field, key: t.key, value: v });
+        else m[t.key] = v;
+      } else {
+        const f = t.field;
+        if (!f.set) {
+          if (f.map) {
+            throw cliFailure(`Field '${k}' is a map or set. use the 'name:key=value' syntax.`);
+          }
+          throw cliFailure(`Field '${k}' is read-only.`);
+        }
+        f.set(o, v);
+        tx.dirty = true;
+      }
+    }
+    return { later, gapMs: state.mapGapMs ?? 0 };
+  });
+  for (const { field, key, value } of pending.later) {
+    if (pending.gapMs > 0) await sleep(pending.gapMs);
+    await withState(statePath, (state, tx) => {
+      const m = field.map!(cls.byUuid(state, uuid, tx));
+      if (Object.hasOwn(m, key)) throw duplicateKey(cls.type, field.name, uuid, key);
+      m[key] = value;
+      tx.dirty = true;
+    });
+  }
+}
+
+function hookDirOf(state: FakeState, hostUuid: string | null | undefined, hook: string) {
+  const host = state.hosts.find((h) => h.uuid === hostUuid);
+  return host?.hookRoot === undefined ? undefined : `${host.hookRoot}/${hook}`;
+}
+
+/** vm-suspend: a running VM's memory goes to disk; it is on no host until resumed. */
+async function suspendOne(statePath: string, uuid: string): Promise<void> {
+  await withState(statePath, (state, tx) => {
+    const vm = vmByUuid(state, uuid);
+    if (vm.powerState !== "running") throw badPowerState(vm, "running");
+    vm.powerState = "suspended";
+    vm.residentOn = null;
+    vm.domid = -1;
+    tx.dirty = true;
+  });
+}
+
+/** vm-resume [on=H]: runs the host's vm-pre-resume hooks (vm-pre-start does not run). */
+async function resumeOne(statePath: string, params: Params, uuid: string): Promise<void> {
+  const on = assoc(params, "on");
+  const prep = await withState(statePath, (state) => {
+    const host = on === undefined ? undefined : findHostByNameOrId(state, on);
+    if (on !== undefined && !host) throw cliFailure(`Host ${on} not found`);
+    const vm = vmByUuid(state, uuid);
+    if (vm.powerState !== "suspended") throw badPowerState(vm, "suspended");
+    const hostUuid = host?.uuid ?? callerOf(state) ?? null;
+    const key = state.bootKey ?? DEFAULT_BOOT_KEY;
+    return {
+      hostUuid,
+      bootedArgs: Object.hasOwn(vm.platform, key) ? vm.platform[key] : null,
+      hookDir: hookDirOf(state, hostUuid, "vm-pre-resume"),
+      hookLog: state.hookLog,
+    };
+  });
+  if (prep.hookDir) await runHooks(prep.hookDir, "vm-pre-resume", "none", uuid, prep.hookLog);
+  await withState(statePath, (state, tx) => {
+    const vm = vmByUuid(state, uuid);
+    if (vm.powerState !== "suspended") throw badPowerState(vm, "suspended");
+    vm.powerState = "running";
+    vm.residentOn = prep.hostUuid;
+    vm.domid = lowestFreeDomid(state);
+    vm.bootedArgs = prep.bootedArgs;
+    vm.startedAt = now();
+    tx.dirty = true;
+  });
+}
+
+/**
+ * vm-migrate host=H: the source's vm-pre-migrate hooks (≥ 2 vetoes, nothing moves), the move
+ * (the new QEMU gets the CURRENT platform map), then the destination's vm-post-migrate hooks:
+ * ≥ 2 from them shuts the migrated VM down and the call fails.
+ */
+async function migrateOne(statePath: string, params: Params, uuid: string): Promise<void> {
+  const to = assoc(params, "host") ?? assoc(params, "host-uuid");
+  if (to === undefined) throw paramError("Required parameter not found", "host");
+  const prep = await withState(statePath, (state) => {
+    const dest = findHostByNameOrId(state, to);
+    if (!dest) throw cliFailure(`Host ${to} not found`);
+    const vm = vmByUuid(state, uuid);
+    if (vm.powerState !== "running") throw badPowerState(vm, "running");
+    return {
+      dest: dest.uuid,
+      pre: hookDirOf(state, vm.residentOn, "vm-pre-migrate"),
+      post: hookDirOf(state, dest.uuid, "vm-post-migrate"),
+      hookLog: state.hookLog,
+    };
+  });
+  if (prep.pre) await runHooks(prep.pre, "vm-pre-migrate", "source", uuid, prep.hookLog);
+  await withState(statePath, (state, tx) => {
+    const vm = vmByUuid(state, uuid);
+    if (vm.powerState !== "running") throw badPowerState(vm, "running");
+    const key = state.bootKey ?? DEFAULT_BOOT_KEY;
+    vm.residentOn = prep.dest;
+    vm.bootedArgs = Object.hasOwn(vm.platform, key) ? vm.platform[key] : null;
+    tx.dirty = true;
+  });
+  if (!prep.post) return;
+  try {
+    await runHooks(prep.post, "vm-post-migrate", "destination", uuid, prep.hookLog);
+  } catch (e) {
+    await withState(statePath, (state, tx) => {
+      const vm = vmByUuid(state, uuid);
+      if (vm.powerState === "running") haltVm(vm);
+      tx.dirty = true;
+    });
+    throw e;
+  }
+}
+
+function poolListCommand(): Command {
+  return {
+    reqd: [],
+    run: ({ statePath, params, printer }) =>
+      withState(
+        statePath,
+        (state) =>
+          listRecords(printer, [poolOf(state)], POOL_FIELDS, params, [], [
+            "uuid",
+            "name-label",
+            "master",
+          ]),
+      ),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -759,8 +1110,13 @@ const COMMANDS: Record<string, Command> = {
 
   "vm-param-set": {
     reqd: ["uuid"],
-    run: ({ statePath, params }) =>
-      withState(statePath, (state, tx) => {
+    run: async ({ statePath, params }) => {
+      const pooled = await withState(
+        statePath,
+        (s) => s.pool !== undefined || s.mapGapMs !== undefined,
+      );
+      if (pooled) return await paramSet(VM_CLASS, statePath, params);
+      await withState(statePath, (state, tx) => {
         const vm = vmByUuid(state, assoc(params, "uuid")!);
         const sets = params.filter(([p]) => p !== "uuid" && !STDPARAMS.includes(p));
         for (const [k, v] of sets) {
@@ -786,8 +1142,11 @@ const COMMANDS: Record<string, Command> = {
             tx.dirty = true;
           }
         }
-      }),
+      });
+    },
   },
+
+  "vm-param-add": paramAdd(VM_CLASS),
 
   "vm-param-remove": {
     reqd: ["uuid", "param-name", "param-key"],
@@ -817,6 +1176,49 @@ const COMMANDS: Record<string, Command> = {
         true,
         (uuid) => startOne(statePath, params, uuid),
       ),
+  },
+
+  "vm-suspend": {
+    reqd: [],
+    run: ({ statePath, params }) =>
+      doVmOp(statePath, params, ["progress"], false, (uuid) => suspendOne(statePath, uuid)),
+  },
+
+  "vm-resume": {
+    reqd: [],
+    run: ({ statePath, params }) =>
+      doVmOp(
+        statePath,
+        params,
+        ["on", "progress", "force"],
+        false,
+        (uuid) => resumeOne(statePath, params, uuid),
+      ),
+  },
+
+  "vm-migrate": {
+    reqd: [],
+    run: ({ statePath, params }) =>
+      doVmOp(
+        statePath,
+        params,
+        ["host", "host-uuid", "live", "progress", "force"],
+        false,
+        (uuid) => migrateOne(statePath, params, uuid),
+      ),
+  },
+
+  "host-param-get": paramGet(HOST_CLASS),
+  "host-param-add": paramAdd(HOST_CLASS),
+  "host-param-remove": paramRemove(HOST_CLASS),
+
+  "pool-list": poolListCommand(),
+  "pool-param-get": paramGet(POOL_CLASS),
+  "pool-param-add": paramAdd(POOL_CLASS),
+  "pool-param-remove": paramRemove(POOL_CLASS),
+  "pool-param-set": {
+    reqd: ["uuid"],
+    run: ({ statePath, params }) => paramSet(POOL_CLASS, statePath, params),
   },
 
   "vm-shutdown": {
@@ -896,11 +1298,13 @@ async function main(): Promise<number> {
   // Log the call, apply due late shutdowns, pick up a fault — all under the lock.
   let exitLog: string | undefined;
   let fault: FakeFault | undefined;
+  let reach = { kind: "ok" } as Reach;
   try {
     fault = await withStateLock(statePath, () => {
       const state = readStateSync(statePath);
       exitLog = state.exitLog;
       appendJsonLine(state.callLog, { argv, at: now(), pid: Deno.pid });
+      reach = reachOf(state);
       let dirty = applyDueHalts(state, now());
       const before = JSON.stringify(state.faults ?? null);
       const f = takeFault(state, verb, argv);
@@ -914,8 +1318,13 @@ async function main(): Promise<number> {
   }
 
   let outcome: Outcome;
-  if (fault?.mode === "hang") {
+  if (fault?.mode === "hang" || reach.kind === "hang") {
     await hangForever();
+  }
+  if (reach.kind === "fail") {
+    await writeAll(Deno.stderr, reach.stderr);
+    appendJsonLine(exitLog, { pid: Deno.pid, exit: 1, at: now() });
+    return 1;
   }
   if (fault?.mode === "fail") {
     outcome = { code: fault.exitCode ?? 1, stdout: "", stderr: fault.stderr };

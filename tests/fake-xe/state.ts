@@ -20,6 +20,43 @@ export interface FakeHost {
   nameDescription?: string;
   /** `hostname ( RO)`; default: the state's `hostname`, else "xcp-host". */
   hostname?: string;
+  /** `enabled ( RO)`; default true. */
+  enabled?: boolean;
+  /** `host-metrics-live ( RO)`: false once the pool thinks the host is dead; default true. */
+  live?: boolean;
+  /** `other-config (MRW)`; default {}. */
+  otherConfig?: Record<string, string>;
+  /**
+   * Pool fakes: this host's `/etc/xapi.d`. vm-start on this host runs `<hookRoot>/vm-pre-start/*`,
+   * vm-resume `vm-pre-resume/*`, a migration from it `vm-pre-migrate/*` and to it
+   * `vm-post-migrate/*` (xenops_hooks.ml). Unset: vm-start falls back to `FakeState.hookDir`.
+   */
+  hookRoot?: string;
+  /**
+   * Pool fakes: xapi on this host restarted without its master (emergency mode): `xe` called on
+   * this host fails at once (HOST_IS_SLAVE).
+   */
+  emergency?: boolean;
+}
+
+/**
+ * The XCP-ng pool record (`xe pool-list`). A single host is a pool of one: when a state has no
+ * pool, the pool verbs answer for a default one (uuid DEFAULT_POOL_UUID, master = first host)
+ * and create it in the state when they write.
+ */
+export interface FakePool {
+  /** `uuid ( RO)` */
+  uuid: string;
+  /** `name-label ( RW)`; default "". */
+  nameLabel?: string;
+  /** `master ( RO)`: a host uuid. */
+  master: string;
+  /** `other-config (MRW)` */
+  otherConfig: Record<string, string>;
+  /** `ha-enabled ( RO)`; default false. */
+  haEnabled?: boolean;
+  /** `redo-log-enabled ( RO)`; default false. */
+  redoLogEnabled?: boolean;
 }
 
 export interface FakeVm {
@@ -143,6 +180,22 @@ export interface FakeState {
    * made after haltAt sees the VM halted.
    */
   lateShutdownMs?: number;
+
+  // ---- pool fakes (leave unset for one standalone host: behaviour exactly as without them) ----
+
+  /**
+   * The pool record. When set, the fake is a pool: the calling host is `FAKE_XE_HOST` (a host
+   * uuid; default the master), a vm-start without `on=` starts on the calling host, and
+   * `param-set` of a map key is two steps (remove, then add) with the lock released between.
+   */
+  pool?: FakePool;
+  /**
+   * The master's xapi is down: `xe` on a slave hangs (it retries for ever; the call is logged),
+   * `xe` on the master fails at once (connection refused).
+   */
+  masterDown?: boolean;
+  /** ms between the remove and the add of a map `param-set` (pool fakes; default 0). */
+  mapGapMs?: number;
 }
 
 /** One line of the call log, merged with its exit code when `exitLog` is set. */
@@ -157,6 +210,7 @@ export interface CallLogEntry {
 export const DEFAULT_HOSTNAME = "xcp-host";
 export const DEFAULT_HOST_UUID = "0b1e7c3a-1111-4a5b-8c9d-000000000001";
 export const DOM0_UUID = "0b1e7c3a-2222-4a5b-8c9d-000000000000";
+export const DEFAULT_POOL_UUID = "0b1e7c3a-3333-4a5b-8c9d-00000000f001";
 export const DEFAULT_BOOT_KEY = "device-model-args";
 export const HOOK_PATH = "/sbin:/usr/sbin:/bin:/usr/bin";
 
@@ -220,6 +274,36 @@ export function defaultState(
     hostname,
     hosts: [host],
     vms: [makeDom0(host), ...(opts.vms ?? [])],
+  };
+}
+
+/**
+ * A pool of `n` hosts (`host1`…`hostN`, uuids `0b1e7c3a-1111-4a5b-8c9d-00000000000<i>`, the first
+ * is DEFAULT_HOST_UUID and the master), each with its own dom0, plus `vms`.
+ */
+export function poolState(n: number, opts: { vms?: FakeVm[] } = {}): FakeState {
+  const hosts: FakeHost[] = [];
+  const dom0s: FakeVm[] = [];
+  for (let i = 1; i <= n; i++) {
+    const hostname = `host${i}`;
+    const host = makeHost({
+      uuid: `0b1e7c3a-1111-4a5b-8c9d-${String(i).padStart(12, "0")}`,
+      nameLabel: hostname,
+      hostname,
+    });
+    hosts.push(host);
+    dom0s.push(makeDom0(host, { uuid: `0b1e7c3a-2222-4a5b-8c9d-${String(i).padStart(12, "0")}` }));
+  }
+  return {
+    hostname: "host1",
+    hosts,
+    vms: [...dom0s, ...(opts.vms ?? [])],
+    pool: {
+      uuid: DEFAULT_POOL_UUID,
+      nameLabel: "gpu-pool",
+      master: hosts[0].uuid,
+      otherConfig: {},
+    },
   };
 }
 
@@ -351,11 +435,13 @@ export function readHookLog(state: FakeState): HookLogEntry[] {
  * Environment for a process that should use the fake as its `xe`: FAKE_XE_STATE, FAKE_XE_DENO
  * (this Deno, so the wrapper works without `deno` on PATH) and VGPU_XE (vgpu-admin's xe override).
  */
-export function fakeXeEnv(statePath: string): Record<string, string> {
+export function fakeXeEnv(statePath: string, callingHost?: string): Record<string, string> {
   return {
     FAKE_XE_STATE: statePath,
     FAKE_XE_DENO: Deno.execPath(),
     VGPU_XE: FAKE_XE_PATH,
+    // pool fakes: the host this process runs on (xe always talks to its own host's xapi)
+    ...(callingHost === undefined ? {} : { FAKE_XE_HOST: callingHost }),
   };
 }
 

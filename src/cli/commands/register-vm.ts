@@ -50,7 +50,23 @@ export async function run(opts: RegisterVmOptions, deps: Deps): Promise<void> {
   // --offline changes the database only: its transaction is all the protection it needs
   if (!opts.offline) claimVms(store, deps.locks(), [opts.vmUuid]);
   const xe = opts.offline ? null : await deps.xe();
-  const r = await registerVm(store, xe, opts);
+  // pool mode (design.md §8): the VM's pool-wide ticket, then its vm_id claimed in xapi
+  const { beginPoolWrite, assertNotPooledOffline } = await import("../../ops/pool-write.ts");
+  if (opts.offline) assertNotPooledOffline(store, "a registration");
+  const pooled = xe === null ? null : await beginPoolWrite({
+    store,
+    xe,
+    now: deps.now,
+    host: deps.localHost(),
+    command: deps.command,
+    vmUuids: [opts.vmUuid],
+  });
+  let r;
+  try {
+    r = await registerVm(store, xe, opts, pooled?.claims);
+  } finally {
+    await pooled?.done();
+  }
   const vm = r.vm;
   const lines = [
     `Registered VM ${vm.vmUuid} (${vmLabel(vm)}): vGPU pool ${vm.pool}, priority ${

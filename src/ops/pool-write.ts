@@ -1,0 +1,80 @@
+// A write in pool mode (design.md §8): the pool read afresh, the VM's pool-wide ticket taken,
+// vm_ids claimed in xapi, and everything this process took given back at the end. Standalone
+// (this host's database knows no pool mode): null, and the command runs exactly as before.
+import { VgpuError } from "../domain/errors.ts";
+import { readPoolState } from "../store/pool-cache.ts";
+import type { Store } from "../store/store.ts";
+import type { Xe } from "../xe/client.ts";
+import {
+  acquireTicket,
+  claimVmId,
+  type PoolContext,
+  poolContextForWrite,
+  releaseTicket,
+  releaseVmId,
+  ticketFor,
+} from "./pool-mode.ts";
+import type { VmIdClaims } from "./register.ts";
+
+export interface PoolWrite {
+  ctx: PoolContext;
+  claims: VmIdClaims;
+  /** Gives back the tickets this process took (only after reading they are still ours). */
+  done(): Promise<void>;
+}
+
+export interface PoolWriteInput {
+  store: Store;
+  xe: Xe;
+  now: () => Date;
+  /** This host's uuid (xapi inventory); tickets name it. */
+  host: string | null;
+  command: string;
+  vmUuids: readonly string[];
+}
+
+/** Refuses a database-only change in pool mode: claims and tickets live in xapi. */
+export function assertNotPooledOffline(store: Store, what: string): void {
+  if (readPoolState(store) !== null) {
+    throw new VgpuError(
+      `this host is in pool mode, where ${what} claims its vm_id in the pool's database: --offline cannot be used; run it without --offline`,
+    );
+  }
+}
+
+export async function beginPoolWrite(input: PoolWriteInput): Promise<PoolWrite | null> {
+  const { store, xe, now } = input;
+  const ctx = await poolContextForWrite(store, xe, now);
+  if (ctx === null) return null;
+  let hostName = "this host";
+  try {
+    hostName = Deno.hostname();
+  } catch {
+    // the name is only for messages
+  }
+  const me = ticketFor(input.host ?? "unknown", hostName, Deno.pid, input.command, now());
+  const held: [string, string][] = [];
+  const done = async () => {
+    for (const [vm, value] of held.splice(0)) {
+      try {
+        await releaseTicket(ctx.xp, vm, value);
+      } catch {
+        // a ticket left behind names a dead process of this host: the next change takes it over
+      }
+    }
+  };
+  try {
+    for (const vm of input.vmUuids) held.push([vm, await acquireTicket(ctx.xp, vm, me)]);
+  } catch (e) {
+    await done();
+    throw e;
+  }
+  return {
+    ctx,
+    claims: {
+      claim: (vmUuid, wanted) => claimVmId(store, ctx, vmUuid, wanted),
+      release: (vmUuid, vmId) => releaseVmId(ctx, vmUuid, vmId),
+    },
+    done,
+  };
+}

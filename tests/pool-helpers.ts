@@ -1,0 +1,60 @@
+// A simulated XCP-ng pool for pool mode tests: one fake xe state (xapi's one database) and,
+// per host, its own vgpu-admin database, xapi inventory, hook log and FAKE_XE_HOST.
+import { type FakeState, type FakeVm, fakeXeEnv, poolState, writeStateSync } from "./fake-xe/state.ts";
+import { tempDir } from "./helpers.ts";
+
+export interface PoolHostEnv {
+  uuid: string;
+  name: string;
+  dbPath: string;
+  /** Environment for vgpu-admin running on this host. */
+  env: Record<string, string>;
+}
+
+export interface FakePoolEnv {
+  dir: string;
+  statePath: string;
+  hosts: PoolHostEnv[];
+}
+
+export function fakePool(n: number, vms: FakeVm[] = [], patch: Partial<FakeState> = {}): FakePoolEnv {
+  const dir = tempDir("vgpu-pool-");
+  const statePath = `${dir}/xe-state.json`;
+  const state = { ...poolState(n, { vms }), callLog: `${dir}/xe-calls.jsonl`, ...patch };
+  writeStateSync(statePath, state);
+  const hosts = state.hosts.map((h, i) => {
+    const hd = `${dir}/host${i + 1}`;
+    Deno.mkdirSync(hd, { recursive: true });
+    const inventory = `${hd}/xensource-inventory`;
+    Deno.writeTextFileSync(inventory, `INSTALLATION_UUID='${h.uuid}'\n`);
+    const dbPath = `${hd}/vgpu_config.db`;
+    return {
+      uuid: h.uuid,
+      name: h.nameLabel,
+      dbPath,
+      env: {
+        ...fakeXeEnv(statePath, h.uuid),
+        VGPU_DB: dbPath,
+        VGPU_INVENTORY: inventory,
+        VGPU_LOG: `${hd}/vgpu-vm-startup.log`,
+      },
+    };
+  });
+  return { dir, statePath, hosts };
+}
+
+/** A guest VM of the pool (halted unless `powerState` says otherwise, then on `residentOn`). */
+export function poolVm(i: number, partial: Partial<FakeVm> = {}): FakeVm {
+  const hex = i.toString(16).padStart(12, "0");
+  const running = partial.powerState === "running" || partial.powerState === "paused";
+  return {
+    uuid: `7d1e2f00-aaaa-4bbb-8ccc-${hex}`,
+    nameLabel: `vm-${i}`,
+    powerState: "halted",
+    residentOn: null,
+    domid: running ? 10 + i : -1,
+    platform: {},
+    otherConfig: {},
+    ...partial,
+  };
+}
