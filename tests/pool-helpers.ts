@@ -1,6 +1,12 @@
 // A simulated XCP-ng pool for pool mode tests: one fake xe state (xapi's one database) and,
 // per host, its own vgpu-admin database, xapi inventory, hook log and FAKE_XE_HOST.
-import { type FakeState, type FakeVm, fakeXeEnv, poolState, writeStateSync } from "./fake-xe/state.ts";
+import {
+  type FakeState,
+  type FakeVm,
+  fakeXeEnv,
+  poolState,
+  writeStateSync,
+} from "./fake-xe/state.ts";
 import { tempDir } from "./helpers.ts";
 
 export interface PoolHostEnv {
@@ -17,7 +23,11 @@ export interface FakePoolEnv {
   hosts: PoolHostEnv[];
 }
 
-export function fakePool(n: number, vms: FakeVm[] = [], patch: Partial<FakeState> = {}): FakePoolEnv {
+export function fakePool(
+  n: number,
+  vms: FakeVm[] = [],
+  patch: Partial<FakeState> = {},
+): FakePoolEnv {
   const dir = tempDir("vgpu-pool-");
   const statePath = `${dir}/xe-state.json`;
   const state = { ...poolState(n, { vms }), callLog: `${dir}/xe-calls.jsonl`, ...patch };

@@ -1,6 +1,6 @@
 // What a command's run(opts, deps) may use (style.md rule 3). Built once by dispatch.ts (or a
 // test); the store and xe open lazily, so a command that needs neither pays for neither.
-import { UsageError, XeTimeoutError } from "../domain/errors.ts";
+import { UsageError, XeError, XeTimeoutError } from "../domain/errors.ts";
 import { resolveSettings, type Settings } from "../domain/settings.ts";
 import { DEFAULT_DB_PATH, isMissing, openDatabase, openEmptyInMemory } from "../store/open.ts";
 import { Store } from "../store/store.ts";
@@ -131,9 +131,18 @@ export function createDeps(input: DepsInput): Deps {
   let locks: VmLocks | null = null;
   let lockModule: typeof import("../locks/vm-lock.ts") | null = null;
   let caught: CaughtSignal | null = null;
-  const runnerFor = (s: Settings): XeRunner =>
-    input.xeRunner ??
+  // pool mode: once the master proved out of reach, later xe calls fail at once (design.md §8)
+  let masterDown: Error | null = null;
+  const runnerFor = (s: Settings): XeRunner => {
+    const base = input.xeRunner ??
       createXeRunner({ xePath, defaultTimeoutMs: s.xeTimeoutS * 1000, env: input.env.all() });
+    return {
+      run: (args, o) =>
+        masterDown === null
+          ? base.run(args, o)
+          : Promise.reject(new XeError(`xe ${args[0]}: ${masterDown.message}`, args)),
+    };
+  };
   const deps: Deps = {
     io: input.io,
     env: input.env,
@@ -159,6 +168,18 @@ export function createDeps(input: DepsInput): Deps {
         // the start hook runs inside our own vm-start: nothing of the journal is on its path
         if (input.command !== "startup-hook") lockModule = await import("../locks/vm-lock.ts");
         if (!NO_WARNING.has(input.command)) await warnInterrupted(st, deps);
+        // pool mode only: standalone costs one settings lookup here
+        if (
+          POOL_READS.has(input.command) &&
+          (await import("../store/pool-cache.ts")).readPoolState(st) !== null
+        ) {
+          const { refreshForRead } = await import("../ops/pool-read.ts");
+          // deps.xe() would wait for this very store: build the client from its settings
+          const s = resolveSettings(st.listSettings());
+          const client = () =>
+            Promise.resolve(new Xe(runnerFor(s), { platformKey: s.platformKey }));
+          masterDown = await refreshForRead(st, client, now, (l) => input.io.err.write(`${l}\n`));
+        }
         return st;
       });
       return store;
@@ -212,6 +233,19 @@ export function createDeps(input: DepsInput): Deps {
   };
   return deps;
 }
+
+// Read commands whose output is the registry: in pool mode it is refreshed first (design.md §8).
+const POOL_READS = new Set([
+  "list-pools",
+  "show-pool",
+  "list-vms",
+  "show-vm",
+  "status",
+  "scan-vms",
+  "export",
+  "doctor",
+  "completions",
+]);
 
 // The start hook runs inside our own vm-start and must stay fast; recover shows entries itself.
 // status, scan-vms and show-vm say it themselves, once (cli/interrupted.ts).

@@ -15,6 +15,7 @@ import type { Deps } from "./deps.ts";
 import { writeLines } from "./io.ts";
 import { createProgress } from "./progress.ts";
 import { priorityLong, vmLabel } from "./render/vm-fields.ts";
+import type { PooledChange } from "../ops/pool-change.ts";
 
 export interface ReconfigureCommon {
   yes: boolean;
@@ -61,6 +62,23 @@ export async function runReconfigure(
   deps: Deps,
 ): Promise<void> {
   const store = await deps.store();
+  // pool mode (design.md §8): this host's lock, then the VM's pool-wide ticket and a fresh cache
+  const { beginPooledChange } = await import("../ops/pool-change.ts");
+  const pooled = await beginPooledChange(store, deps, req.vmUuid);
+  try {
+    await reconfigureSteps(req, common, deps, pooled);
+  } finally {
+    await pooled?.done();
+  }
+}
+
+async function reconfigureSteps(
+  req: ReconfigureRequest,
+  common: ReconfigureCommon,
+  deps: Deps,
+  pooled: PooledChange | null,
+): Promise<void> {
+  const store = await deps.store();
   const plan = await planReconfigure(store, deps.xe, deps.locks(), req, deps.localHost());
   const out = deps.io.out;
   if (!plan.changed) {
@@ -92,6 +110,8 @@ export async function runReconfigure(
       }), whose GPU vgpu-admin configures. If it cannot start here, it is started on ${plan.elsewhere.name} again.`,
     ]),
   ]);
+  // a new vm_id is claimed pool-wide before the question (a conflict names its holder)
+  await pooled?.claimNewVmId(plan.vm.vmUuid, plan.vm.vmId, plan.next.vmId);
   await confirmOrCancel(APPLY_QUESTION, common.yes, deps);
   const settings = await deps.settings();
   const xe = await deps.xe();
@@ -110,6 +130,7 @@ export async function runReconfigure(
       pid: Deno.pid,
     }).finally(progress.done)
   );
+  await pooled?.applied(r.vm.vmUuid, r.vm.vmId);
   writeLines(out, [
     `Applied: VM ${r.vm.vmUuid} is in vGPU pool ${r.vm.pool}, priority ${
       priorityName(r.vm.priority)

@@ -17,7 +17,13 @@ import {
   TICKET_KEY,
 } from "../domain/pool.ts";
 import { parseDeviceArgs } from "../domain/device-args.ts";
-import { BusyError, ConflictError, OperationFailedError, VgpuError } from "../domain/errors.ts";
+import {
+  BusyError,
+  ConflictError,
+  OperationFailedError,
+  VgpuError,
+  XeVmNotFoundError,
+} from "../domain/errors.ts";
 import { humanTime } from "../domain/time.ts";
 import { sanitizeHostName } from "../domain/validate.ts";
 import {
@@ -242,10 +248,20 @@ export function ticketFor(
  * host → BusyError naming host, pid, command and time, at once. Held by a process of this host:
  * it is dead (the caller holds the VM's local lock), so its ticket is taken over.
  */
-export async function acquireTicket(xp: XePool, vmUuid: string, me: Ticket): Promise<string> {
+export async function acquireTicket(
+  xp: XePool,
+  vmUuid: string,
+  me: Ticket,
+): Promise<string | null> {
   const value = formatTicket(me);
   for (let attempt = 0; attempt < 3; attempt++) {
-    if (await xp.add("vm", vmUuid, TICKET_KEY, value) === "added") return value;
+    try {
+      if (await xp.add("vm", vmUuid, TICKET_KEY, value) === "added") return value;
+    } catch (e) {
+      // no such VM in the pool: nobody can change it; the command says what it needs to
+      if (e instanceof XeVmNotFoundError) return null;
+      throw e;
+    }
     const held = await xp.get("vm", vmUuid, TICKET_KEY);
     if (held === null) continue; // released meanwhile
     if (held === value) return value; // ours: the answer was lost

@@ -37,7 +37,7 @@ export interface PoolWriteInput {
 export function assertNotPooledOffline(store: Store, what: string): void {
   if (readPoolState(store) !== null) {
     throw new VgpuError(
-      `this host is in pool mode, where ${what} claims its vm_id in the pool's database: --offline cannot be used; run it without --offline`,
+      `this host is in pool mode, where ${what} goes through the pool's database (vm_id claims, tickets): --offline cannot be used; run it without --offline`,
     );
   }
 }
@@ -64,7 +64,10 @@ export async function beginPoolWrite(input: PoolWriteInput): Promise<PoolWrite |
     }
   };
   try {
-    for (const vm of input.vmUuids) held.push([vm, await acquireTicket(ctx.xp, vm, me)]);
+    for (const vm of input.vmUuids) {
+      const t = await acquireTicket(ctx.xp, vm, me);
+      if (t !== null) held.push([vm, t]);
+    }
   } catch (e) {
     await done();
     throw e;

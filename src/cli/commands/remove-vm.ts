@@ -1,6 +1,7 @@
 import { parseUuid } from "../../domain/validate.ts";
 import { removeVm } from "../../ops/remove.ts";
 import { confirmOrCancel } from "../confirm.ts";
+import type { PooledChange } from "../../ops/pool-change.ts";
 import type { Deps } from "../deps.ts";
 import { writeLines } from "../io.ts";
 import { vmLabel } from "../render/vm-fields.ts";
@@ -20,8 +21,28 @@ export function parseOptions(input: RawOptions): RemoveVmOptions {
 
 export async function run(opts: RemoveVmOptions, deps: Deps): Promise<void> {
   const store = await deps.store();
+  // pool mode (design.md §8): the VM's pool-wide ticket and a fresh cache first; its vm_id
+  // claim is released at the end. Standalone: null, nothing else happens here.
+  const { beginPooledChange } = await import("../../ops/pool-change.ts");
+  const { assertNotPooledOffline } = await import("../../ops/pool-write.ts");
+  if (opts.offline) assertNotPooledOffline(store, "a removal");
+  const pooled = opts.offline ? null : await beginPooledChange(store, deps, opts.vmUuid);
+  try {
+    const vm = store.requireVm(opts.vmUuid);
+    if (!opts.offline) claimVms(store, deps.locks(), [vm.vmUuid]);
+    await removeSteps(opts, deps, pooled);
+  } finally {
+    await pooled?.done();
+  }
+}
+
+async function removeSteps(
+  opts: RemoveVmOptions,
+  deps: Deps,
+  pooled: PooledChange | null,
+): Promise<void> {
+  const store = await deps.store();
   const vm = store.requireVm(opts.vmUuid);
-  if (!opts.offline) claimVms(store, deps.locks(), [vm.vmUuid]);
   await confirmOrCancel(
     `Remove VM ${vm.vmUuid} (${
       vmLabel(vm)
@@ -30,6 +51,10 @@ export async function run(opts: RemoveVmOptions, deps: Deps): Promise<void> {
     deps,
   );
   const r = await removeVm(store, opts.offline ? null : await deps.xe(), opts.vmUuid);
+  if (pooled !== null) {
+    const { releaseVmId } = await import("../../ops/pool-mode.ts");
+    await releaseVmId(pooled.write.ctx, r.vm.vmUuid, r.vm.vmId);
+  }
   const lines = [`Removed VM ${r.vm.vmUuid} (${vmLabel(r.vm)}) from the database.`];
   if (opts.offline) lines.push("Its args were left as they are (--offline).");
   else if (r.hostMissing) {
