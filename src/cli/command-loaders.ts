@@ -35,4 +35,5 @@ export const LOADERS: Readonly<Record<string, Loader>> = {
   "schema": () => import("./commands/schema.ts").then((m) => erase(m.command)),
   "pool-enable": () => import("./commands/pool-enable.ts").then((m) => erase(m.command)),
   "pool-status": () => import("./commands/pool-status.ts").then((m) => erase(m.command)),
+  "pool-reconcile": () => import("./commands/pool-reconcile.ts").then((m) => erase(m.command)),
 };

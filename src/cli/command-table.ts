@@ -308,6 +308,16 @@ export const COMMANDS: readonly CommandSpec[] = [
     example: "vgpu-admin pool status --format=json",
     options: [FORMAT],
   },
+  {
+    name: "pool-reconcile",
+    description:
+      "rebuild the pool's vm_id claims from the VMs' args and this host's database (also 'pool reconcile')",
+    example: "vgpu-admin pool reconcile --dry-run",
+    options: [
+      opt("--dry-run", "say what would be rebuilt and what cannot be settled; change nothing"),
+      YES,
+    ],
+  },
 ];
 
 /** `vgpu-admin pool <verb> …` is `pool-<verb> …`: the documented two-word form of pool mode. */

@@ -35,10 +35,17 @@ export function parseClaims(otherConfig: ReadonlyMap<string, string>): Map<numbe
   return out;
 }
 
-/** The marker's format version; null when pool mode is off; NaN when unreadable. */
+/** The marker's value once `pool disable` turned pool mode off (every host leaves it). */
+export const MARKER_OFF = "off";
+
+/**
+ * The marker's format version; null when absent (never enabled, or lost: a rollback, a wiped
+ * other-config); 0 when turned off (`off`); NaN when unreadable.
+ */
 export function markerFormat(otherConfig: ReadonlyMap<string, string>): number | null {
   const v = otherConfig.get(MARKER_KEY);
   if (v === undefined) return null;
+  if (v.trim() === MARKER_OFF) return 0;
   return /^[1-9][0-9]{0,5}$/.test(v.trim()) ? Number(v.trim()) : NaN;
 }
 

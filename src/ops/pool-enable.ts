@@ -4,7 +4,14 @@
 import denoJson from "../../deno.json" with { type: "json" };
 import { parseDeviceArgs } from "../domain/device-args.ts";
 import { OperationFailedError } from "../domain/errors.ts";
-import { claimKey, lowestFree, MARKER_KEY, MEMBER_KEY, POOL_FORMAT } from "../domain/pool.ts";
+import {
+  claimKey,
+  lowestFree,
+  MARKER_KEY,
+  MARKER_OFF,
+  MEMBER_KEY,
+  POOL_FORMAT,
+} from "../domain/pool.ts";
 import type { PoolId, Priority, Vm } from "../domain/types.ts";
 import type { Store } from "../store/store.ts";
 import type { Xe } from "../xe/client.ts";
@@ -136,7 +143,7 @@ export function planEnable(
   return {
     poolUuid: snap.record.uuid,
     masterName: hostName(hosts, snap.record.master),
-    format: snap.format,
+    format: snap.format === 0 ? null : snap.format,
     thisHost,
     local,
     claimed,
@@ -185,6 +192,8 @@ export async function applyEnable(
     );
   }
   const pool = plan.poolUuid;
+  // turned off earlier (`off`): that value goes, then the add is the one atomic switch
+  await xp.removeIfOurs("pool", pool, MARKER_KEY, MARKER_OFF);
   const turnedOn = await xp.add("pool", pool, MARKER_KEY, String(POOL_FORMAT)) === "added";
   let claimedNow = 0;
   for (const r of plan.toClaim) {

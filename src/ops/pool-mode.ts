@@ -43,7 +43,7 @@ export interface PoolSnapshot {
   record: PoolRecord;
   vms: PoolVm[];
   claims: Map<number, string>;
-  /** The marker's format; null: pool mode is off. */
+  /** The marker's format; null: absent; 0: turned off (domain/pool.ts markerFormat). */
   format: number | null;
   registry: Registry;
 }
@@ -73,6 +73,13 @@ export async function readSnapshot(xp: XePool): Promise<PoolSnapshot> {
     format: markerFormat(record.otherConfig),
     registry: buildRegistry(claims, vms),
   };
+}
+
+/** This host joined pool mode but the pool lost its marker: only reconcile may write. */
+export function markerMissing(): VgpuError {
+  return new VgpuError(
+    `this host is in pool mode but the pool has lost its pool-mode marker (a master rollback or a wiped other-config?); nothing was changed: run 'vgpu-admin pool reconcile' to rebuild it, or 'vgpu-admin pool disable' to leave pool mode`,
+  );
 }
 
 /** A host that meets a newer (or unreadable) format refuses to write (design.md §8). */
@@ -159,12 +166,13 @@ export async function poolContextForWrite(
   } catch (e) {
     throw unreachable(known, e);
   }
-  if (snap.format === null) {
+  if (snap.format === 0) {
     writePoolState(store, null, now());
     throw new VgpuError(
       `pool mode was turned off on this pool: this host is standalone again; nothing was changed, run the command again`,
     );
   }
+  if (snap.format === null) throw markerMissing();
   assertWritableFormat(snap.format);
   const masterName = snap.record.master === known.master ? known.masterName : snap.record.master;
   const state = refreshCache(store, snap, masterName, now());

@@ -37,9 +37,18 @@ export async function refreshForRead(
   try {
     const client = await xe();
     const snap = await readSnapshot(new XePool(client));
-    if (snap.format === null) {
+    if (snap.format === 0) {
       writePoolState(store, null, now());
       warn("warning: pool mode was turned off on this pool: this host is standalone again");
+      return null;
+    }
+    if (snap.format === null) {
+      // never read a pool that lost its claims into the cache: reconcile rebuilds them from it
+      warn(
+        `warning: the pool has lost its pool-mode marker (a master rollback or a wiped other-config?): showing this host's cached registry from ${
+          humanTime(state.refreshedAt)
+        }; run 'vgpu-admin pool reconcile'`,
+      );
       return null;
     }
     let masterName = state.masterName;

@@ -84,7 +84,7 @@ export async function poolStatus(
     return cachedView(store, state, e instanceof Error ? e.message : String(e));
   }
   const master = hosts.find((h) => h.uuid === snap.record.master);
-  const joined = state !== null && snap.format !== null;
+  const joined = state !== null && snap.format !== null && snap.format > 0;
   if (joined && store !== null) {
     refreshCache(store, snap, master?.nameLabel ?? snap.record.master, now());
   }
@@ -105,8 +105,8 @@ export async function poolStatus(
     };
   });
   return {
-    on: snap.format !== null,
-    format: snap.format,
+    on: snap.format !== null && snap.format > 0,
+    format: snap.format === 0 ? null : snap.format,
     joined,
     master: { uuid: snap.record.master, name: master?.nameLabel ?? snap.record.master },
     haEnabled: snap.record.haEnabled,

@@ -91,10 +91,11 @@ export function applyRegistry(
   });
 }
 
-/** VMs this host's own commands changed (they have history here): its registrations. */
+/** VMs registered by this host's own commands (an insert in its history): its registrations. */
 export function locallyRegistered(store: Store): Set<string> {
   const rows = store.db.prepare(
-    `SELECT DISTINCT vm_uuid FROM history WHERE vm_uuid IS NOT NULL`,
+    `SELECT DISTINCT vm_uuid FROM history WHERE vm_uuid IS NOT NULL AND before_json IS NULL
+     AND after_json IS NOT NULL`,
   ).all() as { vm_uuid: string }[];
   return new Set(rows.map((r) => r.vm_uuid));
 }
