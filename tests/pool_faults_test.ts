@@ -74,7 +74,7 @@ Deno.test("a wiped other-config: writes refused, reads warn, pool reconcile on e
   assert.equal(JSON.parse(r.stdout).vms.length, 3, "the cache is kept, not emptied");
   r = await runInProcess(["pool", "reconcile", "--dry-run"], { env: p.hosts[0].env });
   assert.equal(r.code, 1, "host2's VM cannot be settled from host1");
-  assert.match(r.stdout, /^  add the pool-mode marker/m);
+  assert.match(r.stdout, /^ {2}add the pool-mode marker/m);
   assert.match(r.stdout, new RegExp(`^  claim vm_id 1 for VM ${poolVm(1).uuid}`, "m"));
   assert.match(
     r.stdout,
