@@ -1,7 +1,7 @@
 // Pool mode (issue 17) through the CLI against the fake pool: several hosts behind one xe.
 import assert from "node:assert/strict";
 import { CLAIM_PREFIX, MARKER_KEY, TICKET_KEY } from "../src/domain/pool.ts";
-import { readStateSync, updateState } from "./fake-xe/state.ts";
+import { readCallLog, readStateSync, updateState } from "./fake-xe/state.ts";
 import { cliCommand, cliEnv, fileHash, runCli, runInProcess, until } from "./helpers.ts";
 import { fakePool, poolVm } from "./pool-helpers.ts";
 
@@ -292,4 +292,31 @@ Deno.test("master down: writes are refused with nothing changed; reads show the 
   assert.equal(r.code, 1);
   assert.match(r.stdout, /^warning: the pool master host1 cannot be reached/m);
   assert.match(r.stdout, new RegExp(`VM ID 1 \\| ${poolVm(1).uuid}`));
+});
+
+Deno.test("pool disable: the marker turns off, claims go, every host leaves pool mode at its next contact", async () => {
+  const p = fakePool(2, [poolVm(1), poolVm(2)]);
+  await enableAll(p);
+  await registered(p, 0, poolVm(1).uuid);
+  let r = await runInProcess(["pool", "disable", "--yes"], { env: p.hosts[0].env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(poolConfig(p.statePath)[MARKER_KEY], "off");
+  assert.equal(claimsOf(p.statePath).size, 0);
+  r = await runInProcess(["register-vm", `--vm-uuid=${poolVm(2).uuid}`], { env: p.hosts[1].env });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /pool mode was turned off on this pool: this host is standalone again/);
+  assert.equal(argsOf(p.statePath, poolVm(2).uuid), undefined);
+  // standalone again: no pool call at all
+  const calls = readCallLog(readStateSync(p.statePath)).length;
+  await registered(p, 1, poolVm(2).uuid, ["--vm-id=5"]);
+  const verbs = readCallLog(readStateSync(p.statePath)).slice(calls).map((c) => c.argv[0]);
+  assert.ok(verbs.every((v) => v.startsWith("vm-")), verbs.join(" "));
+  assert.equal(claimsOf(p.statePath).size, 0);
+  // and enabling again works (the marker `off` is replaced)
+  r = await runInProcess(["pool", "enable", "--yes"], { env: p.hosts[0].env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(poolConfig(p.statePath)[MARKER_KEY], "1");
+  r = await runInProcess(["pool", "enable", "--yes"], { env: p.hosts[1].env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual([...claimsOf(p.statePath)].sort(), [[1, poolVm(1).uuid], [5, poolVm(2).uuid]]);
 });

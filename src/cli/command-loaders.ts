@@ -36,4 +36,5 @@ export const LOADERS: Readonly<Record<string, Loader>> = {
   "pool-enable": () => import("./commands/pool-enable.ts").then((m) => erase(m.command)),
   "pool-status": () => import("./commands/pool-status.ts").then((m) => erase(m.command)),
   "pool-reconcile": () => import("./commands/pool-reconcile.ts").then((m) => erase(m.command)),
+  "pool-disable": () => import("./commands/pool-disable.ts").then((m) => erase(m.command)),
 };

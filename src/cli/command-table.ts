@@ -318,6 +318,13 @@ export const COMMANDS: readonly CommandSpec[] = [
       YES,
     ],
   },
+  {
+    name: "pool-disable",
+    description:
+      "turn pool mode off for the whole XCP-ng pool; every host keeps its database (also 'pool disable')",
+    example: "vgpu-admin pool disable --yes",
+    options: [YES],
+  },
 ];
 
 /** `vgpu-admin pool <verb> …` is `pool-<verb> …`: the documented two-word form of pool mode. */

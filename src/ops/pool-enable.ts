@@ -69,8 +69,15 @@ function seenRow(v: Vm): SeenRegistration {
   };
 }
 
+/** "on host2", or "not running". */
+export function where(hostName: string): string {
+  return hostName === NOT_RUNNING ? NOT_RUNNING : `on ${hostName}`;
+}
+
+const NOT_RUNNING = "not running";
+
 export function hostName(hosts: readonly PoolHost[], uuid: string | null): string {
-  if (uuid === null) return "not running";
+  if (uuid === null) return NOT_RUNNING;
   return hosts.find((h) => h.uuid === uuid)?.nameLabel ?? uuid;
 }
 
@@ -124,7 +131,7 @@ export function planEnable(
   };
   for (const c of claimed) note(c, "claimed in the pool");
   for (const r of local) note(r, `database of ${thisHost}`);
-  for (const g of elsewhere) for (const v of g.vms) note(v, `args, on ${g.hostName}`);
+  for (const g of elsewhere) for (const v of g.vms) note(v, `args, ${where(g.hostName)}`);
   const used = new Set(users.keys());
   const collisions: Collision[] = [];
   for (const [vmId, list] of [...users].sort((a, b) => a[0] - b[0])) {

@@ -1,7 +1,7 @@
 // Renderers of pool mode's views (`pool enable`, `pool status`): lines and JSON of one view each.
-import { humanTime } from "../../domain/time.ts";
+import { cacheBanner } from "../../ops/pool-read.ts";
 import { priorityName } from "../../domain/types.ts";
-import type { EnablePlan, SeenRegistration } from "../../ops/pool-enable.ts";
+import { type EnablePlan, type SeenRegistration, where } from "../../ops/pool-enable.ts";
 import type { PoolStatusView } from "../../ops/pool-status.ts";
 
 function reg(r: SeenRegistration): string {
@@ -33,7 +33,9 @@ export function enablePlanLines(p: EnablePlan, dryRun: boolean): string[] {
   for (const g of p.elsewhere) {
     lines.push(
       "",
-      `VMs carrying vgpu-stub args, not claimed, on ${g.hostName} (registered in that host's database; it claims them when it joins): ${g.vms.length}`,
+      `VMs carrying vgpu-stub args, not claimed, ${
+        where(g.hostName)
+      } (registered in some host's database; that host claims them when it joins): ${g.vms.length}`,
       ...g.vms.map(reg),
     );
   }
@@ -63,12 +65,7 @@ export function enablePlanLines(p: EnablePlan, dryRun: boolean): string[] {
 export function poolStatusLines(v: PoolStatusView, now: Date): string[] {
   const lines: string[] = [];
   if (v.cached !== null) {
-    const age = Math.max(0, Math.round((now.getTime() - Date.parse(v.cached.refreshedAt)) / 1000));
-    lines.push(
-      `warning: the pool master ${v.cached.masterName} cannot be reached (${v.cached.reason}); showing this host's cached registry from ${
-        humanTime(v.cached.refreshedAt)
-      } (${age} s old)`,
-    );
+    lines.push(cacheBanner(v.cached.masterName, v.cached.refreshedAt, v.cached.reason, now));
   }
   lines.push(
     "==================== Pool mode ====================",
