@@ -320,3 +320,37 @@ Deno.test("pool disable: the marker turns off, claims go, every host leaves pool
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual([...claimsOf(p.statePath)].sort(), [[1, poolVm(1).uuid], [5, poolVm(2).uuid]]);
 });
+
+Deno.test("doctor in pool mode: the claims and HA/redo log; standalone doctor has no pool check", async () => {
+  const p = fakePool(2, [poolVm(1)]);
+  const root = `${p.dir}/root`;
+  const env = { ...p.hosts[0].env, VGPU_PROC_ROOT: `${p.dir}/proc` };
+  Deno.mkdirSync(`${p.dir}/proc`, { recursive: true });
+  const ids = async () => {
+    const r = await runInProcess(["doctor", `--root=${root}`, "--format=json"], { env });
+    return JSON.parse(r.stdout).checks as {
+      id: string;
+      status: string;
+      items: { message: string }[];
+    }[];
+  };
+  await runInProcess(["register-vm", `--vm-uuid=${poolVm(1).uuid}`], { env });
+  assert.ok(!(await ids()).some((c) => c.id.startsWith("pool-")), "standalone: no pool check");
+  await enableAll(p);
+  let checks = await ids();
+  const byId = (id: string) => checks.find((c) => c.id === id)!;
+  assert.equal(byId("pool-mode").status, "ok");
+  assert.equal(byId("pool-claims").status, "ok");
+  assert.equal(byId("pool-durability").status, "warning");
+  await updateState(p.statePath, (s) => {
+    delete s.pool!.otherConfig[`${CLAIM_PREFIX}1`];
+    s.pool!.redoLogEnabled = true;
+  });
+  checks = await ids();
+  assert.equal(byId("pool-claims").status, "failed");
+  assert.match(
+    byId("pool-claims").items[0].message,
+    /carries vm_id 1 in its args but holds no claim/,
+  );
+  assert.equal(byId("pool-durability").status, "ok");
+});

@@ -154,6 +154,8 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
     checkStrict(checks, settings, drift);
     checkStaleRuns(checks, view);
     await checkQemu(checks, view, client, input.procRoot);
+    // pool mode only: standalone adds no check and no xe call
+    await (await import("./doctor/pool.ts")).checkPool(checks, store, client);
     return done();
   } finally {
     store?.close();

@@ -19,7 +19,11 @@ export type CheckId =
   | "vm-id-collisions"
   | "strict-mode"
   | "stale-runs"
-  | "qemu";
+  | "qemu"
+  // pool mode only (ops/doctor/pool.ts)
+  | "pool-mode"
+  | "pool-claims"
+  | "pool-durability";
 
 /** ok and warning pass; failed makes doctor exit 1; skipped: an earlier failure prevents it. */
 export type CheckStatus = "ok" | "warning" | "failed" | "skipped";
