@@ -245,6 +245,7 @@ const POOL_READS = new Set([
   "export",
   "doctor",
   "completions",
+  "sync",
 ]);
 
 // The start hook runs inside our own vm-start and must stay fast; recover shows entries itself.

@@ -27,6 +27,11 @@ export function parseOptions(input: RawOptions): AdoptOptions {
 
 export async function run(opts: AdoptOptions, deps: Deps): Promise<Outcome> {
   const store = await deps.store({ create: true });
+  (await import("../../ops/pool-write.ts")).refuseInPoolMode(
+    store,
+    "adopt",
+    "register each VM with 'vgpu-admin register-vm --vm-uuid=<uuid>' (its carried values are the defaults)",
+  );
   const view = await scan({ store, xe: deps.xe, offline: false, localHostUuid: deps.localHost() });
   const host = view.host;
   if (host.kind !== "read") {

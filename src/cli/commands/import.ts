@@ -185,6 +185,13 @@ export async function run(opts: ImportOptions, deps: Deps): Promise<Outcome> {
     // A dry run on a host with no database yet plans against an empty one, creating nothing.
     opts.dryRun ? { emptyIfMissing: true } : { create: true },
   );
+  if (store !== null && !opts.dryRun) {
+    (await import("../../ops/pool-write.ts")).refuseInPoolMode(
+      store,
+      "import",
+      "import on a standalone host before 'vgpu-admin pool enable', or register each VM with register-vm",
+    );
+  }
   const plan = store === null
     ? null
     : planImport(currentConfiguration(store), parsed.config!, mode);

@@ -28,6 +28,13 @@ export function parseOptions(input: RawOptions): SyncOptions {
 
 export async function run(opts: SyncOptions, deps: Deps): Promise<Outcome> {
   const store = await deps.store();
+  if (!opts.check && !opts.dryRun) {
+    (await import("../../ops/pool-write.ts")).refuseInPoolMode(
+      store,
+      "sync",
+      "use 'vgpu-admin pool reconcile', which writes this host's registrations under their tickets",
+    );
+  }
   const view = await scan({ store, xe: deps.xe, offline: false, localHostUuid: deps.localHost() });
   const host = view.host;
   if (host.kind !== "read") {
