@@ -20,6 +20,8 @@ const VM_COLUMNS =
 export interface HookDb {
   registry: HookRegistry;
   settings: Settings;
+  /** Pool mode's raw `pool:state` row (src/store/pool-cache.ts); null: standalone. */
+  poolState: string | null;
   writeStale(vmUuid: string, change: { mark: string } | "clear"): void;
   close(): void;
 }
@@ -121,6 +123,7 @@ function wrap(db: DatabaseSync, path: string, now: () => Date): HookDb {
   return {
     registry,
     settings: resolveSettings(stored),
+    poolState: stored.get("pool:state") ?? null,
     writeStale: guard((vmUuid: string, change: { mark: string } | "clear") => {
       if (change === "clear") {
         db.prepare("DELETE FROM stale_runs WHERE vm_uuid = ?").run(vmUuid);

@@ -111,7 +111,7 @@ export async function hookMain(input: HookMainInput): Promise<number> {
         const db = await openHookDb(dbPath, now);
         close = () => db.close();
         ports.writeStale = (uuid, change) => Promise.resolve(db.writeStale(uuid, change));
-        return { registry: db.registry, settings: db.settings };
+        return { registry: db.registry, settings: db.settings, poolState: db.poolState };
       },
       readArgs: (uuid, s, deadline) =>
         hookXe(xePath, s.platformKey, s.xeTimeoutS * 1000, deadline, now).vmGetArgs(uuid),
@@ -122,6 +122,8 @@ export async function hookMain(input: HookMainInput): Promise<number> {
         await setArgsVerified(xe, uuid, args);
       },
       writeStale: () => Promise.reject(new Error("the database is not open")),
+      xe: (s, deadline) =>
+        Promise.resolve(hookXe(xePath, s.platformKey, s.xeTimeoutS * 1000, deadline, now)),
     };
     return (await runHook(hookRequest(a), ports)) === "refused" ? 2 : 0;
   } catch (e) {

@@ -3,6 +3,7 @@
 // dedicated entry point (src/hook/main.ts, the installed hooks' path) and the `startup-hook`
 // command of the full CLI (src/cli/commands/startup-hook.ts); each brings its own ports.
 import { VgpuError } from "../domain/errors.ts";
+import type { Xe } from "../xe/client.ts";
 import type { Settings } from "../domain/settings.ts";
 import { appendHookLog } from "../ops/hook-log.ts";
 import {
@@ -35,14 +36,16 @@ export interface HookPorts {
   logPath: string;
   err(text: string): void;
   out(text: string): void;
-  /** The database, opened for reading (and its settings). */
-  open(): Promise<{ registry: HookRegistry; settings: Settings }>;
+  /** The database, opened for reading (and its settings; pool mode's raw `pool:state` row). */
+  open(): Promise<{ registry: HookRegistry; settings: Settings; poolState?: string | null }>;
   /** platform:<key> of the VM (null: no such key), within `deadline` (epoch ms). */
   readArgs(vmUuid: string, settings: Settings, deadline: number): Promise<string | null>;
   /** Writes the VM's args, read back when the answer is lost, within `deadline`. */
   writeArgs(vmUuid: string, args: string, settings: Settings, deadline: number): Promise<void>;
   /** Writes the stale-run record (mark with a reason, or clear). */
   writeStale(vmUuid: string, change: { mark: string } | "clear"): Promise<void>;
+  /** Pool mode only: an xe client bounded by `deadline` for the pool's claims and hosts. */
+  xe?(settings: Settings, deadline: number): Promise<Xe>;
 }
 
 const logSafe = (s: string, max: number) => s.replace(/[^\w.-]/g, "?").slice(0, max);
@@ -77,9 +80,20 @@ export async function runHook(req: HookRequest, ports: HookPorts): Promise<"ok" 
   const vmUuid = req.vmUuid;
   let plan: HookPlan;
   try {
-    const { registry, settings } = await ports.open();
+    const { registry, settings, poolState } = await ports.open();
     const args = await ports.readArgs(vmUuid, settings, deadline);
     plan = planHook(req.event, registry, settings, vmUuid, args);
+    if (poolState && ports.xe !== undefined) {
+      // pool mode (design.md §8): loaded only there; standalone runs exactly as before
+      const xe = ports.xe;
+      plan = await (await import("./pool.ts")).poolHookPlan(req.event, plan, {
+        poolState,
+        vmUuid,
+        args,
+        settings,
+        xe: () => xe(settings, deadline),
+      });
+    }
     if (plan.repair !== null) await ports.writeArgs(vmUuid, plan.repair, settings, deadline);
     if (plan.stale !== null) await ports.writeStale(vmUuid, plan.stale);
   } catch (e) {

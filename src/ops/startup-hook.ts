@@ -29,7 +29,9 @@ export type HookAction =
   | "unregistered"
   | "collision"
   | "stale-args"
-  | "arrived";
+  | "arrived"
+  // pool mode: a migration's possible destinations (src/hook/pool.ts)
+  | "pool-warning";
 
 /** What the hooks read from the database (the Store, or the hook's lighter connection). */
 export interface HookRegistry {

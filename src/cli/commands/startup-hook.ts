@@ -50,7 +50,13 @@ export async function run(opts: StartupHookOptions, deps: Deps): Promise<Outcome
         lowestFreeVmId: () => store.lowestFreeVmId(),
         hasStaleRun: (u) => store.getStaleRun(u) !== null,
       };
-      return { registry, settings: await deps.settings() };
+      const { readPoolState } = await import("../../store/pool-cache.ts");
+      const pool = readPoolState(store);
+      return {
+        registry,
+        settings: await deps.settings(),
+        poolState: pool === null ? null : JSON.stringify(pool),
+      };
     },
     async readArgs(uuid, _s, deadline) {
       return await (await deps.xeUntil(deadline)).vmGetArgs(uuid);
@@ -58,6 +64,7 @@ export async function run(opts: StartupHookOptions, deps: Deps): Promise<Outcome
     async writeArgs(uuid, args, _s, deadline) {
       await setArgsVerified(await deps.xeUntil(deadline), uuid, args);
     },
+    xe: (_s, deadline) => deps.xeUntil(deadline),
     async writeStale(uuid, change) {
       const store = await deps.store();
       if (change === "clear") store.clearStaleRun(uuid);
