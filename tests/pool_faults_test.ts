@@ -175,3 +175,111 @@ for (const step of STEPS) {
     void processGone;
   });
 }
+
+Deno.test("set-vm-id killed between the new claim and the args: recover settles the claims and the ticket", async () => {
+  const p = fakePool(2, [poolVm(1)]);
+  await enableAll(p);
+  await ok(p, 0, ["register-vm", `--vm-uuid=${poolVm(1).uuid}`]);
+  await updateState(p.statePath, (s) => {
+    s.faults = { "vm-param-set": { mode: "hang" } };
+  });
+  const from = readCallLog(readStateSync(p.statePath)).length;
+  const child = spawnCli(
+    ["set-vm-id", `--vm-uuid=${poolVm(1).uuid}`, "--vm-id=9", "--yes"],
+    p.hosts[0].env,
+  );
+  await until(
+    "the args write",
+    () =>
+      readCallLog(readStateSync(p.statePath)).slice(from).some((c) =>
+        c.argv[0] === "vm-param-set"
+      ) || undefined,
+  );
+  child.kill("SIGKILL");
+  await child.status;
+  await updateState(p.statePath, (s) => {
+    delete s.faults;
+  });
+  assert.deepEqual(claimsOf(p), [[1, poolVm(1).uuid], [9, poolVm(1).uuid]], "both claims held");
+  const r = await ok(p, 0, ["recover", "--yes"]);
+  assert.match(r.stdout, /Recovered VM .*: change (undone|finished)/);
+  assert.equal(await assertWholeOrNothing(p, 0, poolVm(1).uuid), "whole");
+});
+
+for (const at of ["before", "after"] as const) {
+  Deno.test(`a dead host's change, killed ${at} its commit point: recover --take-over from another host, then the host returns`, async () => {
+    const web = poolVm(1, { powerState: "running" });
+    const p = fakePool(3, [web]);
+    await updateState(p.statePath, (s) => {
+      s.vms.find((v) => v.uuid === web.uuid)!.residentOn = p.hosts[1].uuid;
+    });
+    await enableAll(p);
+    await ok(p, 1, ["register-vm", `--vm-uuid=${web.uuid}`, "--priority=low"]);
+    // host2 changes it; the change dies at the args write (before) or at the restart (after)
+    const verb = at === "before" ? "vm-param-set" : "vm-start";
+    await updateState(p.statePath, (s) => {
+      s.faults = { [verb]: { mode: "hang" } };
+    });
+    const from = readCallLog(readStateSync(p.statePath)).length;
+    const child = spawnCli(
+      ["set-priority", `--vm-uuid=${web.uuid}`, "--priority=high", "--yes"],
+      p.hosts[1].env,
+    );
+    await until(
+      verb,
+      () =>
+        readCallLog(readStateSync(p.statePath)).slice(from).some((c) => c.argv[0] === verb) ||
+        undefined,
+    );
+    child.kill("SIGKILL");
+    await child.status;
+    await updateState(p.statePath, (s) => {
+      delete s.faults;
+      s.hosts[1].live = false; // host2 is dead
+    });
+    assert.equal(vmOf(p, web.uuid).powerState, "halted");
+    // host3 (a live host): the ticket of host2 is refused to others, then taken over explicitly
+    let r = await runInProcess([
+      "set-priority",
+      `--vm-uuid=${web.uuid}`,
+      "--priority=medium",
+      "--yes",
+    ], {
+      env: p.hosts[2].env,
+    });
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /is being changed by another vgpu-admin in the pool \(host [^,]+, pid \d+, set-priority/,
+    );
+    r = await ok(p, 2, ["recover", "--take-over", "--yes"]);
+    assert.match(
+      r.stdout,
+      at === "before"
+        ? /undo the change \(no commit marker\)/
+        : /finish the change \(its commit marker is there\)/,
+    );
+    const vm = vmOf(p, web.uuid);
+    assert.equal(vm.powerState, "running", "started again: its ticket said running");
+    assert.match(
+      vm.platform["device-model-args"]!,
+      at === "before" ? /priority=low/ : /priority=high/,
+    );
+    assert.equal(vm.otherConfig?.[TICKET_KEY], undefined);
+    assert.equal(vm.otherConfig?.["vgpu-admin:commit"], undefined);
+    // host2 returns: its recover sees the take-over, closes its entry, follows the pool
+    await updateState(p.statePath, (s) => {
+      s.hosts[1].live = true;
+    });
+    r = await ok(p, 1, ["recover", "--yes"]);
+    assert.match(r.stdout, /was taken over by another host of the pool/);
+    const l = await ok(p, 1, ["list-vms", "--format=json"]);
+    assert.equal(JSON.parse(l.stdout).vms[0].priority, at === "before" ? "low" : "high");
+    const s = await ok(p, 0, ["pool", "status", "--format=json"]);
+    assert.deepEqual(JSON.parse(s.stdout).problems, []);
+    assert.equal(
+      (await ok(p, 1, ["recover"])).stdout,
+      "No interrupted operations: nothing to recover.\n",
+    );
+  });
+}

@@ -130,7 +130,14 @@ export const COMMANDS: readonly CommandSpec[] = [
     description:
       "finish or undo reconfigurations interrupted by kill -9, a crash or a power loss, and restart their VMs",
     example: "vgpu-admin recover --yes",
-    options: [opt("--vm-uuid <uuid>", "only this VM's interrupted operation"), YES],
+    options: [
+      opt("--vm-uuid <uuid>", "only this VM's interrupted operation"),
+      YES,
+      opt(
+        "--take-over",
+        "pool mode: end the operations of dead hosts (host-metrics-live false) from this host",
+      ),
+    ],
   },
   {
     name: "status",

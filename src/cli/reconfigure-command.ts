@@ -128,6 +128,7 @@ async function reconfigureSteps(
       interrupted: deps.interrupts.received,
       command: deps.command,
       pid: Deno.pid,
+      committed: pooled === null ? undefined : () => pooled.committed(plan.vm.vmUuid, plan.next),
     }).finally(progress.done)
   );
   await pooled?.applied(r.vm.vmUuid, r.vm.vmId);

@@ -1,7 +1,7 @@
 // Pool mode (design.md §8): the keys vgpu-admin writes into xapi's pool database, and the pure
 // reading of what a pool holds (claims, markers, tickets) into a registry with its problems.
 import { parseDeviceArgs } from "./device-args.ts";
-import type { HostVm, PoolId, Priority } from "./types.ts";
+import type { HostVm, PoolId, Priority, VgpuConfig } from "./types.ts";
 import { VM_ID_MAX, VM_ID_MIN } from "./types.ts";
 
 /** Pool other-config: pool mode is on; its value is the format version (`1`). */
@@ -56,12 +56,39 @@ export interface Ticket {
   pid: number;
   command: string;
   at: string;
+  /** The VM's power state when the ticket was taken (a take-over brings it back). */
+  power?: string;
+  /** The configuration its args carried then (a take-over without commit marker restores it). */
+  orig?: VgpuConfig;
+}
+
+/** `A.1.5`: vGPU pool, stored priority, vm_id (no "; " or ": ", xe map rendering). */
+export function formatConfig(c: VgpuConfig): string {
+  return `${c.pool}.${c.priority}.${c.vmId}`;
+}
+
+export function parseConfig(s: string | undefined): VgpuConfig | undefined {
+  const m = /^([AB])\.([012])\.([1-9][0-9]{0,9})$/.exec(s ?? "");
+  if (m === null) return undefined;
+  return { pool: m[1] as PoolId, priority: Number(m[2]) as Priority, vmId: Number(m[3]) };
+}
+
+/** The commit marker's value: the change's target, and whose ticket committed it. */
+export function formatCommit(target: VgpuConfig, ticket: string): string {
+  const t = parseTicket(ticket);
+  return `target=${formatConfig(target)} host=${t?.host ?? "?"} pid=${t?.pid ?? 0}`;
+}
+
+export function parseCommitTarget(s: string): VgpuConfig | undefined {
+  return parseConfig(/(?:^|\s)target=(\S+)/.exec(s)?.[1]);
 }
 
 /** `host=<uuid> name=<label> pid=<n> command=<c> at=<iso>`: no "; " or ": " (xe map rendering). */
 export function formatTicket(t: Ticket): string {
   const name = t.hostName.replace(/[;:=\s]+/g, "_");
-  return `host=${t.host} name=${name} pid=${t.pid} command=${t.command} at=${t.at}`;
+  return `host=${t.host} name=${name} pid=${t.pid} command=${t.command} at=${t.at}${
+    t.power === undefined ? "" : ` power=${t.power}`
+  }${t.orig === undefined ? "" : ` orig=${formatConfig(t.orig)}`}`;
 }
 
 export function parseTicket(s: string): Ticket | null {
@@ -78,6 +105,8 @@ export function parseTicket(s: string): Ticket | null {
     pid,
     command: f.get("command")!,
     at: f.get("at")!,
+    power: f.get("power"),
+    orig: parseConfig(f.get("orig")),
   };
 }
 

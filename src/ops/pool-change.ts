@@ -1,6 +1,8 @@
 // A reconfiguration or removal in pool mode (design.md §8): this host's lock on the VM first,
 // then its pool-wide ticket and a fresh cache; a new vm_id claimed before the question; at the
 // end the vm_id the VM no longer carries is released (only after reading it is ours).
+import { COMMIT_KEY, formatCommit } from "../domain/pool.ts";
+import type { VgpuConfig } from "../domain/types.ts";
 import { readPoolState } from "../store/pool-cache.ts";
 import type { Store } from "../store/store.ts";
 import type { VmLocks } from "../store/vm-lock.ts";
@@ -12,6 +14,11 @@ export interface PooledChange {
   write: PoolWrite;
   /** Claims `newId` pool-wide when it differs from `oldId`. */
   claimNewVmId(vmUuid: string, oldId: number, newId: number): Promise<void>;
+  /**
+   * The change reached its commit point (row and args written): the commit marker, added to the
+   * VM's other-config, tells a take-over from another host to finish it. Never throws.
+   */
+  committed(vmUuid: string, target: VgpuConfig): Promise<void>;
   /** The change is over: keeps the claim of the vm_id the row holds, releases the other one. */
   applied(vmUuid: string, vmId: number): Promise<void>;
   /** Releases what is left (a claim never used, the ticket). Always called. */
@@ -59,6 +66,15 @@ export async function beginPooledChange(
       pending = { vmUuid: uuid, oldId, newId };
     },
     applied: settle,
+    async committed(uuid, target) {
+      const ticket = write.ticketOf(uuid);
+      if (ticket === null) return;
+      try {
+        await write.ctx.xp.add("vm", uuid, COMMIT_KEY, formatCommit(target, ticket));
+      } catch {
+        // without the marker a take-over undoes the change; this host's recover then follows it
+      }
+    },
     async done() {
       try {
         if (pending !== null) {

@@ -294,8 +294,12 @@ export async function acquireTicket(
   );
 }
 
-/** Releases the ticket (and the commit marker) only if they are ours. */
+/** Releases the ticket, and the commit marker made under it, only if they are ours. */
 export async function releaseTicket(xp: XePool, vmUuid: string, value: string): Promise<void> {
-  await xp.removeIfOurs("vm", vmUuid, COMMIT_KEY, value);
+  const t = parseTicket(value);
+  const commit = await xp.get("vm", vmUuid, COMMIT_KEY);
+  if (commit !== null && t !== null && commit.endsWith(` host=${t.host} pid=${t.pid}`)) {
+    await xp.removeIfOurs("vm", vmUuid, COMMIT_KEY, commit);
+  }
   await xp.removeIfOurs("vm", vmUuid, TICKET_KEY, value);
 }

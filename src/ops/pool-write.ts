@@ -1,6 +1,7 @@
 // A write in pool mode (design.md §8): the pool read afresh, the VM's pool-wide ticket taken,
 // vm_ids claimed in xapi, and everything this process took given back at the end. Standalone
 // (this host's database knows no pool mode): null, and the command runs exactly as before.
+import { parseDeviceArgs } from "../domain/device-args.ts";
 import { VgpuError } from "../domain/errors.ts";
 import { readPoolState } from "../store/pool-cache.ts";
 import type { Store } from "../store/store.ts";
@@ -19,6 +20,8 @@ import type { VmIdClaims } from "./register.ts";
 export interface PoolWrite {
   ctx: PoolContext;
   claims: VmIdClaims;
+  /** The ticket this process holds on the VM (its value in xapi), or null. */
+  ticketOf(vmUuid: string): string | null;
   /** Gives back the tickets this process took (only after reading they are still ours). */
   done(): Promise<void>;
 }
@@ -77,7 +80,14 @@ export async function beginPoolWrite(input: PoolWriteInput): Promise<PoolWrite |
   };
   try {
     for (const vm of input.vmUuids) {
-      const t = await acquireTicket(ctx.xp, vm, me);
+      // the VM as it is now: a take-over from another host brings it back to this
+      const now = ctx.snap.vms.find((v) => v.uuid === vm);
+      const stubs = parseDeviceArgs(now?.deviceModelArgs ?? null).stubs;
+      const t = await acquireTicket(ctx.xp, vm, {
+        ...me,
+        power: now?.powerState,
+        orig: stubs.length === 1 ? stubs[0].config ?? undefined : undefined,
+      });
       if (t !== null) held.push([vm, t]);
     }
   } catch (e) {
@@ -90,6 +100,7 @@ export async function beginPoolWrite(input: PoolWriteInput): Promise<PoolWrite |
       claim: (vmUuid, wanted) => claimVmId(store, ctx, vmUuid, wanted),
       release: (vmUuid, vmId) => releaseVmId(ctx, vmUuid, vmId),
     },
+    ticketOf: (vmUuid) => held.find(([vm]) => vm === vmUuid)?.[1] ?? null,
     done,
   };
 }

@@ -64,6 +64,8 @@ export interface ApplyOptions {
   interrupted(): string | null;
   command: string;
   pid: number;
+  /** Pool mode: the change reached its commit point (the commit marker, ops/pool-change.ts). */
+  committed?: () => Promise<void>;
 }
 
 export interface ApplyResult {
@@ -328,6 +330,7 @@ export async function applyReconfigure(
       await setArgsVerified(xe, uuid, argsAfter);
     }
     advance("args-written");
+    await o.committed?.();
     // Row and args both hold the change now: a signal from here on finishes it (§5 step 9).
     if (plan.running) {
       step = "starting the VM";

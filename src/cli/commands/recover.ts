@@ -14,13 +14,16 @@ import type { VgpuConfig } from "../../domain/types.ts";
 export interface RecoverOptions {
   vmUuid?: string;
   yes: boolean;
+  /** Pool mode: end the operations of dead hosts from this one (src/cli/pool-recover.ts). */
+  takeOver: boolean;
 }
 
 export function parseOptions(input: RawOptions): RecoverOptions {
-  const raw = input.pick({ vmUuid: "text", yes: "flag" });
+  const raw = input.pick({ vmUuid: "text", yes: "flag", takeOver: "flag" });
   return {
     vmUuid: raw.vmUuid === undefined ? undefined : parseUuid(raw.vmUuid),
     yes: raw.yes === true,
+    takeOver: raw.takeOver === true,
   };
 }
 
@@ -28,9 +31,10 @@ const describe = (c: VgpuConfig) =>
   `vGPU pool ${c.pool}, priority ${priorityName(c.priority)}, VM ID ${c.vmId}`;
 
 export async function run(opts: RecoverOptions, deps: Deps): Promise<Outcome> {
+  if (opts.takeOver) return await (await import("../pool-recover.ts")).runTakeOver(opts, deps);
   const store = await deps.store();
   // One database read when nothing is open: no xe call, no lock.
-  const entries = claimAbandoned(store, deps.locks(), opts.vmUuid);
+  let entries = claimAbandoned(store, deps.locks(), opts.vmUuid);
   const out = deps.io.out;
   if (entries.length === 0) {
     out.write(
@@ -41,6 +45,10 @@ export async function run(opts: RecoverOptions, deps: Deps): Promise<Outcome> {
     return;
   }
   const xe = await deps.xe();
+  // pool mode: entries another host took over are closed; standalone: none
+  const pool = await import("../pool-recover.ts");
+  entries = await pool.withoutTakenOver(store, xe, entries, deps);
+  if (entries.length === 0) return;
   const items = await planRecover(store, xe, entries);
   for (const it of items) {
     const e = it.entry;
@@ -86,6 +94,7 @@ export async function run(opts: RecoverOptions, deps: Deps): Promise<Outcome> {
       }
     }
   });
+  await pool.settlePool(store, xe, items.map((it) => it.entry.vmUuid), deps);
   return failed > 0 ? "degraded" : undefined;
 }
 
