@@ -109,11 +109,12 @@ export function refreshCache(
     snap.vms.filter((v) => parseDeviceArgs(v.deviceModelArgs).stubs.length > 0).map((v) => v.uuid),
   );
   const claimed = new Set(snap.claims.values());
+  const cached = new Map(store.listVms().map((v) => [v.vmUuid, v]));
   const rows: CachedVm[] = [];
   for (const e of snap.registry.entries) {
     if (e.vm === null || e.pool === null || e.priority === null || e.argsVmId !== e.vmId) continue;
     if (busy.has(e.vmUuid)) continue;
-    const local = store.getVm(e.vmUuid);
+    const local = cached.get(e.vmUuid);
     rows.push({
       vmUuid: e.vmUuid,
       vmId: e.vmId,

@@ -89,6 +89,7 @@ export async function poolStatus(
     refreshCache(store, snap, master?.nameLabel ?? snap.record.master, now());
   }
   const counts = new Map<string, Record<PoolId, number>>();
+  const rows = new Map((store?.listVms() ?? []).map((v) => [v.vmUuid, v]));
   const registry: PoolStatusEntry[] = snap.registry.entries.map((e) => {
     if (e.vm?.residentOn && e.pool !== null) {
       const c = counts.get(e.vm.residentOn) ?? { A: 0, B: 0 };
@@ -98,7 +99,7 @@ export async function poolStatus(
     return {
       vmId: e.vmId,
       vmUuid: e.vmUuid,
-      name: store?.getVm(e.vmUuid)?.vmName ?? (e.vm?.nameLabel || "unnamed"),
+      name: rows.get(e.vmUuid)?.vmName ?? (e.vm?.nameLabel || "unnamed"),
       pool: e.pool,
       priority: e.priority,
       runsOn: e.vm?.residentOn ? hostName(hosts, e.vm.residentOn) : null,

@@ -65,16 +65,21 @@ export function applyRegistry(
   const db = store.db;
   store.transaction(() => {
     const wanted = new Set(rows.map((r) => r.vmUuid));
-    const existing = db.prepare(`SELECT vm_uuid FROM vms`).all() as { vm_uuid: string }[];
+    const existing = db.prepare(
+      `SELECT vm_uuid, vm_id, vm_name, pool_id, priority FROM vms`,
+    ).all() as {
+      vm_uuid: string;
+      vm_id: number;
+      vm_name: string | null;
+      pool_id: string;
+      priority: number;
+    }[];
     const drop = db.prepare(`DELETE FROM vms WHERE vm_uuid = ?`);
+    const before = new Map(existing.map((r) => [r.vm_uuid, r]));
     for (const { vm_uuid } of existing) {
       if (!wanted.has(vm_uuid) && !keep(vm_uuid)) drop.run(vm_uuid);
     }
     const stale = db.prepare(`DELETE FROM vms WHERE vm_id = ? AND vm_uuid != ?`);
-    const same = db.prepare(
-      `SELECT 1 FROM vms WHERE vm_uuid = ? AND vm_id = ? AND pool_id = ? AND priority = ?
-       AND vm_name IS ?`,
-    );
     const upsert = db.prepare(
       `INSERT INTO vms (vm_id, vm_uuid, vm_name, pool_id, priority, created_at, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -83,7 +88,12 @@ export function applyRegistry(
     );
     const at = now.toISOString().replace("T", " ").slice(0, 19);
     for (const r of rows) {
-      if (same.get(r.vmUuid, r.vmId, r.pool, r.priority, r.vmName) !== undefined) continue;
+      const e = before.get(r.vmUuid);
+      if (
+        e !== undefined && e.vm_id === r.vmId && e.pool_id === r.pool &&
+        e.priority === r.priority &&
+        e.vm_name === r.vmName
+      ) continue;
       stale.run(r.vmId, r.vmUuid);
       upsert.run(r.vmId, r.vmUuid, r.vmName, r.pool, r.priority, at, at);
     }
