@@ -5,7 +5,7 @@ import { COMMIT_KEY, formatCommit } from "../domain/pool.ts";
 import type { VgpuConfig } from "../domain/types.ts";
 import { readPoolState } from "../store/pool-cache.ts";
 import type { Store } from "../store/store.ts";
-import type { VmLocks } from "../store/vm-lock.ts";
+import type { VmLocks } from "../locks/vm-lock.ts";
 import type { Xe } from "../xe/client.ts";
 import { claimVmId, releaseVmId } from "./pool-mode.ts";
 import { beginPoolWrite, type PoolWrite } from "./pool-write.ts";

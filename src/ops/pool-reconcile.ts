@@ -14,7 +14,7 @@ import {
 } from "../domain/pool.ts";
 import { locallyRegistered, readPoolState } from "../store/pool-cache.ts";
 import type { Store } from "../store/store.ts";
-import type { VmLocks } from "../store/vm-lock.ts";
+import type { VmLocks } from "../locks/vm-lock.ts";
 import type { Xe } from "../xe/client.ts";
 import { XePool } from "../xe/pool.ts";
 import {

@@ -20,7 +20,7 @@ import type { JournalEntry } from "../domain/journal.ts";
 import type { VgpuConfig } from "../domain/types.ts";
 import { readPoolState } from "../store/pool-cache.ts";
 import type { Store } from "../store/store.ts";
-import type { VmLocks } from "../store/vm-lock.ts";
+import type { VmLocks } from "../locks/vm-lock.ts";
 import type { Xe } from "../xe/client.ts";
 import { XePool } from "../xe/pool.ts";
 import {
