@@ -219,3 +219,49 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "a full file system under the database: one line for a read command too, no probe file left",
+  ignore: !canMount(),
+  async fn() {
+    const dir = tempDir();
+    assert.ok(
+      new Deno.Command("mount", { args: ["-t", "tmpfs", "-o", "size=400k", "tmpfs", dir] })
+        .outputSync().success,
+    );
+    try {
+      const db = await withDb(dir);
+      // not a byte left: SQLite cannot even create its -shm (a "disk I/O error" at open), and
+      // the check for a read-only directory that follows makes a probe file there
+      const f = Deno.openSync(`${dir}/filler`, { write: true, create: true });
+      try {
+        const block = new Uint8Array(4096);
+        for (;;) f.writeSync(block);
+      } catch {
+        /* full */
+      } finally {
+        f.close();
+      }
+      for (
+        const argv of [["list-vms"], ["status", "--offline"], ["settings", "xe-timeout", "30"]]
+      ) {
+        const r = await runCli([`--db=${db}`, ...argv]);
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(
+          r.stderr,
+          new RegExp(
+            `^error: database ${db}: (disk I/O error|database or disk is full) \\(is its file system full\\?\\); nothing was changed: free space on it \\(df ${dir}\\), then run the command again\\n$`,
+          ),
+          argv.join(" "),
+        );
+        // the check for a read-only directory made a probe file there: it is gone again
+        const left = [...Deno.readDirSync(dir)].map((e) => e.name)
+          .filter((n) => n.startsWith(".vgpu-admin-probe-"));
+        assert.deepEqual(left, [], argv.join(" "));
+      }
+    } finally {
+      new Deno.Command("umount", { args: [dir] }).outputSync();
+    }
+  },
+});
