@@ -391,3 +391,38 @@ Deno.test({
     }
   },
 });
+
+Deno.test("locks: a bulk import is refused while a single-VM change runs, naming it", async () => {
+  const h = await runningHost();
+  await updateState(h.statePath, (s) => {
+    s.faults = { "vm-shutdown": { mode: "delay", ms: 3000, times: 1 } };
+  });
+  const start = readCallLog(readStateSync(h.statePath)).length;
+  const child = spawnCli(SET_POOL_B, h.env, { piped: true });
+  const out = child.output();
+  await until(
+    "the set-pool's vm-shutdown",
+    () =>
+      readCallLog(readStateSync(h.statePath)).slice(start).find((c) => c.argv[0] === "vm-shutdown"),
+  );
+  const uuids = Array.from(
+    { length: 70 },
+    (_, i) => `00000000-0000-4000-8000-${String(i + 1).padStart(12, "0")}`,
+  );
+  const file = `${h.dir}/many.json`;
+  const doc = JSON.parse(exportOf(uuids));
+  for (const v of doc.vms) v.vm_id += 100; // vm_id 1 is the running VM's
+  Deno.writeTextFileSync(file, JSON.stringify(doc));
+  const r = await runInProcess(["import", "--yes", file], { env: h.env });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(
+    r.stderr,
+    new RegExp(`^error: VM ${UUID1} is being changed by another vgpu-admin \\(set-pool, pid \\d+`),
+  );
+  const done = await out;
+  assert.equal(done.code, 0, new TextDecoder().decode(done.stderr));
+  assert.equal(poolOf(h.dbPath), "B");
+  // once it ended, the same import goes through
+  const again = await runInProcess(["import", "--yes", "--offline", file], { env: h.env });
+  assert.equal(again.code, 0, again.stderr);
+});
