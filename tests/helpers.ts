@@ -3,6 +3,8 @@
 import { bufferIo } from "../src/cli/io.ts";
 import { cliRunFlags } from "../scripts/cli-flags.ts";
 import { main } from "../src/cli/dispatch.ts";
+import type { Clock } from "../src/domain/clock.ts";
+import type { XeRunner } from "../src/xe/runner.ts";
 import {
   DEFAULT_HOST_UUID,
   defaultState,
@@ -90,6 +92,12 @@ export async function runInProcess(
     now?: () => Date;
     /** Runs while a terminal question is open (before its answer is given). */
     onAsk?: () => Promise<unknown>;
+    /** The in-process xe (tests/fake-runner.ts) instead of the subprocess fake. */
+    xe?: XeRunner;
+    /** A clock that never waits (tests/fake-runner.ts fakeClock). */
+    clock?: Clock;
+    /** SQLite's wait for another writer (default 5 s): short when a test holds the lock. */
+    busyTimeoutMs?: number;
   } = {},
 ): Promise<CliResult & { questions: string[] }> {
   const io = bufferIo({ input: o.input, interactive: o.interactive });
@@ -116,6 +124,9 @@ export async function runInProcess(
       },
     },
     now: o.now,
+    xeRunner: o.xe,
+    clock: o.clock,
+    busyTimeoutMs: o.busyTimeoutMs,
   });
   return { code, stdout: io.stdout(), stderr: io.stderr(), questions };
 }

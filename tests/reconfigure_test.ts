@@ -244,12 +244,20 @@ async function assertApplied(
       "vm-shutdown",
       "vm-param-get",
       "vm-param-set",
+      "vm-param-get", // every args write is read back (issue 18 B6)
       "vm-start",
+      "vm-param-get", // every start is confirmed by the power state
     ]);
     assert.ok(calls(h).includes(`vm-shutdown uuid=${UUID1}`), "a clean shutdown first");
     assert.ok(calls(h).includes(`vm-start uuid=${UUID1} on=${DEFAULT_HOST_UUID}`), "on this host");
   } else {
-    assert.deepEqual(verbs(h), ["vm-list", ...RECHECK(asked), "vm-param-get", "vm-param-set"]);
+    assert.deepEqual(verbs(h), [
+      "vm-list",
+      ...RECHECK(asked),
+      "vm-param-get",
+      "vm-param-set",
+      "vm-param-get",
+    ]);
     assert.equal(vm.bootedArgs, undefined, "a halted VM is not started");
   }
 }

@@ -7,6 +7,7 @@ import { Store } from "../store/store.ts";
 import { createXeRunner, type XeRunner } from "../xe/runner.ts";
 import { Xe } from "../xe/client.ts";
 import { DEFAULT_INVENTORY, readLocalHostUuid } from "../xe/inventory.ts";
+import type { Clock } from "../domain/clock.ts";
 import type { Prompt } from "./confirm.ts";
 import type { IO } from "./io.ts";
 import type { CaughtSignal } from "./exit-code.ts";
@@ -21,7 +22,10 @@ export interface Env {
 export interface Deps {
   io: IO;
   env: Env;
+  /** The clock's now (kept for the many readers of the time). */
   now: () => Date;
+  /** Time and waiting: every wait of a command or op goes through it (tests never wait). */
+  clock: Clock;
   prompt: Prompt;
   /** The database path in use: --db, else VGPU_DB, else /etc/vgpu/vgpu_config.db. */
   dbPath: string;
@@ -34,12 +38,16 @@ export interface Deps {
   store(o?: { create?: boolean; emptyIfMissing?: boolean }): Promise<Store>;
   settings(): Promise<Settings>;
   xe(): Promise<Xe>;
+  /** An xe client for these settings, without opening the database (doctor, --root). */
+  xeWith(s: Settings): Xe;
   /** An xe client whose every call ends by `deadline` (epoch ms): the start hook's 15 s bound. */
   xeUntil(deadline: number): Promise<Xe>;
   /** This host's uuid from the xapi inventory (VGPU_INVENTORY overrides its path), or null. */
   localHost(): string | null;
   /** The per-VM operation locks (files beside the database), taken by commands that change VMs. */
   locks(): VmLocks;
+  /** The per-VM operation locks of another database (doctor --root). */
+  locksFor(dbPath: string): Promise<VmLocks>;
   /** Signals caught during a change's apply phase (src/cli/interrupts.ts, loaded when used). */
   interrupts: {
     /** Runs `fn` with SIGINT, SIGTERM and SIGHUP caught. */
@@ -60,8 +68,17 @@ export interface DepsInput {
   command: string;
   dbOption?: string;
   now?: () => Date;
-  /** Tests may inject a runner; otherwise xe is spawned at `xePath`. */
+  /** Tests may inject a clock that never waits; otherwise the system's. */
+  clock?: Clock;
+  /** Tests may inject a runner (tests/fake-runner.ts); otherwise xe is spawned at `xePath`. */
   xeRunner?: XeRunner;
+  /** Tests only: SQLite's wait for another writer's lock (default BUSY_TIMEOUT_MS). */
+  busyTimeoutMs?: number;
+}
+
+/** The system clock: the only place where vgpu-admin reads the time or waits on a timer. */
+export function systemClock(now: () => Date = () => new Date()): Clock {
+  return { now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
 }
 
 /**
@@ -122,7 +139,8 @@ function processUserName(): string | null {
 }
 
 export function createDeps(input: DepsInput): Deps {
-  const now = input.now ?? (() => new Date());
+  const clock = input.clock ?? systemClock(input.now);
+  const now = () => clock.now();
   const dbPath = resolveDbPath(input.dbOption, input.env);
   const xePath = input.env.get("VGPU_XE") || "xe";
   let store: Promise<Store> | null = null;
@@ -147,6 +165,7 @@ export function createDeps(input: DepsInput): Deps {
     io: input.io,
     env: input.env,
     now,
+    clock,
     prompt: input.prompt,
     dbPath,
     xePath,
@@ -160,6 +179,9 @@ export function createDeps(input: DepsInput): Deps {
           input.io.err.write(
             `Migrated the database schema; a copy of the previous database is at ${opened.backupPath}\n`,
           );
+        }
+        if (input.busyTimeoutMs !== undefined) {
+          opened.db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(input.busyTimeoutMs))}`);
         }
         const st = new Store(opened.db, dbPath, {
           actor: actorFrom(input.env),
@@ -189,8 +211,11 @@ export function createDeps(input: DepsInput): Deps {
       return settings;
     },
     xe() {
-      xe ??= deps.settings().then((s) => new Xe(runnerFor(s), { platformKey: s.platformKey }));
+      xe ??= deps.settings().then((s) => deps.xeWith(s));
       return xe;
+    },
+    xeWith(s) {
+      return new Xe(runnerFor(s), { platformKey: s.platformKey });
     },
     async xeUntil(deadline) {
       const s = await deps.settings();
@@ -214,6 +239,10 @@ export function createDeps(input: DepsInput): Deps {
       if (lockModule === null) throw new Error("VM locks used before the database was opened");
       locks ??= lockModule.createVmLocks(dbPath, { command: input.command, pid: Deno.pid, now });
       return locks;
+    },
+    async locksFor(path) {
+      const m = lockModule ?? await import("../locks/vm-lock.ts");
+      return m.createVmLocks(path, { command: input.command, pid: Deno.pid, now });
     },
     interrupts: {
       async guard(fn) {

@@ -1,5 +1,7 @@
 // Runs one command line: parse it (argv.ts, the one parser), load the command, run it with its
 // deps, and turn its outcome or error into the exit code.
+import type { Clock } from "../domain/clock.ts";
+import type { XeRunner } from "../xe/runner.ts";
 import type { Prompt } from "./confirm.ts";
 import { parseArgv } from "./argv.ts";
 import { poolAlias, type Selected, VERSION } from "./command-table.ts";
@@ -16,6 +18,10 @@ export interface MainInput {
   env: Env;
   prompt: Prompt;
   now?: () => Date;
+  /** Tests only: a clock that never waits, an in-process xe runner, a short SQLite busy wait. */
+  clock?: Clock;
+  xeRunner?: XeRunner;
+  busyTimeoutMs?: number;
   /** Tests only: replaces commands' implementations (default: command-loaders.ts). */
   loaders?: Readonly<Record<string, Loader>>;
 }
@@ -62,6 +68,9 @@ async function runSelected(s: Selected, input: MainInput): Promise<number> {
       command: s.name,
       dbOption: s.db,
       now: input.now,
+      clock: input.clock,
+      xeRunner: input.xeRunner,
+      busyTimeoutMs: input.busyTimeoutMs,
     });
     const mod = await (input.loaders ?? LOADERS)[s.name]();
     const { args, ...values } = s.raw;

@@ -117,7 +117,7 @@ async function reconfigureSteps(
   const xe = await deps.xe();
   // The question may have been open for a while: someone may have started, stopped or changed it.
   if (!common.yes) await recheckPlan(store, xe, plan);
-  const progress = createProgress(deps.io);
+  const progress = createProgress(deps.io, { now: () => deps.clock.now().getTime() });
   const r = await deps.interrupts.guard(() =>
     applyReconfigure(store, xe, plan, {
       shutdownTimeoutMs: (common.shutdownTimeoutS ?? settings.shutdownTimeoutS) * 1000,
@@ -129,6 +129,7 @@ async function reconfigureSteps(
       command: deps.command,
       pid: Deno.pid,
       committed: pooled === null ? undefined : () => pooled.committed(plan.vm.vmUuid, plan.next),
+      clock: deps.clock,
     }).finally(progress.done)
   );
   await pooled?.applied(r.vm.vmUuid, r.vm.vmId);

@@ -104,8 +104,9 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
     if (store !== null && !rowsOk) checks.skip(["settings"], "the database has damaged rows");
     else if (store !== null) settings = checkSettings(checks, store);
     else checks.skip(["settings"], "the database cannot be read");
-    if (store !== null && schemaOk) checkInterrupted(checks, store, dbPath, dbFlag);
-    else checks.skip(["interrupted"], "the database cannot be read");
+    if (store !== null && schemaOk) {
+      await checkInterrupted(checks, store, () => input.locksFor(dbPath), dbFlag);
+    } else checks.skip(["interrupted"], "the database cannot be read");
 
     // ---- files on the host ----
     checkHook(checks, input, rootFlag, dbFlag);

@@ -4,14 +4,16 @@
 // signal arrives. No database transaction is ever held across an xe call: the VM's own start
 // hook reads the database during vm-start.
 import { mergeDeviceArgs, sameConfig } from "../domain/device-args.ts";
+import type { Clock } from "../domain/clock.ts";
 import {
   BusyError,
   NotFoundError,
   OperationFailedError,
   PowerStateRefusedError,
   VgpuError,
+  XeTimeoutError,
 } from "../domain/errors.ts";
-import type { JournalEntry, JournalStep } from "../domain/journal.ts";
+import type { ForwardStep, JournalEntry } from "../domain/journal.ts";
 import type { HostVm, PoolId, PowerState, Priority, VgpuConfig, Vm } from "../domain/types.ts";
 import { priorityName } from "../domain/types.ts";
 import type { Store, VmChange } from "../store/store.ts";
@@ -21,7 +23,8 @@ import type { Xe } from "../xe/client.ts";
 import { assertPoolTakesVm } from "./pools.ts";
 import { requireHostVm } from "./register.ts";
 import { claimVms } from "./vm-claim.ts";
-import { readWithRetry, setArgsVerified, startedAnyway, WriteFailedError } from "./xe-write.ts";
+import { decideUndo, describeSettled, settleEntry } from "./settle.ts";
+import { readWithRetry, setArgsVerified, startConfirmed } from "./xe-write.ts";
 
 export interface ReconfigureRequest {
   vmUuid: string;
@@ -66,6 +69,7 @@ export interface ApplyOptions {
   pid: number;
   /** Pool mode: the change reached its commit point (the commit marker, ops/pool-change.ts). */
   committed?: () => Promise<void>;
+  clock: Clock;
 }
 
 export interface ApplyResult {
@@ -214,6 +218,21 @@ export async function recheckPlan(store: Store, xe: Xe, plan: ReconfigurePlan): 
 /** Thrown inside apply when a signal arrived before a forward step. */
 class Interrupted extends VgpuError {}
 
+/** The database refused a journal step (busy, full): the run stops there and is undone. */
+class JournalRefused extends VgpuError {}
+
+/** Where the forward path was when it failed (typed: the undo never reads prose). */
+type Phase = "stopping" | "reading-args" | "saving" | "writing-args" | "starting" | "closing";
+
+const PHASE_TEXT: Record<Phase, string> = {
+  stopping: "shutting down the VM",
+  "reading-args": "reading the VM's args",
+  saving: "saving the new configuration",
+  "writing-args": "writing the VM's args",
+  starting: "starting the VM",
+  closing: "closing the journal entry",
+};
+
 /** Step 5: a clean shutdown with a bounded wait; after a timeout the power state decides. */
 async function stopVm(
   xe: Xe,
@@ -231,11 +250,13 @@ async function stopVm(
     cleanError = e;
   }
   // The request may still complete inside xapi: read the state again before deciding.
-  const state = await readWithRetry(() => xe.vmPowerState(uuid));
+  const state = await readWithRetry(() => xe.vmPowerState(uuid), o.clock).catch(() => undefined);
   if (state === "halted") {
     o.progress("The clean shutdown completed after the wait ended.");
     return { late: true };
   }
+  // Only a shutdown whose answer never came may still halt the VM later (issue 18 B5).
+  let pending = cleanError instanceof XeTimeoutError;
   if (o.forceShutdown && o.interrupted() === null) {
     o.progress(`Clean shutdown failed (${cleanError.message}); forcing a hard shutdown...`);
     try {
@@ -243,11 +264,14 @@ async function stopVm(
       return { late: false };
     } catch (e) {
       if (!(e instanceof VgpuError)) throw e;
-      if ((await readWithRetry(() => xe.vmPowerState(uuid))) === "halted") return { late: false };
+      const now = await readWithRetry(() => xe.vmPowerState(uuid), o.clock).catch(() => undefined);
+      if (now === "halted") return { late: false };
+      pending ||= e instanceof XeTimeoutError;
       throw new StopFailed(
         `VM ${uuid} could not be shut down (${e.message}); nothing was changed and it is still ${
           state ?? "in an unknown power state"
         }`,
+        pending,
       );
     }
   }
@@ -255,13 +279,20 @@ async function stopVm(
     `VM ${uuid} did not shut down (${cleanError.message}); nothing was changed and it is still ${
       state ?? "in an unknown power state"
     }. ` +
-      `Its clean shutdown may still complete later: 'vgpu-admin recover --vm-uuid=${uuid}' then starts it again; ` +
+      (pending
+        ? `Its clean shutdown may still complete later: 'vgpu-admin recover --vm-uuid=${uuid}' then starts it again; `
+        : "") +
       `retry with a longer --shutdown-timeout or with --force-shutdown`,
+    pending,
   );
 }
 
-/** The VM did not stop: nothing was changed, but a shutdown task may still be pending in xapi. */
-class StopFailed extends OperationFailedError {}
+/** The VM did not stop: nothing was changed; `pending`: a shutdown task may still run in xapi. */
+class StopFailed extends OperationFailedError {
+  constructor(message: string, readonly pending: boolean) {
+    super(message);
+  }
+}
 
 /** Steps 4–8: journal, stop, commit, write args, start; on failure or signal, undo and report. */
 export async function applyReconfigure(
@@ -272,23 +303,39 @@ export async function applyReconfigure(
 ): Promise<ApplyResult> {
   const uuid = plan.vm.vmUuid;
   const host = plan.host!;
-  const journal = store.transaction(() => {
+  // The entry lives in memory too: the undo must not depend on reading the database back.
+  const entry: JournalEntry = {
+    id: 0,
+    vmUuid: uuid,
+    command: o.command,
+    actor: "",
+    pid: o.pid,
+    startedAt: o.clock.now().toISOString(),
+    step: "planned",
+    undoFrom: null,
+    original: {
+      row: config(plan.vm),
+      args: host.deviceModelArgs,
+      power: plan.running ? "running" : host.powerState,
+    },
+    target: { row: plan.next, args: plan.targetArgs },
+  };
+  // Nothing has changed yet: a database that refuses this write fails the command as it is.
+  entry.id = store.transaction(() => {
     if (plan.inherited !== null) {
       store.closeJournal(plan.inherited.id, `taken over by ${o.command} (pid ${o.pid})`);
     }
-    return store.openJournal({
-      vmUuid: uuid,
-      command: o.command,
-      pid: o.pid,
-      original: {
-        row: config(plan.vm),
-        args: host.deviceModelArgs,
-        power: plan.running ? "running" : host.powerState,
-      },
-      target: { row: plan.next, args: plan.targetArgs },
-    });
+    return store.openJournal(entry);
   });
-  const advance = (step: JournalStep) => store.advanceJournal(journal, step);
+  const advance = (step: ForwardStep) => {
+    try {
+      store.advanceJournal(entry.id, step);
+    } catch (e) {
+      if (!(e instanceof VgpuError)) throw e;
+      throw new JournalRefused(`the journal could not record the step ${step} (${e.message})`);
+    }
+    entry.step = step;
+  };
   const forward = () => {
     const sig = o.interrupted();
     if (sig !== null) throw new Interrupted(`interrupted by ${sig}`);
@@ -296,9 +343,8 @@ export async function applyReconfigure(
   let change: VmChange | null = null;
   let argsBefore: string | null = host.deviceModelArgs;
   let argsAfter = plan.targetArgs ?? "";
-  let argsWritten = false;
   let late = false;
-  let step = "shutting down the VM";
+  let phase: Phase = "stopping";
   try {
     if (host.powerState === "running") {
       forward();
@@ -306,177 +352,113 @@ export async function applyReconfigure(
       late = (await stopVm(xe, uuid, o)).late;
       advance("stopped");
     }
-    step = "reading the VM's args";
+    phase = "reading-args";
     forward();
     const read = await xe.vmGetArgs(uuid);
     argsAfter = mergeDeviceArgs(read, plan.next);
     if (read !== argsBefore) {
       argsBefore = read;
-      store.advanceJournal(journal, host.powerState === "running" ? "stopped" : "planned", {
+      store.advanceJournal(entry.id, entry.step as ForwardStep, {
         original: argsBefore,
         target: argsAfter,
       });
+      entry.original = { ...entry.original, args: argsBefore };
+      entry.target = { ...entry.target, args: argsAfter };
     }
-    step = "saving the new configuration";
+    phase = "saving";
     forward();
-    store.transaction(() => {
-      change = store.updateVm(uuid, plan.next, undefined, plan.vm);
-      advance("row-written");
+    change = store.transaction(() => {
+      const c = store.updateVm(uuid, plan.next, undefined, plan.vm);
+      store.advanceJournal(entry.id, "row-written");
+      return c;
     });
-    step = "writing the VM's args";
+    entry.step = "row-written";
+    phase = "writing-args";
     forward();
-    if (argsAfter !== argsBefore) {
-      argsWritten = true; // set first: a timed-out write may still have happened
-      await setArgsVerified(xe, uuid, argsAfter);
-    }
+    if (argsAfter !== argsBefore) await setArgsVerified(xe, uuid, argsAfter, o.clock);
     advance("args-written");
     await o.committed?.();
     // Row and args both hold the change now: a signal from here on finishes it (§5 step 9).
     if (plan.running) {
-      step = "starting the VM";
+      phase = "starting";
       advance("starting");
       o.progress(`Starting VM ${uuid}...`);
-      await startHere(xe, uuid, o);
+      if (
+        await startConfirmed(
+          xe,
+          uuid,
+          { onHost: o.localHost, timeoutMs: o.startTimeoutMs },
+          o.clock,
+        )
+      ) {
+        o.progress("The VM started although xe's answer was lost.");
+      }
     }
+    phase = "closing";
     store.transaction(() => {
       // It booted with the args just written: whatever stale start was recorded is over.
       if (plan.running) store.clearStaleRun(uuid);
-      store.closeJournal(journal, "applied");
+      store.closeJournal(entry.id, "applied");
     });
-    return {
-      vm: (change as VmChange | null)!.after!,
-      argsBefore,
-      argsAfter,
-      restarted: plan.running,
-      lateShutdown: late,
-      finishedAfter: o.interrupted(),
-    };
+    return applied(change!, argsBefore, argsAfter, plan, late, o.interrupted());
   } catch (e) {
     if (!(e instanceof VgpuError)) throw e;
     if (e instanceof StopFailed) {
-      // Nothing changed, but xapi's clean shutdown task goes on after our wait (xe-reference.md
+      // Nothing changed. A shutdown whose answer never came goes on in xapi (xe-reference.md
       // "When the client goes away") and may halt the VM later: the entry stays open, so every
-      // command shows it and `recover` starts the VM again if it does go down.
+      // command shows it and `recover` starts the VM again if it does go down. An answered
+      // failure leaves nothing pending: the entry closes.
+      if (!e.pending) {
+        try {
+          store.closeJournal(entry.id, "not changed: the VM did not shut down");
+        } catch (c) {
+          if (!(c instanceof VgpuError)) throw c;
+        }
+      }
       throw e;
     }
-    const report = await compensate(store, xe, plan, o, journal, {
-      change,
-      argsBefore,
-      argsWritten: argsWritten && !(e instanceof WriteFailedError && e.outcome === "not-written"),
-      startFailed: step === "starting the VM",
-    });
     const what = e instanceof Interrupted
-      ? `${e.message} before ${step}`
-      : `${step} failed: ${e.message}`;
-    throw new OperationFailedError(`${what}. ${report}`);
+      ? `${e.message} before ${PHASE_TEXT[phase]}`
+      : e instanceof JournalRefused
+      ? e.message
+      : `${PHASE_TEXT[phase]} failed: ${e.message}`;
+    // Everything was applied and only the journal could not be closed: finish, never undo.
+    const finishing = phase === "closing";
+    if (!finishing) decideUndo(entry);
+    const settled = await settleEntry(store, xe, entry, {
+      clock: o.clock,
+      settleMs: 0,
+      startTimeoutMs: o.startTimeoutMs,
+      localHost: o.localHost,
+      elsewhere: plan.elsewhere,
+      progress: o.progress,
+      change,
+    });
+    if (finishing && settled.outcome === "finished") {
+      return applied(change!, argsBefore, argsAfter, plan, late, o.interrupted());
+    }
+    throw new OperationFailedError(`${what}. ${describeSettled(uuid, settled, what)}`);
   }
+}
+
+function applied(
+  change: VmChange,
+  argsBefore: string | null,
+  argsAfter: string,
+  plan: ReconfigurePlan,
+  late: boolean,
+  sig: string | null,
+): ApplyResult {
+  return {
+    vm: change.after!,
+    argsBefore,
+    argsAfter,
+    restarted: plan.running,
+    lateShutdown: late,
+    finishedAfter: sig,
+  };
 }
 
 function config(v: VgpuConfig): VgpuConfig {
   return { pool: v.pool, priority: v.priority, vmId: v.vmId };
-}
-
-/** vm-start on this host; a lost answer is read back (the start may have happened anyway). */
-async function startHere(xe: Xe, uuid: string, o: ApplyOptions): Promise<void> {
-  try {
-    await xe.vmStart(uuid, { onHost: o.localHost, timeoutMs: o.startTimeoutMs });
-  } catch (e) {
-    if (await startedAnyway(xe, uuid, e)) {
-      o.progress("The VM started although xe's answer was lost.");
-      return;
-    }
-    throw e;
-  }
-}
-
-/** Step 8: original args, row and power state back; returns the truthful final state. */
-async function compensate(
-  store: Store,
-  xe: Xe,
-  plan: ReconfigurePlan,
-  o: ApplyOptions,
-  journal: number,
-  s: {
-    change: VmChange | null;
-    argsBefore: string | null;
-    argsWritten: boolean;
-    startFailed: boolean;
-  },
-): Promise<string> {
-  const uuid = plan.vm.vmUuid;
-  const notes: string[] = [];
-  store.advanceJournal(journal, "undoing");
-  const attempt = async (what: string, fn: () => Promise<unknown>) => {
-    try {
-      await fn();
-      return true;
-    } catch (e) {
-      if (!(e instanceof VgpuError)) throw e;
-      notes.push(`could not ${what}: ${e.message}`);
-      return false;
-    }
-  };
-  let argsRestored = true;
-  if (s.argsWritten) {
-    argsRestored = await attempt(
-      "restore the original args",
-      () => setArgsVerified(xe, uuid, s.argsBefore),
-    );
-  }
-  if (s.change !== null) {
-    if (!argsRestored) {
-      // The VM carries the new args: the database must say so, never mark its vm_id free.
-      notes.push("the database keeps the new configuration, which the VM now carries");
-    } else if (!store.undoChange(s.change)) {
-      notes.push("the database row was changed by someone else meanwhile and was left as it is");
-    }
-  }
-  if (plan.running) {
-    const state = await readWithRetry(() => xe.vmPowerState(uuid));
-    if (state === "running" && s.startFailed) {
-      // xapi went on with the start after our wait ended: the VM booted with the new args.
-      notes.push(
-        "the VM started after the wait ended and runs with the new vGPU args until its next restart",
-      );
-      store.markStaleRun(uuid, "started during a reconfiguration that was undone");
-    } else if (state !== "running") {
-      // halted, or unknown: start it anyway (xe refuses harmlessly when it already runs)
-      o.progress(`Starting VM ${uuid} again with its original configuration...`);
-      await attempt("start the VM again", async () => {
-        try {
-          await startHere(xe, uuid, o);
-        } catch (e) {
-          if (plan.elsewhere === null) throw e;
-          o.progress(`Starting VM ${uuid} on ${plan.elsewhere.name}, where it ran before...`);
-          await xe.vmStart(uuid, { onHost: plan.elsewhere.uuid, timeoutMs: o.startTimeoutMs });
-        }
-      });
-    }
-  }
-  const finalState = await readWithRetry(() => xe.vmPowerState(uuid));
-  const finalArgs = await readWithRetry(() => xe.vmGetArgs(uuid));
-  const row = store.getVm(uuid);
-  const back = finalState === plan.host!.powerState ||
-    (plan.running && finalState === "running");
-  const agree = finalArgs !== undefined && row !== null &&
-    mergeDeviceArgsSafe(finalArgs, row) === finalArgs;
-  if (back && agree) {
-    store.closeJournal(journal, notes.length === 0 ? "undone" : "undone, with notes");
-  } else notes.push(`run 'vgpu-admin recover --vm-uuid=${uuid}' to finish putting it back`);
-  const rowText = row === null
-    ? "not registered"
-    : `vGPU pool ${row.pool}, priority ${priorityName(row.priority)}, VM ID ${row.vmId}`;
-  const argsText = finalArgs === undefined ? "unknown" : finalArgs === null ? "(none)" : finalArgs;
-  const restored = notes.length === 0 ? "Everything was put back. " : `${notes.join("; ")}. `;
-  return `${restored}VM ${uuid} is now ${
-    finalState ?? "in an unknown power state"
-  } with args: ${argsText}; database: ${rowText}`;
-}
-
-function mergeDeviceArgsSafe(args: string | null, c: VgpuConfig): string | null {
-  try {
-    return mergeDeviceArgs(args, c);
-  } catch {
-    return null;
-  }
 }

@@ -374,7 +374,8 @@ export async function writeImportedArgs(
     }
     progress(`[${i + 1}/${targets.length}] VM ${vm.vmUuid}`);
     try {
-      await setArgsVerified(client, vm.vmUuid, after);
+      // one read per VM would double a 10,000-VM import's xe calls: read back on failure only
+      await setArgsVerified(client, vm.vmUuid, after, null, { readBack: "on-failure" });
     } catch (e) {
       if (!(e instanceof VgpuError)) throw e;
       writes.push({ ...w, result: "failed", error: e.message });

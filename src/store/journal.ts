@@ -1,7 +1,7 @@
 // The `op_journal` table (design.md §5 steps 4 and 10): one row per operation that touches the
 // host, written before its first change and closed with its last; a row left open is what
 // `recover` finishes or undoes. Rows are checked by decodeJournal (rows.ts) before use.
-import type { JournalEntry, JournalStep } from "../domain/journal.ts";
+import type { ForwardStep, JournalEntry, JournalStep } from "../domain/journal.ts";
 import { decodeJournal } from "./rows.ts";
 import type { Row, Sql } from "./sql.ts";
 
@@ -12,7 +12,7 @@ export class JournalTable {
   constructor(private readonly sql: Sql) {}
 
   /** Opens a journal entry (committed at once, before the first change to the host). */
-  openJournal(e: Omit<JournalEntry, "id" | "startedAt" | "step" | "actor">): number {
+  openJournal(e: Omit<JournalEntry, "id" | "startedAt" | "step" | "actor" | "undoFrom">): number {
     return this.sql.transaction(() =>
       this.sql.run(
         `INSERT INTO op_journal (vm_uuid, command, actor, pid, started_at, step, original_json,
@@ -51,6 +51,21 @@ export class JournalTable {
     return decodeJournal(
       this.sql.get<Row>(`SELECT ${JOURNAL_COLUMNS} FROM op_journal WHERE id = ?`, id)!,
     );
+  }
+
+  /**
+   * Records that the operation is being undone (and the forward step it had reached): a run
+   * killed from here on is undone by recover too, which then never waits for a shutdown again.
+   */
+  markJournalUndoing(id: number, from: ForwardStep): void {
+    this.sql.transaction(() => {
+      const e = this.#entry(id);
+      this.sql.run(
+        `UPDATE op_journal SET step = 'undoing', target_json = ? WHERE id = ?`,
+        JSON.stringify({ ...e.target, undoFrom: from }),
+        id,
+      );
+    });
   }
 
   /** Closes an entry; call inside the transaction of the operation's last database change. */

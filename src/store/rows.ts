@@ -4,7 +4,13 @@
 // and what is wrong, never a crash further on, and never a value written to a VM's args.
 import { DatabaseError } from "../domain/errors.ts";
 import { isUuid } from "../domain/validate.ts";
-import { JOURNAL_STEPS, type JournalEntry, type JournalStep } from "../domain/journal.ts";
+import {
+  FORWARD_STEPS,
+  type ForwardStep,
+  JOURNAL_STEPS,
+  type JournalEntry,
+  type JournalStep,
+} from "../domain/journal.ts";
 import {
   type Pool,
   type PoolId,
@@ -210,6 +216,10 @@ export function decodeJournal(r: Record<string, unknown>): JournalEntry {
   };
   const o = json("original_json"), t = json("target_json");
   if (!isText(o.power) || !POWER_STATES.includes(o.power)) throw unreadable();
+  const from = t.undoFrom ?? null;
+  if (from !== null && (!isText(from) || !(FORWARD_STEPS as readonly string[]).includes(from))) {
+    throw unreadable();
+  }
   return {
     id: r.id,
     vmUuid: r.vm_uuid,
@@ -218,6 +228,7 @@ export function decodeJournal(r: Record<string, unknown>): JournalEntry {
     pid: r.pid,
     startedAt: r.started_at as string,
     step: r.step as JournalStep,
+    undoFrom: from as ForwardStep | null,
     original: { row: config(o.row), args: args(o.args), power: o.power as PowerState },
     target: { row: config(t.row), args: args(t.args) },
   };

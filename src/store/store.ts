@@ -3,7 +3,7 @@
 // Every change runs in one immediate transaction together with its history row; reads are plain
 // statements. Store methods are named for the table they touch and delegate to its module.
 import type { DatabaseSync } from "node:sqlite";
-import type { JournalEntry, JournalStep } from "../domain/journal.ts";
+import type { ForwardStep, JournalEntry, JournalStep } from "../domain/journal.ts";
 import type { Pool, PoolId, Priority, VgpuConfig, Vm } from "../domain/types.ts";
 import {
   applyImport,
@@ -139,7 +139,7 @@ export class Store {
   }
 
   // ---- operation journal ----
-  openJournal(e: Omit<JournalEntry, "id" | "startedAt" | "step" | "actor">): number {
+  openJournal(e: Omit<JournalEntry, "id" | "startedAt" | "step" | "actor" | "undoFrom">): number {
     return this.journal.openJournal(e);
   }
   advanceJournal(
@@ -148,6 +148,9 @@ export class Store {
     args?: { original: string | null; target: string | null },
   ): void {
     this.journal.advanceJournal(id, step, args);
+  }
+  markJournalUndoing(id: number, from: ForwardStep): void {
+    this.journal.markJournalUndoing(id, from);
   }
   closeJournal(id: number, outcome: string): void {
     this.journal.closeJournal(id, outcome);

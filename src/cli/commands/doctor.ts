@@ -1,8 +1,6 @@
 import type { Settings } from "../../domain/settings.ts";
 import { runDoctor } from "../../ops/doctor.ts";
 import { DEFAULT_PROC_ROOT } from "../../ops/qemu-cmdline.ts";
-import { Xe } from "../../xe/client.ts";
-import { createXeRunner } from "../../xe/runner.ts";
 import { actorFrom, type Deps } from "../deps.ts";
 import { type Format, parseFormat, writeJson } from "../format.ts";
 import { writeLines } from "../io.ts";
@@ -31,15 +29,8 @@ export async function run(opts: DoctorOptions, deps: Deps): Promise<Outcome> {
     dbPath: db.path,
     dbExplicit: db.hookDb !== null,
     // Built here rather than through deps.xe(): that one would open (create, migrate) the database.
-    xeFor: (s: Settings) =>
-      new Xe(
-        createXeRunner({
-          xePath: deps.xePath,
-          defaultTimeoutMs: s.xeTimeoutS * 1000,
-          env: deps.env.all(),
-        }),
-        { platformKey: s.platformKey },
-      ),
+    xeFor: (s: Settings) => deps.xeWith(s),
+    locksFor: (path) => deps.locksFor(path),
     localHostUuid: deps.localHost(),
     procRoot: deps.env.get("VGPU_PROC_ROOT") || DEFAULT_PROC_ROOT,
     audit: { actor: actorFrom(deps.env), command: "doctor" },

@@ -245,7 +245,7 @@ export async function run(opts: ImportOptions, deps: Deps): Promise<Outcome> {
     );
     return;
   }
-  const progress = createProgress(deps.io);
+  const progress = createProgress(deps.io, { now: () => deps.clock.now().getTime() });
   const report = await writeImportedArgs(store, deps.xe, applied, progress.update)
     .finally(progress.done);
   if (report.hostError !== null) {

@@ -10,6 +10,7 @@ import { writeLines } from "../io.ts";
 import type { Outcome } from "../outcome.ts";
 import { createProgress } from "../progress.ts";
 import type { VgpuConfig } from "../../domain/types.ts";
+import type { Action, JournalEntry, Outcome as EntryOutcome } from "../../domain/journal.ts";
 
 export interface RecoverOptions {
   vmUuid?: string;
@@ -49,7 +50,7 @@ export async function run(opts: RecoverOptions, deps: Deps): Promise<Outcome> {
   const pool = await import("../pool-recover.ts");
   entries = await pool.withoutTakenOver(store, xe, entries, deps);
   if (entries.length === 0) return;
-  const items = await planRecover(store, xe, entries);
+  const items = await planRecover(store, xe, entries, deps.clock);
   for (const it of items) {
     const e = it.entry;
     writeLines(out, [
@@ -58,16 +59,22 @@ export async function run(opts: RecoverOptions, deps: Deps): Promise<Outcome> {
       }.`,
       `  Before: ${describe(e.original.row)}, ${e.original.power}`,
       `  Target: ${describe(e.target.row)}`,
-      `  Now: database ${it.now.row === null ? "(no row)" : describe(it.now.row)}; VM ${
-        it.now.power ?? "power state unreadable"
+      `  Now: database ${
+        it.now.row === undefined
+          ? "unreadable"
+          : it.now.row === null
+          ? "(no row)"
+          : describe(it.now.row)
+      }; VM ${
+        it.now.vmGone ? "deleted from xapi" : it.now.power ?? "power state unreadable"
       }, args ${it.now.args === undefined ? "unreadable" : it.now.args ?? "(none)"}`,
-      `  Recover will ${it.plan.kind === "finish" ? "finish the change" : "undo the change"}:`,
-      ...it.plan.actions.map((a) => `    - ${a}`),
+      `  Recover will ${it.kind === "finish" ? "finish the change" : "undo the change"}:`,
+      ...it.actions.map((a) => `    - ${actionText(a, e)}`),
     ]);
   }
   await confirmOrCancel("Do you want to recover these VMs? (yes/no):", opts.yes, deps);
   const settings = await deps.settings();
-  const progress = createProgress(deps.io);
+  const progress = createProgress(deps.io, { now: () => deps.clock.now().getTime() });
   let failed = 0;
   await deps.interrupts.guard(async () => {
     for (const it of items) {
@@ -76,15 +83,16 @@ export async function run(opts: RecoverOptions, deps: Deps): Promise<Outcome> {
         startTimeoutMs: settings.startTimeoutS * 1000,
         localHost: deps.localHost(),
         progress: progress.step,
+        clock: deps.clock,
       }).finally(progress.done);
-      const state = `${r.finalPower ?? "power state unknown"}, args ${
-        r.finalArgs === undefined ? "unknown" : r.finalArgs ?? "(none)"
-      }`;
+      const state = r.final.vmGone
+        ? "deleted from xapi"
+        : `${r.final.power ?? "power state unknown"}, args ${
+          r.final.args === undefined ? "unknown" : r.final.args ?? "(none)"
+        }`;
       if (r.problem === null) {
         out.write(
-          `Recovered VM ${it.entry.vmUuid}: ${
-            r.item.plan.kind === "finish" ? "change finished" : "change undone"
-          }; it is ${state}.\n`,
+          `Recovered VM ${it.entry.vmUuid}: ${OUTCOME_TEXT[r.outcome!]}; it is ${state}.\n`,
         );
       } else {
         failed++;
@@ -96,6 +104,41 @@ export async function run(opts: RecoverOptions, deps: Deps): Promise<Outcome> {
   });
   await pool.settlePool(store, xe, items.map((it) => it.entry.vmUuid), deps);
   return failed > 0 ? "degraded" : undefined;
+}
+
+const OUTCOME_TEXT: Record<EntryOutcome, string> = {
+  finished: "change finished",
+  undone: "change undone",
+  "kept-new": "the new configuration it carries is kept (its original args could not be written)",
+  "vm-gone": "the VM no longer exists in xapi; its row holds the original configuration",
+};
+
+/** One line per action the state machine leads to (recover shows them before asking). */
+function actionText(a: Action, e: JournalEntry): string {
+  switch (a.kind) {
+    case "wait-shutdown":
+      return "wait for the clean shutdown it sent to settle, then start the VM if it halted";
+    case "write-args":
+      return `${a.toward === "original" ? "write the original args back" : "write the new args"}: ${
+        a.args ?? "(none)"
+      }`;
+    case "restore-row":
+      return `put the database row back to ${describe(a.row)}`;
+    case "start":
+      return "start the VM again (it was running)";
+    case "mark-stale":
+      return "record that it runs with the new args until its next restart";
+    case "close":
+      return a.outcome === "finished"
+        ? `keep the new configuration (${describe(e.target.row)}): database and args agree`
+        : a.outcome === "vm-gone"
+        ? "close it: the VM no longer exists in xapi (remove it with 'vgpu-admin remove-vm')"
+        : a.outcome === "kept-new"
+        ? "keep the new configuration the VM carries, and close it"
+        : `close it: ${describe(e.original.row)} everywhere`;
+    case "stuck":
+      return `nothing can be done now: ${a.problems.join(", ")}`;
+  }
 }
 
 export const command = defineCommand({ parseOptions, run });

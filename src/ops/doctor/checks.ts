@@ -2,6 +2,7 @@
 // every group of checks shares (src/ops/doctor.ts runs them; one file per concern beside this).
 import type { Settings } from "../../domain/settings.ts";
 import type { AuditContext } from "../../store/store.ts";
+import type { VmLocks } from "../../locks/vm-lock.ts";
 import type { Xe } from "../../xe/client.ts";
 
 export type CheckId =
@@ -61,6 +62,8 @@ export interface DoctorInput {
   dbExplicit: boolean;
   /** An xe client with these settings (defaults when the database cannot give them). */
   xeFor(settings: Settings): Xe;
+  /** The per-VM operation locks beside a database (who holds an open entry's VM). */
+  locksFor(dbPath: string): Promise<VmLocks>;
   localHostUuid: string | null;
   /** Where /proc is (VGPU_PROC_ROOT in tests). */
   procRoot: string;

@@ -5,7 +5,7 @@ import { resolveSettings, SETTING_DEFS, type Settings } from "../../domain/setti
 import { SCHEMA_VERSION } from "../../store/migrations.ts";
 import { Store } from "../../store/store.ts";
 import { modeOf } from "../install.ts";
-import { createVmLocks } from "../../locks/vm-lock.ts";
+import type { VmLocks } from "../../locks/vm-lock.ts";
 import { abandonedEntries, interruptedLine } from "../vm-claim.ts";
 import { type CheckItem, Checks, octal, plural, sh } from "./checks.ts";
 
@@ -131,20 +131,15 @@ export function checkSettings(checks: Checks, store: Store): Settings {
 }
 
 /** Reconfigurations whose process died mid-way (design.md §5 step 10). */
-export function checkInterrupted(
+export async function checkInterrupted(
   checks: Checks,
   store: Store,
-  dbPath: string,
+  locksFor: () => Promise<VmLocks>,
   dbFlag: string,
-): void {
+): Promise<void> {
   let open;
   try {
-    const locks = createVmLocks(dbPath, {
-      command: "doctor",
-      pid: Deno.pid,
-      now: () => new Date(),
-    });
-    open = abandonedEntries(store, locks);
+    open = abandonedEntries(store, await locksFor());
   } catch (e) {
     if (!(e instanceof VgpuError)) throw e;
     checks.add(
