@@ -8,9 +8,11 @@
  * expectation nor the model knows fails at once; `verify()` fails on expectations never used.
  * The subprocess fake (tests/fake-xe) stays for the end-to-end tests.
  */
+import { DatabaseSync } from "node:sqlite";
 import { XeTimeoutError } from "../src/domain/errors.ts";
 import { classifyXeFailure } from "../src/xe/parse.ts";
 import type { XeRunner } from "../src/xe/runner.ts";
+import { runInProcess, tempDir, UUID1 } from "./helpers.ts";
 
 export type Power = "halted" | "running" | "paused" | "suspended";
 
@@ -22,6 +24,8 @@ export interface ModelVm {
   platform: Record<string, string>;
   /** Set by vm-start: the args the VM booted with (null: none). */
   bootedArgs?: string | null;
+  /** A late clean shutdown: at this time of the fake clock the running VM halts. */
+  haltAt?: number;
 }
 
 export interface Reply {
@@ -66,7 +70,6 @@ export function fakeClock(start = new Date("2026-03-01T02:00:00.000Z")): FakeClo
   };
 }
 
-const KEY = "device-model-args";
 export const HOST_UUID = "0b1e7c3a-1111-4a5b-8c9d-000000000001";
 
 interface Expectation {
@@ -115,6 +118,13 @@ export class FakeRunner implements XeRunner {
   async run(args: readonly string[], o?: { timeoutMs?: number }): Promise<string> {
     const line = args.join(" ");
     this.calls.push(line);
+    const t = this.clock?.now().getTime();
+    for (const v of this.vms.values()) {
+      if (v.haltAt !== undefined && t !== undefined && t >= v.haltAt) {
+        if (v.power === "running") v.power = "halted";
+        delete v.haltAt;
+      }
+    }
     const exp = this.#expectations.find((e) => !e.used && e.pattern.test(line));
     if (exp !== undefined) {
       exp.used = true;
@@ -231,4 +241,42 @@ function record(v: ModelVm): string {
 
 export function fakeRunner(vms: ModelVm[], clock?: FakeClock & { advance(ms: number): void }) {
   return new FakeRunner(vms, clock);
+}
+
+// ---- an in-process host: a database in a temporary directory, this fake xe, a fake clock ----
+
+export const KEY = "device-model-args";
+export const HAND = "-global kvm-pit.lost_tick_policy=discard";
+/** As a hand-configured VM carries it: properties in another order than ours. */
+export const ADOPTED = `${HAND} -device vgpu-stub,vm_id=7,pool_id=A,priority=high`;
+
+export function webVm(args = ADOPTED, power: ModelVm["power"] = "running"): ModelVm {
+  return { uuid: UUID1, nameLabel: "web", power, platform: { [KEY]: args, viridian: "true" } };
+}
+
+export function host(dir = tempDir("vgpu-undo-")) {
+  const dbPath = `${dir}/vgpu_config.db`;
+  const clock = fakeClock();
+  const xe = fakeRunner([webVm()], clock);
+  const run = (argv: string[], o: { busyTimeoutMs?: number; input?: string[] } = {}) =>
+    runInProcess(argv, { env: { VGPU_DB: dbPath }, xe, clock, ...o });
+  const journalOpen = () => {
+    const db = new DatabaseSync(dbPath, { readOnly: true });
+    try {
+      return (db.prepare("SELECT COUNT(*) AS n FROM op_journal WHERE closed_at IS NULL").get() as {
+        n: number;
+      }).n;
+    } finally {
+      db.close();
+    }
+  };
+  const row = () => {
+    const db = new DatabaseSync(dbPath, { readOnly: true });
+    try {
+      return { ...db.prepare("SELECT pool_id, priority, vm_id FROM vms").get() };
+    } finally {
+      db.close();
+    }
+  };
+  return { dir, dbPath, clock, xe, run, journalOpen, row };
 }

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { ConflictError, NotFoundError } from "../src/domain/errors.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "../src/store/migrations.ts";
-import { BUSY_TIMEOUT_MS, openDatabase } from "../src/store/open.ts";
+import { BUSY_TIMEOUT_MS, openDatabase, readOnlyReason } from "../src/store/open.ts";
 import { EXPECTED_TABLES, findSchemaProblem } from "../src/store/schema-check.ts";
 import { type AuditContext, Store, type VmChange } from "../src/store/store.ts";
 import type { Vm } from "../src/domain/types.ts";
@@ -1179,4 +1179,12 @@ Deno.test("errors are told apart by class: only SQLite's own failures become dat
     (e: Error) => e.name === "DatabaseError" && /no such table: nowhere/.test(e.message),
   );
   o.store.close();
+});
+
+Deno.test("the read-only check leaves nothing in the database's directory", () => {
+  const dir = tempDir();
+  const path = `${dir}/vgpu_config.db`;
+  Deno.writeTextFileSync(path, "");
+  assert.equal(readOnlyReason(path), null, "a writable file in a writable directory");
+  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["vgpu_config.db"]);
 });

@@ -6,46 +6,10 @@
 // real waiting.
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { fakeClock, fakeRunner, type ModelVm } from "./fake-runner.ts";
+import { ADOPTED, host, KEY } from "./fake-runner.ts";
 import { runInProcess, tempDir, UUID1 } from "./helpers.ts";
 
-const KEY = "device-model-args";
-const HAND = "-global kvm-pit.lost_tick_policy=discard";
-// As a hand-configured VM carries it: properties in another order than ours.
-const ADOPTED = `${HAND} -device vgpu-stub,vm_id=7,pool_id=A,priority=high`;
 const EMULATOR = "An emulator required to run this VM failed to start\n";
-
-export function webVm(args = ADOPTED, power: ModelVm["power"] = "running"): ModelVm {
-  return { uuid: UUID1, nameLabel: "web", power, platform: { [KEY]: args, viridian: "true" } };
-}
-
-export function host() {
-  const dir = tempDir("vgpu-undo-");
-  const dbPath = `${dir}/vgpu_config.db`;
-  const clock = fakeClock();
-  const xe = fakeRunner([webVm()], clock);
-  const run = (argv: string[], o: { busyTimeoutMs?: number } = {}) =>
-    runInProcess(argv, { env: { VGPU_DB: dbPath }, xe, clock, ...o });
-  const journalOpen = () => {
-    const db = new DatabaseSync(dbPath, { readOnly: true });
-    try {
-      return (db.prepare("SELECT COUNT(*) AS n FROM op_journal WHERE closed_at IS NULL").get() as {
-        n: number;
-      }).n;
-    } finally {
-      db.close();
-    }
-  };
-  const row = () => {
-    const db = new DatabaseSync(dbPath, { readOnly: true });
-    try {
-      return { ...db.prepare("SELECT pool_id, priority, vm_id FROM vms").get() };
-    } finally {
-      db.close();
-    }
-  };
-  return { dir, dbPath, clock, xe, run, journalOpen, row };
-}
 
 Deno.test("issue 20: an adopted VM whose restart fails is put back, the entry closed, no warning after", async () => {
   const h = host();
@@ -167,7 +131,7 @@ for (const f of FAILURES) {
       fn: async () => {
         const disk = f.name === "the disk is full" ? smallDisk() : null;
         try {
-          const h = disk === null ? host() : hostIn(disk.dir);
+          const h = disk === null ? host() : host(disk.dir);
           const adopt = await h.run(["adopt", "--yes"]);
           assert.equal(adopt.code, 0, adopt.stderr);
           let release = () => {};
@@ -180,7 +144,6 @@ for (const f of FAILURES) {
             { busyTimeoutMs: 50 },
           );
           release();
-          if (Deno.env.get("SHOW")) console.log(r.stderr);
           assert.equal(r.code, 1, r.stderr);
           assert.match(r.stderr, f.says);
           assert.doesNotMatch(r.stderr, /bug:/);
@@ -210,26 +173,4 @@ for (const f of FAILURES) {
       },
     });
   }
-}
-
-function hostIn(dir: string) {
-  const h = host();
-  const dbPath = `${dir}/vgpu_config.db`;
-  const run = (argv: string[], o: { busyTimeoutMs?: number } = {}) =>
-    runInProcess(argv, { env: { VGPU_DB: dbPath }, xe: h.xe, clock: h.clock, ...o });
-  const q = (sql: string) => {
-    const db = new DatabaseSync(dbPath, { readOnly: true });
-    try {
-      return db.prepare(sql).get() as Record<string, number>;
-    } finally {
-      db.close();
-    }
-  };
-  return {
-    ...h,
-    dbPath,
-    run,
-    journalOpen: () => q("SELECT COUNT(*) AS n FROM op_journal WHERE closed_at IS NULL").n,
-    row: () => ({ ...q("SELECT pool_id, priority, vm_id FROM vms") }),
-  };
 }
