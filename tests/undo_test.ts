@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { ADOPTED, host, KEY } from "./fake-runner.ts";
-import { runInProcess, tempDir, UUID1 } from "./helpers.ts";
+import { tempDir, UUID1 } from "./helpers.ts";
 
 const EMULATOR = "An emulator required to run this VM failed to start\n";
 

@@ -180,13 +180,11 @@ export function createDeps(input: DepsInput): Deps {
             `Migrated the database schema; a copy of the previous database is at ${opened.backupPath}\n`,
           );
         }
-        if (input.busyTimeoutMs !== undefined) {
-          opened.db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(input.busyTimeoutMs))}`);
-        }
         const st = new Store(opened.db, dbPath, {
           actor: actorFrom(input.env),
           command: input.command,
         }, now);
+        if (input.busyTimeoutMs !== undefined) st.setBusyTimeout(input.busyTimeoutMs);
         // the start hook runs inside our own vm-start: nothing of the journal is on its path
         if (input.command !== "startup-hook") lockModule = await import("../locks/vm-lock.ts");
         if (!NO_WARNING.has(input.command)) await warnInterrupted(st, deps);

@@ -57,6 +57,11 @@ export class Store {
     this.db.close();
   }
 
+  /** How long SQLite waits for another writer's lock (tests shorten the default 5 s). */
+  setBusyTimeout(ms: number): void {
+    this.db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(ms))}`);
+  }
+
   /** One BEGIN IMMEDIATE transaction; nested calls join it (Sql.transaction). */
   transaction<T>(fn: () => T): T {
     return this.sql.transaction(fn);
