@@ -112,7 +112,7 @@ const FAILURES: Failure[] = [
       disk!.fill();
       return () => disk!.free();
     },
-    says: /its file system is full; free some space/,
+    says: /database or disk is full/,
   },
 ];
 
