@@ -262,8 +262,11 @@ async function fastXe(h: FakeHostEnv): Promise<Record<string, string>> {
       `  "vm-list ${VM_LIST_PARAMS}") exec cat "$d/vm-list.out" ;;`,
       '  "host-list ") exec cat "$d/host-list.out" ;;',
       "esac",
-      // with a file "slow" present, the first vm-param-set says it started, then takes 3 s
-      'case "$1" in vm-param-set) [ -e "$d/slow" ] && rm "$d/slow" && touch "$d/started" && sleep 3; exit 0 ;; esac',
+      // with a file "slow" present, the first vm-param-set says it started, then takes 3 s; the
+      // value is kept so that the read-back of every write (issue 18 B6) finds it
+      'case "$1" in vm-param-set) [ -e "$d/slow" ] && rm "$d/slow" && touch "$d/started" && sleep 3',
+      '  printf "%s\\n" "${3#*=}" > "$d/args-${2#uuid=}"; exit 0 ;; esac',
+      'case "$1 $3" in "vm-param-get param-name=platform") [ -e "$d/args-${2#uuid=}" ] && exec cat "$d/args-${2#uuid=}" ;; esac',
       `exec '${real}' "$@"`,
       "",
     ].join("\n"),
