@@ -27,11 +27,12 @@ export const KEY = "device-model-args";
 export const HAND = "-global kvm-pit.lost_tick_policy=discard";
 export const ORIGINAL_ARGS = `${HAND} -device vgpu-stub,pool_id=A,priority=high,vm_id=1`;
 
-export type MatrixSignal = "SIGKILL" | "SIGINT" | "SIGTERM" | "SIGHUP";
+export type MatrixSignal = "SIGKILL" | "SIGINT" | "SIGTERM" | "SIGHUP" | "SIGQUIT";
 const EXIT: Record<Exclude<MatrixSignal, "SIGKILL">, number> = {
   SIGINT: 130,
   SIGTERM: 143,
   SIGHUP: 129,
+  SIGQUIT: 131,
 };
 
 export interface Point {
@@ -163,10 +164,11 @@ export async function hit(argv: string[], p: Point, sig: MatrixSignal): Promise<
         (p.when === "during" || c.exit !== undefined)
       ),
   );
-  // SIGINT and SIGHUP go to the whole process group (Ctrl-C, a dropped SSH session); xe runs in
-  // its own, as vgpu-admin spawns it. SIGTERM and SIGKILL go to the process alone.
+  // SIGINT, SIGQUIT and SIGHUP go to the whole process group (Ctrl-C, Ctrl-\, a dropped SSH
+  // session); xe runs in its own, as vgpu-admin spawns it. SIGTERM and SIGKILL go to the process
+  // alone.
   try {
-    if (sig === "SIGINT" || sig === "SIGHUP") Deno.kill(-child.pid, sig);
+    if (sig === "SIGINT" || sig === "SIGHUP" || sig === "SIGQUIT") Deno.kill(-child.pid, sig);
     else Deno.kill(child.pid, sig);
   } catch {
     // it finished already: the promise must hold all the same

@@ -156,6 +156,13 @@ for (const f of FAILURES) {
           assert.match(r.stderr, new RegExp(`VM ${UUID1} is now running with args: `));
           assert.match(r.stderr, /journal entry could not be closed: run 'vgpu-admin recover/);
           assert.equal(h.journalOpen(), 1, "the entry stays open for recover");
+          if (s.verb === "vm-start") {
+            // everything was applied, only the close failed: finished, never undone
+            const after = h.xe.calls.slice(h.xe.calls.findIndex((c) => c.startsWith("vm-start")));
+            assert.deepEqual(after.filter((c) => c.startsWith("vm-param-set")), []);
+            assert.match(r.stderr, /closing the journal entry failed/);
+            assert.match(vm.platform[KEY], /priority=low/);
+          }
           // once the database works again, recover ends it: database and args agree
           const rec = await h.run(["recover", "--yes"]);
           assert.equal(rec.code, 0, rec.stderr);

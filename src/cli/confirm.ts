@@ -1,7 +1,8 @@
 // Confirmation as design.md §5 step 3: --yes answers in advance; a terminal is asked the same
 // words as a pipe (`<question> `), again after an unrecognised answer, and Ctrl-C or Ctrl-D there
 // mean no; otherwise one line is read from stdin (EOF = no).
-import { DeclinedError } from "../domain/errors.ts";
+import { DeclinedError, VgpuError } from "../domain/errors.ts";
+import { describeFileError } from "../domain/file-errors.ts";
 import type { IO } from "./io.ts";
 
 export const APPLY_QUESTION = "Do you want to apply these settings? (yes/no):";
@@ -44,7 +45,19 @@ export async function confirmOrCancel(
     }
   }
   io.err.write(`${question} `);
-  const line = await io.readLine();
+  let line: string | null;
+  try {
+    line = await io.readLine();
+  } catch (e) {
+    if (e instanceof VgpuError) throw e;
+    // stdin is a directory, or was closed under us: no answer can come (issue 21 item 7)
+    io.err.write("\n");
+    throw new VgpuError(
+      `cannot read the answer from stdin (${
+        describeFileError(e)
+      }); nothing changed: answer on a terminal, pipe the answer in, or pass --yes`,
+    );
+  }
   io.err.write(line === null ? "(no answer: end of input)\n" : "\n");
   if (answer(line) !== "yes") throw new DeclinedError();
 }

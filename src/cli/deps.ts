@@ -50,7 +50,7 @@ export interface Deps {
   locksFor(dbPath: string): Promise<VmLocks>;
   /** Signals caught during a change's apply phase (src/cli/interrupts.ts, loaded when used). */
   interrupts: {
-    /** Runs `fn` with SIGINT, SIGTERM and SIGHUP caught. */
+    /** Runs `fn` with SIGINT, SIGTERM, SIGHUP and SIGQUIT caught. */
     guard<T>(fn: () => Promise<T>): Promise<T>;
     /** The first signal caught, or null. */
     received(): CaughtSignal | null;

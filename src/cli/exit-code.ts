@@ -37,7 +37,12 @@ export function exitCodeFor(e: unknown, io: IO, debug: boolean): number {
   return EXIT.failed;
 }
 
-export type CaughtSignal = "SIGINT" | "SIGTERM" | "SIGHUP";
+export type CaughtSignal = "SIGINT" | "SIGTERM" | "SIGHUP" | "SIGQUIT";
 
-/** The exit code for a run ended by a signal: 128 + its number (130, 143, 129). */
-export const SIGNAL_EXIT: Record<CaughtSignal, number> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
+/** The exit code for a run ended by a signal: 128 + its number (130, 143, 129, 131). */
+export const SIGNAL_EXIT: Record<CaughtSignal, number> = {
+  SIGINT: 130,
+  SIGTERM: 143,
+  SIGHUP: 129,
+  SIGQUIT: 131,
+};

@@ -1,18 +1,18 @@
-// SIGINT, SIGTERM and SIGHUP during the apply phase of a change (design.md §5 step 9): they do
-// not kill the run; the first marks it interrupted (no new forward step starts, the operation is
-// finished or undone), a second one is told that the VM is being put back. Outside a guarded
-// phase the default applies (nothing was changed yet, so dying is safe). Loaded only by a
-// command that changes a VM: nothing of it is on the start hook's path.
+// SIGINT, SIGTERM, SIGHUP and SIGQUIT (Ctrl-\, issue 18 B8) during the apply phase of a change
+// (design.md §5 step 9): they do not kill the run; the first marks it interrupted (no new forward
+// step starts, the operation is finished or undone), a second one is told that the VM is being
+// put back. Outside a guarded phase the default applies (nothing was changed yet, so dying is
+// safe). Loaded only by a command that changes a VM: nothing of it is on the start hook's path.
 import type { CaughtSignal } from "./exit-code.ts";
 import type { IO } from "./io.ts";
 
-const SIGNALS: readonly CaughtSignal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+const SIGNALS: readonly CaughtSignal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
 
 let depth = 0;
 let seen = false;
 const handlers = new Map<CaughtSignal, () => void>();
 
-/** Runs `fn` with the three signals caught; `mark` records the first one for the exit code. */
+/** Runs `fn` with the four signals caught; `mark` records the first one for the exit code. */
 export async function guardSignals<T>(
   io: IO,
   mark: (sig: CaughtSignal) => void,

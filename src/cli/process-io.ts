@@ -44,7 +44,8 @@ export function systemIo(): IO {
     async readLine() {
       // Reads byte chunks until a newline: enough for one confirmation answer.
       const buf = new Uint8Array(256);
-      while (!pending.includes("\n")) {
+      // bounded (issue 18 B8): a stdin that never ends a line (< /dev/zero) is no answer
+      while (!pending.includes("\n") && pending.length < MAX_ANSWER) {
         const n = await Deno.stdin.read(buf);
         if (n === null) {
           if (pending === "") return null;
@@ -54,13 +55,17 @@ export function systemIo(): IO {
         }
         pending += dec.decode(buf.subarray(0, n), { stream: true });
       }
-      const i = pending.indexOf("\n");
+      let i = pending.indexOf("\n");
+      if (i < 0) i = pending.length; // cut at the bound: whatever it is, it is not "yes"
       const line = pending.slice(0, i).replace(/\r$/, "");
       pending = pending.slice(i + 1);
       return line;
     },
   };
 }
+
+/** The longest answer read from stdin at a question, in characters. */
+const MAX_ANSWER = 4096;
 
 /**
  * stdout's width (stdout is a terminal): the terminal's own size, else COLUMNS (a terminal

@@ -19,6 +19,17 @@ export class NotFoundError extends VgpuError {}
 /** A uuid or vm_id already held by another VM. */
 export class ConflictError extends VgpuError {}
 
+/** A disabled vGPU pool takes no new VMs (design.md §2); checked again inside the write. */
+export class PoolDisabledError extends ConflictError {
+  constructor(pool: { poolId: string; name: string }) {
+    super(
+      `vGPU pool ${pool.poolId} (${
+        JSON.stringify(pool.name)
+      }) is disabled and takes no new VMs; enable it with 'vgpu-admin enable-pool --pool-id=${pool.poolId}', or choose the other pool`,
+    );
+  }
+}
+
 /** The user answered no (or stdin ended) at a confirmation. */
 export class DeclinedError extends VgpuError {
   constructor(message = "Cancelled; nothing changed.") {

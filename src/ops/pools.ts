@@ -1,5 +1,5 @@
 // vGPU pool use cases: summaries with per-priority counts, one pool with its VMs, renaming.
-import { ConflictError } from "../domain/errors.ts";
+import { PoolDisabledError } from "../domain/errors.ts";
 import type { Pool, PoolId, Vm } from "../domain/types.ts";
 import type { Store } from "../store/store.ts";
 
@@ -57,13 +57,11 @@ export function assertPoolTakesVm(store: Store, pool: PoolId, current?: PoolId):
   if (current === pool) return;
   const p = store.getPool(pool);
   if (p.enabled) return;
-  throw new ConflictError(poolDisabledMessage(p));
+  throw new PoolDisabledError(p);
 }
 
 export function poolDisabledMessage(p: Pool): string {
-  return `vGPU pool ${p.poolId} (${
-    JSON.stringify(p.name)
-  }) is disabled and takes no new VMs; enable it with 'vgpu-admin enable-pool --pool-id=${p.poolId}', or choose the other pool`;
+  return new PoolDisabledError(p).message;
 }
 
 export interface SetPoolEnabledResult {

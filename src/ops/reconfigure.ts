@@ -63,7 +63,7 @@ export interface ApplyOptions {
   /** Host to start the VM on (`on=`); null lets xapi choose. */
   localHost: string | null;
   progress(line: string): void;
-  /** The signal that interrupted the run (SIGINT, SIGTERM, SIGHUP), or null. */
+  /** The signal that interrupted the run (SIGINT, SIGTERM, SIGHUP, SIGQUIT), or null. */
   interrupted(): string | null;
   command: string;
   pid: number;

@@ -200,7 +200,7 @@ export async function settleEntry(
             }
             return;
           }
-          store.updateVm(uuid, act.row, undefined, entry.target.row);
+          store.updateVm(uuid, act.row, undefined, entry.target.row, { anyPool: true });
         });
         break;
       case "start": {

@@ -105,8 +105,8 @@ export class Store {
   getVmByVmId(vmId: number): Vm | null {
     return this.vms.getVmByVmId(vmId);
   }
-  lowestFreeVmId(): number {
-    return this.vms.lowestFreeVmId();
+  lowestFreeVmId(avoid?: ReadonlySet<number>): number {
+    return this.vms.lowestFreeVmId(avoid);
   }
   assertCanInsert(vmUuid: string, vmId: number | undefined): void {
     this.vms.assertCanInsert(vmUuid, vmId);
@@ -119,8 +119,9 @@ export class Store {
     config: VgpuConfig,
     vmName?: string | null,
     expected?: VgpuConfig,
+    o?: { anyPool?: boolean },
   ): VmChange {
-    return this.vms.updateVm(vmUuid, config, vmName, expected);
+    return this.vms.updateVm(vmUuid, config, vmName, expected, o);
   }
   deleteVm(vmUuid: string): VmChange {
     return this.vms.deleteVm(vmUuid);

@@ -1,7 +1,7 @@
 // The `vms` table (and `stale_runs`, which only ever names a registered VM): the registry of
 // VMs, their conflicts and the exact undo of a committed change.
 import type { SQLInputValue } from "node:sqlite";
-import { BusyError, ConflictError, NotFoundError } from "../domain/errors.ts";
+import { BusyError, ConflictError, NotFoundError, PoolDisabledError } from "../domain/errors.ts";
 import {
   type PoolId,
   type Priority,
@@ -10,7 +10,7 @@ import {
   type Vm,
   VM_ID_MAX,
 } from "../domain/types.ts";
-import { decodeStaleRun, decodeVm } from "./rows.ts";
+import { decodePool, decodeStaleRun, decodeVm } from "./rows.ts";
 import { type Row, type Sql, sqlTimestamp, VM_COLUMNS, vmSnapshot } from "./sql.ts";
 
 export interface NewVm {
@@ -20,6 +20,8 @@ export interface NewVm {
   priority: Priority;
   /** Omitted → the lowest unused vm_id ≥ 1, chosen inside the same transaction. */
   vmId?: number;
+  /** vm_ids the lowest-free choice must not take: those that VMs on the host carry (issue 21.2). */
+  avoid?: ReadonlySet<number>;
 }
 
 /** A committed change, enough to undo it exactly (compensation after a failed xe step). */
@@ -90,20 +92,39 @@ export class VmsTable {
     return r === undefined ? null : decodeVm(r);
   }
 
-  /** The lowest vm_id ≥ 1 that no VM holds. */
-  lowestFreeVmId(): number {
-    const r = this.sql.get<{ id: number | null }>(
-      `SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM vms WHERE vm_id = 1) THEN 1
-              ELSE (SELECT MIN(v.vm_id + 1) FROM vms v
-                    WHERE NOT EXISTS (SELECT 1 FROM vms w WHERE w.vm_id = v.vm_id + 1)) END AS id`,
-    );
-    const id = r?.id ?? 1;
+  /** The lowest vm_id ≥ 1 that no VM holds and that is not in `avoid`. */
+  lowestFreeVmId(avoid: ReadonlySet<number> = new Set()): number {
+    let id = 1;
+    if (avoid.size === 0) {
+      const r = this.sql.get<{ id: number | null }>(
+        `SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM vms WHERE vm_id = 1) THEN 1
+                ELSE (SELECT MIN(v.vm_id + 1) FROM vms v
+                      WHERE NOT EXISTS (SELECT 1 FROM vms w WHERE w.vm_id = v.vm_id + 1)) END AS id`,
+      );
+      id = r?.id ?? 1;
+    } else {
+      const held = new Set(
+        this.sql.all<{ vm_id: number }>(`SELECT vm_id FROM vms`).map((r) => r.vm_id),
+      );
+      while (held.has(id) || avoid.has(id)) id++;
+    }
     if (id > VM_ID_MAX) {
       throw new ConflictError(
         `no free vm_id left below ${VM_ID_MAX}; pass --vm-id with an unused id`,
       );
     }
     return id;
+  }
+
+  /**
+   * A VM entering a pool: the pool must take new VMs, checked inside the write's own transaction
+   * so that a concurrent disable-pool is either before it (refused) or after it (issue 18 B4).
+   */
+  #assertPoolTakes(pool: PoolId): void {
+    const r = this.sql.get<Row>(`SELECT * FROM pools WHERE pool_id = ?`, pool);
+    if (r === undefined) return; // reported by every pool reader ("has no vGPU pool")
+    const p = decodePool(r);
+    if (!p.enabled) throw new PoolDisabledError(p);
   }
 
   #assertFree(vmUuid: string, vmId: number): void {
@@ -128,8 +149,9 @@ export class VmsTable {
   insertVm(input: NewVm): VmChange {
     return this.sql.transaction(() => {
       this.assertCanInsert(input.vmUuid, input.vmId);
-      const vmId = input.vmId ?? this.lowestFreeVmId();
+      const vmId = input.vmId ?? this.lowestFreeVmId(input.avoid);
       this.#assertFree(input.vmUuid, vmId);
+      this.#assertPoolTakes(input.pool);
       const ts = sqlTimestamp(this.sql.now());
       this.sql.run(
         `INSERT INTO vms (vm_id, vm_uuid, vm_name, pool_id, priority, created_at, updated_at)
@@ -158,6 +180,7 @@ export class VmsTable {
     config: VgpuConfig,
     vmName?: string | null,
     expected?: VgpuConfig,
+    o: { anyPool?: boolean } = {},
   ): VmChange {
     return this.sql.transaction(() => {
       const before = this.requireVm(vmUuid);
@@ -169,6 +192,7 @@ export class VmsTable {
         );
       }
       this.#assertFree(vmUuid, config.vmId);
+      if (config.pool !== before.pool && !o.anyPool) this.#assertPoolTakes(config.pool);
       this.sql.run(
         `UPDATE vms SET pool_id = ?, priority = ?, vm_id = ?, vm_name = ?, updated_at = ?
          WHERE vm_uuid = ?`,

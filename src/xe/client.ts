@@ -7,6 +7,7 @@ import {
   XeVmNotFoundError,
 } from "../domain/errors.ts";
 import type { Host, HostVm, PowerState } from "../domain/types.ts";
+import { isUuid } from "../domain/validate.ts";
 import { forEachRecord, MAP_KEY_RE, parseMap, parsePowerState, parseRecords } from "./parse.ts";
 import type { XeRunner } from "./runner.ts";
 
@@ -88,7 +89,7 @@ export class Xe {
     const argv = ["host-list", "params=uuid,name-label"];
     const stdout = await this.#run(argv);
     return readable(argv, () => parseRecords(stdout)).map((r) => ({
-      uuid: required(argv, r, "uuid"),
+      uuid: canonical(argv, required(argv, r, "uuid")),
       nameLabel: required(argv, r, "name-label"),
     }));
   }
@@ -178,9 +179,22 @@ export class Xe {
     await this.#run(argv, o.timeoutMs);
   }
 
-  #run(argv: readonly string[], timeoutMs?: number): Promise<string> {
+  async #run(argv: readonly string[], timeoutMs?: number): Promise<string> {
     this.#calls++;
-    return this.#runner.run(argv, timeoutMs === undefined ? undefined : { timeoutMs });
+    const out = await this.#runner.run(argv, timeoutMs === undefined ? undefined : { timeoutMs });
+    // xe ends its lines with "\n" only: CRLF means something between us and xapi rewrote the
+    // answer, and a "\r" left on a uuid or on args is never data to act on (issue 21.6)
+    if (out.includes("\r\n")) {
+      throw new XeOutputError(
+        `xe ${
+          argv[0]
+        } printed CRLF line ends, which xe never does; nothing was done (is its output passing through a wrapper?)`,
+        argv,
+        0,
+        "",
+      );
+    }
+    return out;
   }
 
   /**
@@ -193,7 +207,17 @@ export class Xe {
   ): HostVm | Omit<HostVm, "deviceModelArgs"> | null {
     // xe lists dom0 as a VM; the filter should hide it, but never trust a name (xe-reference.md)
     if (required(argv, r, "is-control-domain") !== "false") return null;
-    const uuid = required(argv, r, "uuid");
+    const uuid = canonical(argv, required(argv, r, "uuid"));
+    // an answer about another VM than the one asked for is never data to act on (issue 21.6)
+    const asked = argv.find((a) => a.startsWith("uuid="))?.slice(5);
+    if (asked !== undefined && uuid !== asked) {
+      throw new XeOutputError(
+        `xe ${argv[0]} was asked for VM ${asked} and answered with VM ${uuid}; nothing was done`,
+        argv,
+        0,
+        "",
+      );
+    }
     const residentOn = required(argv, r, "resident-on");
     const vm = {
       uuid,
@@ -224,6 +248,21 @@ export class Xe {
       throw e;
     }
   }
+}
+
+/** A uuid as xe prints it: canonical lower-case 8-4-4-4-12 (a CRLF answer leaves "\r" on it). */
+function canonical(argv: readonly string[], uuid: string): string {
+  if (!isUuid(uuid)) {
+    throw new XeOutputError(
+      `xe ${argv[0]} printed ${
+        JSON.stringify(uuid)
+      } where a VM uuid belongs; nothing was done (is xe's output passing through something that changes line ends?)`,
+      argv,
+      0,
+      "",
+    );
+  }
+  return uuid;
 }
 
 /** Runs a parse step; an XeOutputError gets the argv and its message the verb. */

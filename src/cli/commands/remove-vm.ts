@@ -50,7 +50,7 @@ async function removeSteps(
     opts.yes,
     deps,
   );
-  const r = await removeVm(store, opts.offline ? null : await deps.xe(), opts.vmUuid);
+  const r = await removeVm(store, opts.offline ? null : await deps.xe(), opts.vmUuid, deps.clock);
   if (pooled !== null) {
     const { releaseVmId } = await import("../../ops/pool-mode.ts");
     await releaseVmId(pooled.write.ctx, r.vm.vmUuid, r.vm.vmId);
