@@ -29,9 +29,11 @@ const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname).replac
 const PREFIX = "/opt/vgpu-admin";
 const APP_DIR = "app";
 const BUNDLE = `${APP_DIR}/main.js`;
-/** The hooks' own entry (hook.ts), bundled apart: the hook loads none of the CLI (issue 19). */
+/** The hooks' own entry (hook.ts), bundled apart: the hook loads none of the CLI (issue 19); its
+ * rare paths are a second entry, src/hook/slow.js, which src/hook/slow-path.ts names. */
 const HOOK_DIR = "hook";
 const HOOK_BUNDLE = `${HOOK_DIR}/hook.js`;
+export const HOOK_ENTRIES = ["hook.ts", "src/hook/slow.ts"];
 const DENO_VERSION = Deno.version.deno;
 const RUNTIME_PACKAGE = "@deno/linux-x64-glibc"; // holds the ELF; `deno` holds LICENSE + shims
 /** deno run flags besides permissions: no config, lock file, network or npm resolution. */
@@ -213,11 +215,11 @@ async function owningPackage(lib: SharedLib): Promise<DebPackage> {
  * main.ts imports but that do not exist (commands declared ahead of their implementation) are
  * left as imports that fail when that command runs, exactly as `deno run main.ts` fails for
  * them, and named in a warning. The bench (scripts/bench/scenarios.ts) bundles with this too. */
-export async function bundle(outdir: string, entry = "main.ts"): Promise<string[]> {
+export async function bundle(outdir: string, entries = ["main.ts"]): Promise<string[]> {
   const base = ["bundle", "--quiet", "--platform=deno", "--code-splitting", "--outdir", outdir];
   const attempt = (external: string[]) =>
     new Deno.Command(Deno.execPath(), {
-      args: [...base, ...external.map((e) => `--external=${e}`), entry],
+      args: [...base, ...external.map((e) => `--external=${e}`), ...entries],
       cwd: ROOT,
       stdin: "null",
       env: { NO_COLOR: "1" },
@@ -257,6 +259,7 @@ const REQUIRE_SHIM =
  */
 function lazyRequire(outdir: string) {
   for (const e of Deno.readDirSync(outdir)) {
+    if (!e.isFile) continue; // src/hook/slow.js of the hook's bundle: no npm code
     const path = `${outdir}/${e.name}`;
     const code = Deno.readTextFileSync(path);
     if (!REQUIRE_SHIM.test(code)) continue;
@@ -272,6 +275,7 @@ function lazyRequire(outdir: string) {
     );
   }
   for (const e of Deno.readDirSync(outdir)) {
+    if (!e.isFile) continue;
     if (/^import\b[^;]*"node:module";/m.test(Deno.readTextFileSync(`${outdir}/${e.name}`))) {
       fail(`lib/app/${e.name} still imports node:module at start (esbuild's shim changed?)`);
     }
@@ -509,11 +513,20 @@ async function build() {
     checkBundle(code, missing, chunks);
 
     step(`deno bundle --code-splitting hook.ts -> lib/${HOOK_DIR}/`);
-    const hookMissing = await bundle(`${opt}/lib/${HOOK_DIR}`, "hook.ts");
+    const hookMissing = await bundle(`${opt}/lib/${HOOK_DIR}`, HOOK_ENTRIES);
     const hookChunks = new Set(
-      [...Deno.readDirSync(`${opt}/lib/${HOOK_DIR}`)].map((e) => e.name),
+      [...Deno.readDirSync(`${opt}/lib/${HOOK_DIR}`)].filter((e) => e.isFile).map((e) => e.name),
     );
     if (!hookChunks.has("hook.js")) fail(`deno bundle wrote no lib/${HOOK_BUNDLE}`);
+    try {
+      Deno.statSync(`${opt}/lib/${HOOK_DIR}/src/hook/slow.js`);
+    } catch {
+      fail(
+        `deno bundle wrote no lib/${HOOK_DIR}/src/hook/slow.js (src/hook/slow-path.ts names it)`,
+      );
+    }
+    Deno.chmodSync(`${opt}/lib/${HOOK_DIR}/src/hook/slow.js`, 0o644);
+    for (const d of ["src", "src/hook"]) Deno.chmodSync(`${opt}/lib/${HOOK_DIR}/${d}`, 0o755);
     mkdir(`${opt}/lib/${HOOK_DIR}`);
     let hookCode = "";
     for (const name of [...hookChunks].sort()) {

@@ -179,6 +179,30 @@ Deno.test({
       assert.match(log[0], /reason=none action=in-sync result=ok/);
       assert.match(log[3], /hook=vm-post-migrate reason=destination action=arrived result=ok/);
 
+      // The hook's rare paths, in the bundle's second entry (lib/hook/src/hook/slow.js): a repair
+      // (the full xe client and the verified write) and a database that is not there (the full
+      // open, which names it).
+      Deno.writeTextFileSync(
+        `${root}/usr/bin/xe`,
+        `#!/bin/sh\ncase "$1" in\n  vm-param-get) echo '${
+          DEVICE.replace("pool_id=A", "pool_id=B")
+        }' ;;\n  *) exit 0 ;;\nesac\n`,
+      );
+      const repair = await run(root, [
+        "/etc/xapi.d/vm-pre-start/10-vgpu-admin",
+        "-vmuuid",
+        UUID1,
+        "-reason",
+        "none",
+      ], { PATH: HOOK_PATH });
+      assert.equal(repair.code, 0, `${repair.stdout}${repair.stderr}`);
+      const last = Deno.readTextFileSync(`${root}/var/log/vgpu-vm-startup.log`).trim().split("\n")
+        .at(-1)!;
+      assert.match(last, /action=repaired result=warning args were "-device vgpu-stub,pool_id=B/);
+      const noDb = await cli("startup-hook", `--vm-uuid=${UUID1}`, "--db=/tmp/none.db");
+      assert.equal(noDb.code, 1);
+      assert.match(noDb.stderr, /^error: no database at \/tmp\/none\.db; /);
+
       // A tampered copy is detected and unpacked again.
       const hookJs = `${cache}/lib/hook/hook.js`;
       const original = Deno.readTextFileSync(hookJs);

@@ -3,7 +3,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { buildDevice } from "../../src/domain/device-args.ts";
 import { FAKE_XE_PATH } from "../../tests/fake-xe/state.ts";
-import { bundle } from "../build-portable.ts";
+import { bundle, HOOK_ENTRIES } from "../build-portable.ts";
 import {
   ARCHIVE,
   BUNDLE_FLAGS,
@@ -205,7 +205,7 @@ async function portableArgv(
   // the hooks' own entry, bundled apart as build:portable does (lib/hook/)
   const hookApp = `${work}/hook`;
   try {
-    await bundle(hookApp, "hook.ts");
+    await bundle(hookApp, HOOK_ENTRIES);
   } catch (e) {
     return `bundling hook.ts as build:portable does failed: ${e instanceof Error ? e.message : e}`;
   }

@@ -7,6 +7,7 @@ import { DatabaseSync } from "node:sqlite";
 import { DatabaseError } from "../domain/errors.ts";
 import { resolveSettings, type Settings } from "../domain/settings.ts";
 import type { HookRegistry } from "../ops/startup-hook.ts";
+import { loadSlow } from "./slow-path.ts";
 import { decodeVm } from "../store/rows.ts";
 import { type Vm, VM_ID_MAX } from "../domain/types.ts";
 
@@ -58,7 +59,7 @@ export async function openHookDb(path: string, now: () => Date): Promise<HookDb>
     db = null;
   }
   if (db === null) {
-    const { openDatabase } = await import("../store/open.ts");
+    const { openDatabase } = await loadSlow();
     const opened = await openDatabase(path, { now });
     db = opened.db;
   }

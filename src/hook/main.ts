@@ -10,6 +10,7 @@ import { type HookEvent, isHookEvent } from "../ops/startup-hook.ts";
 import { openHookDb } from "./db.ts";
 import { type HookPorts, type HookRequest, logSafeReason, logSafeUuid, runHook } from "./run.ts";
 import { hookXe } from "./xe.ts";
+import { loadSlow } from "./slow-path.ts";
 
 /** The database when neither --db nor VGPU_DB names one (src/store/open.ts DEFAULT_DB_PATH). */
 export const HOOK_DEFAULT_DB = "/etc/vgpu/vgpu_config.db";
@@ -117,8 +118,10 @@ export async function hookMain(input: HookMainInput): Promise<number> {
         hookXe(xePath, s.platformKey, s.xeTimeoutS * 1000, deadline, now).vmGetArgs(uuid),
       async writeArgs(uuid, args, s, deadline) {
         // the rare repair: its write is read back when the answer is lost (design.md §5)
-        const { setArgsVerified } = await import("../ops/xe-write.ts");
-        const xe = hookXe(xePath, s.platformKey, s.xeTimeoutS * 1000, deadline, now);
+        const [{ setArgsVerified }, xe] = await Promise.all([
+          loadSlow(),
+          hookXe(xePath, s.platformKey, s.xeTimeoutS * 1000, deadline, now).client(),
+        ]);
         await setArgsVerified(xe, uuid, args);
       },
       writeStale: () => Promise.reject(new Error("the database is not open")),

@@ -1,17 +1,26 @@
-// The hooks' xe client: the one runner (src/xe/runner.ts) in its plain form, bounded by the
-// hook's deadline on every call.
-import { XeTimeoutError } from "../domain/errors.ts";
-import { Xe } from "../xe/client.ts";
+// The hooks' xe reads and writes: the one runner (src/xe/runner.ts) in its plain form, bounded by
+// the hook's deadline on every call. The start path reads the args itself (as Xe.vmGetArgs does)
+// without loading the whole client; a repair gets the full client (src/xe/client.ts).
+import { XeKeyMissingError, XeOutputError, XeTimeoutError } from "../domain/errors.ts";
+import type { Xe } from "../xe/client.ts";
 import { createXeRunner, type XeRunner } from "../xe/runner.ts";
+import { loadSlow } from "./slow-path.ts";
 
-/** An xe client whose every call ends by `deadline` (epoch ms) and within `defaultMs`. */
+export interface HookXe {
+  /** platform:<key> of the VM; null when the key is absent. */
+  vmGetArgs(vmUuid: string): Promise<string | null>;
+  /** The full client on the same bounded runner (for a repair). */
+  client(): Promise<Xe>;
+}
+
+/** An xe whose every call ends by `deadline` (epoch ms) and within `defaultMs`. */
 export function hookXe(
   xePath: string,
   platformKey: string,
   defaultMs: number,
   deadline: number,
   now: () => Date,
-): Xe {
+): HookXe {
   const base = createXeRunner({ xePath, defaultTimeoutMs: defaultMs, plain: true });
   const bounded: XeRunner = {
     run(argv, o) {
@@ -25,5 +34,38 @@ export function hookXe(
       return base.run(argv, { timeoutMs });
     },
   };
-  return new Xe(bounded, { platformKey });
+  return {
+    async vmGetArgs(vmUuid) {
+      const argv = [
+        "vm-param-get",
+        `uuid=${vmUuid}`,
+        "param-name=platform",
+        `param-key=${platformKey}`,
+      ];
+      let out: string;
+      try {
+        out = await bounded.run(argv);
+      } catch (e) {
+        // "Error: Key K not found in map" (xe-reference.md): the VM has no args
+        if (e instanceof XeKeyMissingError) return null;
+        throw e;
+      }
+      // xe prints the value and one newline: an answer without it is cut short
+      if (!out.endsWith("\n")) {
+        throw new XeOutputError(
+          `xe vm-param-get printed ${
+            out === "" ? "nothing" : "an answer cut short"
+          } for the args of VM ${vmUuid}; nothing was written`,
+          argv,
+          0,
+          "",
+        );
+      }
+      return out.slice(0, -1);
+    },
+    async client() {
+      const { Xe } = await loadSlow();
+      return new Xe(bounded, { platformKey });
+    },
+  };
 }
