@@ -9,7 +9,7 @@
  * a missing archive or busybox-static is a failure instead: .ci/run installs and builds them.
  */
 import assert from "node:assert/strict";
-import { exec, mountProc, type Result, unmount } from "./chroot.ts";
+import { exec, mountProc, type Result, staleArtifact, unmount } from "./chroot.ts";
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname).replace(/\/$/, "");
 const VERSION: string = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`)).version;
@@ -60,6 +60,12 @@ async function skipReason(): Promise<string | null> {
     const why = `${ARCHIVE} is not built: run 'deno task build:portable'`;
     if (!IN_CI) return why;
     missingInCi = `${why} (.ci/run builds it before the tests)`;
+    return null;
+  }
+  const stale = staleArtifact(ARCHIVE, "deno task build:portable");
+  if (stale !== null) {
+    if (!IN_CI) return stale;
+    missingInCi = stale;
     return null;
   }
   const probe = Deno.makeTempDirSync({ prefix: "vgpu-chroot-probe-" });

@@ -12,7 +12,7 @@
  * CI=true a missing rpm, package or busybox-static is a failure instead: .ci/run provides them.
  */
 import assert from "node:assert/strict";
-import { exec, mountProc, type Result, unmount } from "./chroot.ts";
+import { exec, mountProc, type Result, staleArtifact, unmount } from "./chroot.ts";
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname).replace(/\/$/, "");
 const VERSION: string = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`)).version;
@@ -52,6 +52,10 @@ async function skipReason(): Promise<string | null> {
     [exists(BUSYBOX), `${BUSYBOX} is missing: apt-get install busybox-static`],
     [exists(RPM), `${RPM} is not built: run 'deno task build:rpm'`],
     [exists(ARCHIVE), `${ARCHIVE} is not built: run 'deno task build:portable'`],
+    ...[
+      staleArtifact(ARCHIVE, "deno task build:portable"),
+      staleArtifact(RPM, "deno task build:rpm"),
+    ].filter((w) => w !== null).map((w): [boolean, string] => [false, w!]),
   ];
   for (const [ok, why] of needs) {
     if (ok) continue;
