@@ -126,7 +126,7 @@ export async function hookMain(input: HookMainInput): Promise<number> {
       },
       writeStale: () => Promise.reject(new Error("the database is not open")),
       xe: (s, deadline) =>
-        Promise.resolve(hookXe(xePath, s.platformKey, s.xeTimeoutS * 1000, deadline, now)),
+        hookXe(xePath, s.platformKey, s.xeTimeoutS * 1000, deadline, now).client(),
     };
     return (await runHook(hookRequest(a), ports)) === "refused" ? 2 : 0;
   } catch (e) {

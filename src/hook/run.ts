@@ -13,6 +13,7 @@ import {
   planHook,
   refusalMarker,
 } from "../ops/startup-hook.ts";
+import { loadSlow } from "./slow-path.ts";
 
 /** End to end the hook finishes within 15 s whatever happens (design.md §4); the hook script
  * sends SIGTERM at 13 s and SIGKILL at 14 s, this leaves the program the time to log. */
@@ -86,7 +87,7 @@ export async function runHook(req: HookRequest, ports: HookPorts): Promise<"ok" 
     if (poolState && ports.xe !== undefined) {
       // pool mode (design.md §8): loaded only there; standalone runs exactly as before
       const xe = ports.xe;
-      plan = await (await import("./pool.ts")).poolHookPlan(req.event, plan, {
+      plan = await (await loadSlow()).poolHookPlan(req.event, plan, {
         poolState,
         vmUuid,
         args,
