@@ -188,11 +188,22 @@ Deno.test({
       // The hook's rare paths, in the bundle's second entry (lib/hook/src/hook/slow.js): a repair
       // (the full xe client and the verified write) and a database that is not there (the full
       // open, which names it).
+      // a stand-in xe that keeps what vm-param-set writes (every write is read back)
       Deno.writeTextFileSync(
         `${root}/usr/bin/xe`,
-        `#!/bin/sh\ncase "$1" in\n  vm-param-get) echo '${
-          DEVICE.replace("pool_id=A", "pool_id=B")
-        }' ;;\n  *) exit 0 ;;\nesac\n`,
+        [
+          "#!/bin/sh",
+          "f=/tmp/xe-args",
+          'case "$1" in',
+          "  vm-param-get)",
+          `    if [ -f "$f" ]; then read -r a <"$f"; echo "$a"; else echo '${
+            DEVICE.replace("pool_id=A", "pool_id=B")
+          }'; fi ;;`,
+          "  vm-param-set)",
+          '    for a in "$@"; do case "$a" in platform:*=*) printf \'%s\\n\' "${a#*=}" >"$f" ;; esac; done ;;',
+          "esac",
+          "",
+        ].join("\n"),
       );
       const repair = await run(root, [
         "/etc/xapi.d/vm-pre-start/10-vgpu-admin",
