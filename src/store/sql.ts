@@ -41,8 +41,23 @@ export function isSqliteFailure(e: unknown): e is Error {
     (e as { code?: unknown }).code === "ERR_SQLITE_ERROR";
 }
 
+/** A vms row read as an array in VM_COLUMNS order, as decodeVm takes it. */
+export function vmRowOf(a: readonly unknown[]): Row {
+  return {
+    vm_id: a[0],
+    vm_uuid: a[1],
+    vm_name: a[2],
+    pool_id: a[3],
+    priority: a[4],
+    created_at: a[5],
+    updated_at: a[6],
+    _rowid: a[7],
+  };
+}
+
 export class Sql {
   #statements = new Map<string, StatementSync>();
+  #arrayStatements = new Map<string, StatementSync>();
   #depth = 0;
 
   constructor(
@@ -75,6 +90,29 @@ export class Sql {
     } catch (e) {
       throw sqliteError(e, this.path);
     }
+  }
+
+  /**
+   * all() with each row read as an array of its columns and turned into `f(values)`: node:sqlite
+   * builds arrays about twice as fast as objects, in less memory (9,000 vms rows: ~15 ms and ~6 MB
+   * less; issue 19), and no array of raw rows outlives the call.
+   */
+  allAs<T>(sql: string, f: (values: unknown[]) => T, ...params: SQLInputValue[]): T[] {
+    let st = this.#arrayStatements.get(sql);
+    if (st === undefined) {
+      st = this.db.prepare(sql);
+      (st as unknown as { setReturnArrays(on: boolean): void }).setReturnArrays(true);
+      this.#arrayStatements.set(sql, st);
+    }
+    let rows: unknown[][];
+    try {
+      rows = st.all(...params) as unknown as unknown[][];
+    } catch (e) {
+      throw sqliteError(e, this.path);
+    }
+    const out: T[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) out[i] = f(rows[i]);
+    return out;
   }
 
   /** A write; call it inside `transaction`, which turns a SQLite failure into a DatabaseError. */

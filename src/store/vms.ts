@@ -11,7 +11,7 @@ import {
   VM_ID_MAX,
 } from "../domain/types.ts";
 import { decodePool, decodeStaleRun, decodeVm } from "./rows.ts";
-import { type Row, type Sql, sqlTimestamp, VM_COLUMNS, vmSnapshot } from "./sql.ts";
+import { type Row, type Sql, sqlTimestamp, VM_COLUMNS, vmRowOf, vmSnapshot } from "./sql.ts";
 
 export interface NewVm {
   vmUuid: string;
@@ -63,12 +63,15 @@ export class VmsTable {
     const sql = `SELECT ${VM_COLUMNS} FROM vms${
       where.length ? " WHERE " + where.join(" AND ") : ""
     } ORDER BY pool_id, vm_id`;
-    return this.sql.all<Row>(sql, ...params).map(decodeVm);
+    return this.sql.allAs(sql, (a) => decodeVm(vmRowOf(a)), ...params);
   }
 
   /** Every VM by vm_id (export's order). */
   listVmsByVmId(): Vm[] {
-    return this.sql.all<Row>(`SELECT ${VM_COLUMNS} FROM vms ORDER BY vm_id`).map(decodeVm);
+    return this.sql.allAs(
+      `SELECT ${VM_COLUMNS} FROM vms ORDER BY vm_id`,
+      (a) => decodeVm(vmRowOf(a)),
+    );
   }
 
   getVm(vmUuid: string): Vm | null {
