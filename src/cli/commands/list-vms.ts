@@ -9,7 +9,8 @@ import type { ListVmsJson } from "../render/json-types.ts";
 import { parsePoolId, parsePriority } from "../../domain/validate.ts";
 import type { Deps } from "../deps.ts";
 import { type Format, mapped, parseFormat, writeJson } from "../format.ts";
-import { fittedTable } from "../render/table.ts";
+import { writeLines } from "../io.ts";
+import { fittedTableLines } from "../render/table.ts";
 import { vmJson, vmLabel } from "../render/vm-fields.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 
@@ -68,7 +69,7 @@ export async function run(opts: ListVmsOptions, deps: Deps): Promise<void> {
     );
     return;
   }
-  const table = await fittedTable(
+  const lines = await fittedTableLines(
     ["VM ID", "UUID", "Name", "vGPU Pool", "Priority"],
     vms.map((v) => {
       const p = pools.get(v.pool)!;
@@ -82,7 +83,8 @@ export async function run(opts: ListVmsOptions, deps: Deps): Promise<void> {
       kinds: ["fixed", "fixed", "shrink", "shrink", "fixed"],
     },
   );
-  out.write(`${table}\n${vms.length} VM${vms.length === 1 ? "" : "s"}\n`);
+  lines.push(`${vms.length} VM${vms.length === 1 ? "" : "s"}`);
+  writeLines(out, lines); // in pieces: 10,000 rows are never one string (issue 19)
 }
 
 export const command = defineCommand({ parseOptions, run });

@@ -155,12 +155,26 @@ export function renderTable(
   color: boolean,
   layout: TableLayout = {},
 ): string {
+  return renderTableLines(head, rows, color, layout).join("\n");
+}
+
+/** renderTable's lines, for writeLines: 10,000 rows are never joined into one string. */
+export function renderTableLines(
+  head: readonly string[],
+  rows: readonly (readonly (string | number)[])[],
+  color: boolean,
+  layout: TableLayout = {},
+): string[] {
   const measure = layout.measure ?? asciiOnly;
   const kinds = head.map((_, i) => layout.kinds?.[i] ?? "fixed");
-  const cells = rows.map((r) => r.map(String));
-  const natural = head.map((h, i) =>
-    cells.reduce((w, r) => Math.max(w, measure(r[i] ?? "")), measure(h))
-  );
+  // Cells are turned into text where they are used: no second copy of 10,000 rows (issue 19).
+  const text = (c: string | number | undefined) =>
+    c === undefined ? "" : typeof c === "string" ? c : String(c);
+  const natural = head.map((h, i) => {
+    let w = measure(h);
+    for (const r of rows) w = Math.max(w, measure(text(r[i])));
+    return w;
+  });
   const bold = color ? (s: string) => `\x1b[1m${s}\x1b[22m` : (s: string) => s;
   let widths = natural;
   const columns = layout.columns ?? null;
@@ -169,7 +183,9 @@ export function renderTable(
       Math.min(n, Math.max(measure(head[i]), layout.minWidths?.[i] ?? MIN_SHRINK_WIDTH))
     );
     const fitted = fitWidths(natural, mins, kinds, columns);
-    if (fitted === null) return renderBlocks(head, cells, kinds, columns, measure, bold);
+    if (fitted === null) {
+      return [renderBlocks(head, rows.map((r) => r.map(String)), kinds, columns, measure, bold)];
+    }
     widths = fitted;
   }
   const fit = (s: string, i: number) =>
@@ -177,12 +193,16 @@ export function renderTable(
   const pad = (s: string, w: number) => s + " ".repeat(Math.max(0, w - measure(s)));
   const rule = (l: string, m: string, r: string) =>
     l + widths.map((w) => "─".repeat(w + 2)).join(m) + r;
-  const line = (r: readonly string[], style = (s: string) => s) =>
-    "│" + widths.map((w, i) => ` ${style(pad(fit(r[i] ?? "", i), w))} `).join("│") + "│";
+  // `│ a │ b │`
+  const line = (r: readonly (string | number)[], style = (s: string) => s) => {
+    let s = "│";
+    for (let i = 0; i < widths.length; i++) s += ` ${style(pad(fit(text(r[i]), i), widths[i]))} │`;
+    return s;
+  };
   const out = [rule("┌", "┬", "┐"), line(head, bold), rule("├", "┼", "┤")];
-  for (const r of cells) out.push(line(r));
+  for (const r of rows) out.push(line(r));
   out.push(rule("└", "┴", "┘"));
-  return out.join("\n");
+  return out;
 }
 
 /** Below the minimum width: one block of `Label: value` lines per row, blank line between. */
@@ -210,15 +230,26 @@ function renderBlocks(
 export async function fittedTable(
   head: readonly string[],
   rows: readonly (readonly (string | number)[])[],
-  o: {
-    color: boolean;
-    columns: number | null;
-    kinds: readonly ColumnKind[];
-    minWidths?: readonly (number | undefined)[];
-  },
+  o: FitOptions,
 ): Promise<string> {
+  return (await fittedTableLines(head, rows, o)).join("\n");
+}
+
+interface FitOptions {
+  color: boolean;
+  columns: number | null;
+  kinds: readonly ColumnKind[];
+  minWidths?: readonly (number | undefined)[];
+}
+
+/** fittedTable's lines, for writeLines. */
+export async function fittedTableLines(
+  head: readonly string[],
+  rows: readonly (readonly (string | number)[])[],
+  o: FitOptions,
+): Promise<string[]> {
   const measure = await measureFor(everyCell(head, rows));
-  return renderTable(head, rows, o.color, { ...o, measure });
+  return renderTableLines(head, rows, o.color, { ...o, measure });
 }
 
 /** The head's and the rows' cells as text, one at a time (no copy of the whole table). */
