@@ -246,7 +246,7 @@ Deno.test("newest first, --vm-uuid keeps one VM's entries, --limit the newest n"
   assert.equal(rows.length, 2, table.stdout);
   assert.match(rows[0], /alice\s+│ remove-vm\s+│ 11111111-1111-4111-8111-111111111111/);
   assert.match(rows[1], /alice\s+│ register-vm\s+│ 33333333-3333-4333-8333-333333333333/);
-  assert.match(table.stdout, /Time\s+│ Actor\s+│ Command\s+│ Subject\s+│ Before\s+│ After/);
+  assert.match(table.stdout, /Time\s+│ Actor\s+│ Command\s+│ Subject\s+│ Change\s+│/);
 });
 
 Deno.test("history of an empty database; bad --limit and --vm-uuid are usage errors", async () => {
@@ -389,7 +389,7 @@ Deno.test("history table: priority by name, names quoted, local time with offset
   assert.equal(r.code, 0, r.stderr);
   const row = r.stdout.split("\n")[3];
   assert.ok(
-    row.includes('│ vm_name="web, db; test #7" pool_id=A priority=low vm_id=7 │'),
+    row.includes('│ new: vm_name="web, db; test #7" pool_id=A priority=low vm_id=7 │'),
     r.stdout,
   );
   assert.match(row, /^│ 2026-01-11 \d\d:\d\d:00 [+-]\d{4} │ root /);

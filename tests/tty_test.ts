@@ -263,28 +263,50 @@ Deno.test({
 });
 
 Deno.test({
-  name: "history at 80 and 120 columns fits; long before/after values are cut in the middle",
+  name: "history at 80 and 120 columns fits; a long change is cut in the middle",
   ignore: !hasScript,
   async fn() {
     const db = await offlineDb();
     for (const columns of [80, 120]) {
       const out = await onTerminal(["history"], { VGPU_DB: db, NO_COLOR: "1", TZ: "UTC" }, columns);
       for (const l of asciiLines(out)) assert.ok(l.length <= columns, `${columns}: ${l}`);
-      // Time, actor, command and uuid take 98 columns with the borders: After gets less than its
+      // Time, actor, command and uuid take 98 columns with the borders: Change gets less than its
       // minimum (32) even at 120, so each change is a block.
       assert.ok(!out.includes("│"), out);
       assert.ok(out.includes(`Subject: ${U(2)}\n`), out);
       assert.ok(out.includes("Time:    2026-11-30 20:04:02 +0000\n"), out);
       if (columns === 80) {
-        // "Command: " takes 9 columns: 71 are left for the 82-column value, cut in its middle.
+        // "Command: " takes 9 columns: 71 are left for the 87-column value, cut in its middle.
         assert.ok(
           out.includes(
-            'After:   vm_name="render-node-with-a-very-lo…-07" pool_id=B priority=low vm_id=2\n',
+            'Change:  new: vm_name="render-node-with-a-ve…-07" pool_id=B priority=low vm_id=2\n',
           ),
           out,
         );
       }
     }
+  },
+});
+
+Deno.test({
+  name: "history at 200 columns: each row says what changed, before -> after per field, uncut",
+  ignore: !hasScript,
+  async fn() {
+    const db = await widthDb();
+    const rename = await runInProcess(
+      ["set-pool-name", "--pool-id=B", "--name=Batch", `--description=${LONG}`],
+      { env: { VGPU_DB: db } },
+    );
+    assert.equal(rename.code, 0, rename.stderr);
+    const out = await onTerminal(["history"], { VGPU_DB: db, NO_COLOR: "1", TZ: "UTC" }, 200);
+    for (const l of asciiLines(out)) assert.ok(l.length <= 200, l);
+    const row = out.split("\n").find((l) => l.includes("set-pool-name"))!;
+    assert.ok(
+      row.includes(`│ pool_name "Pool B" -> "Batch", description null -> "${LONG}" │`),
+      out,
+    );
+    assert.ok(!out.includes("…"), out);
+    assert.ok(!/│ Before|│ After/.test(out), "one Change column, not two whole rows");
   },
 });
 

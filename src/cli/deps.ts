@@ -1,11 +1,11 @@
 // What a command's run(opts, deps) may use (style.md rule 3). Built once by dispatch.ts (or a
 // test); the store and xe open lazily, so a command that needs neither pays for neither.
-import { UsageError, XeError, XeTimeoutError } from "../domain/errors.ts";
+import { UsageError, VgpuError, XeError, XeTimeoutError } from "../domain/errors.ts";
 import { resolveSettings, type Settings } from "../domain/settings.ts";
 import { DEFAULT_DB_PATH, isMissing, openDatabase, openEmptyInMemory } from "../store/open.ts";
 import { Store } from "../store/store.ts";
 import { createXeRunner, type XeRunner } from "../xe/runner.ts";
-import { Xe } from "../xe/client.ts";
+import { type PowerEvent, Xe } from "../xe/client.ts";
 import { DEFAULT_INVENTORY, readLocalHostUuid } from "../xe/inventory.ts";
 import type { Clock } from "../domain/clock.ts";
 import type { Prompt } from "./confirm.ts";
@@ -161,6 +161,15 @@ export function createDeps(input: DepsInput): Deps {
           : Promise.reject(new XeError(`xe ${args[0]}: ${masterDown.message}`, args)),
     };
   };
+  // Every stop and start goes into history; a history row that cannot be written (a locked
+  // database) must not turn a VM that did start into a failed command.
+  const recordPower = async (e: PowerEvent) => {
+    try {
+      (await deps.store()).recordPower(e.vmUuid, e.from, e.to, e.how);
+    } catch (err) {
+      if (!(err instanceof VgpuError)) throw err;
+    }
+  };
   const deps: Deps = {
     io: input.io,
     env: input.env,
@@ -213,7 +222,7 @@ export function createDeps(input: DepsInput): Deps {
       return xe;
     },
     xeWith(s) {
-      return new Xe(runnerFor(s), { platformKey: s.platformKey });
+      return new Xe(runnerFor(s), { platformKey: s.platformKey, onPower: recordPower });
     },
     async xeUntil(deadline) {
       const s = await deps.settings();

@@ -1,6 +1,6 @@
 // The `settings` table (explicitly set values only) and the `history` table (one row per change,
 // written by every table module through Sql.history; read here).
-import type { Vm } from "../domain/types.ts";
+import type { PowerState, Vm } from "../domain/types.ts";
 import { decodeHistory, decodeSetting, type HistoryRowValue } from "./rows.ts";
 import { type Row, type Sql, sqlTimestamp, vmSnapshot } from "./sql.ts";
 
@@ -46,6 +46,18 @@ export class SettingsHistoryTables {
   recordHistory(vmUuid: string, before: Vm | null, after: Vm | null): void {
     this.sql.transaction(() => {
       this.sql.history(vmUuid, null, vmSnapshot(before), vmSnapshot(after));
+    });
+  }
+
+  /** A stop or start vgpu-admin caused: `{"power":"running"}` -> `{"power":"halted","how":…}`. */
+  recordPower(vmUuid: string, from: PowerState, to: PowerState, how: string): void {
+    this.sql.transaction(() => {
+      this.sql.history(
+        vmUuid,
+        null,
+        JSON.stringify({ power: from }),
+        JSON.stringify({ power: to, how }),
+      );
     });
   }
 

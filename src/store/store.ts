@@ -4,7 +4,7 @@
 // statements. Store methods are named for the table they touch and delegate to its module.
 import type { DatabaseSync } from "node:sqlite";
 import type { ForwardStep, JournalEntry, JournalStep } from "../domain/journal.ts";
-import type { Pool, PoolId, Priority, VgpuConfig, Vm } from "../domain/types.ts";
+import type { Pool, PoolId, PowerState, Priority, VgpuConfig, Vm } from "../domain/types.ts";
 import {
   applyImport,
   type ImportWrites,
@@ -168,6 +168,10 @@ export class Store {
   // ---- settings and history ----
   recordHistory(vmUuid: string, before: Vm | null, after: Vm | null): void {
     this.settingsHistory.recordHistory(vmUuid, before, after);
+  }
+
+  recordPower(vmUuid: string, from: PowerState, to: PowerState, how: string): void {
+    this.settingsHistory.recordPower(vmUuid, from, to, how);
   }
   listSettings(): Map<string, string> {
     return this.settingsHistory.listSettings();

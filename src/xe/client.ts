@@ -14,6 +14,19 @@ import type { XeRunner } from "./runner.ts";
 export interface XeClientOptions {
   /** The platform map key holding QEMU args: "device-model-args" (default) or e.g. "device_model_args". */
   platformKey: string;
+  /**
+   * Told of each vm-start and vm-shutdown xe completed: history records every stop and start
+   * vgpu-admin caused ("why did this VM reboot at 05:26?", issue 18 C12).
+   */
+  onPower?: (e: PowerEvent) => Promise<void>;
+}
+
+/** A stop or start vgpu-admin caused: `how` is "clean shutdown", "forced shutdown" or "start". */
+export interface PowerEvent {
+  vmUuid: string;
+  from: PowerState;
+  to: PowerState;
+  how: string;
 }
 
 export const DEFAULT_PLATFORM_KEY = "device-model-args";
@@ -29,6 +42,7 @@ export class Xe {
   #runner: XeRunner;
   #key: string;
   #calls = 0;
+  #onPower: XeClientOptions["onPower"];
 
   constructor(runner: XeRunner, o: XeClientOptions) {
     // parseMap only recognises keys of this shape; "=" would also end the key in `platform:K=V`
@@ -39,6 +53,7 @@ export class Xe {
     }
     this.#runner = runner;
     this.#key = o.platformKey;
+    this.#onPower = o.onPower;
   }
 
   /** How many xe invocations this client made. */
@@ -170,6 +185,7 @@ export class Xe {
     const argv = ["vm-start", `uuid=${uuid}`];
     if (o.onHost) argv.push(`on=${o.onHost}`);
     await this.#run(argv, o.timeoutMs);
+    await this.#onPower?.({ vmUuid: uuid, from: "halted", to: "running", how: "start" });
   }
 
   /** Clean (`vm-shutdown uuid=U`) or hard (`force=true`) shutdown, bounded by `timeoutMs`. */
@@ -177,6 +193,8 @@ export class Xe {
     const argv = ["vm-shutdown", `uuid=${uuid}`];
     if (o.force) argv.push("force=true");
     await this.#run(argv, o.timeoutMs);
+    const how = o.force ? "forced shutdown" : "clean shutdown";
+    await this.#onPower?.({ vmUuid: uuid, from: "running", to: "halted", how });
   }
 
   async #run(argv: readonly string[], timeoutMs?: number): Promise<string> {
