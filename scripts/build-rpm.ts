@@ -142,6 +142,15 @@ async function build(args: Args): Promise<string> {
         env: { PATH: "/usr/bin:/bin", HOME: `${work}/home` },
       }),
     );
+    // seed 004's init_db.sql, from the shipped program too: the same text `vgpu-admin schema` prints
+    const initDb = `${work}/init_db.sql`;
+    Deno.writeTextFileSync(
+      initDb,
+      await run(`${unpacked}/opt/vgpu-admin/bin/vgpu-admin`, ["schema"], {
+        clearEnv: true,
+        env: { PATH: "/usr/bin:/bin", HOME: `${work}/home` },
+      }),
+    );
     Deno.removeSync(unpacked, { recursive: true });
 
     const spec = Deno.readTextFileSync(`${ROOT}/packaging/vgpu-admin.spec`)
@@ -152,7 +161,8 @@ async function build(args: Args): Promise<string> {
       .replaceAll("@DENO_VERSION@", Deno.version.deno)
       .replaceAll("@HOOK_DIR@", writeHooks(work))
       .replaceAll("@LOGROTATE@", `${ROOT}/hooks/logrotate/vgpu-admin`)
-      .replaceAll("@COMPLETION@", completion);
+      .replaceAll("@COMPLETION@", completion)
+      .replaceAll("@INIT_DB@", initDb);
     const left = spec.match(/@[A-Z_]+@/);
     if (left) fail(`packaging/vgpu-admin.spec: unknown placeholder ${left[0]}`);
     Deno.writeTextFileSync(`${work}/vgpu-admin.spec`, spec);

@@ -487,7 +487,7 @@ const NO_DB = (p: string) =>
   new RegExp(
     `^error: no database at ${
       esc(p)
-    }; a command that writes creates it \\(register-vm, import, settings KEY VALUE, set-pool-name, install-hook\\), or pass --db PATH$`,
+    }; a command that writes creates it \\(register-vm, adopt, import, set-pool-name, enable-pool, disable-pool, settings KEY VALUE, install-hook\\), or pass --db PATH$`,
   );
 
 for (

@@ -134,6 +134,14 @@ Deno.test({
         assert.equal(Deno.statSync(`${root}${h}`).mode! & 0o7777, 0o755);
       }
       assert.ok(Deno.statSync(`${root}/usr/share/bash-completion/completions/vgpu-admin`).size);
+      // seed 004's init_db.sql is shipped: the same text `vgpu-admin schema` prints (issue 18 D16)
+      const schema = await cli("schema");
+      ok(schema, "schema");
+      assert.ok(schema.stdout.includes("CREATE TABLE"), schema.stdout);
+      assert.equal(
+        Deno.readTextFileSync(`${root}/usr/share/vgpu-admin/init_db.sql`),
+        schema.stdout,
+      );
       // %post created the database; the package does not own it.
       assert.ok(Deno.statSync(`${root}${DB}`).isFile, "%post created no database");
       // Asked by the package's file list, never by `rpm -qf PATH`: with --root, Debian's rpm 4.18

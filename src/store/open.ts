@@ -66,8 +66,10 @@ export function sqliteError(e: unknown, path: string): DatabaseError {
 }
 
 const USE_REAL_FILE = "pass --db PATH";
+// The same list as the README's "Only a command that writes creates a missing database"
+// (tests/creates_db_test.ts runs each of them on a missing database).
 const WRITERS =
-  "a command that writes creates it (register-vm, import, settings KEY VALUE, set-pool-name, install-hook)";
+  "a command that writes creates it (register-vm, adopt, import, set-pool-name, enable-pool, disable-pool, settings KEY VALUE, install-hook)";
 
 /**
  * Checks what `path` is without opening it (fileTarget, for "db"): "missing", or "file" (a
