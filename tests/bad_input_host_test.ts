@@ -339,7 +339,9 @@ function generate(): Case[] {
         without,
         c.usage,
         new RegExp(
-          `^error: required option ${esc(req)} not specified: see 'vgpu-admin ${c.name} --help'$`,
+          `^error: required option ${esc(req)}${
+            flag === "--vm-uuid" && c.name !== "startup-hook" ? esc(" (or --vm=<name|uuid>)") : ""
+          } not specified: see 'vgpu-admin ${c.name} --help'$`,
         ),
       );
       add(

@@ -139,6 +139,7 @@ Deno.test("bash: commands, options, vGPU pools, priorities, formats, shells, set
   assert.deepEqual(await complete(s, ["vgpu-admin", "sh"]), ["show-pool", "show-vm"]);
   assert.deepEqual(await complete(s, ["vgpu-admin", "show-vm", "--"]), [
     "--vm-uuid=",
+    "--vm=",
     "--offline",
     "--format=",
     "--help",

@@ -131,10 +131,18 @@ function parseCommand(
     else raw[optionKey(name)] = value;
   }
   // An unknown or repeated option is reported before a missing one: it is what the user meant.
-  const missing = spec.options.find((o) => o.required && !seen.has(long(o)));
+  const both = spec.options.find((o) => o.or !== undefined && seen.has(long(o)) && seen.has(o.or));
+  if (both !== undefined) {
+    return problem(`give ${long(both)} or ${both.or}, not both`);
+  }
+  const missing = spec.options.find((o) =>
+    o.required && !seen.has(long(o)) && !(o.or !== undefined && seen.has(o.or))
+  );
   if (missing !== undefined) {
     return problem(
-      `required option ${optionForm(missing)} not specified: see 'vgpu-admin ${spec.name} --help'`,
+      `required option ${optionForm(missing)}${
+        missing.or === undefined ? "" : ` (or ${orForm(spec, missing.or)})`
+      } not specified: see 'vgpu-admin ${spec.name} --help'`,
     );
   }
   const declared = spec.args ?? [];
@@ -218,4 +226,10 @@ function suggestCommand(word: string): string {
   best.sort((a, b) => a.localeCompare(b));
   if (best.length > 1) return ` (Did you mean one of ${best.join(", ")}?)`;
   return best.length === 1 ? ` (Did you mean ${best[0]}?)` : "";
+}
+
+/** `--vm=<name|uuid>`: the documented form of the option given instead of a required one. */
+function orForm(spec: CommandSpec, name: string): string {
+  const o = spec.options.find((x) => long(x) === name);
+  return o === undefined ? name : optionForm(o);
 }

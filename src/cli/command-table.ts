@@ -22,6 +22,8 @@ export interface OptionSpec {
   flags: string;
   help: string;
   required?: boolean;
+  /** Another option that may be given instead (never both): `--vm` for `--vm-uuid`. */
+  or?: string;
 }
 
 /** One command of the tree: the single source for both parsers and for --help. */
@@ -36,6 +38,12 @@ export interface CommandSpec {
 
 const opt = (flags: string, help: string): OptionSpec => ({ flags, help });
 const req = (flags: string, help: string): OptionSpec => ({ flags, help, required: true });
+const VM_HELP = "the VM by name, uuid or unique uuid prefix (instead of --vm-uuid)";
+/** `--vm-uuid` (required unless `--vm` is given) and `--vm`: issue 18 C14. */
+const VM_UUID_OR_VM: OptionSpec[] = [
+  { flags: "--vm-uuid <uuid>", help: UUID_HELP, required: true, or: "--vm" },
+  opt("--vm <name|uuid>", VM_HELP),
+];
 const FORMAT = opt("--format <table|json>", FORMAT_HELP);
 const YES = opt("--yes", "answer yes to the confirmation in advance");
 const RECONFIGURE = [
@@ -87,7 +95,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     example:
       "vgpu-admin register-vm --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --pool=B --priority=high --vm-id=8",
     options: [
-      req("--vm-uuid <uuid>", UUID_HELP),
+      ...VM_UUID_OR_VM,
       opt("--vm-name <name>", "name to record (default: the VM's name-label)"),
       opt("--pool <A|B>", "vGPU pool: A or B (default A)"),
       opt("--priority <low|medium|high>", "low, medium or high (or 0, 1, 2; default medium)"),
@@ -100,7 +108,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     description: "show one registered VM: database configuration and, from xe, what the VM carries",
     example: "vgpu-admin show-vm --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff",
     options: [
-      req("--vm-uuid <uuid>", UUID_HELP),
+      ...VM_UUID_OR_VM,
       opt("--offline", "database only: do not ask xe"),
       FORMAT,
     ],
@@ -120,7 +128,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     description: "unregister a VM and remove its vgpu-stub device from its args",
     example: "vgpu-admin remove-vm --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --yes",
     options: [
-      req("--vm-uuid <uuid>", UUID_HELP),
+      ...VM_UUID_OR_VM,
       YES,
       opt("--offline", "database only: leave the VM's args as they are"),
     ],
@@ -132,6 +140,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     example: "vgpu-admin recover --yes",
     options: [
       opt("--vm-uuid <uuid>", "only this VM's interrupted operation"),
+      { ...opt("--vm <name|uuid>", VM_HELP), or: "--vm-uuid" },
       YES,
       opt(
         "--take-over",
@@ -159,7 +168,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     description: "move a VM to another vGPU pool (stops and restarts a running VM)",
     example: "vgpu-admin set-pool --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --pool=B",
     options: [
-      req("--vm-uuid <uuid>", UUID_HELP),
+      ...VM_UUID_OR_VM,
       req("--pool <A|B>", "vGPU pool: A or B"),
       ...RECONFIGURE,
     ],
@@ -170,7 +179,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     example:
       "vgpu-admin set-priority --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --priority=high",
     options: [
-      req("--vm-uuid <uuid>", UUID_HELP),
+      ...VM_UUID_OR_VM,
       req("--priority <low|medium|high>", "low, medium or high"),
       ...RECONFIGURE,
     ],
@@ -180,7 +189,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     description: "change a VM's vm_id (stops and restarts a running VM)",
     example: "vgpu-admin set-vm-id --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --vm-id=20",
     options: [
-      req("--vm-uuid <uuid>", UUID_HELP),
+      ...VM_UUID_OR_VM,
       req("--vm-id <n>", "new vm_id 1-2147483647"),
       ...RECONFIGURE,
     ],
@@ -192,7 +201,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     example:
       "vgpu-admin update-vm --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --pool=B --priority=low",
     options: [
-      req("--vm-uuid <uuid>", UUID_HELP),
+      ...VM_UUID_OR_VM,
       opt("--pool <A|B>", "vGPU pool: A or B"),
       opt("--priority <low|medium|high>", "low, medium or high"),
       opt("--vm-id <n>", "vm_id 1-2147483647"),
@@ -212,7 +221,11 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: "adopt",
     description: "register hand-configured VMs from the vgpu-stub args they already carry",
     example: "vgpu-admin adopt --yes",
-    options: [opt("--vm-uuid <uuid>", "adopt only this VM"), YES],
+    options: [
+      opt("--vm-uuid <uuid>", "adopt only this VM"),
+      { ...opt("--vm <name|uuid>", VM_HELP), or: "--vm-uuid" },
+      YES,
+    ],
   },
   {
     name: "startup-hook",
@@ -234,6 +247,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     example: "vgpu-admin history --vm-uuid=7d1e2f00-aaaa-bbbb-cccc-ddddeeeeffff --limit=20",
     options: [
       opt("--vm-uuid <uuid>", "only this VM"),
+      { ...opt("--vm <name|uuid>", VM_HELP), or: "--vm-uuid" },
       opt("--limit <n>", "at most this many entries"),
       FORMAT,
     ],

@@ -53,7 +53,9 @@ function commandHelp(spec: CommandSpec, width: number): string {
   const options: Item[] = [
     ...spec.options.map((o) => ({
       term: optionForm(o),
-      text: o.required ? `(required) ${o.help}` : o.help,
+      text: o.required
+        ? `(required${o.or === undefined ? "" : ` unless ${o.or} is given`}) ${o.help}`
+        : o.help,
     })),
     HELP_OPTION,
   ];

@@ -1,7 +1,6 @@
 import { printable } from "../../domain/printable.ts";
 import { NotFoundError, OperationFailedError } from "../../domain/errors.ts";
 import { priorityName } from "../../domain/types.ts";
-import { parseUuid } from "../../domain/validate.ts";
 import { applyAdopt, planAdopt } from "../../ops/adopt.ts";
 import { hostError, scan } from "../../ops/scan.ts";
 import { confirmOrCancel } from "../confirm.ts";
@@ -10,22 +9,24 @@ import { writeLines } from "../io.ts";
 import type { Outcome } from "../outcome.ts";
 import { paint } from "../render/style.ts";
 import { claimVms } from "../../ops/vm-claim.ts";
+import { resolveVm, type VmRef, vmRefOf } from "../vm-ref.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface AdoptOptions {
-  vmUuid?: string;
+  vm?: VmRef;
   yes: boolean;
 }
 
 export function parseOptions(input: RawOptions): AdoptOptions {
-  const raw = input.pick({ vmUuid: "text", yes: "flag" });
+  const raw = input.pick({ yes: "flag" });
   return {
-    vmUuid: raw.vmUuid === undefined ? undefined : parseUuid(raw.vmUuid),
+    vm: vmRefOf(input),
     yes: raw.yes === true,
   };
 }
 
 export async function run(opts: AdoptOptions, deps: Deps): Promise<Outcome> {
+  const vmUuid = opts.vm === undefined ? undefined : await resolveVm(opts.vm, deps, "host");
   const store = await deps.store({ create: true });
   (await import("../../ops/pool-write.ts")).refuseInPoolMode(
     store,
@@ -37,24 +38,24 @@ export async function run(opts: AdoptOptions, deps: Deps): Promise<Outcome> {
   if (host.kind !== "read") {
     throw new OperationFailedError(`cannot adopt: the host could not be read: ${hostError(view)}`);
   }
-  if (opts.vmUuid !== undefined) {
-    const s = host.drift.byUuid.get(opts.vmUuid);
+  if (vmUuid !== undefined) {
+    const s = host.drift.byUuid.get(vmUuid);
     if (s === undefined || s.host === null) {
-      throw new NotFoundError(`VM ${opts.vmUuid} does not exist on this host (xe vm-list)`);
+      throw new NotFoundError(`VM ${vmUuid} does not exist on this host (xe vm-list)`);
     }
     if (s.registered !== null) {
       throw new NotFoundError(
-        `VM ${opts.vmUuid} is already registered; see 'vgpu-admin show-vm --vm-uuid=${opts.vmUuid}'`,
+        `VM ${vmUuid} is already registered; see 'vgpu-admin show-vm --vm-uuid=${vmUuid}'`,
       );
     }
     if (s.parsed.stubs.length === 0) {
       throw new NotFoundError(
-        `VM ${opts.vmUuid} carries no vgpu-stub device; register it with 'vgpu-admin register-vm --vm-uuid=${opts.vmUuid}'`,
+        `VM ${vmUuid} carries no vgpu-stub device; register it with 'vgpu-admin register-vm --vm-uuid=${vmUuid}'`,
       );
     }
   }
   const c = paint(deps.io.color);
-  const plan = planAdopt(store, host, opts.vmUuid);
+  const plan = planAdopt(store, host, vmUuid);
   const lines: string[] = [];
   for (const r of plan.refused) {
     lines.push(

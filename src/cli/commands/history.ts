@@ -1,18 +1,19 @@
 import { UsageError } from "../../domain/errors.ts";
-import { parseUuid, quote } from "../../domain/validate.ts";
+import { quote } from "../../domain/validate.ts";
 import type { Deps } from "../deps.ts";
 import { type Format, parseFormat, writeJson } from "../format.ts";
 import { historyJson, historyTable } from "../render/history.ts";
+import { resolveVm, type VmRef, vmRefOf } from "../vm-ref.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface HistoryOptions {
-  vmUuid?: string;
+  vm?: VmRef;
   limit?: number;
   format: Format;
 }
 
 export function parseOptions(input: RawOptions): HistoryOptions {
-  const raw = input.pick({ vmUuid: "text", limit: "text", format: "text" });
+  const raw = input.pick({ limit: "text", format: "text" });
   let limit: number | undefined;
   if (raw.limit !== undefined) {
     if (!/^[1-9][0-9]{0,6}$/.test(raw.limit.trim())) {
@@ -21,14 +22,15 @@ export function parseOptions(input: RawOptions): HistoryOptions {
     limit = Number(raw.limit.trim());
   }
   return {
-    vmUuid: raw.vmUuid === undefined ? undefined : parseUuid(raw.vmUuid),
+    vm: vmRefOf(input),
     limit,
     format: parseFormat(raw.format),
   };
 }
 
 export async function run(opts: HistoryOptions, deps: Deps): Promise<void> {
-  const entries = (await deps.store()).listHistory({ vmUuid: opts.vmUuid, limit: opts.limit });
+  const vmUuid = opts.vm === undefined ? undefined : await resolveVm(opts.vm, deps, "registered");
+  const entries = (await deps.store()).listHistory({ vmUuid: vmUuid, limit: opts.limit });
   if (opts.format === "json") {
     writeJson(deps.io.out, historyJson(entries));
     return;

@@ -1,9 +1,9 @@
 // recover: ends every reconfiguration that a dead process left open (design.md §5 step 10).
 import { humanTime } from "../../domain/time.ts";
 import { priorityName } from "../../domain/types.ts";
-import { parseUuid } from "../../domain/validate.ts";
 import { applyRecovery, claimAbandoned, planRecover } from "../../ops/recover.ts";
 import { confirmOrCancel } from "../confirm.ts";
+import { resolveVm, type VmRef, vmRefOf } from "../vm-ref.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 import type { Deps } from "../deps.ts";
 import { writeLines } from "../io.ts";
@@ -13,16 +13,16 @@ import type { VgpuConfig } from "../../domain/types.ts";
 import type { Action, JournalEntry, Outcome as EntryOutcome } from "../../domain/journal.ts";
 
 export interface RecoverOptions {
-  vmUuid?: string;
+  vm?: VmRef;
   yes: boolean;
   /** Pool mode: end the operations of dead hosts from this one (src/cli/pool-recover.ts). */
   takeOver: boolean;
 }
 
 export function parseOptions(input: RawOptions): RecoverOptions {
-  const raw = input.pick({ vmUuid: "text", yes: "flag", takeOver: "flag" });
+  const raw = input.pick({ yes: "flag", takeOver: "flag" });
   return {
-    vmUuid: raw.vmUuid === undefined ? undefined : parseUuid(raw.vmUuid),
+    vm: vmRefOf(input),
     yes: raw.yes === true,
     takeOver: raw.takeOver === true,
   };
@@ -32,16 +32,19 @@ const describe = (c: VgpuConfig) =>
   `vGPU pool ${c.pool}, priority ${priorityName(c.priority)}, VM ID ${c.vmId}`;
 
 export async function run(opts: RecoverOptions, deps: Deps): Promise<Outcome> {
-  if (opts.takeOver) return await (await import("../pool-recover.ts")).runTakeOver(opts, deps);
+  const vmUuid = opts.vm === undefined ? undefined : await resolveVm(opts.vm, deps, "registered");
+  if (opts.takeOver) {
+    return await (await import("../pool-recover.ts")).runTakeOver({ ...opts, vmUuid }, deps);
+  }
   const store = await deps.store();
   // One database read when nothing is open: no xe call, no lock.
-  let entries = claimAbandoned(store, deps.locks(), opts.vmUuid);
+  let entries = claimAbandoned(store, deps.locks(), vmUuid);
   const out = deps.io.out;
   if (entries.length === 0) {
     out.write(
-      opts.vmUuid === undefined
+      vmUuid === undefined
         ? "No interrupted operations: nothing to recover.\n"
-        : `No interrupted operation on VM ${opts.vmUuid}: nothing to recover.\n`,
+        : `No interrupted operation on VM ${vmUuid}: nothing to recover.\n`,
     );
     return;
   }

@@ -1,22 +1,18 @@
+import { UsageError } from "../../domain/errors.ts";
 import type { PoolId, Priority } from "../../domain/types.ts";
 import { priorityName } from "../../domain/types.ts";
-import {
-  parsePoolId,
-  parsePriority,
-  parseUuid,
-  parseVmId,
-  parseVmName,
-} from "../../domain/validate.ts";
+import { parsePoolId, parsePriority, parseVmId, parseVmName } from "../../domain/validate.ts";
 import { buildDevice } from "../../domain/device-args.ts";
 import { registerVm } from "../../ops/register.ts";
 import type { Deps } from "../deps.ts";
 import { writeLines } from "../io.ts";
 import { vmLabel } from "../render/vm-fields.ts";
 import { claimVms } from "../../ops/vm-claim.ts";
+import { requiredVmRef, resolveVm, type VmRef } from "../vm-ref.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface RegisterVmOptions {
-  vmUuid: string;
+  vm: VmRef;
   vmName?: string;
   /** undefined: the VM's own vgpu-stub value, else A. */
   pool?: PoolId;
@@ -28,7 +24,6 @@ export interface RegisterVmOptions {
 
 export function parseOptions(input: RawOptions): RegisterVmOptions {
   const raw = input.pick({
-    vmUuid: "required",
     vmName: "text",
     pool: "text",
     priority: "text",
@@ -36,7 +31,7 @@ export function parseOptions(input: RawOptions): RegisterVmOptions {
     offline: "flag",
   });
   return {
-    vmUuid: parseUuid(raw.vmUuid),
+    vm: requiredVmRef(input),
     vmName: raw.vmName === undefined ? undefined : parseVmName(raw.vmName),
     pool: raw.pool === undefined ? undefined : parsePoolId(raw.pool),
     priority: raw.priority === undefined ? undefined : parsePriority(raw.priority),
@@ -46,9 +41,14 @@ export function parseOptions(input: RawOptions): RegisterVmOptions {
 }
 
 export async function run(opts: RegisterVmOptions, deps: Deps): Promise<void> {
+  if (opts.offline && opts.vm.kind === "name") {
+    throw new UsageError("--offline does not ask xe, so it cannot look a name up: give --vm-uuid");
+  }
   const store = await deps.store({ create: true });
+  // a name is looked up among the host's VMs: an unregistered VM is what register-vm takes
+  const vmUuid = await resolveVm(opts.vm, deps, "host");
   // --offline changes the database only: its transaction is all the protection it needs
-  if (!opts.offline) claimVms(store, deps.locks(), [opts.vmUuid]);
+  if (!opts.offline) claimVms(store, deps.locks(), [vmUuid]);
   const xe = opts.offline ? null : await deps.xe();
   // pool mode (design.md §8): the VM's pool-wide ticket, then its vm_id claimed in xapi
   const { beginPoolWrite, assertNotPooledOffline } = await import("../../ops/pool-write.ts");
@@ -59,11 +59,11 @@ export async function run(opts: RegisterVmOptions, deps: Deps): Promise<void> {
     now: deps.now,
     host: deps.localHost(),
     command: deps.command,
-    vmUuids: [opts.vmUuid],
+    vmUuids: [vmUuid],
   });
   let r;
   try {
-    r = await registerVm(store, xe, opts, pooled?.claims);
+    r = await registerVm(store, xe, { ...opts, vmUuid }, pooled?.claims);
   } finally {
     await pooled?.done();
   }

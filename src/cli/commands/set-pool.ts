@@ -1,5 +1,5 @@
 import type { PoolId } from "../../domain/types.ts";
-import { parsePoolId, parseUuid } from "../../domain/validate.ts";
+import { parsePoolId } from "../../domain/validate.ts";
 import type { Deps } from "../deps.ts";
 import {
   parseCommon,
@@ -7,20 +7,22 @@ import {
   type ReconfigureCommon,
   runReconfigure,
 } from "../reconfigure-command.ts";
+import { requiredVmRef, resolveVm, type VmRef } from "../vm-ref.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface SetPoolOptions extends ReconfigureCommon {
-  vmUuid: string;
+  vm: VmRef;
   pool: PoolId;
 }
 
 export function parseOptions(input: RawOptions): SetPoolOptions {
-  const raw = input.pick({ ...RAW_COMMON, vmUuid: "required", pool: "required" });
-  return { ...parseCommon(raw), vmUuid: parseUuid(raw.vmUuid), pool: parsePoolId(raw.pool) };
+  const raw = input.pick({ ...RAW_COMMON, pool: "required" });
+  return { ...parseCommon(raw), vm: requiredVmRef(input), pool: parsePoolId(raw.pool) };
 }
 
-export function run(opts: SetPoolOptions, deps: Deps): Promise<void> {
-  return runReconfigure({ vmUuid: opts.vmUuid, pool: opts.pool }, opts, deps);
+export async function run(opts: SetPoolOptions, deps: Deps): Promise<void> {
+  const vmUuid = await resolveVm(opts.vm, deps, "registered");
+  return runReconfigure({ vmUuid, pool: opts.pool }, opts, deps);
 }
 
 export const command = defineCommand({ parseOptions, run });

@@ -1,5 +1,5 @@
 import type { Priority } from "../../domain/types.ts";
-import { parsePriority, parseUuid } from "../../domain/validate.ts";
+import { parsePriority } from "../../domain/validate.ts";
 import type { Deps } from "../deps.ts";
 import {
   parseCommon,
@@ -7,24 +7,26 @@ import {
   type ReconfigureCommon,
   runReconfigure,
 } from "../reconfigure-command.ts";
+import { requiredVmRef, resolveVm, type VmRef } from "../vm-ref.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface SetPriorityOptions extends ReconfigureCommon {
-  vmUuid: string;
+  vm: VmRef;
   priority: Priority;
 }
 
 export function parseOptions(input: RawOptions): SetPriorityOptions {
-  const raw = input.pick({ ...RAW_COMMON, vmUuid: "required", priority: "required" });
+  const raw = input.pick({ ...RAW_COMMON, priority: "required" });
   return {
     ...parseCommon(raw),
-    vmUuid: parseUuid(raw.vmUuid),
+    vm: requiredVmRef(input),
     priority: parsePriority(raw.priority),
   };
 }
 
-export function run(opts: SetPriorityOptions, deps: Deps): Promise<void> {
-  return runReconfigure({ vmUuid: opts.vmUuid, priority: opts.priority }, opts, deps);
+export async function run(opts: SetPriorityOptions, deps: Deps): Promise<void> {
+  const vmUuid = await resolveVm(opts.vm, deps, "registered");
+  return runReconfigure({ vmUuid, priority: opts.priority }, opts, deps);
 }
 
 export const command = defineCommand({ parseOptions, run });

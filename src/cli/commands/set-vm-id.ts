@@ -1,4 +1,4 @@
-import { parseUuid, parseVmId } from "../../domain/validate.ts";
+import { parseVmId } from "../../domain/validate.ts";
 import type { Deps } from "../deps.ts";
 import {
   parseCommon,
@@ -6,20 +6,22 @@ import {
   type ReconfigureCommon,
   runReconfigure,
 } from "../reconfigure-command.ts";
+import { requiredVmRef, resolveVm, type VmRef } from "../vm-ref.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface SetVmIdOptions extends ReconfigureCommon {
-  vmUuid: string;
+  vm: VmRef;
   vmId: number;
 }
 
 export function parseOptions(input: RawOptions): SetVmIdOptions {
-  const raw = input.pick({ ...RAW_COMMON, vmUuid: "required", vmId: "required" });
-  return { ...parseCommon(raw), vmUuid: parseUuid(raw.vmUuid), vmId: parseVmId(raw.vmId) };
+  const raw = input.pick({ ...RAW_COMMON, vmId: "required" });
+  return { ...parseCommon(raw), vm: requiredVmRef(input), vmId: parseVmId(raw.vmId) };
 }
 
-export function run(opts: SetVmIdOptions, deps: Deps): Promise<void> {
-  return runReconfigure({ vmUuid: opts.vmUuid, vmId: opts.vmId }, opts, deps);
+export async function run(opts: SetVmIdOptions, deps: Deps): Promise<void> {
+  const vmUuid = await resolveVm(opts.vm, deps, "registered");
+  return runReconfigure({ vmUuid, vmId: opts.vmId }, opts, deps);
 }
 
 export const command = defineCommand({ parseOptions, run });

@@ -1,7 +1,6 @@
 import { printable } from "../../domain/printable.ts";
 import { humanTime } from "../../domain/time.ts";
 import { buildDevice } from "../../domain/device-args.ts";
-import { parseUuid } from "../../domain/validate.ts";
 import { hostError, scan } from "../../ops/scan.ts";
 import type { Deps } from "../deps.ts";
 import { type Format, parseFormat, writeJson } from "../format.ts";
@@ -12,18 +11,19 @@ import { showVmJson } from "../render/scan.ts";
 import { paint } from "../render/style.ts";
 import { haltedMark, priorityLong, vmLabel } from "../render/vm-fields.ts";
 import { interruptedView } from "../interrupted.ts";
+import { requiredVmRef, resolveVm, type VmRef } from "../vm-ref.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface ShowVmOptions {
-  vmUuid: string;
+  vm: VmRef;
   offline: boolean;
   format: Format;
 }
 
 export function parseOptions(input: RawOptions): ShowVmOptions {
-  const raw = input.pick({ vmUuid: "required", offline: "flag", format: "text" });
+  const raw = input.pick({ offline: "flag", format: "text" });
   return {
-    vmUuid: parseUuid(raw.vmUuid),
+    vm: requiredVmRef(input),
     offline: raw.offline === true,
     format: parseFormat(raw.format),
   };
@@ -31,13 +31,13 @@ export function parseOptions(input: RawOptions): ShowVmOptions {
 
 export async function run(opts: ShowVmOptions, deps: Deps): Promise<Outcome> {
   const store = await deps.store();
-  const vm = store.requireVm(opts.vmUuid);
+  const vm = store.requireVm(await resolveVm(opts.vm, deps, "registered"));
   const view = await scan({
     store,
     xe: deps.xe,
     offline: opts.offline,
     localHostUuid: deps.localHost(),
-    vmUuid: opts.vmUuid,
+    vmUuid: vm.vmUuid,
   });
   const state = view.host.kind === "read" ? view.host.drift.byUuid.get(vm.vmUuid) ?? null : null;
   const c = paint(deps.io.color);

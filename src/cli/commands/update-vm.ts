@@ -1,6 +1,6 @@
 import { UsageError } from "../../domain/errors.ts";
 import type { PoolId, Priority } from "../../domain/types.ts";
-import { parsePoolId, parsePriority, parseUuid, parseVmId } from "../../domain/validate.ts";
+import { parsePoolId, parsePriority, parseVmId } from "../../domain/validate.ts";
 import type { Deps } from "../deps.ts";
 import {
   parseCommon,
@@ -8,10 +8,11 @@ import {
   type ReconfigureCommon,
   runReconfigure,
 } from "../reconfigure-command.ts";
+import { requiredVmRef, resolveVm, type VmRef } from "../vm-ref.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface UpdateVmOptions extends ReconfigureCommon {
-  vmUuid: string;
+  vm: VmRef;
   pool?: PoolId;
   priority?: Priority;
   vmId?: number;
@@ -20,7 +21,6 @@ export interface UpdateVmOptions extends ReconfigureCommon {
 export function parseOptions(input: RawOptions): UpdateVmOptions {
   const raw = input.pick({
     ...RAW_COMMON,
-    vmUuid: "required",
     pool: "text",
     priority: "text",
     vmId: "text",
@@ -30,15 +30,16 @@ export function parseOptions(input: RawOptions): UpdateVmOptions {
   }
   return {
     ...parseCommon(raw),
-    vmUuid: parseUuid(raw.vmUuid),
+    vm: requiredVmRef(input),
     pool: raw.pool === undefined ? undefined : parsePoolId(raw.pool),
     priority: raw.priority === undefined ? undefined : parsePriority(raw.priority),
     vmId: raw.vmId === undefined ? undefined : parseVmId(raw.vmId),
   };
 }
 
-export function run(opts: UpdateVmOptions, deps: Deps): Promise<void> {
-  const { vmUuid, pool, priority, vmId } = opts;
+export async function run(opts: UpdateVmOptions, deps: Deps): Promise<void> {
+  const { pool, priority, vmId } = opts;
+  const vmUuid = await resolveVm(opts.vm, deps, "registered");
   return runReconfigure({ vmUuid, pool, priority, vmId }, opts, deps);
 }
 
