@@ -336,3 +336,89 @@ Deno.test({
 
 let offline: Promise<string> | null = null;
 const offlineDb = () => (offline ??= widthDb());
+
+// Line layouts at 80 columns (issue 18 C11): status, scan-vms, show-pool and doctor break between
+// fields (never inside a word) and fit, except a command to paste, which is never broken.
+Deno.test({
+  name: "status, scan-vms, show-pool, show-vm at 80 columns: lines fit, broken only between fields",
+  ignore: !hasScript,
+  async fn() {
+    const d = (p: string, pr: string, id: number) =>
+      `-device vgpu-stub,pool_id=${p},priority=${pr},vm_id=${id}`;
+    const V = (n: number) => `7d1e2f00-aaaa-4bbb-8ccc-00000000000${n}`;
+    const h = fakeHost([
+      makeVm({ uuid: V(1), nameLabel: "VM-1", powerState: "running" }),
+      makeVm({
+        uuid: V(2),
+        nameLabel: "VM-2",
+        platform: { "device-model-args": d("B", "low", 2) },
+      }),
+      makeVm({
+        uuid: V(3),
+        nameLabel: "clone",
+        platform: { "device-model-args": d("A", "high", 1) },
+      }),
+      makeVm({
+        uuid: V(4),
+        nameLabel: "hand",
+        platform: { "device-model-args": d("B", "high", 40) },
+      }),
+    ]);
+    for (
+      const argv of [
+        ["register-vm", `--vm-uuid=${V(1)}`, "--priority=high"],
+        ["register-vm", `--vm-uuid=${V(2)}`, "--offline", "--vm-name=VM-2", "--vm-id=2"],
+      ]
+    ) assert.equal((await runInProcess(argv, { env: h.env })).code, 0);
+    const env = { ...h.env, NO_COLOR: "1", TZ: "UTC" };
+    for (
+      const argv of [["status"], ["scan-vms"], ["show-pool", "--pool-id=A"], [
+        "show-vm",
+        `--vm-uuid=${V(2)}`,
+      ]]
+    ) {
+      const out = await onTerminal(argv, env, 80);
+      const piped = await runCli(argv, { env });
+      const what = argv[0];
+      for (const l of out.split("\n")) {
+        const command = /^ *(-> fix: |Action: Run ')vgpu-admin \S+( --\S+)*'?$/.test(l);
+        assert.ok([...l].length <= 80 || command, `${what}: ${[...l].length}: ${l}`);
+      }
+      // the same words in the same order: only line breaks (and the " | " at a break) differ
+      const words = (s: string) => s.split(/\s+/).filter((w) => w !== "" && w !== "|");
+      assert.deepEqual(words(out), words(piped.stdout), what);
+      // a command to paste is never broken: each one is whole on one line
+      const commands = piped.stdout.match(
+        /vgpu-admin [a-z-]+ --vm-uuid=[0-9a-f-]{36}( --[a-z-]+=\S+)*/g,
+      );
+      for (const c of commands ?? []) {
+        assert.ok(out.split("\n").some((l) => l.includes(c)), `${what}: ${c} broken in\n${out}`);
+      }
+      // and a pipe gets whole lines: the piped status has lines wider than 80
+      if (what === "status") assert.ok(piped.stdout.split("\n").some((l) => [...l].length > 80));
+    }
+  },
+});
+
+Deno.test({
+  name: "set-pool's progress line at 80 columns keeps the timeout: the uuid is shortened",
+  ignore: !hasScript,
+  async fn() {
+    const V = "7d1e2f00-aaaa-4bbb-8ccc-000000000001";
+    const h = fakeHost([makeVm({ uuid: V, nameLabel: "VM-1", powerState: "running" })]);
+    assert.equal((await runInProcess(["register-vm", `--vm-uuid=${V}`], { env: h.env })).code, 0);
+    const out = await onTerminal(
+      ["set-pool", `--vm-uuid=${V}`, "--pool=B", "--yes"],
+      { ...h.env, NO_COLOR: "1" },
+      80,
+    );
+    const drawn = out.split(/[\r\n]/).find((l) => l.startsWith("Shutting down VM"));
+    assert.ok(drawn !== undefined, out);
+    const line = drawn.replace("\x1b[K", "");
+    assert.ok([...line].length <= 79, line);
+    assert.match(
+      line,
+      /^Shutting down VM 7d1e2f00… \(clean, waiting up to 120 s\)\.\.\. \(\d+ s\)$/,
+    );
+  },
+});

@@ -21,6 +21,7 @@ export interface ProgressOptions {
 
 // Carriage return, the line, then "erase to end of line" so a shorter line leaves no residue.
 const ERASE = "\x1b[K";
+const UUID_RE = /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/g;
 
 export function createProgress(io: IO, o: ProgressOptions = {}): Progress {
   if (!io.interactive) {
@@ -38,7 +39,11 @@ export function createProgress(io: IO, o: ProgressOptions = {}): Progress {
     if (current === null) return;
     const secs = ` (${Math.floor((now() - started) / 1000)} s)`;
     const room = width - secs.length;
-    const text = current.length > room ? current.slice(0, Math.max(room - 1, 0)) + "…" : current;
+    // Too long: the uuids go first (`7d1e2f00…`), never the meaning ("waiting up to 120 s").
+    const short = current.length > room
+      ? current.replace(UUID_RE, (u) => `${u.slice(0, 8)}…`)
+      : current;
+    const text = short.length > room ? short.slice(0, Math.max(room - 1, 0)) + "…" : short;
     io.err.write(`\r${text}${secs}${ERASE}`);
   };
   const stopTimer = () => {

@@ -8,6 +8,7 @@ import type { Outcome } from "../outcome.ts";
 import { doctorCounts, doctorJson, doctorLines } from "../render/doctor.ts";
 import { paint } from "../render/style.ts";
 import { parseRoot, rootedDb } from "./install-hook.ts";
+import { fitLines } from "../render/fit.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface DoctorOptions {
@@ -37,7 +38,10 @@ export async function run(opts: DoctorOptions, deps: Deps): Promise<Outcome> {
     now: deps.now,
   });
   if (opts.format === "json") writeJson(deps.io.out, doctorJson(report));
-  else writeLines(deps.io.out, doctorLines(report, paint(deps.io.color)));
+  else {
+    const lines = doctorLines(report, paint(deps.io.color));
+    writeLines(deps.io.out, fitLines(lines, deps.io.columns ?? null));
+  }
   return doctorCounts(report).failed > 0 ? "degraded" : undefined;
 }
 

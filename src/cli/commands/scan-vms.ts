@@ -8,6 +8,7 @@ import { scanJson, scanLines } from "../render/scan.ts";
 import { paint } from "../render/style.ts";
 import { hostWarning } from "../host-warning.ts";
 import { interruptedView } from "../interrupted.ts";
+import { fitLines } from "../render/fit.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface ScanVmsOptions {
@@ -34,7 +35,8 @@ export async function run(opts: ScanVmsOptions, deps: Deps): Promise<Outcome> {
   const interrupted = interruptedView(store, deps, c, { json: opts.format === "json" });
   if (opts.format === "json") writeJson(deps.io.out, scanJson(view, qemu));
   else {
-    writeLines(deps.io.out, [...interrupted.lines, ...scanLines(view, store.listPools(), c, qemu)]);
+    const lines = [...interrupted.lines, ...scanLines(view, store.listPools(), c, qemu)];
+    writeLines(deps.io.out, fitLines(lines, deps.io.columns ?? null));
   }
   const outcome = hostWarning(deps, hostError(view));
   if (qemu?.error) {

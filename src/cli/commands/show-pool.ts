@@ -6,6 +6,7 @@ import { type Format, parseFormat, writeJson } from "../format.ts";
 import { writeLines } from "../io.ts";
 import { showPoolJson, showPoolLines } from "../render/pools.ts";
 import { paint } from "../render/style.ts";
+import { fitLines } from "../render/fit.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface ShowPoolOptions {
@@ -21,7 +22,10 @@ export function parseOptions(input: RawOptions): ShowPoolOptions {
 export async function run(opts: ShowPoolOptions, deps: Deps): Promise<void> {
   const detail = showPool(await deps.store(), opts.poolId);
   if (opts.format === "json") writeJson(deps.io.out, showPoolJson(detail));
-  else writeLines(deps.io.out, showPoolLines(detail, paint(deps.io.color)));
+  else {
+    const lines = showPoolLines(detail, paint(deps.io.color));
+    writeLines(deps.io.out, fitLines(lines, deps.io.columns ?? null));
+  }
 }
 
 export const command = defineCommand({ parseOptions, run });

@@ -12,6 +12,7 @@ import { paint } from "../render/style.ts";
 import { haltedMark, priorityLong, vmLabel } from "../render/vm-fields.ts";
 import { interruptedView } from "../interrupted.ts";
 import { requiredVmRef, resolveVm, type VmRef } from "../vm-ref.ts";
+import { fitLines } from "../render/fit.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface ShowVmOptions {
@@ -87,7 +88,7 @@ export async function run(opts: ShowVmOptions, deps: Deps): Promise<Outcome> {
       );
     }
   }
-  writeLines(deps.io.out, [...interrupted.lines, ...lines]);
+  writeLines(deps.io.out, fitLines([...interrupted.lines, ...lines], deps.io.columns ?? null));
   return hostWarning(deps, hostError(view));
 }
 

@@ -8,6 +8,7 @@ import { hostWarning } from "../host-warning.ts";
 import { paint } from "../render/style.ts";
 import { statusJson, statusLines } from "../render/status.ts";
 import { interruptedView } from "../interrupted.ts";
+import { fitLines } from "../render/fit.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface StatusOptions {
@@ -34,10 +35,13 @@ export async function run(opts: StatusOptions, deps: Deps): Promise<Outcome> {
   const interrupted = interruptedView(store, deps, c, { json: opts.format === "json" });
   if (opts.format === "json") writeJson(deps.io.out, statusJson(pools, view));
   else {
-    writeLines(deps.io.out, [
-      ...interrupted.lines,
-      ...statusLines(pools, view, c, interrupted.entries),
-    ]);
+    writeLines(
+      deps.io.out,
+      fitLines([
+        ...interrupted.lines,
+        ...statusLines(pools, view, c, interrupted.entries),
+      ], deps.io.columns ?? null),
+    );
   }
   return hostWarning(deps, hostError(view));
 }
