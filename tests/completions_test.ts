@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { COMMANDS } from "../src/cli/command-table.ts";
 import { fakeHost, runInProcess, UUID1, UUID2, writeCliWrapper } from "./helpers.ts";
+import { makeVm } from "./fake-xe/state.ts";
 
 const SCRIPTS: Record<string, string> = {};
 async function script(shell: string): Promise<string> {
@@ -220,4 +221,26 @@ Deno.test({
       ].join("\n"),
     );
   },
+});
+
+Deno.test("bash: register-vm and adopt complete the host's unregistered VMs (from xe), the others registered ones", async () => {
+  const UUID3 = "33333333-3333-4333-8333-333333333333";
+  const h = fakeHost([
+    makeVm({ uuid: UUID1, nameLabel: "web" }),
+    makeVm({ uuid: UUID3, nameLabel: "fresh one" }),
+  ]);
+  const r = await runInProcess(["register-vm", `--vm-uuid=${UUID1}`], { env: h.env });
+  assert.equal(r.code, 0, r.stderr);
+  const bin = `${h.dir}/bin`;
+  Deno.mkdirSync(bin);
+  writeCliWrapper(`${bin}/vgpu-admin`, h.env);
+  const file = `${h.dir}/completion.bash`;
+  Deno.writeTextFileSync(file, await script("bash"));
+  const s = { h, files: { bash: file }, path: `${bin}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}` };
+  assert.deepEqual(await complete(s, ["vgpu-admin", "register-vm", "--vm-uuid="]), [UUID3]);
+  assert.deepEqual(await complete(s, ["vgpu-admin", "adopt", "--vm="]), [UUID3]);
+  // a name typed completes to its VM's uuid
+  assert.deepEqual(await complete(s, ["vgpu-admin", "register-vm", "--vm-uuid=fre"]), [UUID3]);
+  assert.deepEqual(await complete(s, ["vgpu-admin", "show-vm", "--vm-uuid="]), [UUID1]);
+  assert.deepEqual(await complete(s, ["vgpu-admin", "set-pool", "--vm="]), [UUID1]);
 });
