@@ -3,7 +3,7 @@ import { SETTING_DEFS, settingDef } from "../../domain/settings.ts";
 import type { Deps } from "../deps.ts";
 import { type Format, parseFormat, writeJson } from "../format.ts";
 import { writeLines } from "../io.ts";
-import type { SettingsJson } from "../render/json-types.ts";
+import { type SettingRow, settingsJson, settingsLines } from "../render/settings.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface SettingsOptions {
@@ -24,19 +24,6 @@ export function parseOptions(input: RawOptions): SettingsOptions {
   return { key, value, unset: raw.unset === true, format: parseFormat(raw.format) };
 }
 
-export function settingsJson(
-  rows: readonly { key: string; value: string; default: string; set: boolean }[],
-): SettingsJson {
-  return {
-    settings: rows.map((r) => ({
-      key: r.key,
-      value: r.value,
-      default: r.default,
-      is_default: !r.set,
-    })),
-  };
-}
-
 export async function run(opts: SettingsOptions, deps: Deps): Promise<void> {
   const writes = opts.key !== undefined && (opts.value !== undefined || opts.unset);
   // Only a change creates a missing database; showing settings never does (design.md §7).
@@ -55,7 +42,7 @@ export async function run(opts: SettingsOptions, deps: Deps): Promise<void> {
   }
   const stored = store.listSettings();
   const defs = opts.key === undefined ? SETTING_DEFS : [settingDef(opts.key)];
-  const rows = defs.map((d) => {
+  const rows: SettingRow[] = defs.map((d) => {
     const raw = stored.get(d.key);
     return {
       key: d.key,
@@ -65,19 +52,9 @@ export async function run(opts: SettingsOptions, deps: Deps): Promise<void> {
       help: d.help,
     };
   });
-  if (opts.format === "json") {
-    writeJson(out, settingsJson(rows));
-    return;
-  }
-  if (opts.key !== undefined) {
-    out.write(`${rows[0].value}\n`);
-    return;
-  }
-  const width = Math.max(...rows.map((r) => r.key.length));
-  writeLines(
-    out,
-    rows.map((r) => `${r.key.padEnd(width)} = ${r.value}${r.set ? "" : " (default)"}  # ${r.help}`),
-  );
+  if (opts.format === "json") writeJson(out, settingsJson(rows));
+  else if (opts.key !== undefined) out.write(`${rows[0].value}\n`);
+  else writeLines(out, settingsLines(rows));
 }
 
 export const command = defineCommand({ parseOptions, run });
