@@ -51,7 +51,9 @@ function readDb(path: string): DbView {
       vms: db.prepare("SELECT vm_uuid, pool_id, priority, vm_id FROM vms ORDER BY vm_id").all()
         .map((r) => ({ ...r }) as DbView["vms"][number]),
       history: db.prepare(
-        "SELECT command, vm_uuid, before_json, after_json FROM history ORDER BY id",
+        // configuration rows (stops and starts have power rows: history_power_test.ts)
+        `SELECT command, vm_uuid, before_json, after_json FROM history
+         WHERE after_json IS NULL OR json_extract(after_json, '$.power') IS NULL ORDER BY id`,
       )
         .all().map((r) => ({
           command: r.command as string,

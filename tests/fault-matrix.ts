@@ -96,7 +96,10 @@ function readDb(path: string): DbState {
     const open = (db.prepare("SELECT COUNT(*) AS n FROM op_journal WHERE closed_at IS NULL")
       .get() as { n: number }).n;
     const h = db.prepare(
-      "SELECT after_json FROM history WHERE vm_uuid = ? ORDER BY id DESC LIMIT 1",
+      // the newest configuration row (stops and starts have power rows: history_power_test.ts)
+      `SELECT after_json FROM history WHERE vm_uuid = ?
+         AND (after_json IS NULL OR json_extract(after_json, '$.power') IS NULL)
+       ORDER BY id DESC LIMIT 1`,
     ).get(UUID1) as { after_json: string | null } | undefined;
     return {
       row: { ...row },
