@@ -382,3 +382,38 @@ Deno.test("sync, adopt and import refuse to write in pool mode; sync --check sti
   );
   assert.equal(claimsOf(p.statePath).size, 0);
 });
+
+Deno.test("pool enable: a VM registered on two hosts with two vm_ids is a collision, never a second claim", async () => {
+  const p = fakePool(2, [poolVm(1)]);
+  const [h1, h2] = p.hosts;
+  let r = await runInProcess([
+    "register-vm",
+    `--vm-uuid=${poolVm(1).uuid}`,
+    "--vm-id=3",
+    "--offline",
+  ], {
+    env: h2.env,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  r = await runInProcess(["register-vm", `--vm-uuid=${poolVm(1).uuid}`, "--vm-id=2"], {
+    env: h1.env,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  r = await runInProcess(["pool", "enable", "--yes"], { env: h1.env });
+  assert.equal(r.code, 0, r.stderr);
+  r = await runInProcess(["pool", "enable", "--yes"], { env: h2.env });
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stdout,
+    new RegExp(
+      `VM ${
+        poolVm(1).uuid
+      } \\(vm-1\\): VM ID 2 claimed in the pool, VM ID 3 in the database of host2`,
+    ),
+  );
+  assert.match(
+    r.stdout,
+    new RegExp(`fix: vgpu-admin set-vm-id --vm-uuid=${poolVm(1).uuid} --vm-id=2`),
+  );
+  assert.deepEqual([...claimsOf(p.statePath)], [[2, poolVm(1).uuid]]);
+});

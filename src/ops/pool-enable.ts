@@ -146,6 +146,18 @@ export function planEnable(
       });
     }
   }
+  // one VM with one vm_id in the pool and another in this database (registered on two hosts)
+  for (const r of local) {
+    for (const c of claimed) {
+      if (c.vmUuid !== r.vmUuid || c.vmId === r.vmId) continue;
+      collisions.push({
+        vmId: r.vmId,
+        first: { ...c, source: "claimed in the pool" },
+        second: { ...r, source: `database of ${thisHost}` },
+        fix: `vgpu-admin set-vm-id --vm-uuid=${r.vmUuid} --vm-id=${c.vmId}`,
+      });
+    }
+  }
   const clashing = new Set(collisions.flatMap((c) => [c.first.vmUuid, c.second.vmUuid]));
   return {
     poolUuid: snap.record.uuid,

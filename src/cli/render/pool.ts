@@ -48,7 +48,9 @@ export function enablePlanLines(p: EnablePlan, dryRun: boolean): string[] {
     );
     for (const c of p.collisions) {
       lines.push(
-        `  VM ID ${c.vmId}: VM ${c.first.vmUuid} (${c.first.name}, ${c.first.source}) and VM ${c.second.vmUuid} (${c.second.name}, ${c.second.source})`,
+        c.first.vmUuid === c.second.vmUuid
+          ? `  VM ${c.first.vmUuid} (${c.first.name}): VM ID ${c.first.vmId} claimed in the pool, VM ID ${c.second.vmId} in the ${c.second.source}`
+          : `  VM ID ${c.vmId}: VM ${c.first.vmUuid} (${c.first.name}, ${c.first.source}) and VM ${c.second.vmUuid} (${c.second.name}, ${c.second.source})`,
         `    fix: ${c.fix}`,
       );
     }
