@@ -16,6 +16,7 @@ import type { PoolId, Priority, Vm } from "../domain/types.ts";
 import type { Store } from "../store/store.ts";
 import type { Xe } from "../xe/client.ts";
 import { type PoolHost, XePool } from "../xe/pool.ts";
+import { hasMarker, HOOK_PATHS, readIfPresent } from "./install.ts";
 import {
   assertWritableFormat,
   type PoolSnapshot,
@@ -67,6 +68,18 @@ function seenRow(v: Vm): SeenRegistration {
     pool: v.pool,
     priority: v.priority,
   };
+}
+
+/** The hook events whose vgpu-admin script is in /etc/xapi.d on this host. */
+export function installedHooks(): string[] {
+  return HOOK_PATHS.filter(({ path }) => {
+    try {
+      const text = readIfPresent(path);
+      return text !== null && hasMarker(text);
+    } catch {
+      return false;
+    }
+  }).map(({ event }) => event);
 }
 
 /** "on host2", or "not running". */
@@ -228,7 +241,8 @@ export async function applyEnable(
     }
   }
   if (localHost !== null) {
-    const member = `v=${denoJson.version}`;
+    // what xapi can tell of this host's hooks: those installed when it (re)joined
+    const member = `v=${denoJson.version} hooks=${installedHooks().join(",") || "none"}`;
     if (await xp.add("host", localHost, MEMBER_KEY, member) === "exists") {
       // an older vgpu-admin's mark: this host's own key, replaced by remove then add
       const old = await xp.get("host", localHost, MEMBER_KEY);
