@@ -283,3 +283,37 @@ for (const at of ["before", "after"] as const) {
     );
   });
 }
+
+// The master goes away at each pool step of a reconfiguration (set-vm-id on host2): after
+// recover and reconcile the VM holds one claim, its row and args agree on it, no ticket is left.
+const CHANGE_STEPS: { label: string; verb: string; fault: FakeFault }[] = [
+  { label: "the ticket add hangs", verb: "vm-param-add", fault: { mode: "hang", times: 1 } },
+  { label: "the new claim hangs", verb: "pool-param-add", fault: { mode: "hang", times: 1 } },
+  { label: "the args write hangs", verb: "vm-param-set", fault: { mode: "hang" } },
+  { label: "the old claim's release hangs", verb: "pool-param-remove", fault: { mode: "hang" } },
+  { label: "the ticket release hangs", verb: "vm-param-remove", fault: { mode: "hang" } },
+];
+
+for (const step of CHANGE_STEPS) {
+  Deno.test(`set-vm-id, master away when ${step.label}: settled by recover and reconcile`, async () => {
+    const p = fakePool(2, [poolVm(1)]);
+    await enableAll(p);
+    await ok(p, 1, ["register-vm", `--vm-uuid=${poolVm(1).uuid}`]);
+    await ok(p, 1, ["settings", "xe-timeout", "2"]);
+    await updateState(p.statePath, (s) => {
+      s.faults = { [step.verb]: step.fault };
+    });
+    await runInProcess(["set-vm-id", `--vm-uuid=${poolVm(1).uuid}`, "--vm-id=9", "--yes"], {
+      env: p.hosts[1].env,
+    });
+    await updateState(p.statePath, (s) => {
+      delete s.faults;
+    });
+    await runInProcess(["recover", "--yes"], { env: p.hosts[1].env });
+    await runInProcess(["pool", "reconcile", "--yes"], { env: p.hosts[1].env });
+    assert.equal(await assertWholeOrNothing(p, 1, poolVm(1).uuid), "whole");
+    assert.equal(vmOf(p, poolVm(1).uuid).otherConfig?.["vgpu-admin:commit"], undefined);
+    const s = await ok(p, 0, ["pool", "status", "--format=json"]);
+    assert.deepEqual(JSON.parse(s.stdout).problems, []);
+  });
+}
