@@ -417,3 +417,14 @@ Deno.test("pool enable: a VM registered on two hosts with two vm_ids is a collis
   );
   assert.deepEqual([...claimsOf(p.statePath)], [[2, poolVm(1).uuid]]);
 });
+
+Deno.test("'pool' alone or with an unknown word is a usage error naming the four", async () => {
+  for (const argv of [["pool"], ["pool", "frob"]]) {
+    const r = await runInProcess(argv);
+    assert.equal(r.code, 2);
+    assert.equal(
+      r.stderr,
+      "error: 'pool' needs one of: enable, status, reconcile, disable (e.g. 'vgpu-admin pool status --help')\n",
+    );
+  }
+});

@@ -31,6 +31,12 @@ export async function main(raw: MainInput): Promise<number> {
   // `pool enable` is `pool-enable` (pool mode's commands, design.md §8)
   const input = raw.argv[0] === "pool" ? { ...raw, argv: poolAlias(raw.argv) } : raw;
   const { io } = input;
+  if (input.argv[0] === "pool") {
+    io.err.write(
+      `error: 'pool' needs one of: enable, status, reconcile, disable (e.g. 'vgpu-admin pool status --help')\n`,
+    );
+    return EXIT.usage;
+  }
   const parsed = parseArgv(input.argv);
   switch (parsed.kind) {
     case "run":
