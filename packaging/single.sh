@@ -105,7 +105,10 @@ unpack() {
   while read -r off size mode sum path; do
     [ -n "$path" ] || continue
     case $path in
-      */) mkdir -p -- "$tmp/$path" || fail "cannot create $tmp/$path" ;;
+      */)
+        # its mode set, not left to the umask (000 would let anyone replace what runs)
+        mkdir -p -- "$tmp/$path" && chmod "$mode" -- "$tmp/$path" || fail "cannot create $tmp/$path"
+        ;;
       *)
         if ! err=$(dd if="$self" of="$tmp/$path" bs=65536 iflag=skip_bytes,count_bytes \
           skip=$((payload + off)) count="$size" 2>&1); then
@@ -126,7 +129,8 @@ MANIFEST
   fi
   chmod 0755 -- "$tmp" || fail "cannot chmod $tmp"
   s=$(seal_of "$tmp") || fail "cannot read the runtime just unpacked in $tmp"
-  printf '%s\n' "$s" >"$tmp/.seal" || fail "cannot write in $tmp (is the disk full?)"
+  printf '%s\n' "$s" >"$tmp/.seal" && chmod 0644 -- "$tmp/.seal" ||
+    fail "cannot write in $tmp (is the disk full?)"
   if ! mv -T -- "$tmp" "$dir" 2>&-; then
     # another run was faster: its copy is used (and checked) below
     rm -rf -- "$tmp"

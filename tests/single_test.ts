@@ -239,6 +239,30 @@ Deno.test({
       assert.match(open.stderr, /runtime is not a private directory of this user/);
       Deno.chmodSync(`${root}${RUNTIME}`, 0o755);
 
+      // Unpacked under umask 000: every mode is set, none left to the umask.
+      Deno.removeSync(`${root}${RUNTIME}`, { recursive: true });
+      const loose = await run(root, [
+        "/bin/sh",
+        "-c",
+        "umask 000; exec /usr/local/bin/vgpu-admin --version",
+      ]);
+      assert.deepEqual([loose.code, loose.stdout], [0, `${VERSION}\n`], loose.stderr);
+      const fresh = `${root}${RUNTIME}/${entries(`${root}${RUNTIME}`)[0]}`;
+      const mode = (p: string) => (Deno.statSync(p).mode! & 0o777).toString(8);
+      assert.deepEqual(
+        [
+          `${root}/var/lib/vgpu-admin`,
+          `${root}${RUNTIME}`,
+          fresh,
+          `${fresh}/lib`,
+          `${fresh}/lib/app`,
+          `${fresh}/bin/deno`,
+          `${fresh}/lib/app/main.js`,
+          `${fresh}/.seal`,
+        ].map(mode),
+        ["755", "755", "755", "755", "755", "755", "644", "644"],
+      );
+
       // A full disk while unpacking: one clear line, nothing half-unpacked left or run.
       Deno.removeSync(`${root}${RUNTIME}`, { recursive: true });
       Deno.mkdirSync(`${root}${RUNTIME}`);
