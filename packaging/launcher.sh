@@ -61,6 +61,10 @@ fi
 DENO_NO_UPDATE_CHECK=1
 DENO_NO_PACKAGE_JSON=1
 export DENO_DIR DENO_NO_UPDATE_CHECK DENO_NO_PACKAGE_JSON
+# Created private (0700), never with whatever umask the caller has: Deno keeps compiled code there.
+if [ ! -d "$DENO_DIR" ]; then
+  (umask 077 && mkdir -p -- "$DENO_DIR") 2>&-
+fi
 
 # The VM hooks (`startup-hook`) run their own entry, which loads none of the CLI (issue 19).
 entry=@BUNDLE@

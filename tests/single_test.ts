@@ -262,6 +262,15 @@ Deno.test({
         ].map(mode),
         ["755", "755", "755", "755", "755", "755", "644", "644"],
       );
+      // Deno's code cache of root's runs: created private whatever the umask
+      Deno.removeSync(`${root}/var/cache/vgpu-admin`, { recursive: true });
+      const again2 = await run(root, [
+        "/bin/sh",
+        "-c",
+        "umask 000; exec /usr/local/bin/vgpu-admin --version",
+      ]);
+      assert.equal(again2.code, 0, again2.stderr);
+      assert.equal(mode(`${root}/var/cache/vgpu-admin`), "700");
 
       // A full disk while unpacking: one clear line, nothing half-unpacked left or run.
       Deno.removeSync(`${root}${RUNTIME}`, { recursive: true });
