@@ -2,8 +2,8 @@
 // runner (tests/fake-runner.ts), plus the two stdin cases as subprocesses (a real stdin).
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { ADOPTED, host, KEY } from "./fake-runner.ts";
-import { cliCommand, cliEnv, fakeHost, UUID1, UUID3 } from "./helpers.ts";
+import { ADOPTED, host, KEY, webVm } from "./fake-runner.ts";
+import { cliCommand, cliEnv, fakeHost, UUID1, UUID2, UUID3 } from "./helpers.ts";
 import { makeVm } from "./fake-xe/state.ts";
 
 class Crash extends Error {}
@@ -164,3 +164,14 @@ for (
     db.close();
   });
 }
+
+Deno.test("register-vm never hands out a vm_id that an unregistered VM on the host carries", async () => {
+  const h = host();
+  // VM 1 carries vm_id 1 by hand (not registered); VM 2 has no device
+  h.xe.vm(UUID1).platform[KEY] = "-device vgpu-stub,pool_id=A,priority=high,vm_id=1";
+  h.xe.vms.set(UUID2, { ...webVm("-vga std", "halted"), uuid: UUID2, nameLabel: "db" });
+  const r = await h.run(["register-vm", `--vm-uuid=${UUID2}`]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(h.row(), { pool_id: "A", priority: 1, vm_id: 2 }, "1 is carried: 2 is given");
+  assert.match(h.xe.vm(UUID2).platform[KEY], /vm_id=2/);
+});

@@ -40,6 +40,18 @@ function carriedConfig(args: string | null): VgpuConfig | null {
   return stubs.length === 1 ? stubs[0].config : null;
 }
 
+/** The vm_ids that VMs on the host other than `vmUuid` carry in their args (issue 21 item 2). */
+async function carriedByOthers(xe: Xe, vmUuid: string): Promise<Set<number>> {
+  const ids = new Set<number>();
+  for (const vm of await xe.vmList()) {
+    if (vm.uuid === vmUuid) continue;
+    for (const stub of parseDeviceArgs(vm.deviceModelArgs).stubs) {
+      if (stub.vmId !== null) ids.add(stub.vmId);
+    }
+  }
+  return ids;
+}
+
 /** Finds one VM on the host or says how to proceed without it. */
 export async function requireHostVm(xe: Xe, vmUuid: string, offlineHint: boolean): Promise<HostVm> {
   const [vm] = await xe.vmList({ uuid: vmUuid });
@@ -93,6 +105,8 @@ export async function registerVm(
     pool,
     priority: input.priority ?? carried?.priority ?? 1,
     vmId,
+    // the lowest free vm_id is never one that a VM on the host carries, registered or not
+    avoid: vmId === undefined && xe !== null ? await carriedByOthers(xe, input.vmUuid) : undefined,
   };
   let change;
   try {
