@@ -45,9 +45,24 @@ export function cliEnv(extra: Record<string, string> = {}): Record<string, strin
   };
 }
 
-/** A fresh temporary directory, removed when the test's `using`/cleanup runs. */
+const madeDirs: string[] = [];
+// Every test module removes the directories it made once its tests have run (Deno dispatches
+// "unload" per module, also under --parallel): a suite run used to leave ~10,000 behind in /tmp.
+globalThis.addEventListener("unload", () => {
+  for (const dir of madeDirs) {
+    try {
+      Deno.removeSync(dir, { recursive: true });
+    } catch {
+      // a test may have left a mount or an unremovable entry: leave it, never fail the module
+    }
+  }
+});
+
+/** A fresh temporary directory, removed when the test module ends. */
 export function tempDir(prefix = "vgpu-test-"): string {
-  return Deno.makeTempDirSync({ prefix });
+  const dir = Deno.makeTempDirSync({ prefix });
+  madeDirs.push(dir);
+  return dir;
 }
 
 /** The argv that starts vgpu-admin: VGPU_ADMIN_BIN when set (a compiled binary), else deno run. */
