@@ -106,6 +106,16 @@ Deno.test("register-vm: the VM must exist on the host", async () => {
   assert.deepEqual(writeVerbs(h), []);
 });
 
+Deno.test("register-vm: args that are not QEMU options are refused before anything is written", async () => {
+  const h = host([vm(UUID1, "web", "-name web\x07 -m 1024")]);
+  const r = await h.run(["register-vm", `--vm-uuid=${UUID1}`]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /not QEMU options \(it holds control characters\); nothing was written/);
+  assert.equal(await row(h, UUID1), null, "the refusal left the VM registered");
+  assert.deepEqual(writeVerbs(h), []);
+  assert.equal(platformOf(h, UUID1)[KEY], "-name web\x07 -m 1024");
+});
+
 Deno.test("register-vm: args written at once, merged with hand-set args; defaults", async () => {
   const h = host([
     vm(UUID1, "web", "-m 1024 -display none"),

@@ -1,6 +1,11 @@
 // register-vm: check the VM on the host, insert the row, write its args at once (design.md §4:
 // the start hook can only repair the next start). If the xe part fails, the row is undone.
-import { mergeDeviceArgs, parseDeviceArgs, type VgpuStub } from "../domain/device-args.ts";
+import {
+  mergeDeviceArgs,
+  parseDeviceArgs,
+  requirePlausibleArgs,
+  type VgpuStub,
+} from "../domain/device-args.ts";
 import { NotFoundError, OperationFailedError, VgpuError } from "../domain/errors.ts";
 import type { HostVm, PoolId, Priority, VgpuConfig, Vm } from "../domain/types.ts";
 import { sanitizeHostName } from "../domain/validate.ts";
@@ -85,6 +90,8 @@ export async function registerVm(
   }
   if (input.pool !== undefined) assertPoolTakesVm(store, input.pool);
   const host = xe === null ? null : await requireHostVm(xe, input.vmUuid, true);
+  // args xe answered that are not QEMU options are refused before any claim or row exists
+  if (host !== null) requirePlausibleArgs(host.deviceModelArgs, input.vmUuid);
   const vmName = input.vmName ?? (host ? sanitizeHostName(host.nameLabel) || null : null);
   // A VM configured by hand keeps its values unless a flag says otherwise (002, compatibility).
   const carried = host === null ? null : carriedConfig(host.deviceModelArgs);
