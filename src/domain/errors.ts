@@ -38,7 +38,19 @@ export class DeclinedError extends VgpuError {
 }
 
 /** The database cannot be opened, is damaged, busy, or from a newer version. */
-export class DatabaseError extends VgpuError {}
+export class DatabaseError extends VgpuError {
+  /** What failed, without the advice to the user: the part another report can quote. */
+  readonly cause_: string;
+  constructor(message: string, cause?: string) {
+    super(message);
+    this.cause_ = cause ?? message;
+  }
+}
+
+/** What went wrong, for quoting inside another message (a DatabaseError's advice left out). */
+export function causeOf(e: Error): string {
+  return e instanceof DatabaseError ? e.cause_ : e.message;
+}
 
 /** A reconfiguration or registration that failed part-way; the message tells the final state. */
 export class OperationFailedError extends VgpuError {}

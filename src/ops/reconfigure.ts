@@ -7,6 +7,7 @@ import { mergeDeviceArgs, sameConfig } from "../domain/device-args.ts";
 import type { Clock } from "../domain/clock.ts";
 import {
   BusyError,
+  causeOf,
   NotFoundError,
   OperationFailedError,
   PowerStateRefusedError,
@@ -332,7 +333,8 @@ export async function applyReconfigure(
       store.advanceJournal(entry.id, step);
     } catch (e) {
       if (!(e instanceof VgpuError)) throw e;
-      throw new JournalRefused(`the journal could not record the step ${step} (${e.message})`);
+      // only the cause: the store's own advice ("nothing was changed …") is not true mid-change
+      throw new JournalRefused(`the journal could not record the step ${step} (${causeOf(e)})`);
     }
     entry.step = step;
   };
@@ -421,7 +423,7 @@ export async function applyReconfigure(
       ? `${e.message} before ${PHASE_TEXT[phase]}`
       : e instanceof JournalRefused
       ? e.message
-      : `${PHASE_TEXT[phase]} failed: ${e.message}`;
+      : `${PHASE_TEXT[phase]} failed: ${causeOf(e)}`;
     // Everything was applied and only the journal could not be closed: finish, never undo.
     const finishing = phase === "closing";
     if (!finishing) decideUndo(entry);

@@ -5,7 +5,7 @@
 // one more failed action, and a VM that ran is started again whatever (issue 21 item 1).
 import type { Clock } from "../domain/clock.ts";
 import { implausibleArgs } from "../domain/device-args.ts";
-import { VgpuError, XeVmNotFoundError } from "../domain/errors.ts";
+import { causeOf, VgpuError, XeVmNotFoundError } from "../domain/errors.ts";
 import {
   type Action,
   type ActionKind,
@@ -116,7 +116,7 @@ export async function settleEntry(
     } catch (err) {
       if (!(err instanceof VgpuError)) throw err;
       failed.push(kind);
-      failures.push({ what, why: err.message });
+      failures.push({ what, why: causeOf(err) });
       return false;
     }
   };

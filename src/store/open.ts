@@ -36,12 +36,12 @@ export function sqliteError(e: unknown, path: string): DatabaseError {
   if (/database or disk is full|SQLITE_FULL|disk I\/O error/i.test(msg)) {
     // A full file system is the classic (a dom0 root full of logs); SQLite rolled the
     // transaction back, so nothing of this command was written.
+    const cause = `database ${path}: ${msg.split("\n")[0]} (is its file system full?)`;
     return new DatabaseError(
-      `database ${path}: ${
-        msg.split("\n")[0]
-      } (is its file system full?); nothing was changed: free space on it (df ${
+      `${cause}; nothing was changed: free space on it (df ${
         dirname(path)
       }), then run the command again`,
+      cause,
     );
   }
   if (/not a database|malformed|corrupt/i.test(msg)) {
