@@ -935,6 +935,49 @@ Deno.test("host: --replace removes only our device from removed VMs' args (runni
   assert.equal(platformOf(h, UUID3).viridian, "true");
 });
 
+Deno.test("host: --replace takes a removed VM's device out before its row goes: a failure frees no vm_id", async () => {
+  const h = onHost([
+    hostVm(UUID1, "keep", dev("A", "medium", 1)),
+    hostVm(UUID2, "gone", dev("A", "medium", 2)),
+    hostVm(UUID3, "gone-too", `-global x=y ${dev("B", "low", 3)}`),
+  ]);
+  for (const [uuid, id] of [[UUID1, 1], [UUID2, 2], [UUID3, 3]] as const) {
+    await h.ok(["register-vm", `--vm-uuid=${uuid}`, `--vm-id=${id}`, "--offline"]);
+  }
+  await updateState(h.statePath, (s) => {
+    s.faults = {
+      "vm-param-set": {
+        mode: "fail",
+        stderr: "Error: something broke\n",
+        match: [`uuid=${UUID3}`],
+      },
+    };
+  });
+  const file = writeFile(h, exportDoc([vmEntry(UUID1, 1)]));
+  const r = await h.run(["import", file, "--replace", "--yes"]);
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `error: the vgpu-stub device of 1 VM the import removes could not be taken out \\(VM ${UUID3}: .*something broke.*\\), so nothing was imported and no vm_id was freed; the device was already taken out of 1 VM that stay registered: run 'vgpu-admin sync' to write it back, or run the import again\n$`,
+    ),
+  );
+  // the rows stay: no vm_id a VM still carries is free for another VM
+  assert.deepEqual((await exportOf(h)).vms.map((v) => v.vm_uuid), [UUID1, UUID2, UUID3]);
+  assert.equal(platformOf(h, UUID3)[KEY], `-global x=y ${dev("B", "low", 3)}`);
+  const taken = await h.run(["register-vm", `--vm-uuid=${UUID4}`, "--vm-id=3", "--offline"]);
+  assert.equal(taken.code, 1, "vm_id 3 was freed while VM 3 still carries it");
+  // sync puts back the device already taken out; the import then goes through
+  await updateState(h.statePath, (s) => void (s.faults = {}));
+  assert.equal((await h.run(["sync"])).code, 0);
+  assert.equal(platformOf(h, UUID2)[KEY], dev("A", "medium", 2));
+  const again = await h.run(["import", file, "--replace", "--yes"]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(platformOf(h, UUID2)[KEY], undefined);
+  assert.equal(platformOf(h, UUID3)[KEY], "-global x=y");
+  assert.deepEqual((await exportOf(h)).vms.map((v) => v.vm_uuid), [UUID1]);
+});
+
 // ---- scale ---------------------------------------------------------------------------------------
 
 Deno.test("10,000 VMs: an offline import into an empty database, then its export", async () => {

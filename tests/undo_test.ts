@@ -112,7 +112,7 @@ const FAILURES: Failure[] = [
       disk!.fill();
       return () => disk!.free();
     },
-    says: /database or disk is full/,
+    says: /database or disk is full|disk I\/O error/, // SQLite says either when its file system is full
   },
 ];
 

@@ -336,12 +336,13 @@ export async function writeImportedArgs(
   xe: () => Promise<Xe>,
   plan: ImportPlan,
   progress: (line: string) => void,
+  only: "set" | "remove" | "all" = "all",
 ): Promise<HostReport> {
   const targets: { vm: Vm | ImportVm; action: "set" | "remove" }[] = [
-    ...[...plan.changed.map((c) => c.after), ...plan.added]
+    ...(only === "remove" ? [] : [...plan.changed.map((c) => c.after), ...plan.added])
       .sort((a, b) => fileIndex(a.path) - fileIndex(b.path))
       .map((vm) => ({ vm, action: "set" as const })),
-    ...plan.removed.map((vm) => ({ vm, action: "remove" as const })),
+    ...(only === "set" ? [] : plan.removed).map((vm) => ({ vm, action: "remove" as const })),
   ];
   if (targets.length === 0) return { hostError: null, writes: [] };
   let onHost;

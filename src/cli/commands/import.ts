@@ -5,7 +5,7 @@ import {
   ImportFileError,
   parseConfigFile,
 } from "../../domain/config-file.ts";
-import { UsageError } from "../../domain/errors.ts";
+import { ConflictError, OperationFailedError, UsageError } from "../../domain/errors.ts";
 import { priorityName, type VgpuConfig } from "../../domain/types.ts";
 import {
   applyImport,
@@ -21,6 +21,7 @@ import {
 import { xeCommandLine } from "../../xe/client.ts";
 import { confirmOrCancel } from "../confirm.ts";
 import type { Deps } from "../deps.ts";
+import type { Store } from "../../store/store.ts";
 import { writeLines } from "../io.ts";
 import type { Outcome } from "../outcome.ts";
 import { createProgress } from "../progress.ts";
@@ -231,7 +232,21 @@ export async function run(opts: ImportOptions, deps: Deps): Promise<Outcome> {
     const backupPath = await store.backupTo(importBackupPath(store.path, deps.now()));
     deps.io.err.write(`Backed up the database to ${backupPath} before replacing it\n`);
   }
-  const applied = applyImport(store, config, plan);
+  // The devices of the VMs the import removes come out BEFORE their rows go (issue 21 item 2):
+  // a crash in between leaves a registered VM without its device (drift that sync repairs),
+  // never a freed vm_id that a VM still carries.
+  const removals = opts.offline || plan.removed.length === 0
+    ? null
+    : await takeOutRemoved(store, deps, plan);
+  let applied: ImportPlan;
+  try {
+    applied = applyImport(store, config, plan);
+  } catch (e) {
+    if (e instanceof ConflictError && removals !== null && wroteAny(removals)) {
+      throw new ConflictError(`${e.message}; ${putBackAdvice(removals)}`);
+    }
+    throw e;
+  }
   const vmChanges = applied.added.length + applied.changed.length + applied.removed.length;
   writeLines(out, [
     `Imported ${label}: ${applied.added.length} added, ${applied.changed.length} changed, ${applied.removed.length} removed; ${
@@ -246,19 +261,16 @@ export async function run(opts: ImportOptions, deps: Deps): Promise<Outcome> {
     return;
   }
   const progress = createProgress(deps.io, { now: () => deps.clock.now().getTime() });
-  const report = await writeImportedArgs(store, deps.xe, applied, progress.update)
+  const sets = await writeImportedArgs(store, deps.xe, applied, progress.update, "set")
     .finally(progress.done);
-  if (report.hostError !== null) {
+  if (sets.hostError !== null) {
     deps.io.err.write(
-      `error: the host could not be read, so no VM's args were written: ${report.hostError}; ` +
-        `the database keeps the import: run 'vgpu-admin sync' once xe works${
-          applied.removed.length > 0
-            ? ", and remove the vgpu-stub device of the VMs no longer registered ('vgpu-admin scan-vms' lists them)"
-            : ""
-        }\n`,
+      `error: the host could not be read, so no VM's args were written: ${sets.hostError}; ` +
+        `the database keeps the import: run 'vgpu-admin sync' once xe works\n`,
     );
     return "degraded";
   }
+  const report = { hostError: null, writes: [...sets.writes, ...(removals?.writes ?? [])] };
   writeLines(out, hostLines(report, deps, (await deps.settings()).platformKey));
   const failed = report.writes.filter((w) => w.result === "failed").length;
   if (failed > 0) {
@@ -270,6 +282,42 @@ export async function run(opts: ImportOptions, deps: Deps): Promise<Outcome> {
     );
     return "degraded";
   }
+}
+
+/** Takes our device out of every VM the import removes; any failure stops the import. */
+async function takeOutRemoved(store: Store, deps: Deps, plan: ImportPlan): Promise<HostReport> {
+  const progress = createProgress(deps.io, { now: () => deps.clock.now().getTime() });
+  const report = await writeImportedArgs(store, deps.xe, plan, progress.update, "remove")
+    .finally(progress.done);
+  if (report.hostError !== null) {
+    throw new OperationFailedError(
+      `the host could not be read, so nothing was imported (the VMs the import removes lose their vgpu-stub device first): ${report.hostError}; run the import again once xe works`,
+    );
+  }
+  const failed = report.writes.filter((w) => w.result === "failed");
+  if (failed.length > 0) {
+    throw new OperationFailedError(
+      `the vgpu-stub device of ${
+        plural(failed.length, "VM")
+      } the import removes could not be taken out (VM ${failed[0].vmUuid}: ${
+        failed[0].error
+      }), so nothing was imported and no vm_id was freed; ${
+        wroteAny(report) ? putBackAdvice(report) : "run the import again once xe works"
+      }`,
+    );
+  }
+  return report;
+}
+
+function wroteAny(report: HostReport): boolean {
+  return report.writes.some((w) => w.result === "wrote");
+}
+
+function putBackAdvice(report: HostReport): string {
+  const n = report.writes.filter((w) => w.result === "wrote").length;
+  return `the device was already taken out of ${
+    plural(n, "VM")
+  } that stay registered: run 'vgpu-admin sync' to write it back, or run the import again`;
 }
 
 export const command = defineCommand({ parseOptions, run });
