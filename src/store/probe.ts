@@ -180,9 +180,13 @@ export function probeDatabase(path: string, o: { allowNewer?: boolean } = {}): P
   try {
     fromWal = exists(`${path}-wal`) ? newestWalPage1(`${path}-wal`, pageSize) : null;
   } catch (e) {
-    throw new DatabaseError(
-      `cannot read ${path}-wal: ${describeFileError(e)}; run as root or ${USE_REAL_FILE}`,
-    );
+    // The last connection of another process removes -wal when it closes (after its checkpoint):
+    // gone between the look and the read is "no -wal", as page 1 already holds what it held.
+    if (!(e instanceof Deno.errors.NotFound)) {
+      throw new DatabaseError(
+        `cannot read ${path}-wal: ${describeFileError(e)}; run as root or ${USE_REAL_FILE}`,
+      );
+    }
   }
   // The page count is valid only when its "valid-for" number equals the change counter; a -wal
   // beside it may hold pages not yet copied back (and a checkpoint may be under way).
