@@ -76,6 +76,36 @@ Deno.test("scan-vms --deep and doctor read the real /proc of a running QEMU", as
   }
 });
 
+Deno.test("one xe call failing at once never leaves the other running, orphaned (real /proc)", async () => {
+  const dir = tempDir("vgpu-xewrap-");
+  const pidFile = `${dir}/child.pid`;
+  const xe = `${dir}/xe`;
+  // vm-list fails at once; host-list hangs with a child: scan-vms runs both at the same time
+  Deno.writeTextFileSync(
+    xe,
+    `#!/bin/sh\ncase "$1" in vm-list) echo 'Error: refused' >&2; exit 1;; esac\n` +
+      `sleep 300 &\necho $! > '${pidFile}'\nwait\n`,
+    { mode: 0o755 },
+  );
+  const h = fakeHost([]);
+  const set = await runCli(["settings", "xe-timeout", "1"], { env: h.env });
+  assert.equal(set.code, 0, set.stderr);
+  const r = await runCli(["scan-vms"], { env: { ...h.env, VGPU_XE: xe } });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /refused/);
+  const child = Number(Deno.readTextFileSync(pidFile).trim());
+  try {
+    const dead = (s: string | null) => s === null || s === "Z" || s === "X";
+    const end = Date.now() + 5_000;
+    while (!dead(procState(child)) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(dead(procState(child)), `host-list's child ${child} outlived the command`);
+  } finally {
+    try {
+      Deno.kill(child, "SIGKILL");
+    } catch { /* gone */ }
+  }
+});
+
 Deno.test("an xe that times out is killed with its children (real /proc)", async () => {
   const dir = tempDir("vgpu-xewrap-");
   const pidFile = `${dir}/child.pid`;

@@ -12,6 +12,7 @@ import type { Settings } from "../domain/settings.ts";
 import type { HookEvent, HookPlan } from "../ops/startup-hook.ts";
 import type { Xe } from "../xe/client.ts";
 import { XePool } from "../xe/pool.ts";
+import { allEnded } from "../xe/all-ended.ts";
 
 /** The `pool:state` row (store/pool-cache.ts), raw; null or unreadable: standalone. */
 function poolUuidOf(raw: string | null | undefined): string | null {
@@ -86,7 +87,7 @@ async function migrateCheck(
   let vms, hosts;
   try {
     const xp = new XePool(await o.xe());
-    [vms, hosts] = await Promise.all([xp.vmList(), xp.hostList()]);
+    [vms, hosts] = await allEnded([xp.vmList(), xp.hostList()]);
   } catch (e) {
     return {
       ...plan,

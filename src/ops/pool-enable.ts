@@ -23,6 +23,7 @@ import {
   readSnapshot,
   refreshCache,
 } from "./pool-mode.ts";
+import { allEnded } from "../xe/all-ended.ts";
 
 /** One registration as enable sees it: where it comes from and what it holds. */
 export interface SeenRegistration {
@@ -194,7 +195,7 @@ export async function readEnablePlan(
   localHost: string | null,
 ): Promise<{ plan: EnablePlan; snap: PoolSnapshot; hosts: PoolHost[]; xp: XePool }> {
   const xp = new XePool(xe);
-  const [snap, hosts] = await Promise.all([readSnapshot(xp), xp.hostList()]);
+  const [snap, hosts] = await allEnded([readSnapshot(xp), xp.hostList()]);
   assertWritableFormat(snap.format);
   return { plan: planEnable(store, snap, hosts, localHost), snap, hosts, xp };
 }

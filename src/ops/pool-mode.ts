@@ -37,6 +37,7 @@ import {
 import type { Store } from "../store/store.ts";
 import type { Xe } from "../xe/client.ts";
 import { type PoolRecord, XePool } from "../xe/pool.ts";
+import { allEnded } from "../xe/all-ended.ts";
 
 /** The pool as two xe calls show it (design.md §8: a refresh is `pool-list` + `vm-list`). */
 export interface PoolSnapshot {
@@ -64,7 +65,7 @@ export function unreachable(state: PoolState | null, e: unknown): MasterUnreacha
 
 /** Pool-list and vm-list at once: the whole pool in two xe calls. */
 export async function readSnapshot(xp: XePool): Promise<PoolSnapshot> {
-  const [record, vms] = await Promise.all([xp.poolRecord(), xp.vmList()]);
+  const [record, vms] = await allEnded([xp.poolRecord(), xp.vmList()]);
   const claims = parseClaims(record.otherConfig);
   return {
     record,

@@ -9,6 +9,7 @@ import type { Xe } from "../xe/client.ts";
 import { type PoolHost, XePool } from "../xe/pool.ts";
 import { hostName } from "./pool-enable.ts";
 import { readSnapshot, refreshCache } from "./pool-mode.ts";
+import { allEnded } from "../xe/all-ended.ts";
 
 export interface PoolStatusHost {
   uuid: string;
@@ -78,7 +79,7 @@ export async function poolStatus(
   const xp = new XePool(xe);
   let snap, hosts: PoolHost[];
   try {
-    [snap, hosts] = await Promise.all([readSnapshot(xp), xp.hostList()]);
+    [snap, hosts] = await allEnded([readSnapshot(xp), xp.hostList()]);
   } catch (e) {
     if (state === null || store === null) throw e;
     return cachedView(store, state, e instanceof Error ? e.message : String(e));

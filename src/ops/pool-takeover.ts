@@ -32,6 +32,7 @@ import {
   unreachable,
 } from "./pool-mode.ts";
 import { setArgsVerified } from "./xe-write.ts";
+import { allEnded } from "../xe/all-ended.ts";
 
 export interface TakeoverItem {
   vmUuid: string;
@@ -78,7 +79,7 @@ export async function planTakeover(
   const xp = new XePool(xe);
   let snap, hosts;
   try {
-    [snap, hosts] = await Promise.all([readSnapshot(xp), xp.hostList()]);
+    [snap, hosts] = await allEnded([readSnapshot(xp), xp.hostList()]);
   } catch (e) {
     throw unreachable(state, e);
   }

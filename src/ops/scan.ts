@@ -5,6 +5,7 @@ import { VgpuError } from "../domain/errors.ts";
 import type { Host, HostVm, Vm } from "../domain/types.ts";
 import type { StaleRun, Store } from "../store/store.ts";
 import type { Xe } from "../xe/client.ts";
+import { allEnded } from "../xe/all-ended.ts";
 
 /** What the scan learnt from the host: each case carries exactly what it knows. */
 export type HostRead =
@@ -97,7 +98,7 @@ async function readHost(xe: Xe, input: ScanInput): Promise<HostAnswer> {
       const vms = await xe.vmList({ uuid: input.vmUuid });
       read = { vms, hosts: [], localHost: input.localHostUuid };
     } else {
-      const [vms, hosts] = await Promise.all([xe.vmList(), xe.hostList()]);
+      const [vms, hosts] = await allEnded([xe.vmList(), xe.hostList()]);
       const localHost = input.localHostUuid ?? (hosts.length === 1 ? hosts[0].uuid : null);
       read = { vms, hosts, localHost };
     }
