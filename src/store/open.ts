@@ -221,6 +221,9 @@ function refuseForeignSchema(db: DatabaseSync, path: string): void {
     "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name LIMIT 6",
   ).all() as { name: string }[]).map((r) => r.name);
   if (names.length === 0) return;
+  // Outside a transaction the version and the names are two reads: another vgpu-admin may have
+  // committed its first migration (schema and version together) between them. Ours, then.
+  if (userVersion(db) > 0) return;
   throw new DatabaseError(
     `${path} is not a vgpu-admin database (an SQLite database of another application: ${
       names.slice(0, 5).join(", ")
