@@ -1,9 +1,10 @@
 // The hooks' xe reads and writes: the one runner (src/xe/runner.ts) in its plain form, bounded by
-// the hook's deadline on every call. The start path reads the args itself (as Xe.vmGetArgs does)
+// the hook's deadline on every call. The start path reads the args itself (src/xe/vm-args.ts, as Xe.vmGetArgs does)
 // without loading the whole client; a repair gets the full client (src/xe/client.ts).
-import { XeKeyMissingError, XeOutputError, XeTimeoutError } from "../domain/errors.ts";
+import { XeTimeoutError } from "../domain/errors.ts";
 import type { Xe } from "../xe/client.ts";
 import { createXeRunner, type XeRunner } from "../xe/runner.ts";
+import { readVmArgs } from "../xe/vm-args.ts";
 import { loadSlow } from "./slow-path.ts";
 
 export interface HookXe {
@@ -35,33 +36,8 @@ export function hookXe(
     },
   };
   return {
-    async vmGetArgs(vmUuid) {
-      const argv = [
-        "vm-param-get",
-        `uuid=${vmUuid}`,
-        "param-name=platform",
-        `param-key=${platformKey}`,
-      ];
-      let out: string;
-      try {
-        out = await bounded.run(argv);
-      } catch (e) {
-        // "Error: Key K not found in map" (xe-reference.md): the VM has no args
-        if (e instanceof XeKeyMissingError) return null;
-        throw e;
-      }
-      // xe prints the value and one newline: an answer without it is cut short
-      if (!out.endsWith("\n")) {
-        throw new XeOutputError(
-          `xe vm-param-get printed ${
-            out === "" ? "nothing" : "an answer cut short"
-          } for the args of VM ${vmUuid}; nothing was written`,
-          argv,
-          0,
-          "",
-        );
-      }
-      return out.slice(0, -1);
+    vmGetArgs(vmUuid) {
+      return readVmArgs((argv) => bounded.run(argv), vmUuid, platformKey);
     },
     async client() {
       const { Xe } = await loadSlow();

@@ -10,6 +10,7 @@ import type { Host, HostVm, PowerState } from "../domain/types.ts";
 import { isUuid } from "../domain/validate.ts";
 import { forEachRecord, MAP_KEY_RE, parseMap, parsePowerState, parseRecords } from "./parse.ts";
 import type { XeRunner } from "./runner.ts";
+import { readVmArgs } from "./vm-args.ts";
 
 export interface XeClientOptions {
   /** The platform map key holding QEMU args: "device-model-args" (default) or e.g. "device_model_args". */
@@ -133,29 +134,8 @@ export class Xe {
   }
 
   /** The raw value of platform:<platformKey>; null when the key is absent. */
-  async vmGetArgs(uuid: string): Promise<string | null> {
-    const argv = ["vm-param-get", `uuid=${uuid}`, "param-name=platform", `param-key=${this.#key}`];
-    let out: string;
-    try {
-      out = await this.#run(argv);
-    } catch (e) {
-      // "Error: Key K not found in map" (xe-reference.md): the VM has no args
-      if (e instanceof XeKeyMissingError) return null;
-      throw e;
-    }
-    // xe prints the value and one newline, also for an empty value: an answer without it is
-    // empty or cut short, never data to build the next args on (design.md §5 step 11)
-    if (!out.endsWith("\n")) {
-      throw new XeOutputError(
-        `xe vm-param-get printed ${
-          out === "" ? "nothing" : "an answer cut short"
-        } for the args of VM ${uuid}; nothing was written`,
-        argv,
-        0,
-        "",
-      );
-    }
-    return stripNewline(out);
+  vmGetArgs(uuid: string): Promise<string | null> {
+    return readVmArgs((argv) => this.#run(argv), uuid, this.#key);
   }
 
   /** Writes platform:<platformKey>=value (any power state); null removes the key, idempotently. */
@@ -308,11 +288,6 @@ function required(argv: readonly string[], r: Map<string, string>, label: string
     );
   }
   return v;
-}
-
-// vm-param-get prints the value followed by one newline; anything else belongs to the value.
-function stripNewline(s: string): string {
-  return s.endsWith("\n") ? s.slice(0, -1) : s;
 }
 
 /**
