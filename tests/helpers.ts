@@ -65,6 +65,20 @@ export function tempDir(prefix = "vgpu-test-"): string {
   return dir;
 }
 
+/** True when this process may mount a tmpfs (root, mount permitted): the full-disk tests. */
+export function canMountTmpfs(): boolean {
+  if (Deno.uid() !== 0) return false;
+  try {
+    const d = tempDir("vgpu-mount-probe-");
+    const ok = new Deno.Command("mount", { args: ["-t", "tmpfs", "-o", "size=64k", "tmpfs", d] })
+      .outputSync().success;
+    if (ok) new Deno.Command("umount", { args: [d] }).outputSync();
+    return ok;
+  } catch {
+    return false;
+  }
+}
+
 /** The argv that starts vgpu-admin: VGPU_ADMIN_BIN when set (a compiled binary), else deno run. */
 export function cliCommand(): string[] {
   const bin = Deno.env.get("VGPU_ADMIN_BIN");

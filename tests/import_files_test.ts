@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { cliCommand, cliEnv, runCli, tempDir, UUID1, UUID2 } from "./helpers.ts";
+import { canMountTmpfs, cliCommand, cliEnv, runCli, tempDir, UUID1, UUID2 } from "./helpers.ts";
 
 const IDLE = { VGPU_IMPORT_IDLE_S: "1" };
 
@@ -151,22 +151,9 @@ Deno.test("import refuses duplicate keys, naming each, and changes nothing", asy
   assert.equal(vmCount(db), 0);
 });
 
-function canMount(): boolean {
-  if (Deno.uid() !== 0) return false;
-  try {
-    const d = tempDir();
-    const ok = new Deno.Command("mount", { args: ["-t", "tmpfs", "-o", "size=64k", "tmpfs", d] })
-      .outputSync().success;
-    if (ok) new Deno.Command("umount", { args: [d] }).outputSync();
-    return ok;
-  } catch {
-    return false;
-  }
-}
-
 Deno.test({
   name: "import onto a disk that fills: one clear line, nothing half-written",
-  ignore: !canMount(),
+  ignore: !canMountTmpfs(),
   async fn() {
     const dir = tempDir();
     assert.ok(
@@ -223,7 +210,7 @@ Deno.test({
 Deno.test({
   name:
     "a full file system under the database: one line for a read command too, no probe file left",
-  ignore: !canMount(),
+  ignore: !canMountTmpfs(),
   async fn() {
     const dir = tempDir();
     assert.ok(

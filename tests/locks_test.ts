@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { runningHost } from "./fault-matrix.ts";
 import {
+  canMountTmpfs,
   cliCommand,
   cliEnv,
   fakeHost,
@@ -346,21 +347,9 @@ Deno.test("locks: a bulk run and a single-VM change refuse each other, naming th
 
 // ---- issue 21 item 7: the disk fills while lock files are written ---------------------------
 
-function canMount(): boolean {
-  try {
-    const d = tempDir();
-    const ok = new Deno.Command("mount", { args: ["-t", "tmpfs", "-o", "size=64k", "tmpfs", d] })
-      .outputSync().success;
-    if (ok) new Deno.Command("umount", { args: [d] }).outputSync();
-    return ok;
-  } catch {
-    return false;
-  }
-}
-
 Deno.test({
   name: "locks: a full disk while the lock file is written is one clear line; nothing changed",
-  ignore: Deno.uid() !== 0 || !canMount(),
+  ignore: !canMountTmpfs(),
   async fn() {
     const h = await runningHost();
     const dir = `${Deno.realPathSync(h.dbPath)}.locks`;
