@@ -3,6 +3,7 @@
 import { bufferIo } from "../src/cli/io.ts";
 import { cliRunFlags } from "../scripts/cli-flags.ts";
 import { main } from "../src/cli/dispatch.ts";
+import { fakeOrRealRunner } from "./fake-xe/in-process.ts";
 import type { Clock } from "../src/domain/clock.ts";
 import type { XeRunner } from "../src/xe/runner.ts";
 import {
@@ -121,8 +122,13 @@ export async function runInProcess(
     now?: () => Date;
     /** Runs while a terminal question is open (before its answer is given). */
     onAsk?: () => Promise<unknown>;
-    /** The in-process xe (tests/fake-runner.ts) instead of the subprocess fake. */
+    /** The argv-keyed in-process xe (tests/fake-runner.ts) instead of the fake host's. */
     xe?: XeRunner;
+    /**
+     * The fake host's xe as a process per call (tests/fake-xe/xe), not in this process
+     * (tests/fake-xe/in-process.ts, the default): for the kills, orphans and process trees.
+     */
+    subprocessXe?: boolean;
     /** A clock that never waits (tests/fake-runner.ts fakeClock). */
     clock?: Clock;
     /** SQLite's wait for another writer (default 5 s): short when a test holds the lock. */
@@ -153,7 +159,7 @@ export async function runInProcess(
       },
     },
     now: o.now,
-    xeRunner: o.xe,
+    xeRunner: o.xe ?? (o.subprocessXe === true ? undefined : fakeOrRealRunner),
     clock: o.clock,
     busyTimeoutMs: o.busyTimeoutMs,
   });

@@ -70,8 +70,11 @@ export interface DepsInput {
   now?: () => Date;
   /** Tests may inject a clock that never waits; otherwise the system's. */
   clock?: Clock;
-  /** Tests may inject a runner (tests/fake-runner.ts); otherwise xe is spawned at `xePath`. */
-  xeRunner?: XeRunner;
+  /**
+   * Tests may inject a runner (tests/fake-runner.ts), or one made from the settings' time bound
+   * and the environment (tests/fake-xe/in-process.ts); otherwise xe is spawned at `xePath`.
+   */
+  xeRunner?: XeRunnerSource;
   /** Tests only: SQLite's wait for another writer's lock (default BUSY_TIMEOUT_MS). */
   busyTimeoutMs?: number;
 }
@@ -138,6 +141,11 @@ function processUserName(): string | null {
   }
 }
 
+/** Tests only: a runner, or how to make one from the time bound and environment. */
+export type XeRunnerSource =
+  | XeRunner
+  | ((cfg: { defaultTimeoutMs: number; env: Record<string, string> }) => XeRunner);
+
 export function createDeps(input: DepsInput): Deps {
   const clock = input.clock ?? systemClock(input.now);
   const now = () => clock.now();
@@ -152,8 +160,10 @@ export function createDeps(input: DepsInput): Deps {
   // pool mode: once the master proved out of reach, later xe calls fail at once (design.md §8)
   let masterDown: Error | null = null;
   const runnerFor = (s: Settings): XeRunner => {
-    const base = input.xeRunner ??
-      createXeRunner({ xePath, defaultTimeoutMs: s.xeTimeoutS * 1000, env: input.env.all() });
+    const base = typeof input.xeRunner === "function"
+      ? input.xeRunner({ defaultTimeoutMs: s.xeTimeoutS * 1000, env: input.env.all() })
+      : input.xeRunner ??
+        createXeRunner({ xePath, defaultTimeoutMs: s.xeTimeoutS * 1000, env: input.env.all() });
     return {
       run: (args, o) =>
         masterDown === null

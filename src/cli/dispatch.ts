@@ -1,13 +1,12 @@
 // Runs one command line: parse it (argv.ts, the one parser), load the command, run it with its
 // deps, and turn its outcome or error into the exit code.
 import type { Clock } from "../domain/clock.ts";
-import type { XeRunner } from "../xe/runner.ts";
 import type { Prompt } from "./confirm.ts";
 import { parseArgv } from "./argv.ts";
 import { poolAlias, type Selected, VERSION } from "./command-table.ts";
 import { type Loader, RawOptions } from "./command.ts";
 import { LOADERS } from "./command-loaders.ts";
-import type { createDeps, Env } from "./deps.ts";
+import type { createDeps, Env, XeRunnerSource } from "./deps.ts";
 import { EXIT, exitCodeFor, SIGNAL_EXIT, usageExit } from "./exit-code.ts";
 import type { IO } from "./io.ts";
 import { printable } from "../domain/printable.ts";
@@ -20,7 +19,7 @@ export interface MainInput {
   now?: () => Date;
   /** Tests only: a clock that never waits, an in-process xe runner, a short SQLite busy wait. */
   clock?: Clock;
-  xeRunner?: XeRunner;
+  xeRunner?: XeRunnerSource;
   busyTimeoutMs?: number;
   /** Tests only: replaces commands' implementations (default: command-loaders.ts). */
   loaders?: Readonly<Record<string, Loader>>;

@@ -512,7 +512,11 @@ function takeFault(state: FakeState, verb: string, argv: string[]): FakeFault | 
   return { ...fault };
 }
 
+/** Thrown (in-process calls only) where the process would wait past its caller's time bound. */
+class Hang extends Error {}
+
 function hangForever(): Promise<never> {
+  if (currentCall().waitLimitMs !== undefined) return Promise.reject(new Hang("hang"));
   return new Promise<never>(() => {
     setInterval(() => {}, 1 << 30);
   });
@@ -742,6 +746,8 @@ async function shutdownOne(statePath: string, force: boolean, uuid: string): Pro
   );
   if (next.kind === "hang") await hangForever();
   if (next.kind === "wait") {
+    const limit = currentCall().waitLimitMs;
+    if (limit !== undefined && next.until - now() + 1 >= limit) await hangForever();
     await sleep(next.until - now() + 1);
     await withState(statePath, () => {}); // applies the due halt
   }
@@ -753,9 +759,29 @@ async function shutdownOne(statePath: string, force: boolean, uuid: string): Pro
 /** FAKE_XE_HOST: the host this process runs on (pool fakes). */
 const CALLER = Deno.env.get("FAKE_XE_HOST") || undefined;
 
+/**
+ * Who is calling: this process (FAKE_XE_HOST, Deno.pid), or, for the in-process entry point
+ * (in-process.ts), the call under way (its own FAKE_XE_HOST and a pid of its own).
+ */
+export interface CallContext {
+  caller: string | undefined;
+  pid: number;
+  /**
+   * In-process callers: the caller's time bound. A wait that would outlast it (a hang, a late
+   * shutdown, a delay) ends at once as a hang: the caller would have killed the process then.
+   */
+  waitLimitMs?: number;
+}
+let currentCall: () => CallContext = () => ({ caller: CALLER, pid: Deno.pid });
+
+/** in-process.ts only: where the context of the call under way comes from. */
+export function setCallContext(source: () => CallContext): void {
+  currentCall = source;
+}
+
 /** The calling host: FAKE_XE_HOST, else the pool's master, else the first host. */
 function callerOf(state: FakeState): string | undefined {
-  return CALLER ?? state.pool?.master ?? state.hosts[0]?.uuid;
+  return currentCall().caller ?? state.pool?.master ?? state.hosts[0]?.uuid;
 }
 
 /** The pool record; a state without one is a pool of one (created in the state on a write). */
@@ -1260,7 +1286,7 @@ interface Outcome {
   stderr: string;
 }
 
-async function runCommand(statePath: string, argv: string[]): Promise<Outcome> {
+async function runCommand(statePath: string, argv: string[]): Promise<Outcome | "hang"> {
   if (argv.length === 0) return { code: 0, stdout: HELP, stderr: "" };
   try {
     const { cmd, params } = parseCommandLine(argv);
@@ -1280,21 +1306,22 @@ async function runCommand(statePath: string, argv: string[]): Promise<Outcome> {
     await command.run({ statePath, params, printer });
     return { code: 0, stdout: printer.finish(), stderr: "" };
   } catch (e) {
+    if (e instanceof Hang) return "hang";
     if (e instanceof XeError) return { code: 1, stdout: e.stdout, stderr: e.stderr };
     const err = internalError(e instanceof Error ? e.message : String(e));
     return { code: 1, stdout: "", stderr: err.stderr };
   }
 }
 
-async function main(): Promise<number> {
-  const statePath = Deno.env.get("FAKE_XE_STATE");
-  if (!statePath) {
-    await writeAll(Deno.stderr, "fake-xe: FAKE_XE_STATE is not set\n");
-    return 1;
-  }
-  const argv = [...Deno.args];
+/**
+ * One call, as the `xe` process makes it, without its process: the outcome, or "hang" when the
+ * process would never answer (a hang fault, a slave without its master, a lost answer after its
+ * change happened, a clean shutdown the guest ignores). `waitLimitMs` (in-process callers: the
+ * caller's time bound) ends a wait that would outlast it as a hang at once.
+ */
+export async function fakeXeCall(statePath: string, argv: string[]): Promise<Outcome | "hang"> {
   const verb = argv[0] ?? "";
-
+  const { pid, waitLimitMs } = currentCall();
   // Log the call, apply due late shutdowns, pick up a fault — all under the lock.
   let exitLog: string | undefined;
   let fault: FakeFault | undefined;
@@ -1303,7 +1330,7 @@ async function main(): Promise<number> {
     fault = await withStateLock(statePath, () => {
       const state = readStateSync(statePath);
       exitLog = state.exitLog;
-      appendJsonLine(state.callLog, { argv, at: now(), pid: Deno.pid });
+      appendJsonLine(state.callLog, { argv, at: now(), pid });
       reach = reachOf(state);
       let dirty = applyDueHalts(state, now());
       const before = JSON.stringify(state.faults ?? null);
@@ -1313,18 +1340,14 @@ async function main(): Promise<number> {
       return f;
     });
   } catch (e) {
-    await writeAll(Deno.stderr, `fake-xe: cannot use state ${statePath}: ${e}\n`);
-    return 1;
+    return { code: 1, stdout: "", stderr: `fake-xe: cannot use state ${statePath}: ${e}\n` };
   }
 
   let outcome: Outcome;
-  if (fault?.mode === "hang" || reach.kind === "hang") {
-    await hangForever();
-  }
+  if (fault?.mode === "hang" || reach.kind === "hang") return "hang";
   if (reach.kind === "fail") {
-    await writeAll(Deno.stderr, reach.stderr);
-    appendJsonLine(exitLog, { pid: Deno.pid, exit: 1, at: now() });
-    return 1;
+    appendJsonLine(exitLog, { pid, exit: 1, at: now() });
+    return { code: 1, stdout: "", stderr: reach.stderr };
   }
   if (fault?.mode === "fail") {
     outcome = { code: fault.exitCode ?? 1, stdout: "", stderr: fault.stderr };
@@ -1332,17 +1355,32 @@ async function main(): Promise<number> {
     outcome = { code: fault.exitCode ?? 0, stdout: fault.stdout, stderr: fault.stderr ?? "" };
   } else if (fault?.mode === "lost") {
     await runCommand(statePath, argv);
-    await hangForever();
-    throw new Error("unreachable");
+    return "hang";
   } else {
-    if (fault?.mode === "delay") await sleep(fault.ms);
-    outcome = await runCommand(statePath, argv);
+    if (fault?.mode === "delay") {
+      if (waitLimitMs !== undefined && fault.ms >= waitLimitMs) return "hang";
+      await sleep(fault.ms);
+    }
+    const r = await runCommand(statePath, argv);
+    if (r === "hang") return "hang";
+    outcome = r;
   }
-
-  await writeAll(Deno.stdout, outcome.stdout);
-  await writeAll(Deno.stderr, outcome.stderr);
-  appendJsonLine(exitLog, { pid: Deno.pid, exit: outcome.code, at: now() });
-  return outcome.code;
+  appendJsonLine(exitLog, { pid, exit: outcome.code, at: now() });
+  return outcome;
 }
 
-Deno.exit(await main());
+async function main(): Promise<number> {
+  const statePath = Deno.env.get("FAKE_XE_STATE");
+  if (!statePath) {
+    await writeAll(Deno.stderr, "fake-xe: FAKE_XE_STATE is not set\n");
+    return 1;
+  }
+  const outcome = await fakeXeCall(statePath, [...Deno.args]);
+  if (outcome === "hang") await hangForever();
+  const o = outcome as Outcome;
+  await writeAll(Deno.stdout, o.stdout);
+  await writeAll(Deno.stderr, o.stderr);
+  return o.code;
+}
+
+if (import.meta.main) Deno.exit(await main());
