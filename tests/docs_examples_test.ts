@@ -34,6 +34,7 @@
  * the guides from what the commands print (outputs holding a `...` line are left as written).
  */
 import assert from "node:assert/strict";
+import { fakeOrRealRunner } from "./fake-xe/in-process.ts";
 import { COMMANDS } from "../src/cli/command-table.ts";
 import { main } from "../src/cli/dispatch.ts";
 import { fakeHost, type FakeHostEnv, ROOT, writeCliWrapper } from "./helpers.ts";
@@ -344,6 +345,8 @@ async function runVgpuAdmin(
     env: { get: (n) => env[n], all: () => ({ ...childEnv(h), ...extraEnv }) },
     prompt: { ask: () => Promise.reject(new Error("the guides run without a terminal")) },
     now: () => new Date(at),
+    // the fake host's xe in this process (tests/fake-xe/in-process.ts)
+    xeRunner: fakeOrRealRunner,
   });
   return { code, output };
 }
