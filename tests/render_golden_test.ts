@@ -1,0 +1,273 @@
+// Golden transcripts of the screens that sync, import, recover, adopt and the reconfiguration
+// commands print (issue 20 item 5: their text moved to src/cli/render/ with every byte kept).
+// Each scenario runs a series of commands in-process against the argv-keyed fake runner and a
+// fake clock; the transcript holds each command's stdout, stderr and exit code, plain and (for
+// the screens that paint) coloured. Expected files: tests/golden/render/<scenario>.txt, written
+// only with UPDATE_GOLDEN (tests/golden.ts).
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { bufferIo } from "../src/cli/io.ts";
+import { main } from "../src/cli/dispatch.ts";
+import { assertGolden } from "./golden.ts";
+import { fakeClock, fakeRunner, type ModelVm, type Reply } from "./fake-runner.ts";
+import { tempDir, UUID1, UUID2, UUID3, UUID4 } from "./helpers.ts";
+
+const GOLDEN = decodeURIComponent(new URL("./golden/render/", import.meta.url).pathname);
+const KEY = "device-model-args";
+const HAND = "-global kvm-pit.lost_tick_policy=discard";
+const UUID5 = "55555555-5555-4555-8555-555555555555";
+const UUID6 = "66666666-6666-4666-8666-666666666666";
+const UUID7 = "77777777-7777-4777-8777-777777777777";
+const UUID8 = "88888888-8888-4888-8888-888888888888";
+const dev = (pool: string, priority: string, vmId: number) =>
+  `-device vgpu-stub,pool_id=${pool},priority=${priority},vm_id=${vmId}`;
+
+function vm(uuid: string, name: string, power: ModelVm["power"], args?: string): ModelVm {
+  return { uuid, nameLabel: name, power, platform: args === undefined ? {} : { [KEY]: args } };
+}
+
+/** A host (the fake runner, a fake clock, a database) and a transcript of what it printed. */
+function scenario(vms: ModelVm[], o: { color?: boolean } = {}) {
+  const dir = tempDir("vgpu-render-");
+  const dbPath = `${dir}/vgpu_config.db`;
+  const clock = fakeClock();
+  const xe = fakeRunner(vms, clock);
+  let transcript = "";
+  const run = async (
+    argv: string[],
+    r: { input?: string[]; expect?: [RegExp, Reply][]; quiet?: boolean; crash?: boolean } = {},
+  ) => {
+    for (const [p, reply] of r.expect ?? []) xe.expect(p, reply);
+    const io = bufferIo({ input: r.input, color: o.color });
+    const env: Record<string, string> = { VGPU_DB: dbPath, USER: "root" };
+    let code: number | string;
+    try {
+      code = await main({
+        argv,
+        io,
+        env: { get: (n) => env[n], all: () => env },
+        prompt: { ask: () => Promise.resolve("no") },
+        clock,
+        xeRunner: xe,
+      });
+    } catch (e) {
+      if (!r.crash) throw e;
+      code = `crashed (${(e as Error).message})`;
+    }
+    if (r.quiet) {
+      assert.equal(code, 0, `${argv.join(" ")}: ${io.stderr()}`);
+      return;
+    }
+    const clean = (s: string) => s.replaceAll(dir, "$DIR").replace(/pid \d+/g, "pid PID");
+    transcript += `$ vgpu-admin ${argv.map((a) => a.replaceAll(dir, "$DIR")).join(" ")}\n` +
+      `--- stdout\n${clean(io.stdout())}--- stderr\n${clean(io.stderr())}--- exit ${code}\n\n`;
+  };
+  return { dir, dbPath, clock, xe, run, transcript: () => transcript };
+}
+
+class Crash extends Error {}
+const crash = () => {
+  throw new Crash("simulated kill -9");
+};
+
+const SCENARIOS: Record<string, (color: boolean) => Promise<string>> = {
+  async sync(color) {
+    const s = scenario([
+      vm(UUID1, "web", "running", HAND),
+      vm(UUID2, "db", "halted"),
+      vm(UUID4, "hand-made \x1b[31mred", "running", `${HAND} ${dev("B", "low", 9)}`),
+      vm(UUID5, "clone", "halted", dev("A", "high", 1)),
+    ], { color });
+    await s.run(["sync", "--check"]); // nothing registered
+    const reg = (u: string, extra: string[]) =>
+      s.run(["register-vm", `--vm-uuid=${u}`, "--offline", ...extra], { quiet: true });
+    await reg(UUID1, ["--pool=A", "--priority=high", "--vm-id=1", "--vm-name=web"]);
+    await reg(UUID2, ["--pool=B", "--priority=low", "--vm-id=2"]);
+    await reg(UUID3, ["--pool=B", "--priority=medium", "--vm-id=3", "--vm-name=gone"]);
+    await s.run(["sync", "--check"]);
+    await s.run(["sync", "--dry-run"]);
+    await s.run(["sync"], {
+      expect: [[/^vm-param-set uuid=2/, { code: 1, stderr: "Error: the disk is on fire\n" }]],
+    });
+    await s.run(["sync"]);
+    await s.run(["sync", "--dry-run"]);
+    await s.run(["remove-vm", `--vm-uuid=${UUID3}`, "--offline", "--yes"], { quiet: true });
+    await s.run(["sync", "--check"]);
+    await s.run(["sync"]);
+    s.xe.vms.delete(UUID5);
+    await s.run(["sync", "--check"]);
+    return s.transcript();
+  },
+
+  async adopt(color) {
+    const s = scenario([
+      vm(UUID1, "web", "running", `${HAND} -device vgpu-stub,vm_id=7,pool_id=A,priority=high`),
+      vm(UUID2, "two", "halted", `${dev("A", "low", 11)} ${dev("B", "low", 12)}`),
+      vm(UUID3, "bad", "halted", "-device vgpu-stub,pool_id=C,priority=low,vm_id=13"),
+      vm(UUID4, "clone-of-reg", "halted", dev("B", "high", 20)),
+      vm(UUID5, "twin-1", "halted", dev("A", "medium", 30)),
+      vm(UUID6, "twin-2", "halted", dev("A", "medium", 30)),
+      vm(UUID7, "in-b", "running", dev("B", "medium", 40)),
+    ], { color });
+    await s.run(["adopt"]); // no database yet: adopt creates one; nothing registered
+    await s.run(["register-vm", `--vm-uuid=${UUID8}`, "--vm-id=20", "--offline"], {
+      quiet: true,
+    });
+    await s.run(["adopt"], { input: ["no"] });
+    await s.run(["adopt", `--vm-uuid=${UUID7}`, "--yes"]);
+    await s.run(["adopt", "--yes"]);
+    await s.run(["adopt", "--yes"]);
+    await s.run(["adopt", `--vm-uuid=${UUID1}`, "--yes"]);
+    return s.transcript();
+  },
+
+  async reconfigure() {
+    const s = scenario([
+      vm(UUID1, "web", "running", HAND),
+      vm(UUID2, "db \x1b[1mbold", "halted"),
+    ]);
+    await s.run(["register-vm", `--vm-uuid=${UUID1}`, "--vm-id=1", "--priority=high"], {
+      quiet: true,
+    });
+    await s.run(["register-vm", `--vm-uuid=${UUID2}`, "--vm-id=2"], { quiet: true });
+    await s.run(["set-pool", `--vm-uuid=${UUID1}`, "--pool=B"], { input: ["no"] });
+    await s.run(["set-pool", `--vm-uuid=${UUID1}`, "--pool=B"], { input: ["yes"] });
+    await s.run(["set-priority", `--vm-uuid=${UUID2}`, "--priority=low", "--yes"]);
+    await s.run(["set-vm-id", `--vm-uuid=${UUID2}`, "--vm-id=2", "--yes"]);
+    await s.run([
+      "update-vm",
+      `--vm-uuid=${UUID1}`,
+      "--pool=A",
+      "--priority=low",
+      "--vm-id=9",
+      "--yes",
+    ]);
+    return s.transcript();
+  },
+
+  async recover() {
+    const s = scenario([
+      vm(UUID1, "web", "running", `${HAND} -device vgpu-stub,vm_id=7,pool_id=A,priority=high`),
+      vm(UUID2, "db", "halted", dev("B", "low", 8)),
+    ]);
+    await s.run(["recover"]); // no database
+    await s.run(["adopt", "--yes"], { quiet: true });
+    await s.run(["recover"]);
+    // killed once the new args are written: recover finishes the change
+    await s.run(["set-priority", `--vm-uuid=${UUID1}`, "--priority=low", "--yes"], {
+      expect: [[/^vm-param-set /, { thenModel: true, effect: crash }]],
+      crash: true,
+    });
+    // killed before anything is written: recover undoes it
+    await s.run(["set-pool", `--vm-uuid=${UUID2}`, "--pool=A", "--yes"], {
+      expect: [[/^vm-param-set /, { effect: crash }]],
+      crash: true,
+    });
+    await s.run(["sync", "--check"]);
+    await s.run(["recover", `--vm-uuid=${UUID3}`]);
+    await s.run(["recover"], { input: ["no"] });
+    // the first start fails: that VM is not recovered; the other one is
+    await s.run(["recover", "--yes"], {
+      expect: [[/^vm-start /, { code: 1, stderr: "Error: no GPU memory left\n" }]],
+    });
+    await s.run(["recover", "--yes"]);
+    await s.run(["recover"]);
+    return s.transcript();
+  },
+
+  async import() {
+    const s = scenario([
+      vm(UUID1, "web", "running", HAND),
+      vm(UUID2, "db", "halted"),
+      vm(UUID4, "extra", "running"),
+      vm(UUID5, "batch", "halted"),
+      vm(UUID7, "bare", "halted"),
+    ]);
+    const file = `${s.dir}/config.json`;
+    const reg = (u: string, extra: string[]) =>
+      s.run(["register-vm", `--vm-uuid=${u}`, ...extra], { quiet: true });
+    const unreg = (u: string) =>
+      s.run(["remove-vm", `--vm-uuid=${u}`, "--offline", "--yes"], { quiet: true });
+    await reg(UUID1, ["--pool=A", "--priority=high", "--vm-id=1", "--vm-name=web"]);
+    await reg(UUID2, ["--pool=B", "--priority=low", "--vm-id=2"]);
+    await reg(UUID3, ["--pool=B", "--vm-id=3", '--vm-name="quoted" name', "--offline"]);
+    await reg(UUID5, ["--pool=A", "--vm-id=5", "--vm-name=batch"]);
+    await s.run(["settings", "shutdown-timeout", "60"], { quiet: true });
+    await s.run(["export", `--output=${file}`], { quiet: true });
+    await s.run(["import", "--yes", file]);
+    // the database moves away from the file
+    await s.run(["remove-vm", `--vm-uuid=${UUID2}`, "--yes"], { quiet: true });
+    await unreg(UUID1);
+    await reg(UUID1, ["--pool=B", "--priority=low", "--vm-id=6", "--vm-name=web"]);
+    await unreg(UUID3);
+    await reg(UUID3, ["--pool=A", "--vm-id=3", '--vm-name="quoted" name', "--offline"]);
+    await reg(UUID4, ["--pool=B", "--priority=high", "--vm-id=4"]);
+    await reg(UUID6, ["--vm-id=8", "--vm-name=elsewhere", "--offline"]);
+    await reg(UUID7, ["--vm-id=9", "--offline"]);
+    await s.run(["set-pool-name", "--pool-id=B", "--name=Batch", "--description=nightly"], {
+      quiet: true,
+    });
+    await s.run(["disable-pool", "--pool-id=A"], { quiet: true });
+    await s.run(["settings", "shutdown-timeout", "--unset"], { quiet: true });
+    await s.run(["settings", "xe-timeout", "45"], { quiet: true });
+    await s.run(["import", file], { input: ["yes"] }); // merge: conflicts
+    await s.run(["import", "--replace", "--dry-run", file]);
+    await s.run(["import", "--replace", file], { input: ["no"] });
+    // taking the device out of the removed VM fails: nothing is imported
+    await s.run(["import", "--replace", "--yes", file], {
+      expect: [[/^vm-param-remove /, { code: 1, stderr: "Error: xapi is busy\n" }]],
+    });
+    // the host cannot be read: nothing is imported either
+    await s.run(["import", "--replace", "--yes", file], {
+      expect: [[/^vm-list/, { code: 1, stderr: "Error: connection refused\n" }]],
+    });
+    // the database changes once the device is out: nothing is imported, sync puts it back
+    await s.run(["import", "--replace", "--yes", file], {
+      expect: [[/^vm-param-remove /, {
+        thenModel: true,
+        effect: () => {
+          const db = new DatabaseSync(s.dbPath);
+          db.exec(
+            "INSERT INTO settings (key, value, updated_at) VALUES ('start-timeout', '99', '2026-03-01 02:00:00')",
+          );
+          db.close();
+        },
+      }]],
+    });
+    await s.run(["sync"], { quiet: true });
+    await s.run(["settings", "start-timeout", "--unset"], { quiet: true });
+    // one VM's write fails; the others are written
+    await s.run(["import", "--replace", "--yes", file], {
+      expect: [[/^vm-param-set uuid=2/, { code: 1, stderr: "Error: VM locked\n" }]],
+    });
+    await s.run(["import", "--yes", file]);
+    // merge: a name is all that differs
+    await unreg(UUID5);
+    await reg(UUID5, ["--pool=A", "--vm-id=5", "--vm-name=renamed", "--offline"]);
+    await s.run(["import", "--yes", "--offline", file]);
+    await unreg(UUID5);
+    await s.run(["import", "--yes", "-"], { input: Deno.readTextFileSync(file).split("\n") });
+    await unreg(UUID5);
+    // the host cannot be read after the commit: the database keeps the import
+    await s.run(["import", "--yes", file], {
+      expect: [[/^vm-list/, { code: 1, stderr: "Error: connection refused\n" }]],
+    });
+    return s.transcript();
+  },
+};
+
+Deno.test("golden render transcripts run in UTC", () => {
+  assert.equal(new Date(0).getTimezoneOffset(), 0, "run the golden tests with TZ=UTC");
+});
+
+for (const [name, play] of Object.entries(SCENARIOS)) {
+  Deno.test(`golden render: ${name}`, async () => {
+    assertGolden(`${GOLDEN}${name}.txt`, await play(false));
+  });
+}
+
+for (const name of ["sync", "adopt"]) {
+  Deno.test(`golden render: ${name}, coloured`, async () => {
+    assertGolden(`${GOLDEN}${name}-color.txt`, await SCENARIOS[name](true));
+  });
+}
