@@ -43,27 +43,49 @@ export interface Reply {
 export interface FakeClock {
   now(): Date;
   sleep(ms: number): Promise<void>;
+  every(ms: number, fn: () => void): () => void;
+  after(ms: number, fn: () => void): () => void;
   /** Total milliseconds passed through sleep() and hung calls. */
   readonly elapsedMs: number;
 }
 
-/** A clock that never waits: sleep moves it at once. */
+/**
+ * A clock that never waits: sleep moves it at once. Its timers (every, after) fire only when the
+ * clock is moved past them (sleep, advance, a hung call), never in real time.
+ */
 export function fakeClock(start = new Date("2026-03-01T02:00:00.000Z")): FakeClock & {
   advance(ms: number): void;
 } {
   let t = start.getTime();
   let elapsed = 0;
+  const timers = new Set<{ at: number; period: number | null; fn: () => void }>();
+  const schedule = (ms: number, period: number | null, fn: () => void) => {
+    const timer = { at: t + ms, period, fn };
+    timers.add(timer);
+    return () => void timers.delete(timer);
+  };
+  const move = (ms: number) => {
+    const end = t + ms;
+    elapsed += ms;
+    for (;;) {
+      const due = [...timers].filter((x) => x.at <= end).sort((a, b) => a.at - b.at)[0];
+      if (due === undefined) break;
+      t = due.at; // each timer sees the time it was due at
+      if (due.period === null) timers.delete(due);
+      else due.at += due.period;
+      due.fn();
+    }
+    t = end;
+  };
   return {
     now: () => new Date(t),
     async sleep(ms: number) {
-      t += ms;
-      elapsed += ms;
+      move(ms);
       await Promise.resolve();
     },
-    advance(ms: number) {
-      t += ms;
-      elapsed += ms;
-    },
+    every: (ms, fn) => schedule(ms, Math.max(ms, 1), fn),
+    after: (ms, fn) => schedule(ms, null, fn),
+    advance: move,
     get elapsedMs() {
       return elapsed;
     },

@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { canMountTmpfs, cliCommand, cliEnv, runCli, tempDir, UUID1, UUID2 } from "./helpers.ts";
+import { fakeClock } from "./fake-runner.ts";
+import { readImportFile } from "../src/ops/import-file.ts";
 
 const IDLE = { VGPU_IMPORT_IDLE_S: "1" };
 
@@ -84,6 +86,24 @@ Deno.test("import from a FIFO whose writer never writes ends after the bound, on
   } finally {
     writer.kill("SIGKILL");
     await writer.status;
+  }
+});
+
+Deno.test("the wait for a silent FIFO is timed by the Deps clock (issue 20 item 2), not a timer of its own", async () => {
+  const fifo = `${tempDir()}/in.fifo`;
+  mkfifo(fifo); // nobody ever opens it for writing: our open waits
+  const clock = fakeClock();
+  const reading = readImportFile(fifo, { clock, idleMs: 3_600_000 });
+  clock.advance(3_600_000); // an hour passes on the clock at once: the wait ends now
+  // a guard against a hang, not a timing: without the clock the wait would last an hour
+  let guard: ReturnType<typeof setTimeout> | undefined;
+  const hung = new Promise<never>((_, reject) => {
+    guard = setTimeout(() => reject(new Error("the wait did not follow the clock")), 10_000);
+  });
+  try {
+    await assert.rejects(Promise.race([reading, hung]), /nothing arrived on it for 3600 s/);
+  } finally {
+    clearTimeout(guard);
   }
 });
 

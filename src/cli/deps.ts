@@ -81,7 +81,19 @@ export interface DepsInput {
 
 /** The system clock: the only place where vgpu-admin reads the time or waits on a timer. */
 export function systemClock(now: () => Date = () => new Date()): Clock {
-  return { now, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
+  return {
+    now,
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    every(ms, fn) {
+      const timer = setInterval(fn, ms);
+      Deno.unrefTimer(timer);
+      return () => clearInterval(timer);
+    },
+    after(ms, fn) {
+      const timer = setTimeout(fn, ms);
+      return () => clearTimeout(timer);
+    },
+  };
 }
 
 /**

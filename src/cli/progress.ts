@@ -1,6 +1,8 @@
 // Progress of long waits on stderr. On a terminal (io.interactive): one line that updates in
 // place with `\r` and the seconds elapsed; otherwise one plain line per step, nothing else, so
-// logs and pipes stay readable. Always call done() (in a finally): it stops the ticker.
+// logs and pipes stay readable. Always call done() (in a finally): it stops the ticker. The time
+// and the ticker come from the Deps clock (issue 20 item 2): a test clock never redraws on its own.
+import type { Clock } from "../domain/clock.ts";
 import type { IO } from "./io.ts";
 
 export interface Progress {
@@ -13,8 +15,6 @@ export interface Progress {
 }
 
 export interface ProgressOptions {
-  /** Milliseconds clock; default Date.now. */
-  now?: () => number;
   /** How often the elapsed seconds are redrawn on a terminal; default 1000 ms. */
   tickMs?: number;
 }
@@ -23,15 +23,19 @@ export interface ProgressOptions {
 const ERASE = "\x1b[K";
 const UUID_RE = /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/g;
 
-export function createProgress(io: IO, o: ProgressOptions = {}): Progress {
+export function createProgress(
+  io: IO,
+  clock: Pick<Clock, "now" | "every">,
+  o: ProgressOptions = {},
+): Progress {
   if (!io.interactive) {
     const plain = (line: string) => io.err.write(line + "\n");
     return { step: plain, update: plain, done() {} };
   }
-  const now = o.now ?? Date.now;
+  const now = () => clock.now().getTime();
   let current: string | null = null;
   let started = 0;
-  let timer: ReturnType<typeof setInterval> | undefined;
+  let stop: (() => void) | undefined;
   // `\r` returns to the start of the terminal's line, not of a wrapped one: a line wider than
   // the terminal would leave its wrapped part behind at every redraw (80-column consoles).
   const width = Math.max((io.columns ?? 80) - 1, 20);
@@ -47,14 +51,13 @@ export function createProgress(io: IO, o: ProgressOptions = {}): Progress {
     io.err.write(`\r${text}${secs}${ERASE}`);
   };
   const stopTimer = () => {
-    if (timer !== undefined) clearInterval(timer);
-    timer = undefined;
+    stop?.();
+    stop = undefined;
   };
   const startTimer = () => {
     stopTimer();
-    timer = setInterval(draw, o.tickMs ?? 1000);
-    // A forgotten done() must not keep the process alive.
-    Deno.unrefTimer(timer);
+    // a forgotten done() never keeps the process alive: the clock's ticker does not (deps.ts)
+    stop = clock.every(o.tickMs ?? 1000, draw);
   };
   return {
     step(line) {
@@ -68,7 +71,7 @@ export function createProgress(io: IO, o: ProgressOptions = {}): Progress {
       if (current === null) started = now();
       current = line;
       draw();
-      if (timer === undefined) startTimer();
+      if (stop === undefined) startTimer();
     },
     done() {
       stopTimer();

@@ -117,7 +117,7 @@ async function reconfigureSteps(
   const xe = await deps.xe();
   // The question may have been open for a while: someone may have started, stopped or changed it.
   if (!common.yes) await recheckPlan(store, xe, plan);
-  const progress = createProgress(deps.io, { now: () => deps.clock.now().getTime() });
+  const progress = createProgress(deps.io, deps.clock);
   const r = await deps.interrupts.guard(() =>
     applyReconfigure(store, xe, plan, {
       shutdownTimeoutMs: (common.shutdownTimeoutS ?? settings.shutdownTimeoutS) * 1000,

@@ -1,7 +1,9 @@
 // Reading the file given to `import`: a regular file, or a pipe (`<(vgpu-admin export)` gives
 // /dev/fd/N). A device (/dev/zero would never end), a socket or a directory is refused before it
 // is opened (fileTarget, for "read"); reading stops past IMPORT_MAX_BYTES; a pipe nobody writes
-// (a FIFO whose writer never comes, or never writes) ends after `idleMs` without data.
+// (a FIFO whose writer never comes, or never writes) ends after `idleMs` without data, timed by
+// the Deps clock (issue 20 item 2).
+import type { Clock } from "../domain/clock.ts";
 import { describeFileError } from "../domain/file-errors.ts";
 import { ImportFileError } from "../domain/config-file.ts";
 import { fileTarget, FileTargetError } from "../platform/file-target.ts";
@@ -17,9 +19,10 @@ const GIVE = "give a file written by 'vgpu-admin export'";
 /** The text of the import file at `path` (UTF-8); ImportFileError for every way it can fail. */
 export async function readImportFile(
   path: string,
-  o: { idleMs?: number } = {},
+  o: { clock: Pick<Clock, "after">; idleMs?: number },
 ): Promise<string> {
   const idleMs = o.idleMs ?? IMPORT_IDLE_MS;
+  const within = <T>(p: Promise<T>) => withinIdle(p, idleMs, o.clock);
   const fail = (why: string) => new ImportFileError(`cannot read import file ${path}: ${why}`);
   let kind: "file" | "pipe";
   try {
@@ -40,7 +43,7 @@ export async function readImportFile(
   try {
     const opening = Deno.open(path, { read: true });
     if (kind === "pipe") {
-      const opened = await within(opening, idleMs);
+      const opened = await within(opening);
       if (opened === TIMEOUT) {
         // Our open waits for a writer: be that writer for an instant, so that it returns (to
         // an empty read) instead of holding the process, then give up.
@@ -60,7 +63,7 @@ export async function readImportFile(
     let total = 0;
     const buf = new Uint8Array(64 * 1024);
     for (;;) {
-      const n = kind === "pipe" ? await within(f.read(buf), idleMs) : await f.read(buf);
+      const n = kind === "pipe" ? await within(f.read(buf)) : await f.read(buf);
       if (n === TIMEOUT) throw silent();
       if (n === null) break;
       total += n;
@@ -95,16 +98,20 @@ export async function readImportFile(
 const TIMEOUT = Symbol("timeout");
 
 /** `p`, or TIMEOUT when it has not settled after `ms`. The timer never outlives the race. */
-async function within<T>(p: Promise<T>, ms: number): Promise<T | typeof TIMEOUT> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
+async function withinIdle<T>(
+  p: Promise<T>,
+  ms: number,
+  clock: Pick<Clock, "after">,
+): Promise<T | typeof TIMEOUT> {
+  let cancel: (() => void) | undefined;
   try {
     return await Promise.race([
       p,
       new Promise<typeof TIMEOUT>((r) => {
-        timer = setTimeout(() => r(TIMEOUT), ms);
+        cancel = clock.after(ms, () => r(TIMEOUT));
       }),
     ]);
   } finally {
-    clearTimeout(timer);
+    cancel?.();
   }
 }

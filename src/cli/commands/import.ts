@@ -77,7 +77,10 @@ async function readText(opts: ImportOptions, deps: Deps): Promise<string> {
   }
   // VGPU_IMPORT_IDLE_S: tests shorten the wait for a silent pipe (30 s)
   const idle = Number(deps.env.get("VGPU_IMPORT_IDLE_S"));
-  return await readImportFile(opts.file, idle > 0 ? { idleMs: idle * 1000 } : {});
+  return await readImportFile(opts.file, {
+    clock: deps.clock,
+    idleMs: idle > 0 ? idle * 1000 : undefined,
+  });
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
@@ -260,7 +263,7 @@ export async function run(opts: ImportOptions, deps: Deps): Promise<Outcome> {
     );
     return;
   }
-  const progress = createProgress(deps.io, { now: () => deps.clock.now().getTime() });
+  const progress = createProgress(deps.io, deps.clock);
   const sets = await writeImportedArgs(store, deps.xe, applied, progress.update, "set")
     .finally(progress.done);
   if (sets.hostError !== null) {
@@ -286,7 +289,7 @@ export async function run(opts: ImportOptions, deps: Deps): Promise<Outcome> {
 
 /** Takes our device out of every VM the import removes; any failure stops the import. */
 async function takeOutRemoved(store: Store, deps: Deps, plan: ImportPlan): Promise<HostReport> {
-  const progress = createProgress(deps.io, { now: () => deps.clock.now().getTime() });
+  const progress = createProgress(deps.io, deps.clock);
   const report = await writeImportedArgs(store, deps.xe, plan, progress.update, "remove")
     .finally(progress.done);
   if (report.hostError !== null) {

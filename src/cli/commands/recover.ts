@@ -77,7 +77,7 @@ export async function run(opts: RecoverOptions, deps: Deps): Promise<Outcome> {
   }
   await confirmOrCancel("Do you want to recover these VMs? (yes/no):", opts.yes, deps);
   const settings = await deps.settings();
-  const progress = createProgress(deps.io, { now: () => deps.clock.now().getTime() });
+  const progress = createProgress(deps.io, deps.clock);
   let failed = 0;
   await deps.interrupts.guard(async () => {
     for (const it of items) {

@@ -90,7 +90,7 @@ export async function run(opts: SyncOptions, deps: Deps): Promise<Outcome> {
   } else {
     claimVms(store, deps.locks(), plan.fixes.map((f) => f.vm.vmUuid));
     const xe = await deps.xe();
-    const progress = createProgress(deps.io, { now: () => deps.clock.now().getTime() });
+    const progress = createProgress(deps.io, deps.clock);
     const results = await applySync(store, xe, plan.fixes, progress.update)
       .finally(progress.done);
     let failed = 0;
