@@ -103,7 +103,7 @@ const SCENARIOS: Record<string, (color: boolean) => Promise<string>> = {
     const s = scenario([
       vm(UUID1, "web", "running", `${HAND} -device vgpu-stub,vm_id=7,pool_id=A,priority=high`),
       vm(UUID2, "two", "halted", `${dev("A", "low", 11)} ${dev("B", "low", 12)}`),
-      vm(UUID3, "bad", "halted", "-device vgpu-stub,pool_id=C,priority=low,vm_id=13"),
+      vm(UUID3, "bad\x1b[2J", "halted", "-device vgpu-stub,pool_id=C,priority=low,vm_id=13"),
       vm(UUID4, "clone-of-reg", "halted", dev("B", "high", 20)),
       vm(UUID5, "twin-1", "halted", dev("A", "medium", 30)),
       vm(UUID6, "twin-2", "halted", dev("A", "medium", 30)),
@@ -158,6 +158,7 @@ const SCENARIOS: Record<string, (color: boolean) => Promise<string>> = {
       expect: [[/^vm-param-set /, { thenModel: true, effect: crash }]],
       crash: true,
     });
+    await s.run(["sync", "--check"]); // only the interrupted operation is drift
     // killed before anything is written: recover undoes it
     await s.run(["set-pool", `--vm-uuid=${UUID2}`, "--pool=A", "--yes"], {
       expect: [[/^vm-param-set /, { effect: crash }]],
