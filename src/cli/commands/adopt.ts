@@ -1,12 +1,11 @@
-import { printable } from "../../domain/printable.ts";
 import { NotFoundError, OperationFailedError } from "../../domain/errors.ts";
-import { priorityName } from "../../domain/types.ts";
 import { applyAdopt, planAdopt } from "../../ops/adopt.ts";
 import { hostError, scan } from "../../ops/scan.ts";
 import { confirmOrCancel } from "../confirm.ts";
 import type { Deps } from "../deps.ts";
 import { writeLines } from "../io.ts";
 import type { Outcome } from "../outcome.ts";
+import { adoptPlanLines, adoptQuestion, adoptResultLines, notAdopted } from "../render/adopt.ts";
 import { paint } from "../render/style.ts";
 import { claimVms } from "../../ops/vm-claim.ts";
 import { resolveVm, type VmRef, vmRefOf } from "../vm-ref.ts";
@@ -56,58 +55,13 @@ export async function run(opts: AdoptOptions, deps: Deps): Promise<Outcome> {
   }
   const c = paint(deps.io.color);
   const plan = planAdopt(store, host, vmUuid);
-  const lines: string[] = [];
-  for (const r of plan.refused) {
-    lines.push(
-      `${c.warn("⚠")} not adopted: VM ${r.host.uuid} (${printable(r.host.nameLabel)}): ${r.reason}`,
-    );
-  }
-  if (plan.candidates.length === 0) {
-    lines.push(
-      plan.refused.length === 0
-        ? "No unregistered VM carries a vgpu-stub device; nothing to adopt."
-        : "Nothing adopted.",
-    );
-    writeLines(deps.io.out, lines);
-    return plan.refused.length === 0 ? undefined : "degraded";
-  }
-  lines.push(`VMs to adopt (their args stay as they are; only the database changes):`);
-  for (const cand of plan.candidates) {
-    lines.push(
-      `  VM ${cand.host.uuid} (${
-        printable(cand.host.nameLabel)
-      }): vGPU pool ${cand.config.pool}, priority ${
-        priorityName(cand.config.priority)
-      }, VM ID ${cand.config.vmId}`,
-    );
-  }
-  writeLines(deps.io.out, lines);
+  writeLines(deps.io.out, adoptPlanLines(plan, c));
+  if (plan.candidates.length === 0) return plan.refused.length === 0 ? undefined : "degraded";
   claimVms(store, deps.locks(), plan.candidates.map((cand) => cand.host.uuid));
-  await confirmOrCancel(
-    `Adopt ${plan.candidates.length} VM${plan.candidates.length === 1 ? "" : "s"}? (yes/no):`,
-    opts.yes,
-    deps,
-  );
+  await confirmOrCancel(adoptQuestion(plan), opts.yes, deps);
   const results = applyAdopt(store, plan.candidates);
-  const done: string[] = [];
-  let failed = plan.refused.length;
-  for (const r of results) {
-    if (r.error === null) {
-      done.push(
-        `${c.ok("✓")} adopted VM ${r.candidate.host.uuid} (${
-          printable(r.candidate.host.nameLabel)
-        })`,
-      );
-    } else {
-      failed++;
-      done.push(`${c.bad("✗")} VM ${r.candidate.host.uuid}: ${r.error}`);
-    }
-  }
-  done.push(
-    `Adopted ${results.filter((r) => r.error === null).length} VM(s); ${failed} not adopted.`,
-  );
-  writeLines(deps.io.out, done);
-  return failed > 0 ? "degraded" : undefined;
+  writeLines(deps.io.out, adoptResultLines(plan, results, c));
+  return notAdopted(plan, results) > 0 ? "degraded" : undefined;
 }
 
 export const command = defineCommand({ parseOptions, run });
