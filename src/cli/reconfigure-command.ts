@@ -1,8 +1,7 @@
-// What set-pool, set-priority, set-vm-id and update-vm share: the common options, the seed 001
-// confirmation layout, and the run of the §5 protocol. Each command file only parses its flags.
+// What set-pool, set-priority, set-vm-id and update-vm share: the common options and the run of
+// the §5 protocol (the seed 001 confirmation is laid out in render/reconfigure.ts). Each command
+// file only parses its flags.
 import { UsageError } from "../domain/errors.ts";
-import type { VgpuConfig } from "../domain/types.ts";
-import { priorityName } from "../domain/types.ts";
 import { quote } from "../domain/validate.ts";
 import {
   applyReconfigure,
@@ -14,7 +13,7 @@ import { APPLY_QUESTION, confirmOrCancel } from "./confirm.ts";
 import type { Deps } from "./deps.ts";
 import { writeLines } from "./io.ts";
 import { createProgress } from "./progress.ts";
-import { priorityLong, vmLabel } from "./render/vm-fields.ts";
+import { appliedLines, confirmationLines, unchangedLine } from "./render/reconfigure.ts";
 import type { PooledChange } from "../ops/pool-change.ts";
 
 export interface ReconfigureCommon {
@@ -47,15 +46,6 @@ export function parseCommon(raw: RawCommon): ReconfigureCommon {
   return { yes: raw.yes === true, shutdownTimeoutS, forceShutdown: raw.forceShutdown === true };
 }
 
-function configLines(title: string, c: VgpuConfig): string[] {
-  return [
-    `${title}:`,
-    `  Pool: ${c.pool}`,
-    `  Priority: ${priorityLong(c.priority)}`,
-    `  VM ID: ${c.vmId}`,
-  ];
-}
-
 export async function runReconfigure(
   req: ReconfigureRequest,
   common: ReconfigureCommon,
@@ -82,34 +72,10 @@ async function reconfigureSteps(
   const plan = await planReconfigure(store, deps.xe, deps.locks(), req, deps.localHost());
   const out = deps.io.out;
   if (!plan.changed) {
-    out.write(
-      `VM ${plan.vm.vmUuid} already has vGPU pool ${plan.vm.pool}, priority ${
-        priorityName(plan.vm.priority)
-      }, VM ID ${plan.vm.vmId}; nothing changed.\n`,
-    );
+    writeLines(out, [unchangedLine(plan)]);
     return;
   }
-  const host = plan.host!;
-  writeLines(out, [
-    `VM ${plan.vm.vmUuid} (${vmLabel(plan.vm)}), ${host.powerState}`,
-    "",
-    ...configLines("Current configuration", plan.vm),
-    "",
-    ...configLines("New configuration", plan.next),
-    "",
-    plan.running && host.powerState !== "running"
-      ? `The VM ran until the clean shutdown of an earlier ${plan.inherited!.command} (pid ${
-        plan.inherited!.pid
-      }) stopped it; it will be started again.`
-      : plan.running
-      ? "This change requires stopping and restarting the VM."
-      : "The change applies at the VM's next start.",
-    ...(plan.elsewhere === null ? [] : [
-      `The VM runs on host ${plan.elsewhere.name}; it will be started on this host (${
-        plan.localName ?? "this host"
-      }), whose GPU vgpu-admin configures. If it cannot start here, it is started on ${plan.elsewhere.name} again.`,
-    ]),
-  ]);
+  writeLines(out, confirmationLines(plan));
   // a new vm_id is claimed pool-wide before the question (a conflict names its holder)
   await pooled?.claimNewVmId(plan.vm.vmUuid, plan.vm.vmId, plan.next.vmId);
   await confirmOrCancel(APPLY_QUESTION, common.yes, deps);
@@ -133,16 +99,5 @@ async function reconfigureSteps(
     }).finally(progress.done)
   );
   await pooled?.applied(r.vm.vmUuid, r.vm.vmId);
-  writeLines(out, [
-    `Applied: VM ${r.vm.vmUuid} is in vGPU pool ${r.vm.pool}, priority ${
-      priorityName(r.vm.priority)
-    }, VM ID ${r.vm.vmId}.`,
-    `Platform args: ${r.argsAfter}`,
-    r.restarted
-      ? "The VM was restarted and runs with the new configuration."
-      : "The VM is halted; it gets the new configuration at its next start.",
-    ...(r.finishedAfter === null ? [] : [
-      `(${r.finishedAfter} arrived after the new configuration was written: the change was finished, not undone.)`,
-    ]),
-  ]);
+  writeLines(out, appliedLines(r));
 }
