@@ -16,6 +16,20 @@ export const IMPORT_IDLE_MS = 30_000;
 
 const GIVE = "give a file written by 'vgpu-admin export'";
 
+/**
+ * The text to import: `-` is stdin, read line by line through the command's IO; anything else is
+ * a path, read by readImportFile.
+ */
+export async function readImportText(
+  file: string,
+  o: { readLine(): Promise<string | null>; clock: Pick<Clock, "after">; idleMs?: number },
+): Promise<string> {
+  if (file !== "-") return await readImportFile(file, o);
+  const lines: string[] = [];
+  for (let l = await o.readLine(); l !== null; l = await o.readLine()) lines.push(l);
+  return lines.join("\n");
+}
+
 /** The text of the import file at `path` (UTF-8); ImportFileError for every way it can fail. */
 export async function readImportFile(
   path: string,
