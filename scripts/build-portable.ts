@@ -24,6 +24,7 @@
 // deno-lint-ignore-file no-console
 
 import { cliRunFlags } from "./cli-flags.ts";
+import { COMMANDS } from "../src/cli/command-table.ts";
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname).replace(/\/$/, "");
 const PREFIX = "/opt/vgpu-admin";
@@ -34,6 +35,9 @@ const BUNDLE = `${APP_DIR}/main.js`;
 const HOOK_DIR = "hook";
 const HOOK_BUNDLE = `${HOOK_DIR}/hook.js`;
 export const HOOK_ENTRIES = ["hook.ts", "src/hook/slow.ts"];
+/** main.ts and every command file: src/cli/command-loaders.ts imports a command by a computed
+ * specifier (lib/app/src/cli/commands/<name>.js), which the bundler cannot follow. */
+export const MAIN_ENTRIES = ["main.ts", ...COMMANDS.map((c) => `src/cli/commands/${c.name}.ts`)];
 const DENO_VERSION = Deno.version.deno;
 const RUNTIME_PACKAGE = "@deno/linux-x64-glibc"; // holds the ELF; `deno` holds LICENSE + shims
 /** deno run flags besides permissions: no config, lock file, network or npm resolution. */
@@ -215,7 +219,7 @@ async function owningPackage(lib: SharedLib): Promise<DebPackage> {
  * main.ts imports but that do not exist (commands declared ahead of their implementation) are
  * left as imports that fail when that command runs, exactly as `deno run main.ts` fails for
  * them, and named in a warning. The bench (scripts/bench/scenarios.ts) bundles with this too. */
-export async function bundle(outdir: string, entries = ["main.ts"]): Promise<string[]> {
+export async function bundle(outdir: string, entries = MAIN_ENTRIES): Promise<string[]> {
   const base = ["bundle", "--quiet", "--platform=deno", "--code-splitting", "--outdir", outdir];
   const attempt = (external: string[]) =>
     new Deno.Command(Deno.execPath(), {
@@ -244,7 +248,38 @@ export async function bundle(outdir: string, entries = ["main.ts"]): Promise<str
     );
   }
   lazyRequire(outdir);
+  deferImports(outdir);
   return missing;
+}
+
+/** Every file under `dir`, as paths relative to it ("main.js", "src/cli/commands/x.js"). */
+export function bundleFiles(dir: string, rel = ""): string[] {
+  const out: string[] = [];
+  for (const e of Deno.readDirSync(rel === "" ? dir : `${dir}/${rel}`)) {
+    const p = rel === "" ? e.name : `${rel}/${e.name}`;
+    if (e.isDirectory) out.push(...bundleFiles(dir, p));
+    else if (e.isFile) out.push(p);
+  }
+  return out.sort();
+}
+
+/** A literal import() of one of the bundle's own files, as esbuild writes it. */
+const LITERAL_IMPORT = /\bimport\(\s*"(\.\.?\/[^"]+\.js)"\s*\)/g;
+
+/**
+ * Turns every literal `import("./chunk.js")` of the bundle into `import(String("./chunk.js"))`:
+ * Deno reads and analyses, before the program runs, every module a literal import() can reach
+ * (here all of lib/app/, ~150 files: issue 19's --version at 1.36× the floor), but a computed
+ * specifier only when it is imported. The same files are loaded, each when it is reached.
+ */
+function deferImports(outdir: string) {
+  for (const f of bundleFiles(outdir)) {
+    if (!f.endsWith(".js")) continue;
+    const path = `${outdir}/${f}`;
+    const code = Deno.readTextFileSync(path);
+    const deferred = code.replace(LITERAL_IMPORT, (_, spec) => `import(String("${spec}"))`);
+    if (deferred !== code) Deno.writeTextFileSync(path, deferred);
+  }
 }
 
 /** esbuild's CommonJS shim: a static `node:module` import and a createRequire call, in the
@@ -286,27 +321,47 @@ function lazyRequire(outdir: string) {
  * (./chunk.js, present) and the missing modules above may remain, or the bundle would need a
  * module cache or the network at run time. */
 function checkBundle(
-  code: string,
+  dir: string,
   missing: string[],
-  chunks: Set<string>,
   needs = ["sql/001_initial.sql", "src/cli/commands/startup-hook.ts"],
-) {
-  const specifiers = new Set<string>();
+): string {
+  const files = bundleFiles(dir);
+  const present = new Set(files);
   const patterns = [
     /^import\b[^;]*?\bfrom\s*"([^"]+)"/gm,
     /^import\s*"([^"]+)"/gm,
     /^export\b[^;]*?\bfrom\s*"([^"]+)"/gm,
-    /\bimport\(\s*"([^"]+)"\s*\)/g,
+    /\bimport\(\s*(?:String\()?"([^"]+)"\)?\s*\)/g,
     /\b__require\(\s*"([^"]+)"\s*\)/g,
   ];
-  for (const re of patterns) for (const m of code.matchAll(re)) specifiers.add(m[1]);
-  const bad = [...specifiers].filter((s) =>
-    !s.startsWith("node:") && !missing.includes(s) &&
-    !(s.startsWith("./") && chunks.has(s.slice(2)))
-  );
-  if (bad.length > 0) fail(`the bundle still imports ${bad.join(", ")}`);
+  const bad = new Set<string>();
+  let code = "";
+  for (const f of files) {
+    const text = Deno.readTextFileSync(`${dir}/${f}`);
+    code += text + "\n";
+    for (const re of patterns) {
+      for (const m of text.matchAll(re)) {
+        const s = m[1];
+        if (s.startsWith("node:") || missing.includes(s)) continue;
+        // the bundle's own file, relative to the one importing it
+        const target = new URL(s, `file:///${f}`).pathname.slice(1);
+        if (!/^\.\.?\//.test(s) || !present.has(target)) bad.add(`${s} (in ${f})`);
+      }
+    }
+  }
+  if (bad.size > 0) fail(`the bundle still imports ${[...bad].join(", ")}`);
   for (const needed of needs) {
     if (!code.includes(`// ${needed}\n`)) fail(`the bundle lacks ${needed}`);
+  }
+  return code;
+}
+
+/** Modes of a bundle directory: 0755 for directories, 0644 for files. */
+function bundleModes(dir: string) {
+  Deno.chmodSync(dir, 0o755);
+  for (const e of Deno.readDirSync(dir)) {
+    if (e.isDirectory) bundleModes(`${dir}/${e.name}`);
+    else Deno.chmodSync(`${dir}/${e.name}`, 0o644);
   }
 }
 
@@ -500,40 +555,36 @@ async function build() {
       fail(`patchelf left interpreter ${interp}, rpath ${rpath}`);
     }
 
-    step(`deno bundle --code-splitting main.ts -> lib/${APP_DIR}/`);
+    step(`deno bundle --code-splitting main.ts and the commands -> lib/${APP_DIR}/`);
     const missing = await bundle(`${opt}/lib/${APP_DIR}`);
-    const chunks = new Set([...Deno.readDirSync(`${opt}/lib/${APP_DIR}`)].map((e) => e.name));
-    if (!chunks.has("main.js")) fail(`deno bundle wrote no lib/${BUNDLE}`);
-    mkdir(`${opt}/lib/${APP_DIR}`);
-    let code = "";
-    for (const name of [...chunks].sort()) {
-      Deno.chmodSync(`${opt}/lib/${APP_DIR}/${name}`, 0o644);
-      code += Deno.readTextFileSync(`${opt}/lib/${APP_DIR}/${name}`) + "\n";
+    const app = `${opt}/lib/${APP_DIR}`;
+    for (
+      const need of [
+        "main.js",
+        ...MAIN_ENTRIES.slice(1).map((e) => e.replace(/\.ts$/, ".js")),
+      ]
+    ) {
+      try {
+        Deno.statSync(`${app}/${need}`);
+      } catch {
+        fail(`deno bundle wrote no lib/${APP_DIR}/${need} (src/cli/command-loaders.ts names it)`);
+      }
     }
-    checkBundle(code, missing, chunks);
+    bundleModes(app);
+    const code = checkBundle(app, missing);
 
     step(`deno bundle --code-splitting hook.ts -> lib/${HOOK_DIR}/`);
     const hookMissing = await bundle(`${opt}/lib/${HOOK_DIR}`, HOOK_ENTRIES);
-    const hookChunks = new Set(
-      [...Deno.readDirSync(`${opt}/lib/${HOOK_DIR}`)].filter((e) => e.isFile).map((e) => e.name),
-    );
-    if (!hookChunks.has("hook.js")) fail(`deno bundle wrote no lib/${HOOK_BUNDLE}`);
-    try {
-      Deno.statSync(`${opt}/lib/${HOOK_DIR}/src/hook/slow.js`);
-    } catch {
-      fail(
-        `deno bundle wrote no lib/${HOOK_DIR}/src/hook/slow.js (src/hook/slow-path.ts names it)`,
-      );
+    const hook = `${opt}/lib/${HOOK_DIR}`;
+    for (const need of ["hook.js", "src/hook/slow.js"]) {
+      try {
+        Deno.statSync(`${hook}/${need}`);
+      } catch {
+        fail(`deno bundle wrote no lib/${HOOK_DIR}/${need} (src/hook/slow-path.ts names slow.js)`);
+      }
     }
-    Deno.chmodSync(`${opt}/lib/${HOOK_DIR}/src/hook/slow.js`, 0o644);
-    for (const d of ["src", "src/hook"]) Deno.chmodSync(`${opt}/lib/${HOOK_DIR}/${d}`, 0o755);
-    mkdir(`${opt}/lib/${HOOK_DIR}`);
-    let hookCode = "";
-    for (const name of [...hookChunks].sort()) {
-      Deno.chmodSync(`${opt}/lib/${HOOK_DIR}/${name}`, 0o644);
-      hookCode += Deno.readTextFileSync(`${opt}/lib/${HOOK_DIR}/${name}`) + "\n";
-    }
-    checkBundle(hookCode, hookMissing, hookChunks, ["src/hook/main.ts"]);
+    bundleModes(hook);
+    checkBundle(hook, hookMissing, ["src/hook/main.ts"]);
 
     step("launcher, licences");
     write(`${opt}/bin/vgpu-admin`, launcher(loader.soname), 0o755);
@@ -545,7 +596,9 @@ async function build() {
         `vgpu-admin ${VERSION}`,
         `deno ${DENO_VERSION} (npm ${RUNTIME_PACKAGE}@${DENO_VERSION}, patched: interpreter ` +
         `${interp}, runpath ${rpath})`,
-        `bundle lib/${APP_DIR}/ (${chunks.size} files, entry main.js): ${npm.length} npm packages` +
+        `bundle lib/${APP_DIR}/ (${
+          bundleFiles(app).length
+        } files, entry main.js): ${npm.length} npm packages` +
         (missing.length ? `; missing modules left as failing imports: ${missing.join(" ")}` : ""),
         ...packages.map((p) => `${p.name} ${p.version} (source ${p.source} ${p.sourceVersion})`),
         `upstream deno ${DENO_VERSION} needs glibc >= ${glibc} (highest GLIBC_ version in ` +
