@@ -67,24 +67,33 @@ private_dir() {
   [ "${info%% *}" = "$me" ] && [ $((0${info#* } & 022)) -eq 0 ]
 }
 
-# The seal of the copy in $1, one line: inode, size and ctime (to the nanosecond) of every file
-# and directory the program runs or loads (a write, chmod, chown or replacement changes one of
-# them; only the clock's owner can set a ctime), then mode and owner of the cache directories
-# (another user must never be able to write them). Licences are checked when unpacked, not sealed.
-seal_of() {
-  d=$1
-  set -f
-  # shellcheck disable=SC2046
-  set -- $(stat -c '%i %s %z' -- @SEAL_LIST@ && stat -c '%a %u' -- "$top" "$base") 2>&-
-  set +f
-  echo "$*"
-}
+nl='
+'
+# What is sealed, one line per file and directory the program runs or loads (in $d): mode,
+# owner, inode, size and ctime to the nanosecond (a write, chmod, chown or replacement changes
+# one of them; only the clock's owner can set a ctime). Licences are checked when unpacked, not
+# sealed.
+SEAL_FORMAT='%a %u %i %s %z'
 
-# The copy in $dir is ours, private and as it was sealed.
+# The copy in $dir is ours, private and as it was sealed. One stat for everything (this runs
+# before every start): the cache directories and the seal itself first (ours, and never writable
+# by another user, who could swap the copy or write the seal), then the sealed files, compared
+# with the seal, a shell assignment (want='…') read by `.`: `read` would take one system call
+# per byte of it.
 sealed() {
-  [ -O "$top" ] && [ -O "$base" ] && [ -O "$dir" ] && [ -f "$dir/.seal" ] || return 1
-  read -r want <"$dir/.seal" || return 1
-  [ "$(seal_of "$dir")" = "$want" ]
+  [ -O "$top" ] && [ -O "$base" ] && [ -O "$dir" ] && [ -O "$dir/.seal" ] || return 1
+  d=$dir
+  got=$(stat -c "$SEAL_FORMAT" -- "$top" "$base" "$dir" "$dir/.seal" @SEAL_LIST@ 2>&-) ||
+    return 1
+  for i in 1 2 3 4; do
+    line=${got%%"$nl"*}
+    got=${got#*"$nl"}
+    [ $((0${line%% *} & 022)) -eq 0 ] || return 1
+  done
+  want=
+  # `command`: a damaged seal is a mismatch (unpacked again), not the end of this script
+  command . "$dir/.seal" 2>&- || return 1
+  [ -n "$want" ] && [ "$got" = "$want" ]
 }
 
 unpack() {
@@ -132,8 +141,9 @@ MANIFEST
 }"
   fi
   chmod 0755 -- "$tmp" || fail "cannot chmod $tmp"
-  s=$(seal_of "$tmp") || fail "cannot read the runtime just unpacked in $tmp"
-  printf '%s\n' "$s" >"$tmp/.seal" && chmod 0644 -- "$tmp/.seal" ||
+  s=$(d=$tmp && stat -c "$SEAL_FORMAT" -- @SEAL_LIST@) ||
+    fail "cannot read the runtime just unpacked in $tmp"
+  printf "want='%s'\n" "$s" >"$tmp/.seal" && chmod 0644 -- "$tmp/.seal" ||
     fail "cannot write in $tmp (is the disk full?)"
   if ! mv -T -- "$tmp" "$dir" 2>&-; then
     # another run was faster: its copy is used (and checked) below
