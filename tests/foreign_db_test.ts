@@ -145,3 +145,73 @@ Deno.test("foreign db: doctor leaves no -wal or -shm beside our own database", a
   assert.match(r.stdout, /✓ schema: version \d+ \(current\)/);
   assert.deepEqual(beside(db), ["vgpu_config.db"]);
 });
+
+// The start hook's quick open (src/hook/db.ts) skips the full open's checks for a regular file
+// that is ours at the current schema version: it must tell that from the bytes, or a live WAL
+// database of another application whose user_version happens to be ours would be read through
+// SQLite (and get a read mark in its -shm) at every VM start.
+for (
+  const [what, sql] of [
+    [
+      "another application's tables",
+      "CREATE TABLE photos(id, path); CREATE TABLE tags(name); PRAGMA user_version = 5;",
+    ],
+    [
+      "our table names with other columns",
+      "CREATE TABLE vms(x); CREATE TABLE pools(y); CREATE TABLE settings(z); PRAGMA user_version = 5;",
+    ],
+  ] as const
+) {
+  Deno.test(`foreign db: the start hook leaves a live WAL-mode database at our user_version (${what}) unchanged`, async () => {
+    const dir = tempDir();
+    const db = `${dir}/app.db`;
+    const log = `${dir}/hook.log`;
+    const owner = liveOwner(db, sql);
+    const reader = await waitReady(owner);
+    try {
+      assert.deepEqual(beside(db), ["app.db", "app.db-shm", "app.db-wal"]);
+      const before = await hashes(db);
+      // as the installed hook script runs it: startup-hook first (hook.ts, the quick open)
+      const r = await runCli(
+        ["startup-hook", `--vm-uuid=${UUID1}`, "--reason=none", `--db=${db}`],
+        { env: { VGPU_LOG: log, VGPU_XE: "/nonexistent/xe" } },
+      );
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `^error: (${db} is not a vgpu-admin database \\(|database ${db} has a damaged schema)`,
+        ),
+      );
+      assert.doesNotMatch(r.stderr, /bug:/);
+      assert.deepEqual(await hashes(db), before, "the hook changed a byte (a read mark in -shm?)");
+      assert.deepEqual(beside(db), ["app.db", "app.db-shm", "app.db-wal"]);
+    } finally {
+      reader.releaseLock();
+      await owner.stdin.close();
+      await owner.stdout.cancel();
+      await owner.status;
+    }
+  });
+}
+
+Deno.test("foreign db: the hook's byte check takes our own database, also live with a -wal", async () => {
+  const { ourSchemaAt } = await import("../src/store/page1.ts");
+  const { SCHEMA_VERSION } = await import("../src/store/migrations.ts");
+  const db = `${tempDir()}/vgpu_config.db`;
+  const w = await runCli([`--db=${db}`, "settings", "xe-timeout", "20"]);
+  assert.equal(w.code, 0, w.stderr);
+  assert.equal(ourSchemaAt(db, SCHEMA_VERSION), true);
+  assert.equal(ourSchemaAt(db, SCHEMA_VERSION - 1), false);
+  // another vgpu-admin holds it open: its newest page 1 is read from the -wal
+  const held = new DatabaseSync(db);
+  try {
+    held.exec("PRAGMA wal_autocheckpoint=0; CREATE TABLE extra(a); DROP TABLE extra;");
+    assert.ok(beside(db).includes("vgpu_config.db-wal"));
+    assert.equal(ourSchemaAt(db, SCHEMA_VERSION), true);
+    held.exec("DROP TABLE stale_runs"); // committed only in the -wal
+    assert.equal(ourSchemaAt(db, SCHEMA_VERSION), false);
+  } finally {
+    held.close();
+  }
+});

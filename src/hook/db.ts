@@ -1,14 +1,18 @@
-// The hooks' database connection: the lighter open of the start path (issue 19). A database at
-// the current schema version is opened as it is, with no probe, migration or schema check: the
-// hook reads one VM row and the settings, and writes only what its plan says (a stale-run row).
-// Anything else (missing, not a regular file, another version) goes through the full open of
-// src/store/open.ts, which migrates or refuses with its own words.
+// The hooks' database connection: the lighter open of the start path (issue 19). A regular file
+// whose bytes say it is ours at the current schema version (page 1, or the newest committed one
+// in its -wal: src/store/page1.ts) is opened as it is, with no migration or SQL schema check:
+// the hook reads one VM row and the settings, and writes only what its plan says (a stale-run
+// row). Anything else (missing, not a regular file, another version, another application's
+// database, even a live WAL one whose user_version is ours) goes through the full open of
+// src/store/open.ts, which migrates or refuses with its own words, without SQLite ever touching a
+// foreign file (not even a read mark in its -shm).
 import { DatabaseSync } from "node:sqlite";
 import { DatabaseError } from "../domain/errors.ts";
 import { resolveSettings, type Settings } from "../domain/settings.ts";
 import type { HookRegistry } from "../ops/startup-hook.ts";
 import { loadSlow } from "./slow-path.ts";
 import { decodeVm } from "../store/rows.ts";
+import { ourSchemaAt } from "../store/page1.ts";
 import { type Vm, VM_ID_MAX } from "../domain/types.ts";
 
 const BUSY_TIMEOUT_MS = 5000;
@@ -37,7 +41,7 @@ function regularFile(path: string): boolean {
 }
 
 function quickOpen(path: string): DatabaseSync | null {
-  if (!regularFile(path)) return null;
+  if (!regularFile(path) || !ourSchemaAt(path, HOOK_SCHEMA_VERSION)) return null;
   const db = new DatabaseSync(path);
   try {
     db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);

@@ -5,7 +5,8 @@
 import { DatabaseError } from "../domain/errors.ts";
 import { describeFileError } from "../domain/file-errors.ts";
 import { SCHEMA_VERSION } from "./migrations.ts";
-import { EXPECTED_TABLES, schemaError } from "./schema-check.ts";
+import { schemaError } from "./schema-check.ts";
+import { columnProblem, newestWalPage1, type SchemaEntry, schemaOnPage1 } from "./page1.ts";
 
 const USE_REAL_FILE = "pass --db PATH";
 
@@ -13,116 +14,6 @@ const SQLITE_MAGIC = "SQLite format 3\0";
 
 /** What an existing regular file holds, found without writing a byte to it or beside it. */
 export type Probe = { kind: "empty" } | { kind: "ours"; version: number };
-
-/** One schema object (table, index…) listed on page 1, as sqlite_master holds it. */
-interface SchemaEntry {
-  type: string;
-  name: string;
-  /** The CREATE statement when it is whole on page 1, else null. */
-  sql: string | null;
-}
-
-/**
- * Reads the names in sqlite_master from the bytes of page 1 (SQLite file format §1.6 and §2.1),
- * or returns "interior" when the schema does not fit on page 1. Throws RangeError on bytes that
- * do not form a b-tree page. Reading the bytes ourselves, rather than through SQLite, is what
- * keeps a foreign WAL database untouched: even a read-only SQLite connection creates -wal and
- * -shm beside it, and Deno's node:sqlite cannot open an `immutable=1` URI under scoped
- * permissions (it treats the URI as a path).
- */
-export function schemaOnPage1(page: Uint8Array, usable: number): SchemaEntry[] | "interior" {
-  const at = (i: number) => {
-    if (i < 0 || i >= page.length) throw new RangeError("outside page 1");
-    return page[i];
-  };
-  const u16 = (i: number) => (at(i) << 8) | at(i + 1);
-  const varint = (i: number): [number, number] => {
-    let v = 0;
-    for (let n = 0; n < 8; n++) {
-      const b = at(i + n);
-      v = v * 128 + (b & 0x7f);
-      if ((b & 0x80) === 0) return [v, i + n + 1];
-    }
-    return [v * 256 + at(i + 8), i + 9];
-  };
-  const kind = at(100);
-  if (kind === 0x05) return "interior";
-  if (kind !== 0x0d) throw new RangeError(`not a table b-tree page (type ${kind})`);
-  const cells = u16(103);
-  const out: SchemaEntry[] = [];
-  const text = new TextDecoder();
-  // Only the part of a payload stored on this page is read (type and name come first).
-  const x = usable - 35;
-  const m = Math.floor(((usable - 12) * 32) / 255) - 23;
-  for (let c = 0; c < cells; c++) {
-    let p = u16(108 + 2 * c);
-    let payload: number;
-    [payload, p] = varint(p);
-    [, p] = varint(p); // rowid
-    const k = m + ((payload - m) % (usable - 4));
-    const local = payload <= x ? payload : (k <= x ? k : m);
-    const end = p + local;
-    const [hdr, first] = varint(p);
-    const hdrEnd = p + hdr;
-    const [t1, q] = varint(first);
-    const [t2, q2] = varint(q);
-    // tbl_name, rootpage and sql follow: the sql is read when it is whole on this page
-    const rest: number[] = [];
-    for (let r = q2; r < hdrEnd && rest.length < 3;) {
-      const [t, next] = varint(r);
-      rest.push(t);
-      r = next;
-    }
-    let body = hdrEnd;
-    const field = (t: number): string => {
-      if (t < 13 || t % 2 === 0) throw new RangeError("a schema name that is not text");
-      const len = (t - 13) / 2;
-      if (body + len > end || body + len > page.length) {
-        throw new RangeError("a schema name runs past its cell");
-      }
-      const v = text.decode(page.subarray(body, body + len));
-      body += len;
-      return v;
-    };
-    const type = field(t1);
-    const name = field(t2);
-    let sql: string | null = null;
-    if (rest.length === 3 && rest[2] >= 13 && rest[2] % 2 === 1) {
-      const at = body + fieldSize(rest[0]) + fieldSize(rest[1]);
-      const len = (rest[2] - 13) / 2;
-      if (at + len <= end && at + len <= page.length) {
-        sql = text.decode(page.subarray(at, at + len));
-      }
-    }
-    out.push({ type, name, sql });
-  }
-  return out;
-}
-
-/** The bytes a record field of serial type `t` takes (SQLite file format §2.1). */
-function fieldSize(t: number): number {
-  if (t >= 12) return Math.floor((t - 12) / 2);
-  return [0, 1, 2, 3, 4, 6, 8, 8, 0, 0, 0, 0][t];
-}
-
-/**
- * The first of our tables whose CREATE statement on page 1 lacks one of our columns, in the
- * words of the schema check ("table vms lacks column vm_name"), or null. Read from the bytes, so
- * a file with our table names and other columns is refused before SQLite opens it (and writes a
- * -wal and -shm beside it, or a read mark into a live -shm).
- */
-function columnProblem(schema: SchemaEntry[]): string | null {
-  for (const [table, columns] of Object.entries(EXPECTED_TABLES)) {
-    const sql = schema.find((e) => e.type === "table" && e.name === table)?.sql;
-    if (sql === undefined || sql === null) continue; // absent: checked on the connection
-    const body = sql.slice(sql.indexOf("(") + 1);
-    const missing = columns.filter((c) =>
-      !new RegExp(`(^|[\\s,("'\`\\[])${c}([\\s,)"'\`\\]]|$)`).test(body)
-    );
-    if (missing.length > 0) return `table ${table} lacks column ${missing.join(", ")}`;
-  }
-  return null;
-}
 
 /**
  * Decides whether the existing file at `path` is a vgpu-admin database before anything opens it
@@ -238,72 +129,4 @@ function exists(path: string): boolean {
   } catch {
     return false;
   }
-}
-
-const WAL_HEADER = 32;
-const FRAME_HEADER = 24;
-
-/**
- * The newest committed image of page 1 in a -wal file (SQLite file format §4.1–4.3), or null
- * when it holds none: frames are valid while their salts match the header and their cumulative
- * checksum holds; only frames up to the last commit frame count, as SQLite's own recovery says.
- * Reads only.
- */
-export function newestWalPage1(walPath: string, pageSize: number): Uint8Array | null {
-  const f = Deno.openSync(walPath, { read: true });
-  try {
-    const readAt = (off: number, len: number): Uint8Array | null => {
-      const buf = new Uint8Array(len);
-      f.seekSync(off, Deno.SeekMode.Start);
-      let got = 0;
-      while (got < len) {
-        const n = f.readSync(buf.subarray(got));
-        if (n === null) return null;
-        got += n;
-      }
-      return buf;
-    };
-    const hdr = readAt(0, WAL_HEADER);
-    if (hdr === null) return null;
-    const h = new DataView(hdr.buffer);
-    const magic = h.getUint32(0);
-    if (magic !== 0x377f0682 && magic !== 0x377f0683) return null;
-    const bigEndian = magic === 0x377f0683;
-    if (h.getUint32(8) !== pageSize) return null;
-    let sums = walChecksum(hdr.subarray(0, 24), [0, 0], bigEndian);
-    if (sums[0] !== h.getUint32(24) || sums[1] !== h.getUint32(28)) return null;
-    const salt1 = h.getUint32(16);
-    const salt2 = h.getUint32(20);
-    let newest: Uint8Array | null = null;
-    let candidate: Uint8Array | null = null; // page 1 written since the last commit frame
-    for (let off = WAL_HEADER;; off += FRAME_HEADER + pageSize) {
-      const frame = readAt(off, FRAME_HEADER + pageSize);
-      if (frame === null) break;
-      const v = new DataView(frame.buffer);
-      if (v.getUint32(8) !== salt1 || v.getUint32(12) !== salt2) break;
-      sums = walChecksum(frame.subarray(0, 8), sums, bigEndian);
-      sums = walChecksum(frame.subarray(FRAME_HEADER), sums, bigEndian);
-      if (sums[0] !== v.getUint32(16) || sums[1] !== v.getUint32(20)) break;
-      if (v.getUint32(0) === 1) candidate = frame.subarray(FRAME_HEADER);
-      if (v.getUint32(4) !== 0) { // a commit frame: what came before it is committed
-        if (candidate !== null) newest = candidate;
-        candidate = null;
-      }
-    }
-    return newest;
-  } finally {
-    f.close();
-  }
-}
-
-/** SQLite's WAL checksum over `data` (a multiple of 8 bytes), continuing from `s`. */
-function walChecksum(data: Uint8Array, s: [number, number], bigEndian: boolean): [number, number] {
-  const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  let s0 = s[0];
-  let s1 = s[1];
-  for (let i = 0; i < data.length; i += 8) {
-    s0 = (s0 + v.getUint32(i, !bigEndian) + s1) >>> 0;
-    s1 = (s1 + v.getUint32(i + 4, !bigEndian) + s0) >>> 0;
-  }
-  return [s0, s1];
 }
