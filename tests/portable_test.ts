@@ -9,86 +9,24 @@
  * a missing archive or busybox-static is a failure instead: .ci/run installs and builds them.
  */
 import assert from "node:assert/strict";
-import { exec, mountProc, type Result, staleArtifact, unmount } from "./chroot.ts";
+import {
+  emptyRoot,
+  emptyRootCheck,
+  exec,
+  HOOK_PATH,
+  mountProc,
+  type Result,
+  unmount,
+} from "./chroot.ts";
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname).replace(/\/$/, "");
 const VERSION: string = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`)).version;
 const ARCHIVE = `${ROOT}/dist/vgpu-admin-${VERSION}-linux-x64.tar.gz`;
-const BUSYBOX = "/bin/busybox";
-const HOOK_PATH = "/sbin:/usr/sbin:/bin:/usr/bin"; // all xenopsd gives a vm-pre-start hook
 const UUID1 = "7d1e2f00-aaaa-bbbb-cccc-ddddeeee0001";
 const UUID_UNREGISTERED = "7d1e2f00-aaaa-bbbb-cccc-ddddeeee0002";
 const DB = "/tmp/vgpu_config.db";
-const IN_CI = Deno.env.get("CI") === "true";
-let missingInCi: string | null = null;
 
-/** True when the file is an ELF executable without a PT_INTERP header (statically linked). */
-function isStaticElf(path: string): boolean {
-  let b: Uint8Array;
-  try {
-    b = Deno.readFileSync(path);
-  } catch {
-    return false;
-  }
-  if (b.length < 64 || b[0] !== 0x7f || b[1] !== 0x45 || b[2] !== 0x4c || b[3] !== 0x46) {
-    return false;
-  }
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const phoff = Number(v.getBigUint64(32, true));
-  const phentsize = v.getUint16(54, true);
-  const phnum = v.getUint16(56, true);
-  for (let i = 0; i < phnum; i++) {
-    if (v.getUint32(phoff + i * phentsize, true) === 3) return false; // PT_INTERP
-  }
-  return true;
-}
-
-/** Why the test cannot run here (null: it can), probing chroot and the /proc mount for real. In
- * CI, what .ci/run provides must be there: its absence fails the test instead. */
-async function skipReason(): Promise<string | null> {
-  if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") return "not linux x86_64";
-  if (Deno.uid() !== 0) return "not root (chroot and mount need root)";
-  if (!isStaticElf(BUSYBOX)) {
-    const why = `${BUSYBOX} is not a static busybox: apt-get install busybox-static`;
-    if (!IN_CI) return why;
-    missingInCi = `${why} (.ci/run installs it)`;
-    return null;
-  }
-  try {
-    Deno.statSync(ARCHIVE);
-  } catch {
-    const why = `${ARCHIVE} is not built: run 'deno task build:portable'`;
-    if (!IN_CI) return why;
-    missingInCi = `${why} (.ci/run builds it before the tests)`;
-    return null;
-  }
-  const stale = staleArtifact(ARCHIVE, "deno task build:portable");
-  if (stale !== null) {
-    if (!IN_CI) return stale;
-    missingInCi = stale;
-    return null;
-  }
-  const probe = Deno.makeTempDirSync({ prefix: "vgpu-chroot-probe-" });
-  try {
-    Deno.mkdirSync(`${probe}/bin`);
-    Deno.mkdirSync(`${probe}/proc`);
-    Deno.copyFileSync(BUSYBOX, `${probe}/bin/sh`);
-    const r = await exec("chroot", [probe, "/bin/sh", "-c", "true"], {
-      clearEnv: true,
-      env: { PATH: HOOK_PATH },
-    });
-    if (r.code !== 0) return `chroot not permitted: ${r.stderr.trim() || `exit ${r.code}`}`;
-    const m = await mountProc(`${probe}/proc`);
-    if (m !== null) return `cannot mount /proc in a chroot (Deno needs /proc/self/exe): ${m}`;
-    if (!(await unmount(`${probe}/proc`))) return `cannot unmount ${probe}/proc`;
-    Deno.removeSync(probe, { recursive: true });
-    return null;
-  } catch (e) {
-    return `chroot probe failed: ${e instanceof Error ? e.message : e}`;
-  }
-}
-
-const skip = await skipReason();
+const { skip, missingInCi } = await emptyRootCheck(ARCHIVE, "deno task build:portable");
 if (skip !== null) {
   // deno-lint-ignore no-console
   console.log(`portable_test: IGNORED: ${skip}`);
@@ -111,12 +49,16 @@ Deno.test({
   ignore: skip !== null,
   async fn() {
     if (missingInCi !== null) assert.fail(missingInCi);
-    const root = Deno.makeTempDirSync({ prefix: "vgpu-portable-root-" });
+    // The root: nothing from the host but a static /bin/sh and the kernel's /proc.
+    const root = emptyRoot("vgpu-portable-root-", ["proc", "var/log", "usr/local/bin"]);
     let procMounted = false;
     try {
+      const list = await exec("tar", ["-tzf", ARCHIVE]);
+      assert.equal(list.code, 0, list.stderr);
+      const outside = list.stdout.trim().split("\n").filter((p) => !/^(\.\/)?opt\//.test(p));
+      assert.deepEqual(outside, [], "the archive holds nothing but opt/");
       const untar = await exec("tar", ["-xzf", ARCHIVE, "-C", root]);
       assert.equal(untar.code, 0, untar.stderr);
-      assert.deepEqual([...Deno.readDirSync(root)].map((e) => e.name), ["opt"]);
       const opt = `${root}/opt/vgpu-admin`;
       for (
         const f of [
@@ -132,13 +74,6 @@ Deno.test({
         assert.ok(Deno.statSync(`${opt}/${f}`).isFile, `${f} in the archive`);
       }
 
-      // The root: nothing from the host but a static /bin/sh and the kernel's /proc.
-      for (const d of ["bin", "tmp", "proc", "var/log", "usr/local/bin"]) {
-        Deno.mkdirSync(`${root}/${d}`, { recursive: true });
-      }
-      Deno.chmodSync(`${root}/tmp`, 0o1777);
-      Deno.copyFileSync(BUSYBOX, `${root}/bin/sh`);
-      Deno.chmodSync(`${root}/bin/sh`, 0o755);
       Deno.symlinkSync("/opt/vgpu-admin/bin/vgpu-admin", `${root}/usr/local/bin/vgpu-admin`);
       for (const absent of ["lib", "lib64", "usr/lib", "etc", "dev"]) {
         assert.throws(() => Deno.lstatSync(`${root}/${absent}`), `no /${absent} in the root`);

@@ -10,85 +10,28 @@
  * missing file or busybox-static is a failure instead: .ci/run installs and builds them.
  */
 import assert from "node:assert/strict";
-import { exec, mountProc, type Result, staleArtifact, unmount } from "./chroot.ts";
+import {
+  emptyRoot,
+  emptyRootCheck,
+  exec,
+  HOOK_PATH,
+  mountProc,
+  type Result,
+  unmount,
+} from "./chroot.ts";
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname).replace(/\/$/, "");
 const VERSION: string = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`)).version;
 const SINGLE = `${ROOT}/dist/vgpu-admin-${VERSION}-linux-x64`;
-const BUSYBOX = "/bin/busybox";
-const HOOK_PATH = "/sbin:/usr/sbin:/bin:/usr/bin";
 const UUID1 = "7d1e2f00-aaaa-bbbb-cccc-ddddeeee0001";
 const DEVICE = "-device vgpu-stub,pool_id=A,priority=medium,vm_id=1";
 const RUNTIME = "/var/lib/vgpu-admin/runtime";
-const IN_CI = Deno.env.get("CI") === "true";
-let missingInCi: string | null = null;
 
-function isStaticElf(path: string): boolean {
-  let b: Uint8Array;
-  try {
-    b = Deno.readFileSync(path);
-  } catch {
-    return false;
-  }
-  if (b.length < 64 || b[0] !== 0x7f || b[1] !== 0x45) return false;
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const phoff = Number(v.getBigUint64(32, true));
-  const phentsize = v.getUint16(54, true);
-  const phnum = v.getUint16(56, true);
-  for (let i = 0; i < phnum; i++) {
-    if (v.getUint32(phoff + i * phentsize, true) === 3) return false; // PT_INTERP
-  }
-  return true;
-}
-
-async function skipReason(): Promise<string | null> {
-  if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") return "not linux x86_64";
-  if (Deno.uid() !== 0) return "not root (chroot and mount need root)";
-  if (!isStaticElf(BUSYBOX)) {
-    const why = `${BUSYBOX} is not a static busybox: apt-get install busybox-static`;
-    if (!IN_CI) return why;
-    missingInCi = `${why} (.ci/run installs it)`;
-    return null;
-  }
-  try {
-    Deno.statSync(SINGLE);
-  } catch {
-    const why = `${SINGLE} is not built: run 'deno task build:single'`;
-    if (!IN_CI) return why;
-    missingInCi = `${why} (.ci/run builds it before the tests)`;
-    return null;
-  }
-  const stale = staleArtifact(SINGLE, "deno task build:portable && deno task build:single");
-  if (stale !== null) {
-    if (!IN_CI) return stale;
-    missingInCi = stale;
-    return null;
-  }
-  const probe = Deno.makeTempDirSync({ prefix: "vgpu-chroot-probe-" });
-  try {
-    Deno.mkdirSync(`${probe}/bin`);
-    Deno.mkdirSync(`${probe}/proc`);
-    Deno.mkdirSync(`${probe}/mnt`);
-    Deno.copyFileSync(BUSYBOX, `${probe}/bin/sh`);
-    const r = await exec("chroot", [probe, "/bin/sh", "-c", "true"], {
-      clearEnv: true,
-      env: { PATH: HOOK_PATH },
-    });
-    if (r.code !== 0) return `chroot not permitted: ${r.stderr.trim() || `exit ${r.code}`}`;
-    const m = await mountProc(`${probe}/proc`);
-    if (m !== null) return `cannot mount /proc in a chroot (Deno needs /proc/self/exe): ${m}`;
-    if (!(await unmount(`${probe}/proc`))) return `cannot unmount ${probe}/proc`;
-    const t = await exec("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", `${probe}/mnt`]);
-    if (t.code !== 0) return `cannot mount a tmpfs (the full-disk case needs one): ${t.stderr}`;
-    if (!(await unmount(`${probe}/mnt`))) return `cannot unmount ${probe}/mnt`;
-    Deno.removeSync(probe, { recursive: true });
-    return null;
-  } catch (e) {
-    return `chroot probe failed: ${e instanceof Error ? e.message : e}`;
-  }
-}
-
-const skip = await skipReason();
+const { skip, missingInCi } = await emptyRootCheck(
+  SINGLE,
+  "deno task build:portable && deno task build:single",
+  { tmpfs: true },
+);
 if (skip !== null) {
   // deno-lint-ignore no-console
   console.log(`single_test: IGNORED: ${skip}`);
@@ -115,17 +58,16 @@ Deno.test({
   ignore: skip !== null,
   async fn() {
     if (missingInCi !== null) assert.fail(missingInCi);
-    const root = Deno.makeTempDirSync({ prefix: "vgpu-single-root-" });
+    const root = emptyRoot("vgpu-single-root-", [
+      "proc",
+      "var/log",
+      "usr/local/bin",
+      "usr/bin",
+      "root",
+      "dev",
+    ]);
     const mounts: string[] = [];
     try {
-      for (
-        const d of ["bin", "tmp", "proc", "var/log", "usr/local/bin", "usr/bin", "root", "dev"]
-      ) {
-        Deno.mkdirSync(`${root}/${d}`, { recursive: true });
-      }
-      Deno.chmodSync(`${root}/tmp`, 0o1777);
-      Deno.copyFileSync(BUSYBOX, `${root}/bin/sh`);
-      Deno.chmodSync(`${root}/bin/sh`, 0o755);
       // the hook script redirects from /dev/null, as every dom0 has it
       assert.equal((await exec("mknod", ["-m", "666", `${root}/dev/null`, "c", "1", "3"])).code, 0);
       const bin = `${root}/usr/local/bin/vgpu-admin`;
@@ -229,6 +171,23 @@ Deno.test({
       assert.equal(tampered.stdout, `${VERSION}\n`);
       assert.match(tampered.stderr, /is not as it was unpacked .*; unpacking it again/);
       assert.equal(Deno.readTextFileSync(hookJs), original);
+      assert.deepEqual(entries(`${root}${RUNTIME}`), hashes, "no leftovers");
+
+      // The seal is a shell assignment read by `.`: one that another user could have written is
+      // never read (nothing in it runs), and one cut short is a mismatch, not the script's end.
+      const seal = `${cache}/.seal`;
+      Deno.writeTextFileSync(seal, `: >/tmp/seal-ran\n${Deno.readTextFileSync(seal)}`);
+      Deno.chmodSync(seal, 0o666);
+      const writable = await cli("--version");
+      assert.deepEqual([writable.code, writable.stdout], [0, `${VERSION}\n`], writable.stderr);
+      assert.match(writable.stderr, /is not as it was unpacked .*; unpacking it again/);
+      assert.throws(() => Deno.lstatSync(`${root}/tmp/seal-ran`), "the seal's content ran");
+      assert.equal(Deno.statSync(seal).mode! & 0o777, 0o644);
+      Deno.writeTextFileSync(seal, Deno.readTextFileSync(seal).slice(0, 100));
+      const cut = await cli("--version");
+      assert.deepEqual([cut.code, cut.stdout], [0, `${VERSION}\n`], cut.stderr);
+      assert.match(cut.stderr, /^vgpu-admin: the runtime in .* is not as it was unpacked/);
+      assert.equal(cut.stderr.trim().split("\n").length, 1, cut.stderr);
       assert.deepEqual(entries(`${root}${RUNTIME}`), hashes, "no leftovers");
 
       // A cache directory others can write is never used.
