@@ -46,7 +46,8 @@ export async function main(raw: MainInput): Promise<number> {
     case "help": {
       // laid out only when asked for: not on the hook's path
       const { helpText } = await import("./help.ts");
-      const text = helpText(parsed.command, io.columns ?? 80);
+      // wrapped to the width of the terminal it goes to: stdout's, or stderr's without a command
+      const text = helpText(parsed.command, (parsed.usage ? io.errColumns : io.columns) ?? 80);
       if (!parsed.usage) {
         io.out.write(text);
         return EXIT.ok;

@@ -13,6 +13,8 @@ export interface IO {
   color: boolean;
   /** stdout's terminal width in columns; null (or absent) when stdout is not a terminal. */
   columns?: number | null;
+  /** stderr's terminal width in columns; null (or absent) when stderr is not a terminal. */
+  errColumns?: number | null;
   /** stdin and stderr are terminals: questions are asked with an interactive prompt. */
   interactive: boolean;
   /** One line from stdin without its newline; null at end of input. */
@@ -45,7 +47,13 @@ export interface BufferIo extends IO {
 
 /** An IO that records output and answers readLine from the given input lines. */
 export function bufferIo(
-  o: { input?: string[]; color?: boolean; interactive?: boolean; columns?: number | null } = {},
+  o: {
+    input?: string[];
+    color?: boolean;
+    interactive?: boolean;
+    columns?: number | null;
+    errColumns?: number | null;
+  } = {},
 ): BufferIo {
   let out = "";
   let err = "";
@@ -55,6 +63,7 @@ export function bufferIo(
     err: { write: (t) => void (err += t) },
     color: o.color ?? false,
     columns: o.columns ?? null,
+    errColumns: o.errColumns ?? null,
     interactive: o.interactive ?? false,
     readLine: () => Promise.resolve(input.length > 0 ? input.shift()! : null),
     stdout: () => out,

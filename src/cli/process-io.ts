@@ -40,6 +40,7 @@ export function systemIo(): IO {
     err: { write: (t) => writeAll(Deno.stderr, t) },
     color: Deno.stdout.isTerminal() && Deno.env.get("NO_COLOR") === undefined,
     columns: Deno.stdout.isTerminal() ? terminalColumns(Deno.env.get("COLUMNS")) : null,
+    errColumns: Deno.stderr.isTerminal() ? terminalColumns(Deno.env.get("COLUMNS")) : null,
     interactive: Deno.stdin.isTerminal() && Deno.stderr.isTerminal(),
     async readLine() {
       // Reads byte chunks until a newline: enough for one confirmation answer.
@@ -68,8 +69,8 @@ export function systemIo(): IO {
 const MAX_ANSWER = 4096;
 
 /**
- * stdout's width (stdout is a terminal): the terminal's own size, else COLUMNS (a terminal
- * that reports no size, such as a serial console), else 80.
+ * The width of the terminal on stdout or stderr (the stream is a terminal): the terminal's own
+ * size, else COLUMNS (a terminal that reports no size, such as a serial console), else 80.
  */
 export function terminalColumns(columnsEnv: string | undefined): number {
   try {
