@@ -23,10 +23,21 @@
 // have /proc mounted (Deno reads /proc/self/exe), as every Linux system does.
 // deno-lint-ignore-file no-console
 
-import { cliRunFlags } from "./cli-flags.ts";
 import { COMMANDS } from "../src/cli/command-table.ts";
+import {
+  ARCHIVE,
+  buildMain,
+  CFG,
+  fail,
+  fillTemplate,
+  PERMISSIONS,
+  ROOT,
+  run,
+  RUN_FLAGS,
+  shQuote,
+  VERSION,
+} from "./build-common.ts";
 
-const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname).replace(/\/$/, "");
 const PREFIX = "/opt/vgpu-admin";
 const APP_DIR = "app";
 const BUNDLE = `${APP_DIR}/main.js`;
@@ -40,44 +51,12 @@ export const HOOK_ENTRIES = ["hook.ts", "src/hook/slow.ts"];
 export const MAIN_ENTRIES = ["main.ts", ...COMMANDS.map((c) => `src/cli/commands/${c.name}.ts`)];
 const DENO_VERSION = Deno.version.deno;
 const RUNTIME_PACKAGE = "@deno/linux-x64-glibc"; // holds the ELF; `deno` holds LICENSE + shims
-/** deno run flags besides permissions: no config, lock file, network or npm resolution. */
-const RUN_FLAGS = ["--no-config", "--no-lock", "--no-remote", "--cached-only"];
 
 const started = performance.now();
-const cfg = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`));
-const VERSION: string = cfg.version;
-const PERMISSIONS: string[] = cliRunFlags(cfg);
-const ARCHIVE_NAME = `vgpu-admin-${VERSION}-linux-x64.tar.gz`;
-const ARCHIVE = `${ROOT}/dist/${ARCHIVE_NAME}`;
-
-class BuildError extends Error {}
-
-function fail(message: string): never {
-  throw new BuildError(message);
-}
+const ARCHIVE_NAME = ARCHIVE.slice(ARCHIVE.lastIndexOf("/") + 1);
 
 function step(what: string) {
   console.log(`--- ${what} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
-}
-
-/** Runs a command and returns its stdout; a non-zero exit is an error quoting its stderr. */
-async function run(
-  cmd: string,
-  args: string[],
-  o: { cwd?: string; env?: Record<string, string>; clearEnv?: boolean } = {},
-): Promise<string> {
-  let r: Deno.CommandOutput;
-  try {
-    r = await new Deno.Command(cmd, { args, stdin: "null", ...o }).output();
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) fail(`'${cmd}' is not installed (needed to build)`);
-    throw e;
-  }
-  const dec = new TextDecoder();
-  if (r.code !== 0) {
-    fail(`${cmd} ${args.join(" ")} exited ${r.code}:\n${dec.decode(r.stderr).trimEnd()}`);
-  }
-  return dec.decode(r.stdout);
 }
 
 function write(path: string, text: string, mode = 0o644) {
@@ -399,7 +378,7 @@ async function bundledPackages(code: string): Promise<NpmPackage[]> {
     const m = id.match(/^((?:@[^/]+\/)?[^@]+)@([^_]+)/);
     if (m && !found.has(`${m[1]}@${m[2]}`)) add(host, m[1], m[2]);
   }
-  for (const direct of Object.values(cfg.imports as Record<string, string>)) {
+  for (const direct of Object.values(CFG.imports as Record<string, string>)) {
     const m = direct.match(/^npm:((?:@[^/]+\/)?[^@]+)@(.+)$/);
     if (m && !found.has(`${m[1]}@${m[2]}`)) fail(`cannot find ${m[1]}@${m[2]} in the bundle`);
   }
@@ -491,22 +470,16 @@ function debianRelease(): string {
 // ---- 5. the launcher ------------------------------------------------------------------------
 
 function launcher(loader: string): string {
-  const text = Deno.readTextFileSync(`${ROOT}/packaging/launcher.sh`)
-    .replaceAll("@VERSION@", VERSION)
-    .replaceAll("@DENO_VERSION@", DENO_VERSION)
-    .replaceAll("@PREFIX@", PREFIX)
-    .replaceAll("@BUNDLE@", BUNDLE)
-    .replaceAll("@HOOK_BUNDLE@", HOOK_BUNDLE)
-    .replaceAll("@LOADER@", loader)
-    .replaceAll("@RUN_FLAGS@", RUN_FLAGS.join(" "))
-    .replaceAll("@PERMISSIONS@", PERMISSIONS.map(shQuote).join(" "));
-  const left = text.match(/@[A-Z_]+@/);
-  if (left) fail(`packaging/launcher.sh: unknown placeholder ${left[0]}`);
-  return text;
-}
-
-function shQuote(s: string): string {
-  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
+  return fillTemplate("packaging/launcher.sh", {
+    VERSION,
+    DENO_VERSION,
+    PREFIX,
+    BUNDLE,
+    HOOK_BUNDLE,
+    LOADER: loader,
+    RUN_FLAGS: RUN_FLAGS.join(" "),
+    PERMISSIONS: PERMISSIONS.map(shQuote).join(" "),
+  });
 }
 
 // ---- the build ------------------------------------------------------------------------------
@@ -672,12 +645,4 @@ function* walk(dir: string): Generator<string> {
   }
 }
 
-if (import.meta.main) {
-  try {
-    await build();
-  } catch (e) {
-    if (!(e instanceof BuildError)) throw e;
-    console.error(`error: build:portable: ${e.message}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await buildMain("portable", build);

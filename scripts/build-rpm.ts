@@ -11,10 +11,15 @@
 // deno-lint-ignore-file no-console
 import { DEFAULT_BINARY, renderHook } from "../src/ops/install.ts";
 import { HOOK_EVENTS } from "../src/ops/startup-hook.ts";
-
-const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname).replace(/\/$/, "");
-const cfg = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`));
-const VERSION: string = cfg.version;
+import {
+  buildMain,
+  fail,
+  fillTemplate,
+  portableArchive,
+  ROOT,
+  run as runTool,
+  VERSION,
+} from "./build-common.ts";
 
 /** The rpmlib() features rpm 4.11 provides (rpm-4.11.x lib/rpmds.c, rpmlibProvides). */
 export const RPMLIB_4_11 = new Set([
@@ -36,27 +41,8 @@ export const RPMLIB_4_11 = new Set([
   "VersionedDependencies",
 ]);
 
-class BuildError extends Error {}
-
-function fail(message: string): never {
-  throw new BuildError(message);
-}
-
-async function run(cmd: string, args: string[], o: Deno.CommandOptions = {}): Promise<string> {
-  let r: Deno.CommandOutput;
-  try {
-    r = await new Deno.Command(cmd, { args, stdin: "null", ...o }).output();
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      fail(`'${cmd}' is not installed (needed to build the rpm; Debian: apt-get install rpm)`);
-    }
-    throw e;
-  }
-  const dec = new TextDecoder();
-  if (r.code !== 0) {
-    fail(`${cmd} ${args.join(" ")} exited ${r.code}:\n${dec.decode(r.stderr).trimEnd()}`);
-  }
-  return dec.decode(r.stdout);
+function run(cmd: string, args: string[], o: Deno.CommandOptions = {}): Promise<string> {
+  return runTool(cmd, args, { ...o, hint: "Debian: apt-get install rpm" });
 }
 
 interface Args {
@@ -105,24 +91,8 @@ function writeHooks(work: string): string {
 
 async function build(args: Args): Promise<string> {
   await run("rpmbuild", ["--version"]);
-  let archive = args.archive;
-  if (archive === null) {
-    console.log("--- deno task build:portable");
-    const r = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", `${ROOT}/scripts/build-portable.ts`],
-      cwd: ROOT,
-      stdin: "null",
-      stdout: "inherit",
-      stderr: "inherit",
-    }).output();
-    if (r.code !== 0) fail("build:portable failed (above)");
-    archive = `${ROOT}/dist/vgpu-admin-${VERSION}-linux-x64.tar.gz`;
-  }
-  try {
-    archive = Deno.realPathSync(archive);
-  } catch {
-    fail(`no archive at ${archive}`);
-  }
+  // without --archive, build:portable first (its archive is what the package installs)
+  const archive = await portableArchive(args.archive, { rebuild: true });
   const work = Deno.makeTempDirSync({ prefix: "vgpu-admin-rpm-" });
   try {
     // The bash completion, from the shipped program itself (its moved-tree path).
@@ -153,18 +123,17 @@ async function build(args: Args): Promise<string> {
     );
     Deno.removeSync(unpacked, { recursive: true });
 
-    const spec = Deno.readTextFileSync(`${ROOT}/packaging/vgpu-admin.spec`)
-      .replaceAll("@VERSION@", VERSION)
-      .replaceAll("@RELEASE@", String(args.release))
-      .replaceAll("@GZIP_LEVEL@", args.fast ? "1" : "9")
-      .replaceAll("@ARCHIVE@", archive)
-      .replaceAll("@DENO_VERSION@", Deno.version.deno)
-      .replaceAll("@HOOK_DIR@", writeHooks(work))
-      .replaceAll("@LOGROTATE@", `${ROOT}/hooks/logrotate/vgpu-admin`)
-      .replaceAll("@COMPLETION@", completion)
-      .replaceAll("@INIT_DB@", initDb);
-    const left = spec.match(/@[A-Z_]+@/);
-    if (left) fail(`packaging/vgpu-admin.spec: unknown placeholder ${left[0]}`);
+    const spec = fillTemplate("packaging/vgpu-admin.spec", {
+      VERSION,
+      RELEASE: String(args.release),
+      GZIP_LEVEL: args.fast ? "1" : "9",
+      ARCHIVE: archive,
+      DENO_VERSION: Deno.version.deno,
+      HOOK_DIR: writeHooks(work),
+      LOGROTATE: `${ROOT}/hooks/logrotate/vgpu-admin`,
+      COMPLETION: completion,
+      INIT_DB: initDb,
+    });
     Deno.writeTextFileSync(`${work}/vgpu-admin.spec`, spec);
 
     const name = `vgpu-admin-${VERSION}-${args.release}.x86_64.rpm`;
@@ -214,7 +183,7 @@ async function check(rpm: string) {
 }
 
 if (import.meta.main) {
-  try {
+  await buildMain("rpm", async () => {
     const started = performance.now();
     const out = await build(parseArgs(Deno.args));
     const size = Deno.statSync(out).size;
@@ -222,9 +191,5 @@ if (import.meta.main) {
       `built ${out} (${(size / 1048576).toFixed(1)} MiB) in ` +
         `${((performance.now() - started) / 1000).toFixed(1)} s`,
     );
-  } catch (e) {
-    if (!(e instanceof BuildError)) throw e;
-    console.error(`error: build:rpm: ${e.message}`);
-    Deno.exit(1);
-  }
+  });
 }

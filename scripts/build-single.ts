@@ -10,46 +10,22 @@
 // sealed cache).
 // deno-lint-ignore-file no-console
 import { createHash } from "node:crypto";
-import { cliRunFlags } from "./cli-flags.ts";
+import {
+  buildMain,
+  fail,
+  fillTemplate,
+  PERMISSIONS,
+  portableArchive,
+  ROOT,
+  run,
+  RUN_FLAGS,
+  shQuote,
+  VERSION,
+} from "./build-common.ts";
 
-const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname).replace(/\/$/, "");
-const cfg = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`));
-const VERSION: string = cfg.version;
-const PERMISSIONS: string[] = cliRunFlags(cfg);
-/** The portable launcher's run flags besides permissions (scripts/build-portable.ts RUN_FLAGS). */
-const RUN_FLAGS = ["--no-config", "--no-lock", "--no-remote", "--cached-only"];
 const OUT = `${ROOT}/dist/vgpu-admin-${VERSION}-linux-x64`;
 const PREFIX = "opt/vgpu-admin";
 const BLOCK = 4096;
-
-class BuildError extends Error {}
-
-function fail(message: string): never {
-  throw new BuildError(message);
-}
-
-async function run(cmd: string, args: string[], o: Deno.CommandOptions = {}): Promise<string> {
-  let r: Deno.CommandOutput;
-  try {
-    r = await new Deno.Command(cmd, { args, stdin: "null", ...o }).output();
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) fail(`'${cmd}' is not installed (needed to build)`);
-    throw e;
-  }
-  const dec = new TextDecoder();
-  if (r.code !== 0) {
-    fail(
-      `${cmd} ${args.join(" ")} exited ${r.code}:\n${dec.decode(r.stderr).trimEnd()}${
-        dec.decode(r.stdout).trimEnd()
-      }`,
-    );
-  }
-  return dec.decode(r.stdout);
-}
-
-function shQuote(s: string): string {
-  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
-}
 
 interface Entry {
   path: string; // relative to the tree, "dir/" for a directory
@@ -78,14 +54,6 @@ function walk(tree: string, rel = ""): { path: string; dir: boolean }[] {
 
 function sha256(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
-}
-
-function placeholders(text: string, values: Record<string, string>): string {
-  let out = text;
-  for (const [k, v] of Object.entries(values)) out = out.replaceAll(`@${k}@`, () => v);
-  const left = out.match(/@[A-Z_]+@/);
-  if (left) fail(`packaging/single.sh: unknown placeholder ${left[0]}`);
-  return out;
 }
 
 async function build(archive: string): Promise<void> {
@@ -125,9 +93,8 @@ async function build(archive: string): Promise<void> {
     const sealList = entries.map((e) => e.path.replace(/\/$/, ""))
       .filter((p) => p === "bin" || p === "bin/deno" || p === "lib" || p.startsWith("lib/"))
       .map((p) => `"$d/${p}"`).join(" ");
-    const template = Deno.readTextFileSync(`${ROOT}/packaging/single.sh`);
     const render = (payloadStart: number) =>
-      placeholders(template, {
+      fillTemplate("packaging/single.sh", {
         VERSION,
         DENO_VERSION: Deno.version.deno,
         HASH: hash,
@@ -208,27 +175,8 @@ async function smokeTest(file: string, work: string): Promise<void> {
 }
 
 if (import.meta.main) {
-  try {
+  await buildMain("single", async () => {
     const arg = Deno.args.find((a) => a.startsWith("--archive="));
-    let archive = arg?.slice("--archive=".length) ??
-      `${ROOT}/dist/vgpu-admin-${VERSION}-linux-x64.tar.gz`;
-    try {
-      Deno.statSync(archive);
-    } catch {
-      if (arg !== undefined) fail(`no archive at ${archive}`);
-      console.log("--- deno task build:portable");
-      const r = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "--allow-all", `${ROOT}/scripts/build-portable.ts`],
-        cwd: ROOT,
-        stdin: "null",
-      }).spawn().status;
-      if (!r.success) fail("build:portable failed (above)");
-      archive = `${ROOT}/dist/vgpu-admin-${VERSION}-linux-x64.tar.gz`;
-    }
-    await build(archive);
-  } catch (e) {
-    if (!(e instanceof BuildError)) throw e;
-    console.error(`error: build:single: ${e.message}`);
-    Deno.exit(1);
-  }
+    await build(await portableArchive(arg === undefined ? null : arg.slice("--archive=".length)));
+  });
 }

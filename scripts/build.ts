@@ -3,6 +3,7 @@
 // inside the module graph (text imports), so nothing is read from the source tree at run time.
 // deno-lint-ignore-file no-console
 import { cliRunFlags } from "./cli-flags.ts";
+import { COMMANDS } from "../src/cli/command-table.ts";
 
 const root = decodeURIComponent(new URL("../", import.meta.url).pathname);
 const cfg = JSON.parse(Deno.readTextFileSync(`${root}deno.json`));
@@ -10,8 +11,14 @@ const perms = cliRunFlags(cfg);
 const output = `${root}dist/vgpu-admin`;
 Deno.mkdirSync(`${root}dist`, { recursive: true });
 
+// Modules imported by a computed specifier are not in main.ts's graph: named here (the commands,
+// src/cli/command-loaders.ts; the hook's rare paths, src/hook/slow-path.ts).
+const computed = [
+  ...COMMANDS.map((c) => `${root}src/cli/commands/${c.name}.ts`),
+  `${root}src/hook/slow.ts`,
+].flatMap((f) => ["--include", f]);
 const r = await new Deno.Command(Deno.execPath(), {
-  args: ["compile", "--quiet", ...perms, "--output", output, `${root}main.ts`],
+  args: ["compile", "--quiet", ...perms, ...computed, "--output", output, `${root}main.ts`],
   stdout: "inherit",
   stderr: "piped",
 }).output();
