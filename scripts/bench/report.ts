@@ -361,11 +361,20 @@ function targetsOf(b: Bench, fig: Figures, printTable: number, printJson: number
   }
   const boundTable = TARGET_LIST_FACTOR * lSmall.table.median + printTable;
   const boundJson = TARGET_LIST_FACTOR * lSmall.json.median + printJson;
+  // The bound counts printing the rows but not reading them; what reading them adds is shown
+  // beside it (the rows-floor bounds of the scale group judge reading and printing together).
+  const readExtra = fig.read.big - fig.read.small;
+  const withReading = (median: number, bound: number) =>
+    `counting the reading of the rows too (Store.listVms(): +${f1(readExtra)} ms from ${nSmall} ` +
+    `to ${nBig}): ${f1(median)} ≤ ${f1(bound + readExtra)} ms ${
+      verdict(median <= bound + readExtra)
+    }`;
   targets.push({
     name: `list-vms (table) ${nBig} ≤ ${TARGET_LIST_FACTOR}× at ${nSmall} + printing`,
     figure: `${f1(lBig.table.median)} ≤ ${TARGET_LIST_FACTOR}×${f1(lSmall.table.median)} + ${
       f1(printTable)
     } = ${f1(boundTable)} ms`,
+    more: [withReading(lBig.table.median, boundTable)],
     ok: lBig.table.median <= boundTable,
   });
   targets.push({
@@ -373,6 +382,7 @@ function targetsOf(b: Bench, fig: Figures, printTable: number, printJson: number
     figure: `${f1(lBig.json.median)} ≤ ${TARGET_LIST_FACTOR}×${f1(lSmall.json.median)} + ${
       f1(printJson)
     } = ${f1(boundJson)} ms`,
+    more: [withReading(lBig.json.median, boundJson)],
     ok: lBig.json.median <= boundJson,
   });
   if (fig.importResult !== null) {
