@@ -355,34 +355,6 @@ Deno.test("doctor in pool mode: the claims and HA/redo log; standalone doctor ha
   assert.equal(byId("pool-durability").status, "ok");
 });
 
-Deno.test("sync, adopt and import refuse to write in pool mode; sync --check still reads", async () => {
-  const p = fakePool(1, [
-    poolVm(1, {
-      platform: { "device-model-args": "-device vgpu-stub,pool_id=B,priority=low,vm_id=4" },
-    }),
-  ]);
-  await enableAll(p);
-  const env = p.hosts[0].env;
-  for (const argv of [["sync"], ["adopt", "--yes"]]) {
-    const r = await runInProcess(argv, { env });
-    assert.equal(r.code, 1, argv[0]);
-    assert.match(r.stderr, new RegExp(`^error: ${argv[0]} does not run in pool mode`));
-  }
-  const file = `${p.dir}/export.json`;
-  const e = await runInProcess(["export", `--output=${file}`], { env });
-  assert.equal(e.code, 0, e.stderr);
-  const i = await runInProcess(["import", file, "--yes"], { env });
-  assert.equal(i.code, 1);
-  assert.match(i.stderr, /^error: import does not run in pool mode/m);
-  const c = await runInProcess(["sync", "--check"], { env });
-  assert.notEqual(c.code, 1, c.stderr);
-  assert.equal(
-    argsOf(p.statePath, poolVm(1).uuid),
-    "-device vgpu-stub,pool_id=B,priority=low,vm_id=4",
-  );
-  assert.equal(claimsOf(p.statePath).size, 0);
-});
-
 Deno.test("pool enable: a VM registered on two hosts with two vm_ids is a collision, never a second claim", async () => {
   const p = fakePool(2, [poolVm(1)]);
   const [h1, h2] = p.hosts;

@@ -4,6 +4,7 @@
 // groups/<name>.ts exporting a ScenarioGroup, and list it below. BENCH_ONLY=<name>,… runs only
 // those groups ("legacy" names the figures of scripts/bench/scenarios.ts).
 import type { Bench } from "./measure.ts";
+import { pool } from "./groups/pool.ts";
 import { scale } from "./groups/scale.ts";
 
 export interface Bound {
@@ -21,7 +22,7 @@ export interface ScenarioGroup {
   run(b: Bench): Promise<Bound[]>;
 }
 
-export const GROUPS: readonly ScenarioGroup[] = [scale];
+export const GROUPS: readonly ScenarioGroup[] = [scale, pool];
 
 export const ONLY: string[] | null = (() => {
   const raw = Deno.env.get("BENCH_ONLY");

@@ -7,6 +7,7 @@ import type { Store } from "../store/store.ts";
 import { sanitizeHostName } from "../domain/validate.ts";
 import { poolDisabledMessage } from "./pools.ts";
 import type { HostView } from "./scan.ts";
+import { type PoolBulk, stoppedLine } from "./pool-bulk.ts";
 
 export interface AdoptCandidate {
   host: HostVm;
@@ -99,4 +100,41 @@ export function applyAdopt(store: Store, candidates: readonly AdoptCandidate[]):
       return { candidate: c, error: e.message };
     }
   });
+}
+
+/**
+ * adopt in pool mode (design.md §8): for each VM its ticket, then the claim of the vm_id its args
+ * carry (xapi), then this host's row. A claim held by another VM refuses that VM alone, naming
+ * the holder; the master gone stops the run (the VMs not reached are reported, untouched).
+ */
+export async function applyAdoptPooled(
+  store: Store,
+  candidates: readonly AdoptCandidate[],
+  pool: PoolBulk,
+): Promise<AdoptResult[]> {
+  const results: AdoptResult[] = [];
+  for (const [i, c] of candidates.entries()) {
+    const uuid = c.host.uuid;
+    try {
+      const refused = await pool.take(uuid, c.config.vmId);
+      if (refused !== null) {
+        results.push({ candidate: c, error: refused });
+        continue;
+      }
+    } catch (e) {
+      if (!(e instanceof VgpuError)) throw e;
+      const line = stoppedLine(e, i, candidates.length);
+      for (const rest of candidates.slice(i)) results.push({ candidate: rest, error: line });
+      break;
+    }
+    try {
+      const [r] = applyAdopt(store, [c]);
+      // the row could not be written: the claim this run added goes with it
+      if (r.error !== null) await pool.giveBack(uuid);
+      results.push(r);
+    } finally {
+      await pool.finish(uuid);
+    }
+  }
+  return results;
 }

@@ -15,7 +15,8 @@ import {
 import type { PoolId, Priority, Vm } from "../domain/types.ts";
 import type { Store } from "../store/store.ts";
 import type { Xe } from "../xe/client.ts";
-import { type PoolHost, XePool } from "../xe/pool.ts";
+import { hostName, type PoolHost, where, XePool } from "../xe/pool.ts";
+export { hostName, where };
 import { hasMarker, HOOK_PATHS, readIfPresent } from "./install.ts";
 import {
   assertWritableFormat,
@@ -81,18 +82,6 @@ export function installedHooks(): string[] {
       return false;
     }
   }).map(({ event }) => event);
-}
-
-/** "on host2", or "not running". */
-export function where(hostName: string): string {
-  return hostName === NOT_RUNNING ? NOT_RUNNING : `on ${hostName}`;
-}
-
-const NOT_RUNNING = "not running";
-
-export function hostName(hosts: readonly PoolHost[], uuid: string | null): string {
-  if (uuid === null) return NOT_RUNNING;
-  return hosts.find((h) => h.uuid === uuid)?.nameLabel ?? uuid;
 }
 
 /** The merge, computed from this database and one read of the pool. */

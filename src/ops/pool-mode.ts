@@ -65,7 +65,8 @@ export function unreachable(state: PoolState | null, e: unknown): MasterUnreacha
 
 /** Pool-list and vm-list at once: the whole pool in two xe calls. */
 export async function readSnapshot(xp: XePool): Promise<PoolSnapshot> {
-  const [record, vms] = await allEnded([xp.poolRecord(), xp.vmList()]);
+  // vm-list first: the longest answer starts first
+  const [vms, record] = await allEnded([xp.vmList(), xp.poolRecord()]);
   const claims = parseClaims(record.otherConfig);
   return {
     record,

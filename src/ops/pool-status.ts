@@ -6,8 +6,7 @@ import type { PoolId, Priority } from "../domain/types.ts";
 import { type PoolState, readPoolState } from "../store/pool-cache.ts";
 import type { Store } from "../store/store.ts";
 import type { Xe } from "../xe/client.ts";
-import { type PoolHost, XePool } from "../xe/pool.ts";
-import { hostName } from "./pool-enable.ts";
+import { hostName, type PoolHost, XePool } from "../xe/pool.ts";
 import { readSnapshot, refreshCache } from "./pool-mode.ts";
 import { allEnded } from "../xe/all-ended.ts";
 

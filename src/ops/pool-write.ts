@@ -45,18 +45,6 @@ export function assertNotPooledOffline(store: Store, what: string): void {
   }
 }
 
-/**
- * Commands that would write many VMs from this host's database alone (sync, adopt, import) do not
- * run in pool mode: claims and tickets would be skipped. They name what to use instead.
- */
-export function refuseInPoolMode(store: Store, what: string, instead: string): void {
-  if (readPoolState(store) !== null) {
-    throw new VgpuError(
-      `${what} does not run in pool mode (it would write VMs without their pool-wide claims and tickets); ${instead}`,
-    );
-  }
-}
-
 export async function beginPoolWrite(input: PoolWriteInput): Promise<PoolWrite | null> {
   const { store, xe, now } = input;
   const ctx = await poolContextForWrite(store, xe, now);

@@ -8,6 +8,7 @@ import type { Store } from "../store/store.ts";
 import type { Xe } from "../xe/client.ts";
 import type { HostView } from "./scan.ts";
 import { setArgsVerified } from "./xe-write.ts";
+import { type PoolBulk, stoppedLine } from "./pool-bulk.ts";
 
 export interface SyncFix {
   vm: Vm;
@@ -56,25 +57,47 @@ export interface SyncOutcome {
   error: string | null;
 }
 
-/** Writes each fix; one VM's failure does not stop the others. Running VMs get a stale-run mark. */
+/**
+ * Writes each fix; one VM's failure does not stop the others. Running VMs get a stale-run mark.
+ * Pool mode (`pool`): each VM's ticket and the claim of its vm_id first (a conflict or a busy VM
+ * refuses that VM alone); the master gone stops the run, the VMs not reached are reported.
+ */
 export async function applySync(
   store: Store,
   xe: Xe,
   fixes: readonly SyncFix[],
   progress: (line: string) => void,
+  pool: PoolBulk | null = null,
 ): Promise<SyncOutcome[]> {
   const results: SyncOutcome[] = [];
   for (const [i, fix] of fixes.entries()) {
     progress(`[${i + 1}/${fixes.length}] VM ${fix.vm.vmUuid}`);
+    const uuid = fix.vm.vmUuid;
     try {
-      await setArgsVerified(xe, fix.vm.vmUuid, fix.argsAfter);
-      if (fix.host.powerState !== "halted") {
-        store.markStaleRun(fix.vm.vmUuid, "args rewritten by sync");
+      const refused = pool === null ? null : await pool.take(uuid, fix.vm.vmId);
+      if (refused !== null) {
+        results.push({ fix, error: refused });
+        continue;
       }
+    } catch (e) {
+      if (!(e instanceof VgpuError)) throw e;
+      const line = stoppedLine(e, i, fixes.length);
+      for (const f of fixes.slice(i)) results.push({ fix: f, error: line });
+      break;
+    }
+    try {
+      await setArgsVerified(xe, uuid, fix.argsAfter);
+      if (fix.host.powerState !== "halted") {
+        store.markStaleRun(uuid, "args rewritten by sync");
+      }
+      // the args carry the row's vm_id now: a claim of another id this VM held goes
+      await pool?.settled(uuid, fix.vm.vmId);
       results.push({ fix, error: null });
     } catch (e) {
       if (!(e instanceof VgpuError)) throw e;
       results.push({ fix, error: e.message });
+    } finally {
+      await pool?.finish(uuid);
     }
   }
   return results;

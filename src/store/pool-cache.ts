@@ -63,22 +63,42 @@ export function applyRegistry(
   now: Date,
 ): void {
   const db = store.db;
-  store.transaction(() => {
-    const wanted = new Set(rows.map((r) => r.vmUuid));
-    const existing = db.prepare(
-      `SELECT vm_uuid, vm_id, vm_name, pool_id, priority FROM vms`,
-    ).all() as {
+  const readRows = () =>
+    db.prepare(`SELECT vm_uuid, vm_id, vm_name, pool_id, priority FROM vms`).all() as {
       vm_uuid: string;
       vm_id: number;
       vm_name: string | null;
       pool_id: string;
       priority: number;
     }[];
-    const drop = db.prepare(`DELETE FROM vms WHERE vm_uuid = ?`);
+  const wanted = new Set(rows.map((r) => r.vmUuid));
+  const plan = (existing: ReturnType<typeof readRows>) => {
     const before = new Map(existing.map((r) => [r.vm_uuid, r]));
-    for (const { vm_uuid } of existing) {
-      if (!wanted.has(vm_uuid) && !keep(vm_uuid)) drop.run(vm_uuid);
-    }
+    return {
+      drops: existing.filter((e) => !wanted.has(e.vm_uuid) && !keep(e.vm_uuid)),
+      upserts: rows.filter((r) => {
+        const e = before.get(r.vmUuid);
+        return !(e !== undefined && e.vm_id === r.vmId && e.pool_id === r.pool &&
+          e.priority === r.priority && e.vm_name === r.vmName);
+      }),
+    };
+  };
+  // nothing changed and the cache's time is recent: no write at all (a read command then leaves
+  // the database untouched; the age a banner gives is at most REWRITE_AFTER_MS too old)
+  const first = plan(readRows());
+  if (first.drops.length === 0 && first.upserts.length === 0) {
+    const old = readPoolState(store);
+    if (
+      old !== null && old.format === state.format && old.poolUuid === state.poolUuid &&
+      old.master === state.master && old.masterName === state.masterName &&
+      now.getTime() - Date.parse(old.refreshedAt) < REWRITE_AFTER_MS &&
+      now.getTime() >= Date.parse(old.refreshedAt)
+    ) return;
+  }
+  store.transaction(() => {
+    const { drops, upserts } = plan(readRows());
+    const drop = db.prepare(`DELETE FROM vms WHERE vm_uuid = ?`);
+    for (const { vm_uuid } of drops) drop.run(vm_uuid);
     const stale = db.prepare(`DELETE FROM vms WHERE vm_id = ? AND vm_uuid != ?`);
     const upsert = db.prepare(
       `INSERT INTO vms (vm_id, vm_uuid, vm_name, pool_id, priority, created_at, updated_at)
@@ -87,19 +107,16 @@ export function applyRegistry(
          pool_id = excluded.pool_id, priority = excluded.priority, updated_at = excluded.updated_at`,
     );
     const at = now.toISOString().replace("T", " ").slice(0, 19);
-    for (const r of rows) {
-      const e = before.get(r.vmUuid);
-      if (
-        e !== undefined && e.vm_id === r.vmId && e.pool_id === r.pool &&
-        e.priority === r.priority &&
-        e.vm_name === r.vmName
-      ) continue;
+    for (const r of upserts) {
       stale.run(r.vmId, r.vmUuid);
       upsert.run(r.vmId, r.vmUuid, r.vmName, r.pool, r.priority, at, at);
     }
     writePoolState(store, state, now);
   });
 }
+
+/** A refresh that changes nothing rewrites the cache's time only when it is this old. */
+export const REWRITE_AFTER_MS = 60_000;
 
 /** VMs registered by this host's own commands (an insert in its history): its registrations. */
 export function locallyRegistered(store: Store): Set<string> {

@@ -24,6 +24,19 @@ export interface PoolHost {
   otherConfig: Map<string, string>;
 }
 
+const NOT_RUNNING = "not running";
+
+/** "on host2", or "not running". */
+export function where(hostName: string): string {
+  return hostName === NOT_RUNNING ? NOT_RUNNING : `on ${hostName}`;
+}
+
+/** A host's name-label by uuid (the uuid when unknown); null: "not running". */
+export function hostName(hosts: readonly PoolHost[], uuid: string | null): string {
+  if (uuid === null) return NOT_RUNNING;
+  return hosts.find((h) => h.uuid === uuid)?.nameLabel ?? uuid;
+}
+
 /** What `*-param-add` did: added, or the key was already there (whoever put it). */
 export type AddResult = "added" | "exists";
 

@@ -11,6 +11,7 @@
  * A pool (state.pool set) of several hosts answers through one `xe`: FAKE_XE_HOST names the host
  * the calling process runs on (xe-reference.md "Pools").
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import {
   DEFAULT_BOOT_KEY,
   DEFAULT_HOSTNAME,
@@ -472,6 +473,14 @@ interface Tx {
  * when `fn` throws (xapi applies a multi-assignment vm-param-set one by one).
  */
 function withState<T>(statePath: string, fn: (state: FakeState, tx: Tx) => T): Promise<T> {
+  const read = readState.getStore();
+  if (read !== undefined) {
+    // a read verb under fakeXeCall's shared lock: the state it read, never written back
+    const tx: Tx = { dirty: false };
+    const r = fn(read, tx);
+    if (tx.dirty) throw new Error("fake-xe: a read verb changed the state");
+    return Promise.resolve(r);
+  }
   return withStateLock(statePath, () => {
     const state = readStateSync(statePath);
     const tx: Tx = { dirty: applyDueHalts(state, now()) };
@@ -758,6 +767,24 @@ async function shutdownOne(statePath: string, force: boolean, uuid: string): Pro
 
 /** FAKE_XE_HOST: the host this process runs on (pool fakes). */
 const CALLER = Deno.env.get("FAKE_XE_HOST") || undefined;
+
+/**
+ * Verbs that only read: xapi answers them in parallel, so the fake runs them under a SHARED lock,
+ * reading the state once (fakeXeCall), unless a fault or a due late shutdown needs a write first.
+ * Every other verb keeps the exclusive lock (writes stay atomic, as in xapi's database).
+ */
+const READ_VERBS = new Set([
+  "vm-list",
+  "host-list",
+  "pool-list",
+  "vm-param-get",
+  "vm-param-list",
+  "host-param-get",
+  "pool-param-get",
+]);
+
+/** The state a read verb runs on (per call: in-process callers run calls concurrently). */
+const readState = new AsyncLocalStorage<FakeState>();
 
 /**
  * Who is calling: this process (FAKE_XE_HOST, Deno.pid), or, for the in-process entry point
@@ -1313,6 +1340,25 @@ async function runCommand(statePath: string, argv: string[]): Promise<Outcome | 
   }
 }
 
+/** A read verb with no fault to take: logged, reached and answered under the SHARED lock. */
+function readFast(
+  statePath: string,
+  argv: string[],
+  verb: string,
+  pid: number,
+): Promise<{ exitLog?: string; reach: Reach; outcome: Outcome | "hang" | null } | null> {
+  return withStateLock(statePath, async () => {
+    const state = readStateSync(statePath);
+    // a fault to take or a late shutdown to apply is a write: the exclusive path
+    if (state.faults?.[verb] !== undefined || applyDueHalts(state, now())) return null;
+    appendJsonLine(state.callLog, { argv, at: now(), pid });
+    const reach = reachOf(state);
+    if (reach.kind !== "ok") return { exitLog: state.exitLog, reach, outcome: null };
+    const outcome = await readState.run(state, () => runCommand(statePath, argv));
+    return { exitLog: state.exitLog, reach, outcome };
+  }, { shared: true });
+}
+
 /**
  * One call, as the `xe` process makes it, without its process: the outcome, or "hang" when the
  * process would never answer (a hang fault, a slave without its master, a lost answer after its
@@ -1322,6 +1368,22 @@ async function runCommand(statePath: string, argv: string[]): Promise<Outcome | 
 export async function fakeXeCall(statePath: string, argv: string[]): Promise<Outcome | "hang"> {
   const verb = argv[0] ?? "";
   const { pid, waitLimitMs } = currentCall();
+  if (READ_VERBS.has(verb)) {
+    let fast;
+    try {
+      fast = await readFast(statePath, argv, verb, pid);
+    } catch (e) {
+      return { code: 1, stdout: "", stderr: `fake-xe: cannot use state ${statePath}: ${e}\n` };
+    }
+    if (fast !== null) {
+      if (fast.reach.kind === "hang" || fast.outcome === "hang") return "hang";
+      const outcome = fast.reach.kind === "fail"
+        ? { code: 1, stdout: "", stderr: fast.reach.stderr }
+        : fast.outcome!;
+      appendJsonLine(fast.exitLog, { pid, exit: outcome.code, at: now() });
+      return outcome;
+    }
+  }
   // Log the call, apply due late shutdowns, pick up a fault — all under the lock.
   let exitLog: string | undefined;
   let fault: FakeFault | undefined;

@@ -353,10 +353,15 @@ export async function writeState(path: string, state: FakeState): Promise<void> 
  * holder exits or is killed, so there is no stale lock to break (breaking one by pid raced:
  * a waiter could remove a lock a new holder had just taken, and two writers lost updates).
  */
-export async function withStateLock<T>(statePath: string, fn: () => T | Promise<T>): Promise<T> {
+export async function withStateLock<T>(
+  statePath: string,
+  fn: () => T | Promise<T>,
+  o: { shared?: boolean } = {},
+): Promise<T> {
   const file = await Deno.open(`${statePath}.lock`, { read: true, write: true, create: true });
   try {
-    await file.lock(true);
+    // shared: readers that write nothing (xapi answers read calls in parallel)
+    await file.lock(o.shared !== true);
     return await fn();
   } finally {
     file.close(); // closing releases the lock

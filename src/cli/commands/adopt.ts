@@ -1,5 +1,5 @@
 import { NotFoundError, OperationFailedError } from "../../domain/errors.ts";
-import { applyAdopt, planAdopt } from "../../ops/adopt.ts";
+import { applyAdopt, applyAdoptPooled, planAdopt } from "../../ops/adopt.ts";
 import { hostError, scan } from "../../ops/scan.ts";
 import { confirmOrCancel } from "../confirm.ts";
 import type { Deps } from "../deps.ts";
@@ -27,11 +27,15 @@ export function parseOptions(input: RawOptions): AdoptOptions {
 export async function run(opts: AdoptOptions, deps: Deps): Promise<Outcome> {
   const vmUuid = opts.vm === undefined ? undefined : await resolveVm(opts.vm, deps, "host");
   const store = await deps.store({ create: true });
-  (await import("../../ops/pool-write.ts")).refuseInPoolMode(
+  // pool mode: the pool read afresh first; each VM's ticket and vm_id claim before its row
+  const bulk = await import("../../ops/pool-bulk.ts");
+  const pool = await bulk.beginPoolBulk({
     store,
-    "adopt",
-    "register each VM with 'vgpu-admin register-vm --vm-uuid=<uuid>' (its carried values are the defaults)",
-  );
+    xe: await deps.xe(),
+    now: deps.now,
+    host: deps.localHost(),
+    command: deps.command,
+  });
   const view = await scan({ store, xe: deps.xe, offline: false, localHostUuid: deps.localHost() });
   const host = view.host;
   if (host.kind !== "read") {
@@ -59,7 +63,9 @@ export async function run(opts: AdoptOptions, deps: Deps): Promise<Outcome> {
   if (plan.candidates.length === 0) return plan.refused.length === 0 ? undefined : "degraded";
   claimVms(store, deps.locks(), plan.candidates.map((cand) => cand.host.uuid));
   await confirmOrCancel(adoptQuestion(plan), opts.yes, deps);
-  const results = applyAdopt(store, plan.candidates);
+  const results = pool === null
+    ? applyAdopt(store, plan.candidates)
+    : await applyAdoptPooled(store, plan.candidates, pool);
   writeLines(deps.io.out, adoptResultLines(plan, results, c));
   return notAdopted(plan, results) > 0 ? "degraded" : undefined;
 }

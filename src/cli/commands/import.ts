@@ -86,13 +86,10 @@ export async function run(opts: ImportOptions, deps: Deps): Promise<Outcome> {
     // A dry run on a host with no database yet plans against an empty one, creating nothing.
     opts.dryRun ? { emptyIfMissing: true } : { create: true },
   );
-  if (store !== null && !opts.dryRun) {
-    (await import("../../ops/pool-write.ts")).refuseInPoolMode(
-      store,
-      "import",
-      "import on a standalone host before 'vgpu-admin pool enable', or register each VM with register-vm",
-    );
-  }
+  // pool mode: merge only, online; the pool read afresh; claims and tickets before the database
+  const pool = store === null || opts.dryRun
+    ? null
+    : await (await import("../../ops/pool-bulk.ts")).beginPoolImport(store, opts, deps);
   const plan = store === null
     ? null
     : planImport(currentConfiguration(store), parsed.config!, mode);
@@ -128,9 +125,14 @@ export async function run(opts: ImportOptions, deps: Deps): Promise<Outcome> {
     writeLines(deps.io.err, [backupErrLine(await backupBeforeReplace(store, deps.now()))]);
   }
   const progress = createProgress(deps.io, deps.clock);
+  const pooled = pool === null ? [] : [...plan.added, ...plan.changed.map((c) => c.after)];
+  await pool?.takeForImport(pooled);
   const { applied, removals } = await importRows(store, deps.xe, config, plan, {
     offline: opts.offline,
     progress,
+  }).catch(async (e) => {
+    await pool?.giveBackAll(pooled);
+    throw e;
   });
   writeLines(out, [importedLine(label, applied)]);
   if (applied.added.length + applied.changed.length + applied.removed.length === 0) return;
@@ -140,6 +142,7 @@ export async function run(opts: ImportOptions, deps: Deps): Promise<Outcome> {
   }
   const sets = await writeImportedArgs(store, deps.xe, applied, progress.update, "set")
     .finally(progress.done);
+  await pool?.settled(sets);
   if (sets.hostError !== null) {
     writeLines(deps.io.err, [hostUnreadableErrLine(sets.hostError)]);
     return "degraded";

@@ -26,13 +26,15 @@ export function parseOptions(input: RawOptions): SyncOptions {
 
 export async function run(opts: SyncOptions, deps: Deps): Promise<Outcome> {
   const store = await deps.store();
-  if (!opts.check && !opts.dryRun) {
-    (await import("../../ops/pool-write.ts")).refuseInPoolMode(
+  // pool mode: the pool read afresh first; each VM's ticket and vm_id claim before its args
+  const pool = opts.check || opts.dryRun ? null : await (await import("../../ops/pool-bulk.ts"))
+    .beginPoolBulk({
       store,
-      "sync",
-      "use 'vgpu-admin pool reconcile', which writes this host's registrations under their tickets",
-    );
-  }
+      xe: await deps.xe(),
+      now: deps.now,
+      host: deps.localHost(),
+      command: deps.command,
+    });
   const view = await scan({ store, xe: deps.xe, offline: false, localHostUuid: deps.localHost() });
   const host = view.host;
   if (host.kind !== "read") {
@@ -55,7 +57,9 @@ export async function run(opts: SyncOptions, deps: Deps): Promise<Outcome> {
   claimVms(store, deps.locks(), plan.fixes.map((f) => f.vm.vmUuid));
   const xe = await deps.xe();
   const progress = createProgress(deps.io, deps.clock);
-  const results = await applySync(store, xe, plan.fixes, progress.update).finally(progress.done);
+  const results = await applySync(store, xe, plan.fixes, progress.update, pool).finally(
+    progress.done,
+  );
   const synced: SyncView = { kind: "applied", results, others: plan.others, vms };
   print(synced);
   return syncFailures(synced) > 0 ? "degraded" : undefined;

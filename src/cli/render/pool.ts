@@ -1,7 +1,8 @@
 // Renderers of pool mode's views (`pool enable`, `pool status`): lines and JSON of one view each.
 import { cacheBanner } from "../../ops/pool-read.ts";
 import { priorityName } from "../../domain/types.ts";
-import { type EnablePlan, type SeenRegistration, where } from "../../ops/pool-enable.ts";
+import type { EnablePlan, SeenRegistration } from "../../ops/pool-enable.ts";
+import { where } from "../../xe/pool.ts";
 import type { PoolStatusView } from "../../ops/pool-status.ts";
 
 function reg(r: SeenRegistration): string {
