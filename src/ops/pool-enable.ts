@@ -17,7 +17,7 @@ import type { Store } from "../store/store.ts";
 import type { Xe } from "../xe/client.ts";
 import { hostName, type PoolHost, where, XePool } from "../xe/pool.ts";
 export { hostName, where };
-import { hasMarker, HOOK_PATHS, readIfPresent } from "./install.ts";
+import { hasMarker, HOOK_PATHS, readIfPresent, underRoot } from "./install.ts";
 import {
   assertWritableFormat,
   type PoolSnapshot,
@@ -72,11 +72,16 @@ function seenRow(v: Vm): SeenRegistration {
   };
 }
 
-/** The hook events whose vgpu-admin script is in /etc/xapi.d on this host. */
-export function installedHooks(): string[] {
+/** This host's member key: the vgpu-admin version and the hooks installed, as xapi can tell. */
+export function memberValue(hooks: readonly string[]): string {
+  return `v=${denoJson.version} hooks=${hooks.join(",") || "none"}`;
+}
+
+/** The hook events whose vgpu-admin script is in /etc/xapi.d on this host (under `root`). */
+export function installedHooks(root: string | null = null): string[] {
   return HOOK_PATHS.filter(({ path }) => {
     try {
-      const text = readIfPresent(path);
+      const text = readIfPresent(underRoot(root, path));
       return text !== null && hasMarker(text);
     } catch {
       return false;
@@ -232,7 +237,7 @@ export async function applyEnable(
   }
   if (localHost !== null) {
     // what xapi can tell of this host's hooks: those installed when it (re)joined
-    const member = `v=${denoJson.version} hooks=${installedHooks().join(",") || "none"}`;
+    const member = memberValue(installedHooks());
     if (await xp.add("host", localHost, MEMBER_KEY, member) === "exists") {
       // an older vgpu-admin's mark: this host's own key, replaced by remove then add
       const old = await xp.get("host", localHost, MEMBER_KEY);

@@ -1,4 +1,4 @@
-import { UsageError } from "../../domain/errors.ts";
+import { UsageError, VgpuError } from "../../domain/errors.ts";
 import { quote } from "../../domain/validate.ts";
 import {
   DEFAULT_BINARY,
@@ -132,6 +132,7 @@ export async function run(opts: InstallHookOptions, deps: Deps): Promise<void> {
     lines.push(`${c.ok("✓")} ${r.file.kind} ${resultLine(r, what)}`);
   }
   writeLines(deps.io.out, lines);
+  await recordInPool(deps, db.path, opts.root);
   const bin = underRoot(opts.root, opts.binary);
   const state = executableState(bin);
   if (state !== "ok") {
@@ -144,6 +145,34 @@ export async function run(opts: InstallHookOptions, deps: Deps): Promise<void> {
         HOOK_MODE.toString(8)
       })\n`,
     );
+  }
+}
+
+/** Pool mode: this host's member key names the hooks now installed (ops/pool-member.ts). */
+export async function recordInPool(deps: Deps, dbPath: string, root: string | null): Promise<void> {
+  if (!exists(dbPath)) return;
+  const local = dbPath === deps.dbPath ? deps : createDeps({
+    io: deps.io,
+    env: deps.env,
+    prompt: deps.prompt,
+    command: deps.command,
+    dbOption: dbPath,
+    now: deps.now,
+  });
+  try {
+    const { recordMember } = await import("../../ops/pool-member.ts");
+    let store;
+    try {
+      store = await local.store();
+    } catch (e) {
+      // a database that cannot be opened says nothing of pool mode: other commands report it
+      if (e instanceof VgpuError) return;
+      throw e;
+    }
+    const r = await recordMember(store, () => local.xe(), local.localHost(), root);
+    if (r !== null) (r.ok ? deps.io.out : deps.io.err).write(`${r.line}\n`);
+  } finally {
+    if (local !== deps) local.close();
   }
 }
 

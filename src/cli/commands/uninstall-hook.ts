@@ -3,7 +3,7 @@ import type { Deps } from "../deps.ts";
 import { writeLines } from "../io.ts";
 import type { Outcome } from "../outcome.ts";
 import { paint } from "../render/style.ts";
-import { parseRoot, rootedDb } from "./install-hook.ts";
+import { parseRoot, recordInPool, rootedDb } from "./install-hook.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface UninstallHookOptions {
@@ -17,7 +17,7 @@ export function parseOptions(input: RawOptions): UninstallHookOptions {
 }
 
 /** Removes only files that carry our marker; the database stays. Idempotent. */
-export function run(opts: UninstallHookOptions, deps: Deps): Promise<Outcome> {
+export async function run(opts: UninstallHookOptions, deps: Deps): Promise<Outcome> {
   const c = paint(deps.io.color);
   const lines: string[] = [];
   let foreign = 0;
@@ -44,7 +44,8 @@ export function run(opts: UninstallHookOptions, deps: Deps): Promise<Outcome> {
     } is kept (remove it by hand if it is no longer needed).`,
   );
   writeLines(deps.io.out, lines);
-  return Promise.resolve(foreign > 0 ? "degraded" : undefined);
+  await recordInPool(deps, rootedDb(deps, opts.root).path, opts.root);
+  return foreign > 0 ? "degraded" : undefined;
 }
 
 export const command = defineCommand({ parseOptions, run });
