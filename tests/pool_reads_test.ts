@@ -12,8 +12,9 @@ function xe(env: Record<string, string>, ...args: string[]) {
     env: cliEnv(env),
     stdout: "piped",
     stderr: "piped",
-  })
-    .output();
+    // a fake that blocked reads would hang here: killed after 30 s, the test then fails
+    signal: AbortSignal.timeout(30_000),
+  }).output();
 }
 
 Deno.test("the fake pool answers a read while another reader holds the state, and a write only after", async () => {
