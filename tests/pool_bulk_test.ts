@@ -67,6 +67,7 @@ Deno.test("sync in pool mode: ticket, then the claim, then the args; a vm_id ano
   await updateState(p.statePath, (s) => {
     const c = s.pool!.otherConfig;
     delete c[claimKey(1)];
+    c[claimKey(5)] = vm1.uuid; // and vm1 held another id (a set-vm-id that died)
     c[claimKey(2)] = vm3.uuid;
     for (const [vm, id] of [[vm1, 1], [vm2, 2]] as const) {
       s.vms.find((v) => v.uuid === vm.uuid)!.platform["device-model-args"] = stub("B", "high", id);
@@ -88,6 +89,7 @@ Deno.test("sync in pool mode: ticket, then the claim, then the args; a vm_id ano
   );
   assert.equal(argsOf(p, vm1.uuid), stub("A", "medium", 1));
   assert.equal(argsOf(p, vm2.uuid), stub("B", "high", 2), "the refused VM is untouched");
+  // vm1 carries vm_id 1 now: its claim of 5 went
   assert.deepEqual([...claimsOf(p)].sort(), [[1, vm1.uuid], [2, vm3.uuid]]);
   assert.deepEqual(ticketsLeft(p), []);
   // vm1: its ticket, then its claim, then its args (xapi's registry before the VM)
