@@ -130,9 +130,10 @@ for (const k of KILL_POINTS) {
     } -> the row is ${k.committed ? "new" : "old"}, history agrees`,
     async () => {
       const h = await reconfigureHost();
-      const DELAY_MS = 1000;
+      // held until vgpu-admin is dead (10 s at most), then let go: the orphan completes
+      const release = `${h.dir}/release`;
       await updateState(h.statePath, (s) => {
-        s.faults = { [k.verb]: { mode: "delay", ms: DELAY_MS, times: 1, match: k.match } };
+        s.faults = { [k.verb]: { mode: "delay", ms: 10_000, times: 1, match: k.match, release } };
       });
       const startCalls = readCallLog(readStateSync(h.statePath)).length;
       const child = spawnCli(["set-pool", `--vm-uuid=${UUID1}`, "--pool=B", "--yes"], h.env);
@@ -148,6 +149,7 @@ for (const k of KILL_POINTS) {
       if (k.xeDiesToo) Deno.kill(call.pid, "SIGKILL"); // still inside its delay: never acted
       const status = await child.status;
       assert.equal(status.signal, "SIGKILL", "killed, not finished");
+      if (!k.xeDiesToo) Deno.writeTextFileSync(release, "");
       // xapi does not care that its client died: the call it was given completes.
       await until(
         "the orphaned xe call to finish",

@@ -151,9 +151,13 @@ export function assertPromiseHolds(
 export async function hit(argv: string[], p: Point, sig: MatrixSignal): Promise<string> {
   const h = await runningHost();
   const what = `${argv[0]} ${sig} ${pointName(p)}`;
+  // a SIGKILL lands inside a held call (let go once vgpu-admin is dead, 10 s at most); a caught
+  // signal inside a 400 ms one (vgpu-admin waits for it to end)
+  const release = `${h.dir}/release`;
   if (p.when === "during") {
+    const ms = sig === "SIGKILL" ? 10_000 : 400;
     await updateState(h.statePath, (s) => {
-      s.faults = { [p.verb]: { mode: "delay", ms: 400, times: 1, match: p.match } };
+      s.faults = { [p.verb]: { mode: "delay", ms, times: 1, match: p.match, release } };
     });
   }
   const start = readCallLog(readStateSync(h.statePath)).length;
@@ -177,6 +181,7 @@ export async function hit(argv: string[], p: Point, sig: MatrixSignal): Promise<
     // it finished already: the promise must hold all the same
   }
   const r = await out;
+  Deno.writeTextFileSync(release, "");
   const stderr = new TextDecoder().decode(r.stderr);
   assert.doesNotMatch(stderr, /bug:|Uncaught|at file:/, `${what}: ${stderr}`);
   let ended: string;

@@ -71,7 +71,8 @@ Deno.test("history: an operation undone in the same process still shows the stop
 Deno.test("history: recover's start after kill -9 is a row of its own", async () => {
   const { h, run } = await runningWeb();
   await updateState(h.statePath, (s) => {
-    s.faults = { "vm-param-set": { mode: "delay", ms: 1000, times: 1 } };
+    // held until vgpu-admin is dead (10 s at most), then let go: the orphan completes
+    s.faults = { "vm-param-set": { mode: "delay", ms: 10_000, times: 1, release: `${h.dir}/go` } };
   });
   const child = spawnCli(["set-pool", `--vm-uuid=${UUID1}`, "--pool=B", "--yes"], h.env);
   const call = await until(
@@ -80,6 +81,7 @@ Deno.test("history: recover's start after kill -9 is a row of its own", async ()
   );
   child.kill("SIGKILL");
   await child.status;
+  Deno.writeTextFileSync(`${h.dir}/go`, "");
   await until("the orphaned xe call", () => (processGone(call.pid) ? true : undefined));
   const rec = await run(["recover", "--yes"]);
   assert.equal(rec.code, 0, rec.stdout + rec.stderr);

@@ -30,7 +30,8 @@ async function killedDuringSetPool() {
     assert.equal(r.code, 0, r.stderr);
   }
   await updateState(h.statePath, (s) => {
-    s.faults = { "vm-param-set": { mode: "delay", ms: 1000, times: 1 } };
+    // held until vgpu-admin is dead (10 s at most), then let go: the orphan completes
+    s.faults = { "vm-param-set": { mode: "delay", ms: 10_000, times: 1, release: `${h.dir}/go` } };
   });
   const child = spawnCli(["set-pool", `--vm-uuid=${UUID1}`, "--pool=B", "--yes"], h.env);
   const call = await until(
@@ -39,6 +40,7 @@ async function killedDuringSetPool() {
   );
   child.kill("SIGKILL");
   assert.equal((await child.status).signal, "SIGKILL");
+  Deno.writeTextFileSync(`${h.dir}/go`, "");
   await until("the orphaned xe call", () => (processGone(call.pid) ? true : undefined));
   assert.equal(findVm(readStateSync(h.statePath), UUID1)!.powerState, "halted");
   return h;

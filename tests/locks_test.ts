@@ -65,9 +65,11 @@ Deno.test("locks: a second admin through a symlink or another spelling meets the
   const link = `${h.dir}/link.db`;
   Deno.symlinkSync(h.dbPath, link);
   const other = `${h.dir}/etc/./vgpu/../vgpu/vgpu_config.db`;
-  // the first admin's clean shutdown takes a while: the operation is running meanwhile
+  // the first admin's clean shutdown lasts until the test lets it go (20 s at most): the
+  // operation is running meanwhile
+  const release = `${h.dir}/release`;
   await updateState(h.statePath, (s) => {
-    s.faults = { "vm-shutdown": { mode: "delay", ms: 4000, times: 1 } };
+    s.faults = { "vm-shutdown": { mode: "delay", ms: 20_000, times: 1, release } };
   });
   const start = readCallLog(readStateSync(h.statePath)).length;
   const child = spawnCli(SET_POOL_B, h.env, { piped: true });
@@ -100,6 +102,7 @@ Deno.test("locks: a second admin through a symlink or another spelling meets the
     const check = await runInProcess(["sync", "--check"], { env });
     assert.doesNotMatch(check.stderr + check.stdout, /interrupted/, db);
   }
+  Deno.writeTextFileSync(release, "");
   const r = await out;
   assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
   assert.equal(poolOf(h.dbPath), "B", "the first admin's change landed, nobody undid it");
@@ -263,9 +266,11 @@ async function fastXe(h: FakeHostEnv): Promise<Record<string, string>> {
       `  "vm-list ${VM_LIST_PARAMS}") exec cat "$d/vm-list.out" ;;`,
       '  "host-list ") exec cat "$d/host-list.out" ;;',
       "esac",
-      // with a file "slow" present, the first vm-param-set says it started, then takes 3 s; the
-      // value is kept so that the read-back of every write (issue 18 B6) finds it
-      'case "$1" in vm-param-set) [ -e "$d/slow" ] && rm "$d/slow" && touch "$d/started" && sleep 3',
+      // with a file "slow" present, the first vm-param-set says it started, then lasts until a
+      // file "go" exists (20 s at most); the value is kept so that the read-back of every write
+      // (issue 18 B6) finds it
+      'case "$1" in vm-param-set) [ -e "$d/slow" ] && rm "$d/slow" && touch "$d/started" &&',
+      '  { i=0; while [ ! -e "$d/go" ] && [ $i -lt 2000 ]; do sleep 0.01; i=$((i + 1)); done; }',
       '  printf "%s\\n" "${3#*=}" > "$d/args-${2#uuid=}"; exit 0 ;; esac',
       'case "$1 $3" in "vm-param-get param-name=platform") [ -e "$d/args-${2#uuid=}" ] && exec cat "$d/args-${2#uuid=}" ;; esac',
       `exec '${real}' "$@"`,
@@ -340,6 +345,7 @@ Deno.test("locks: a bulk run and a single-VM change refuse each other, naming th
     busy.stderr,
     new RegExp(`^error: VM ${uuids[5]} is being changed by another vgpu-admin \\(sync, pid \\d+`),
   );
+  Deno.writeTextFileSync(`${h.dir}/go`, "");
   const r = await out;
   assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
   assert.match(new TextDecoder().decode(r.stdout), /^Synced 70 VMs\.$/m);
@@ -386,8 +392,9 @@ Deno.test({
 
 Deno.test("locks: a bulk import is refused while a single-VM change runs, naming it", async () => {
   const h = await runningHost();
+  const release = `${h.dir}/release`;
   await updateState(h.statePath, (s) => {
-    s.faults = { "vm-shutdown": { mode: "delay", ms: 3000, times: 1 } };
+    s.faults = { "vm-shutdown": { mode: "delay", ms: 20_000, times: 1, release } };
   });
   const start = readCallLog(readStateSync(h.statePath)).length;
   const child = spawnCli(SET_POOL_B, h.env, { piped: true });
@@ -411,6 +418,7 @@ Deno.test("locks: a bulk import is refused while a single-VM change runs, naming
     r.stderr,
     new RegExp(`^error: VM ${UUID1} is being changed by another vgpu-admin \\(set-pool, pid \\d+`),
   );
+  Deno.writeTextFileSync(release, "");
   const done = await out;
   assert.equal(done.code, 0, new TextDecoder().decode(done.stderr));
   assert.equal(poolOf(h.dbPath), "B");

@@ -535,6 +535,20 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }
 
+/** A delay fault's sleep: `ms`, or less once the file `release` exists. */
+async function delay(ms: number, release: string | undefined): Promise<void> {
+  if (release === undefined) return await sleep(ms);
+  const end = now() + ms;
+  while (now() < end) {
+    try {
+      Deno.statSync(release);
+      return;
+    } catch {
+      await sleep(Math.min(10, end - now()));
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // VM selection and operations (cli_operations.ml select_vms / do_vm_op)
 
@@ -1421,7 +1435,7 @@ export async function fakeXeCall(statePath: string, argv: string[]): Promise<Out
   } else {
     if (fault?.mode === "delay") {
       if (waitLimitMs !== undefined && fault.ms >= waitLimitMs) return "hang";
-      await sleep(fault.ms);
+      await delay(fault.ms, fault.release);
     }
     const r = await runCommand(statePath, argv);
     if (r === "hang") return "hang";

@@ -139,8 +139,12 @@ export type FakeFault =
    * client's answer is lost, as when xe is killed or times out after xapi took the request.
    */
   | { mode: "lost"; times?: number; match?: string[] }
-  /** Sleep `ms` without holding the lock, then run the call normally. */
-  | { mode: "delay"; ms: number; times?: number; match?: string[] };
+  /**
+   * Sleep `ms` without holding the lock, then run the call normally. With `release`, the sleep
+   * also ends as soon as a file exists at that path: a test holds the call for as long as it
+   * needs (`ms` is then only the bound) and lets it go at once.
+   */
+  | { mode: "delay"; ms: number; times?: number; match?: string[]; release?: string };
 
 export interface FakeState {
   /** Pool hosts; the first one is where vm-start puts a VM unless `on=` says otherwise. */
