@@ -497,7 +497,14 @@ async function lateShutdownLeftOpen(): Promise<FakeHostEnv> {
   assert.equal(r.code, 1);
   assert.match(r.stderr, /did not shut down .*'vgpu-admin recover --vm-uuid=/);
   assert.equal(openEntries(h), 1, "the entry stays open: the shutdown may still happen");
-  await new Promise((r) => setTimeout(r, 1600)); // xapi completes the shutdown meanwhile
+  // xapi completes the shutdown meanwhile: its halt falls due now (the fake halts the VM at its
+  // next call) instead of 1.5 s later
+  await updateState(h.statePath, (s) => {
+    const vm = findVm(s, UUID1)!;
+    assert.equal(vm.powerState, "running", "the shutdown has not completed yet");
+    assert.ok(vm.haltAt !== undefined, "the clean shutdown is still under way");
+    vm.haltAt = Date.now() - 1;
+  });
   return h;
 }
 

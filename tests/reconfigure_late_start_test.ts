@@ -6,8 +6,8 @@
  *
  * Through the CLI only. The fake xe's vm-start runs the hook directory; the hook here fails the
  * first start (exit 2) and leaves a background job that starts the VM once the undo has begun
- * (its restore of the original args shows in the fake's call log; that write is slowed down so
- * the late start lands before the undo reads the power state). By then the failed start's own
+ * (its restore of the original args shows in the fake's call log; that write is held until the
+ * late start happened, so it lands before the undo reads the power state). By then the failed start's own
  * read-back has seen the VM halted, so the change is undone, not finished.
  */
 import assert from "node:assert/strict";
@@ -47,6 +47,7 @@ Deno.test("reconfigure: a VM that comes up although its start failed is reported
   const callLog = readStateSync(h.statePath).callLog!;
   const env = Object.entries(fakeXeEnv(h.statePath)).map(([k, v]) => `${k}=${q(v)}; export ${k}`);
   const restore = `platform:${KEY}=${ORIG}`;
+  const started = `${h.dir}/started-late`;
   Deno.writeTextFileSync(
     `${hookDir}/10-start-late`,
     [
@@ -60,6 +61,7 @@ Deno.test("reconfigure: a VM that comes up although its start failed is reported
       "    i=$((i + 1)); [ $i -gt 400 ] && exit 0; sleep 0.05",
       "  done",
       `  ${q(FAKE_XE_PATH)} vm-start uuid="$2"`,
+      `  : > ${q(started)}`,
       ") </dev/null >/dev/null 2>&1 &",
       "exit 2",
       "",
@@ -69,7 +71,10 @@ Deno.test("reconfigure: a VM that comes up although its start failed is reported
   Deno.chmodSync(`${hookDir}/10-start-late`, 0o755);
   const state = readStateSync(h.statePath);
   state.hookDir = hookDir;
-  state.faults = { "vm-param-set": { mode: "delay", ms: 3_000, match: [restore] } };
+  // the restore is held until the late start happened (3 s at most)
+  state.faults = {
+    "vm-param-set": { mode: "delay", ms: 3_000, match: [restore], release: started },
+  };
   writeStateSync(h.statePath, state);
 
   const r = await run(["set-priority", `--vm-uuid=${UUID1}`, "--priority=low", "--yes"]);
