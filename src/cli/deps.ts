@@ -176,11 +176,13 @@ export function createDeps(input: DepsInput): Deps {
       ? input.xeRunner({ defaultTimeoutMs: s.xeTimeoutS * 1000, env: input.env.all() })
       : input.xeRunner ??
         createXeRunner({ xePath, defaultTimeoutMs: s.xeTimeoutS * 1000, env: input.env.all() });
+    const down = (args: readonly string[]) =>
+      Promise.reject(new XeError(`xe ${args[0]}: ${masterDown!.message}`, args));
+    const stream = base.stream?.bind(base);
     return {
-      run: (args, o) =>
-        masterDown === null
-          ? base.run(args, o)
-          : Promise.reject(new XeError(`xe ${args[0]}: ${masterDown.message}`, args)),
+      run: (args, o) => masterDown === null ? base.run(args, o) : down(args),
+      stream: stream &&
+        ((args, each, o) => masterDown === null ? stream(args, each, o) : down(args)),
     };
   };
   // Every stop and start goes into history; a history row that cannot be written (a locked

@@ -8,7 +8,7 @@ import {
 } from "../domain/errors.ts";
 import type { Host, HostVm, PowerState } from "../domain/types.ts";
 import { isUuid } from "../domain/validate.ts";
-import { forEachRecord, MAP_KEY_RE, parseMap, parsePowerState, parseRecords } from "./parse.ts";
+import { MAP_KEY_RE, parseMap, parsePowerState, parseRecords, RecordReader } from "./parse.ts";
 import type { XeRunner } from "./runner.ts";
 import { readVmArgs } from "./vm-args.ts";
 
@@ -80,21 +80,22 @@ export class Xe {
     const argv = ["vm-list", "is-control-domain=false"];
     if (filter.uuid !== undefined) argv.push(`uuid=${filter.uuid}`);
     argv.push(VM_LIST_PARAMS);
-    const stdout = await this.#run(argv);
-    // Each record becomes its HostVm as it is read (10,000 Maps are never held at once); the
-    // VMs whose platform line is ambiguous are read alone afterwards, in host order.
+    // Each record becomes its HostVm as xe prints it (neither the whole answer nor 10,000 Maps
+    // are ever held at once); the VMs whose platform line is ambiguous are read alone
+    // afterwards, in host order.
     const vms: (HostVm | null)[] = [];
     const unclear: { at: number; vm: Omit<HostVm, "deviceModelArgs"> }[] = [];
-    readable(argv, () =>
-      forEachRecord(stdout, (r) => {
-        const read = this.#toHostVm(argv, r);
-        if (read === null) return;
-        if ("deviceModelArgs" in read) vms.push(read);
-        else {
-          unclear.push({ at: vms.length, vm: read });
-          vms.push(null);
-        }
-      }));
+    const records = new RecordReader((r) => {
+      const read = this.#toHostVm(argv, r);
+      if (read === null) return;
+      if ("deviceModelArgs" in read) vms.push(read);
+      else {
+        unclear.push({ at: vms.length, vm: read });
+        vms.push(null);
+      }
+    });
+    await this.#stream(argv, (text) => records.push(text));
+    readable(argv, () => records.end());
     // one at a time: the extra reads are rare, and xapi serialises them anyway
     for (const { at, vm } of unclear) vms[at] = await this.#readArgs(vm);
     return vms.filter((v): v is HostVm => v !== null);
@@ -182,17 +183,37 @@ export class Xe {
     const out = await this.#runner.run(argv, timeoutMs === undefined ? undefined : { timeoutMs });
     // xe ends its lines with "\n" only: CRLF means something between us and xapi rewrote the
     // answer, and a "\r" left on a uuid or on args is never data to act on (issue 21.6)
-    if (out.includes("\r\n")) {
-      throw new XeOutputError(
-        `xe ${
-          argv[0]
-        } printed CRLF line ends, which xe never does; nothing was done (is its output passing through a wrapper?)`,
-        argv,
-        0,
-        "",
-      );
-    }
+    if (out.includes("\r\n")) throw crlf(argv);
     return out;
+  }
+
+  /**
+   * #run with the answer handed to `each` as it arrives (the runner's stream, or its whole
+   * answer at once from a runner without one). Errors come in #run's order: xe's failure, then
+   * CRLF line ends anywhere in the answer, then the first error `each` threw (reading stops
+   * there; later pieces are only checked for CRLF).
+   */
+  async #stream(argv: readonly string[], each: (text: string) => void): Promise<void> {
+    this.#calls++;
+    let failed: { error: unknown } | null = null;
+    let crlfSeen = false;
+    let lastCr = false;
+    const take = (text: string) => {
+      if (!crlfSeen && (text.includes("\r\n") || (lastCr && text.startsWith("\n")))) {
+        crlfSeen = true;
+      }
+      lastCr = text.endsWith("\r");
+      if (failed !== null || crlfSeen) return;
+      try {
+        each(text);
+      } catch (e) {
+        failed = { error: e };
+      }
+    };
+    if (this.#runner.stream === undefined) take(await this.#runner.run(argv));
+    else await this.#runner.stream(argv, take);
+    if (crlfSeen) throw crlf(argv);
+    if (failed !== null) throw readableError(argv, (failed as { error: unknown }).error);
   }
 
   /**
@@ -268,12 +289,27 @@ function readable<T>(argv: readonly string[], f: () => T): T {
   try {
     return f();
   } catch (e) {
-    // parse.ts messages start "xe printed": name the verb there
-    if (e instanceof XeOutputError && e.argv.length === 0) {
-      throw new XeOutputError(e.message.replace(/^xe /, `xe ${argv[0]} `), argv, 0, "");
-    }
-    throw e;
+    throw readableError(argv, e);
   }
+}
+
+function readableError(argv: readonly string[], e: unknown): unknown {
+  // parse.ts messages start "xe printed": name the verb there
+  if (e instanceof XeOutputError && e.argv.length === 0) {
+    return new XeOutputError(e.message.replace(/^xe /, `xe ${argv[0]} `), argv, 0, "");
+  }
+  return e;
+}
+
+function crlf(argv: readonly string[]): XeOutputError {
+  return new XeOutputError(
+    `xe ${
+      argv[0]
+    } printed CRLF line ends, which xe never does; nothing was done (is its output passing through a wrapper?)`,
+    argv,
+    0,
+    "",
+  );
 }
 
 /** A field xe must have printed; its absence means output we cannot trust. */

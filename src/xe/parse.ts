@@ -53,25 +53,56 @@ export function parseRecords(stdout: string): Map<string, string>[] {
  * Lines are found with indexOf, not one split of the whole output.
  */
 export function forEachRecord(stdout: string, each: (r: Map<string, string>) => void): void {
-  let current: Map<string, string> | null = null;
-  for (let start = 0; start <= stdout.length;) {
-    let end = stdout.indexOf("\n", start);
-    if (end < 0) end = stdout.length;
-    const line = stdout.slice(start, end);
-    start = end + 1;
+  const reader = new RecordReader(each);
+  reader.push(stdout);
+  reader.end();
+}
+
+/**
+ * forEachRecord over text that arrives in pieces cut anywhere (a streamed answer): `push` each
+ * piece, then `end`. The pieces joined give exactly forEachRecord's records and errors.
+ */
+export class RecordReader {
+  #each: (r: Map<string, string>) => void;
+  #current: Map<string, string> | null = null;
+  /** The start of a line whose end has not arrived yet. */
+  #rest = "";
+
+  constructor(each: (r: Map<string, string>) => void) {
+    this.#each = each;
+  }
+
+  push(text: string): void {
+    const chunk = this.#rest === "" ? text : this.#rest + text;
+    let start = 0;
+    for (let end = chunk.indexOf("\n"); end >= 0; end = chunk.indexOf("\n", start)) {
+      this.#line(chunk.slice(start, end));
+      start = end + 1;
+    }
+    this.#rest = chunk.slice(start);
+  }
+
+  /** The last line (which has no line end) and the last record. */
+  end(): void {
+    this.#line(this.#rest);
+    this.#rest = "";
+    if (this.#current !== null) this.#each(this.#current);
+    this.#current = null;
+  }
+
+  #line(line: string): void {
     // every record is followed by two empty lines; accept any number, and none at EOF
     if (line.trim() === "") {
-      if (current !== null) each(current);
-      current = null;
-      continue;
+      if (this.#current !== null) this.#each(this.#current);
+      this.#current = null;
+      return;
     }
     const { label, value } = parseRecordLine(line);
-    current ??= new Map();
+    this.#current ??= new Map();
     // a repeated label means two records ran together: refuse rather than merge them
-    if (current.has(label)) throw unreadable("output", line);
-    current.set(label, value);
+    if (this.#current.has(label)) throw unreadable("output", line);
+    this.#current.set(label, value);
   }
-  if (current !== null) each(current);
 }
 
 /** Splits one record line at its first ": " and strips the padding and the field tag. */

@@ -11,6 +11,15 @@ export interface XeRunOptions {
 export interface XeRunner {
   /** Runs `xe <args>`; resolves stdout (UTF-8); throws XeError subclasses, or VgpuError for an argument xe would split. */
   run(args: readonly string[], o?: XeRunOptions): Promise<string>;
+  /**
+   * Like run, but stdout is handed to `each` piece by piece as xe prints it (UTF-8 text, cut
+   * anywhere, never inside a character; the pieces joined are run's answer), so a long answer is
+   * never held whole (vm-list at 10,000 VMs, issue 19). Resolves once xe ended with 0. When xe
+   * fails or times out, that error is thrown as run throws it, whatever `each` was given. When
+   * `each` throws, it is given nothing more; xe is still read to its end (its exit code comes
+   * first, as with run) and then that exception is thrown. Optional: callers fall back to run.
+   */
+  stream?(args: readonly string[], each: (text: string) => void, o?: XeRunOptions): Promise<void>;
 }
 
 export interface XeRunnerConfig {
@@ -34,6 +43,7 @@ export function createXeRunner(o: XeRunnerConfig): XeRunner {
   checkTimeout(o.defaultTimeoutMs);
   return {
     run: (args, ro) => runXe(o, args, ro?.timeoutMs ?? o.defaultTimeoutMs),
+    stream: (args, each, ro) => streamXe(o, args, each, ro?.timeoutMs ?? o.defaultTimeoutMs),
   };
 }
 
@@ -58,16 +68,9 @@ function checkTimeout(ms: number): void {
   if (!Number.isFinite(ms) || ms <= 0) throw new RangeError(`bad xe timeout: ${ms} ms`);
 }
 
-async function runXe(
-  cfg: XeRunnerConfig,
-  args: readonly string[],
-  timeoutMs: number,
-): Promise<string> {
-  checkTimeout(timeoutMs);
-  refuseUnsafeArgs(args);
-  let child: Deno.ChildProcess;
+function spawnXe(cfg: XeRunnerConfig, args: readonly string[]): Deno.ChildProcess {
   try {
-    child = new Deno.Command(cfg.xePath, {
+    return new Deno.Command(cfg.xePath, {
       args: [...args],
       stdin: "null",
       stdout: "piped",
@@ -82,30 +85,121 @@ async function runXe(
   } catch (e) {
     throw spawnFailure(cfg.xePath, args, e);
   }
+}
+
+async function runXe(
+  cfg: XeRunnerConfig,
+  args: readonly string[],
+  timeoutMs: number,
+): Promise<string> {
+  checkTimeout(timeoutMs);
+  refuseUnsafeArgs(args);
+  const child = spawnXe(cfg, args);
   // Deno reads each pipe to its end natively (one op each): far cheaper in a fresh process than
   // stream readers, which is what the start hook is
   const output = child.output();
   output.catch(() => {}); // observed below, or abandoned on timeout: never an unhandled rejection
   const result = await within(output, timeoutMs);
-  if (result === null) {
-    // a clean shutdown can hang when the guest ignores it: bound every wait (xe-reference.md)
-    killTree(child);
-    await child.status;
-    // a descendant that escaped the kill may still hold the pipes open: give EOF a moment, then
-    // stop waiting for it (unref: the pending reads no longer keep this process alive)
-    const closed = output.then(() => true, () => true);
-    if ((await within(closed, PIPE_GRACE_MS)) === null) child.unref();
-    throw new XeTimeoutError(
-      `xe ${args[0] ?? ""} did not answer within ${seconds(timeoutMs)} s`,
-      args,
-      timeoutMs,
-    );
-  }
+  if (result === null) throw await timedOut(child, output, args, timeoutMs);
   if (result.code !== 0) {
     // xe exits 1 for every error, whatever its kind; stderr says which (xe-reference.md)
     throw classifyXeFailure(args, result.code, decode(result.stderr));
   }
   return decode(result.stdout);
+}
+
+async function streamXe(
+  cfg: XeRunnerConfig,
+  args: readonly string[],
+  each: (text: string) => void,
+  timeoutMs: number,
+): Promise<void> {
+  checkTimeout(timeoutMs);
+  refuseUnsafeArgs(args);
+  const child = spawnXe(cfg, args);
+  let thrown: { error: unknown } | null = null;
+  const give = (text: string) => {
+    if (thrown !== null || text === "") return;
+    try {
+      each(text);
+    } catch (e) {
+      thrown = { error: e };
+    }
+  };
+  const stdout = child.stdout.getReader();
+  const errReader = child.stderr.getReader();
+  const ended = (async () => {
+    // stderr is read meanwhile: an xe that fills that pipe must not block on it
+    const stderr = readAll(errReader);
+    stderr.catch(() => {});
+    const decoder = new TextDecoder("utf-8");
+    for (;;) {
+      const { done, value } = await stdout.read();
+      if (done) break;
+      give(decoder.decode(value, { stream: true }));
+    }
+    give(decoder.decode());
+    const [status, err] = await Promise.all([child.status, stderr]);
+    return { code: status.code, stderr: err };
+  })();
+  ended.catch(() => {}); // observed below, or abandoned on timeout: never an unhandled rejection
+  const result = await within(ended, timeoutMs);
+  if (result === null) {
+    throw await timedOut(child, ended, args, timeoutMs, () => {
+      stdout.cancel().catch(() => {});
+      errReader.cancel().catch(() => {});
+    });
+  }
+  if (result.code !== 0) throw classifyXeFailure(args, result.code, decode(result.stderr));
+  if (thrown !== null) throw (thrown as { error: unknown }).error;
+}
+
+/** Every byte of a pipe, joined. */
+async function readAll(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    parts.push(value);
+    length += value.length;
+  }
+  if (parts.length === 1) return parts[0];
+  const all = new Uint8Array(length);
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  return all;
+}
+
+/**
+ * The error of a call that passed its time bound, once its process tree is killed and its pipes
+ * closed (or given up on: `abandon` releases what still reads them).
+ */
+async function timedOut(
+  child: Deno.ChildProcess,
+  reading: Promise<unknown>,
+  args: readonly string[],
+  timeoutMs: number,
+  abandon: () => void = () => {},
+): Promise<XeTimeoutError> {
+  // a clean shutdown can hang when the guest ignores it: bound every wait (xe-reference.md)
+  killTree(child);
+  await child.status;
+  // a descendant that escaped the kill may still hold the pipes open: give EOF a moment, then
+  // stop waiting for it (unref: the pending reads no longer keep this process alive)
+  const closed = reading.then(() => true, () => true);
+  if ((await within(closed, PIPE_GRACE_MS)) === null) {
+    abandon();
+    child.unref();
+  }
+  return new XeTimeoutError(
+    `xe ${args[0] ?? ""} did not answer within ${seconds(timeoutMs)} s`,
+    args,
+    timeoutMs,
+  );
 }
 
 /** How long a timed-out call waits for its pipes to close once the child tree is killed. */
