@@ -90,7 +90,11 @@ Deno.test("one xe call failing at once never leaves the other running, orphaned 
   const h = fakeHost([]);
   const set = await runCli(["settings", "xe-timeout", "1"], { env: h.env });
   assert.equal(set.code, 0, set.stderr);
-  const r = await runCli(["scan-vms"], { env: { ...h.env, VGPU_XE: xe } });
+  // without the xapi inventory scan-vms asks host-list at the same time as vm-list
+  const noInventory = `${h.dir}/no-inventory`;
+  const r = await runCli(["scan-vms"], {
+    env: { ...h.env, VGPU_XE: xe, VGPU_INVENTORY: noInventory },
+  });
   assert.equal(r.code, 1);
   assert.match(r.stderr, /refused/);
   const child = Number(Deno.readTextFileSync(pidFile).trim());

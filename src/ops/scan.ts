@@ -1,5 +1,6 @@
 // Reading the host and comparing it with the database: the view behind scan-vms, status,
-// show-vm and sync. Two xe calls (vm-list, host-list) plus one per ambiguous platform line.
+// show-vm and sync. One xe call (vm-list; host-list too when a VM runs on another host or the
+// inventory does not name this host) plus one per ambiguous platform line.
 import { computeDrift, type DriftReport } from "../domain/drift.ts";
 import { VgpuError } from "../domain/errors.ts";
 import type { Host, HostVm, Vm } from "../domain/types.ts";
@@ -98,15 +99,32 @@ async function readHost(xe: Xe, input: ScanInput): Promise<HostAnswer> {
       const vms = await xe.vmList({ uuid: input.vmUuid });
       read = { vms, hosts: [], localHost: input.localHostUuid };
     } else {
-      const [vms, hosts] = await allEnded([xe.vmList(), xe.hostList()]);
-      const localHost = input.localHostUuid ?? (hosts.length === 1 ? hosts[0].uuid : null);
-      read = { vms, hosts, localHost };
+      read = await readWholeHost(xe, input.localHostUuid);
     }
     return { read, xeCalls: xe.calls - before, error: "" };
   } catch (e) {
     if (!(e instanceof VgpuError)) throw e;
     return { read: null, xeCalls: xe.calls - before, error: e.message };
   }
+}
+
+/**
+ * Every VM, and the hosts when they are needed. When the inventory names this host (a real dom0
+ * always has it), host-list is asked only if a VM runs on another host: its names are shown for
+ * those VMs and for nothing else. Without the inventory, both calls run at once, and the pool's
+ * only host is this host.
+ */
+async function readWholeHost(
+  xe: Xe,
+  local: string | null,
+): Promise<NonNullable<HostAnswer["read"]>> {
+  if (local === null) {
+    const [vms, hosts] = await allEnded([xe.vmList(), xe.hostList()]);
+    return { vms, hosts, localHost: hosts.length === 1 ? hosts[0].uuid : null };
+  }
+  const vms = await xe.vmList();
+  const elsewhere = vms.some((v) => v.residentOn !== null && v.residentOn !== local);
+  return { vms, hosts: elsewhere ? await xe.hostList() : [], localHost: local };
 }
 
 /** Name of a host for display: its name-label, else its uuid. */
