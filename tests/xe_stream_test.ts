@@ -11,7 +11,7 @@ import {
   XeTimeoutError,
 } from "../src/domain/errors.ts";
 import { Xe } from "../src/xe/client.ts";
-import { forEachRecord, RecordReader } from "../src/xe/parse.ts";
+import { forEachRecord, mapEntry, parseMap, RecordReader } from "../src/xe/parse.ts";
 import { createXeRunner, type XeRunner } from "../src/xe/runner.ts";
 
 async function withScripts(
@@ -266,4 +266,40 @@ Deno.test("vmList over a stream: xe's failure wins over what it printed", async 
     error: XeError.name,
     message: "xe vm-list failed: boom",
   });
+});
+
+Deno.test("mapEntry gives parseMap's answer about one key, on 20,000 maps made of map-like pieces", () => {
+  // pieces that make keys, separators, continuations, values holding ": " or "; ", repeats
+  const parts = ["k", "device-model-args", "a:b", "x", ":", ": ", "; ", ";", " ", "-m 1", "=", ""];
+  let seed = 19;
+  const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+  const keys = ["k", "device-model-args", "a:b", "a", "x"];
+  const fixed = ["k: a: b", "k: a; b", "k: 1; k: 2", "x: 1; k: 2; junk", "k:", "junk; k: 1", ""];
+  for (let i = 0; i < 20_000 + fixed.length; i++) {
+    // half: any pieces; half: segments joined by "; ", mostly `key: value` (keys repeat)
+    let loose = "";
+    for (let j = rand(9); j >= 0; j--) loose += parts[rand(parts.length)];
+    const segments: string[] = [];
+    for (let j = rand(5); j >= 0; j--) {
+      let seg = rand(3) === 0 ? "" : `${keys[rand(keys.length)]}:${rand(4) === 0 ? "" : " "}`;
+      for (let k = rand(4); k > 0; k--) seg += parts[rand(parts.length)];
+      segments.push(seg);
+    }
+    const value = fixed[i - 20_000] ?? (i % 2 === 0 ? loose : segments.join("; "));
+    const key = i >= 20_000 ? "k" : keys[rand(keys.length)];
+    let want: unknown;
+    try {
+      const { entries, ambiguous } = parseMap(value);
+      want = { value: entries.get(key) ?? null, ambiguous: ambiguous.has(key) };
+    } catch (e) {
+      want = (e as Error).message;
+    }
+    let got: unknown;
+    try {
+      got = mapEntry(value, key);
+    } catch (e) {
+      got = (e as Error).message;
+    }
+    assert.deepEqual(got, want, `${JSON.stringify(value)} asked for ${key}`);
+  }
 });

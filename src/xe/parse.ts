@@ -73,13 +73,25 @@ export class RecordReader {
   }
 
   push(text: string): void {
-    const chunk = this.#rest === "" ? text : this.#rest + text;
     let start = 0;
-    for (let end = chunk.indexOf("\n"); end >= 0; end = chunk.indexOf("\n", start)) {
-      this.#line(chunk.slice(start, end));
+    let end = text.indexOf("\n");
+    if (end < 0) {
+      this.#rest += text;
+      return;
+    }
+    // the line begun in the previous piece is joined alone: the kept values are slices of this
+    // piece, never of a copy of it joined to that line (which would hold both)
+    if (this.#rest !== "") {
+      this.#line(this.#rest + text.slice(0, end));
+      this.#rest = "";
+      start = end + 1;
+      end = text.indexOf("\n", start);
+    }
+    for (; end >= 0; end = text.indexOf("\n", start)) {
+      this.#line(text.slice(start, end));
       start = end + 1;
     }
-    this.#rest = chunk.slice(start);
+    this.#rest = text.slice(start);
   }
 
   /** The last line (which has no line end) and the last record. */
@@ -162,6 +174,41 @@ export function parseMap(value: string): { entries: Map<string, string>; ambiguo
     if (p.continued || p.value.includes(": ")) ambiguous.add(p.key);
   }
   return { entries, ambiguous };
+}
+
+/**
+ * parseMap(value) asked about one key: `value` is `entries.get(key) ?? null` and `ambiguous` is
+ * `ambiguous.has(key)`; throws where parseMap throws. Builds no Map, Set or entry per key (one
+ * per VM of vm-list: issue 19); tests/xe_parse_test.ts compares the two on many maps.
+ */
+export function mapEntry(value: string, key: string): { value: string | null; ambiguous: boolean } {
+  if (value === "") return { value: null, ambiguous: false };
+  let found: string | null = null;
+  let ambiguous = false;
+  let anyPair = false;
+  // the last pair read is the key's first: a continuation segment belongs to its value
+  let lastIsFound = false;
+  for (let start = 0;;) {
+    const end = value.indexOf("; ", start);
+    const segment = value.slice(start, end < 0 ? value.length : end);
+    const m = MAP_SEGMENT_RE.exec(segment);
+    if (m !== null) {
+      anyPair = true;
+      lastIsFound = m[1] === key && found === null;
+      if (lastIsFound) found = m[2] ?? "";
+      else if (m[1] === key) ambiguous = true; // repeated: the first value is kept
+    } else {
+      if (!anyPair) throw unreadable("a map", value);
+      if (lastIsFound) {
+        found += `; ${segment}`;
+        ambiguous = true;
+      }
+    }
+    if (end < 0) break;
+    start = end + 2;
+  }
+  if (found !== null && found.includes(": ")) ambiguous = true;
+  return { value: found, ambiguous };
 }
 
 /**
