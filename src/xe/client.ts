@@ -118,12 +118,14 @@ export class Xe {
    */
   async vmDomIds(): Promise<Map<string, number>> {
     const argv = ["vm-list", "is-control-domain=false", "params=uuid,dom-id"];
-    const stdout = await this.#run(argv);
+    // read as xe prints it, like vmList: doctor asks it of every VM besides the scan
     const out = new Map<string, number>();
-    for (const r of readable(argv, () => parseRecords(stdout))) {
+    const records = new RecordReader((r) => {
       const raw = required(argv, r, "dom-id").trim();
-      if (/^[1-9][0-9]*$/.test(raw)) out.set(required(argv, r, "uuid"), Number(raw));
-    }
+      if (/^[1-9][0-9]*$/.test(raw)) out.set(own(required(argv, r, "uuid")), Number(raw));
+    });
+    await this.#stream(argv, (text) => records.push(text));
+    readable(argv, () => records.end());
     return out;
   }
 
