@@ -255,6 +255,56 @@ const SCENARIOS: Record<string, (color: boolean) => Promise<string>> = {
     });
     return s.transcript();
   },
+
+  async registry(color) {
+    const s = scenario([
+      vm(UUID1, "web", "running", `${HAND} -device vgpu-stub,vm_id=7,pool_id=A,priority=high`),
+      vm(UUID2, "db", "halted", dev("B", "low", 8)),
+      vm(UUID3, "plain", "running", HAND),
+      vm(UUID4, "twice", "halted", `${dev("A", "low", 11)} ${dev("B", "low", 12)}`),
+      vm(UUID5, "bare", "halted"),
+      vm(UUID6, "name \x1b[31mred", "halted", dev("A", "high", 3)),
+    ], { color });
+    await s.run(["list-vms"]); // no database
+    await s.run(["set-pool-name", "--pool-id=B", "--name=Batch jobs"]);
+    await s.run(["set-pool-name", "--pool-id=B", "--name=Batch jobs"]);
+    await s.run(["set-pool-name", "--pool-id=B", "--name=Batch", "--description=nightly runs"]);
+    await s.run(["list-vms"]);
+    await s.run(["list-vms", "--pool=B", "--priority=high"]);
+    await s.run(["list-vms", "--pool=A"]);
+    await s.run(["register-vm", `--vm-uuid=${UUID1}`]); // keeps the carried values
+    await s.run(["register-vm", `--vm-uuid=${UUID2}`, "--priority=high", "--vm-id=9"]); // changes
+    await s.run(["register-vm", `--vm-uuid=${UUID3}`, "--pool=B"]); // running: written
+    await s.run(["register-vm", `--vm-uuid=${UUID4}`, "--vm-id=4", "--vm-name=two stubs"]);
+    await s.run(["register-vm", `--vm-uuid=${UUID5}`, "--offline", "--vm-id=5"]);
+    await s.run(["register-vm", `--vm-uuid=${UUID6}`]); // carries exactly what it gets
+    await s.run(["register-vm", `--vm-uuid=${UUID7}`, "--offline", "--vm-name=elsewhere"]);
+    await s.run(["list-vms"]);
+    await s.run(["list-vms", "--pool=A"]);
+    await s.run(["disable-pool", "--pool-id=A"]);
+    await s.run(["disable-pool", "--pool-id=A"]);
+    await s.run(["list-vms", "--pool=A"]);
+    await s.run(["enable-pool", "--pool-id=A"]);
+    await s.run(["enable-pool", "--pool-id=A"]);
+    await s.run(["show-vm", `--vm-uuid=${UUID1}`]);
+    await s.run(["show-vm", `--vm-uuid=${UUID3}`]); // running with stale args
+    await s.run(["show-vm", `--vm-uuid=${UUID5}`]); // no device on the VM: drift
+    await s.run(["show-vm", `--vm-uuid=${UUID7}`]); // not on the host
+    await s.run(["show-vm", `--vm-uuid=${UUID6}`, "--offline"]);
+    await s.run(["settings"]);
+    await s.run(["settings", "shutdown-timeout", "90"]);
+    await s.run(["settings", "shutdown-timeout"]);
+    await s.run(["settings", "shutdown-timeout", "--unset"]);
+    await s.run(["export", `--output=${s.dir}/out.json`]);
+    await s.run(["remove-vm", `--vm-uuid=${UUID7}`, "--yes"]); // not on the host
+    await s.run(["remove-vm", `--vm-uuid=${UUID5}`], { input: ["no"] });
+    await s.run(["remove-vm", `--vm-uuid=${UUID5}`], { input: ["yes"] }); // no device
+    await s.run(["remove-vm", `--vm-uuid=${UUID3}`, "--yes"]); // running, other args stay
+    await s.run(["remove-vm", `--vm-uuid=${UUID2}`, "--yes"]); // nothing else: the key goes
+    await s.run(["remove-vm", `--vm-uuid=${UUID1}`, "--yes", "--offline"]);
+    await s.run(["export", `--output=${s.dir}/out.json`]);
+    return s.transcript();
+  },
 };
 
 Deno.test("golden render transcripts run in UTC", () => {
@@ -267,7 +317,7 @@ for (const [name, play] of Object.entries(SCENARIOS)) {
   });
 }
 
-for (const name of ["sync", "adopt"]) {
+for (const name of ["sync", "adopt", "registry"]) {
   Deno.test(`golden render: ${name}, coloured`, async () => {
     assertGolden(`${GOLDEN}${name}-color.txt`, await SCENARIOS[name](true));
   });
