@@ -1,12 +1,10 @@
 import { UsageError } from "../../domain/errors.ts";
 import type { PoolId, Priority } from "../../domain/types.ts";
-import { priorityName } from "../../domain/types.ts";
 import { parsePoolId, parsePriority, parseVmId, parseVmName } from "../../domain/validate.ts";
-import { buildDevice } from "../../domain/device-args.ts";
 import { registerVm } from "../../ops/register.ts";
 import type { Deps } from "../deps.ts";
 import { writeLines } from "../io.ts";
-import { vmLabel } from "../render/vm-fields.ts";
+import { registeredLines } from "../render/register-vm.ts";
 import { claimVms } from "../../ops/vm-claim.ts";
 import { requiredVmRef, resolveVm, type VmRef } from "../vm-ref.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
@@ -67,53 +65,7 @@ export async function run(opts: RegisterVmOptions, deps: Deps): Promise<void> {
   } finally {
     await pooled?.done();
   }
-  const vm = r.vm;
-  const lines = [
-    `Registered VM ${vm.vmUuid} (${vmLabel(vm)}): vGPU pool ${vm.pool}, priority ${
-      priorityName(vm.priority)
-    }, VM ID ${vm.vmId}`,
-  ];
-  if (r.host === null) {
-    lines.push(
-      `Not written to the VM (--offline): run 'vgpu-admin sync' on the host to apply ${
-        buildDevice(vm)
-      }`,
-    );
-  } else {
-    if (r.carried !== null) {
-      // the VM's own values were the defaults: name each one a flag changed
-      const c = r.carried;
-      const changes = [
-        c.pool === vm.pool ? null : `vGPU pool ${c.pool} -> ${vm.pool}`,
-        c.priority === vm.priority
-          ? null
-          : `priority ${priorityName(c.priority)} -> ${priorityName(vm.priority)}`,
-        c.vmId === vm.vmId ? null : `VM ID ${c.vmId} -> ${vm.vmId}`,
-      ].filter((x) => x !== null);
-      lines.push(
-        changes.length === 0
-          ? `Kept the values of the vgpu-stub the VM carried: ${
-            r.replaced[0]?.raw ?? buildDevice(c)
-          }`
-          : `Changed on the VM: ${changes.join(", ")} (it carried ${
-            r.replaced[0]?.raw ?? buildDevice(c)
-          })`,
-      );
-    } else {
-      for (const old of r.replaced) lines.push(`The VM carried other vgpu-stub args: ${old.raw}`);
-    }
-    lines.push(
-      r.argsAfter === r.argsBefore
-        ? `The VM already carries ${buildDevice(vm)}`
-        : `Wrote platform args: ${r.argsAfter}`,
-    );
-    if (r.host.powerState !== "halted" && r.argsAfter !== r.argsBefore) {
-      lines.push(
-        `The VM is ${r.host.powerState}: it gets these args at its next start (restart it to apply).`,
-      );
-    }
-  }
-  writeLines(deps.io.out, lines);
+  writeLines(deps.io.out, registeredLines(r));
 }
 
 export const command = defineCommand({ parseOptions, run });

@@ -3,7 +3,7 @@ import { confirmOrCancel } from "../confirm.ts";
 import type { PooledChange } from "../../ops/pool-change.ts";
 import type { Deps } from "../deps.ts";
 import { writeLines } from "../io.ts";
-import { vmLabel } from "../render/vm-fields.ts";
+import { removedLines, removeQuestion } from "../render/remove-vm.ts";
 import { claimVms } from "../../ops/vm-claim.ts";
 import { requiredVmRef, resolveVm, type VmRef } from "../vm-ref.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
@@ -45,34 +45,13 @@ async function removeSteps(
 ): Promise<void> {
   const store = await deps.store();
   const vm = store.requireVm(vmUuid);
-  await confirmOrCancel(
-    `Remove VM ${vm.vmUuid} (${
-      vmLabel(vm)
-    }, vGPU pool ${vm.pool}, VM ID ${vm.vmId}) from vgpu-admin? (yes/no):`,
-    opts.yes,
-    deps,
-  );
+  await confirmOrCancel(removeQuestion(vm), opts.yes, deps);
   const r = await removeVm(store, opts.offline ? null : await deps.xe(), vmUuid, deps.clock);
   if (pooled !== null) {
     const { releaseVmId } = await import("../../ops/pool-mode.ts");
     await releaseVmId(pooled.write.ctx, r.vm.vmUuid, r.vm.vmId);
   }
-  const lines = [`Removed VM ${r.vm.vmUuid} (${vmLabel(r.vm)}) from the database.`];
-  if (opts.offline) lines.push("Its args were left as they are (--offline).");
-  else if (r.hostMissing) {
-    lines.push("The host has no VM with this uuid: only the database row was removed.");
-  } else if (r.argsBefore === r.argsAfter) lines.push("Its args carried no vgpu-stub device.");
-  else {
-    lines.push(
-      r.argsAfter === null
-        ? "Removed its vgpu-stub device; nothing else was left, so the platform key was removed."
-        : `Removed its vgpu-stub device; its args are now: ${r.argsAfter}`,
-    );
-    if (r.host !== null && r.host.powerState !== "halted") {
-      lines.push(`The VM is ${r.host.powerState} and keeps its vGPU device until its next start.`);
-    }
-  }
-  writeLines(deps.io.out, lines);
+  writeLines(deps.io.out, removedLines(r, opts.offline));
 }
 
 export const command = defineCommand({ parseOptions, run });
