@@ -3,6 +3,8 @@ import { parsePoolId } from "../../domain/validate.ts";
 import { poolSummaries, setPoolEnabled } from "../../ops/pools.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 import type { Deps } from "../deps.ts";
+import { writeLines } from "../io.ts";
+import { poolEnabledLine } from "../render/pools.ts";
 
 export interface EnablePoolOptions {
   poolId: PoolId;
@@ -16,18 +18,8 @@ export function parseOptions(input: RawOptions): EnablePoolOptions {
 export async function run(opts: EnablePoolOptions, deps: Deps): Promise<void> {
   const store = await deps.store({ create: true });
   const r = setPoolEnabled(store, opts.poolId, true);
-  const name = JSON.stringify(r.pool.name);
   const vms = poolSummaries(store).find((p) => p.poolId === opts.poolId)!.total;
-  const out = deps.io.out;
-  if (!r.changed) {
-    out.write(`vGPU pool ${opts.poolId} (${name}) is already enabled; nothing changed.\n`);
-    return;
-  }
-  out.write(
-    `vGPU pool ${opts.poolId} (${name}) enabled: it takes new VMs again (${vms} VM${
-      vms === 1 ? "" : "s"
-    } in it).\n`,
-  );
+  writeLines(deps.io.out, [poolEnabledLine(r, vms)]);
 }
 
 export const command = defineCommand({ parseOptions, run });

@@ -1,6 +1,8 @@
 import { UsageError } from "../../domain/errors.ts";
 import { databaseFileOf, exportConfiguration, writeFileAtomic } from "../../ops/transfer.ts";
 import type { Deps } from "../deps.ts";
+import { writeLines } from "../io.ts";
+import { exportedErrLine } from "../render/export.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface ExportOptions {
@@ -31,13 +33,7 @@ export async function run(opts: ExportOptions, deps: Deps): Promise<void> {
     return;
   }
   const path = writeFileAtomic(opts.output, text);
-  const n = file.vms.length;
-  const k = Object.keys(file.settings).length;
-  deps.io.err.write(
-    `Exported ${n} VM${n === 1 ? "" : "s"}, ${file.pools.length} vGPU pools and ${k} setting${
-      k === 1 ? "" : "s"
-    } to ${path} (mode 0600)\n`,
-  );
+  writeLines(deps.io.err, [exportedErrLine(file, path)]);
 }
 
 export const command = defineCommand({ parseOptions, run });

@@ -2,6 +2,8 @@ import type { PoolId } from "../../domain/types.ts";
 import { parseDescription, parsePoolId, parsePoolName } from "../../domain/validate.ts";
 import { renamePool } from "../../ops/pools.ts";
 import type { Deps } from "../deps.ts";
+import { writeLines } from "../io.ts";
+import { renamedLines } from "../render/pools.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface SetPoolNameOptions {
@@ -27,23 +29,7 @@ export async function run(opts: SetPoolNameOptions, deps: Deps): Promise<void> {
     opts.name,
     opts.description,
   );
-  const out = deps.io.out;
-  if (!r.changed) {
-    out.write(
-      `vGPU pool ${opts.poolId} is already named ${
-        JSON.stringify(r.after.name)
-      }; nothing changed.\n`,
-    );
-    return;
-  }
-  out.write(
-    `vGPU pool ${opts.poolId} renamed: ${JSON.stringify(r.before.name)} -> ${
-      JSON.stringify(r.after.name)
-    }\n`,
-  );
-  if (r.before.description !== r.after.description) {
-    out.write(`Description: ${r.after.description ?? "(none)"}\n`);
-  }
+  writeLines(deps.io.out, renamedLines(r));
 }
 
 export const command = defineCommand({ parseOptions, run });

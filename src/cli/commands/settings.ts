@@ -3,7 +3,12 @@ import { SETTING_DEFS, settingDef } from "../../domain/settings.ts";
 import type { Deps } from "../deps.ts";
 import { type Format, parseFormat, writeJson } from "../format.ts";
 import { writeLines } from "../io.ts";
-import { type SettingRow, settingsJson, settingsLines } from "../render/settings.ts";
+import {
+  settingChangedLine,
+  type SettingRow,
+  settingsJson,
+  settingsLines,
+} from "../render/settings.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface SettingsOptions {
@@ -33,11 +38,7 @@ export async function run(opts: SettingsOptions, deps: Deps): Promise<void> {
     const def = settingDef(opts.key!);
     const value = opts.unset ? null : def.parse(opts.value!);
     store.setSetting(def.key, value);
-    out.write(
-      value === null
-        ? `${def.key} reset to its default: ${def.default}\n`
-        : `${def.key} = ${value}\n`,
-    );
+    writeLines(out, [settingChangedLine(def.key, value, def.default)]);
     return;
   }
   const stored = store.listSettings();
@@ -53,7 +54,7 @@ export async function run(opts: SettingsOptions, deps: Deps): Promise<void> {
     };
   });
   if (opts.format === "json") writeJson(out, settingsJson(rows));
-  else if (opts.key !== undefined) out.write(`${rows[0].value}\n`);
+  else if (opts.key !== undefined) writeLines(out, [rows[0].value]); // bare: for scripts
   else writeLines(out, settingsLines(rows));
 }
 

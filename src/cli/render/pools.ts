@@ -1,6 +1,12 @@
-// list-pools and show-pool: the line layouts of seed 000, and their JSON shapes.
+// list-pools and show-pool: the line layouts of seed 000, and their JSON shapes; the lines of
+// set-pool-name, enable-pool and disable-pool.
 import { humanTime } from "../../domain/time.ts";
-import type { PoolDetail, PoolSummary } from "../../ops/pools.ts";
+import type {
+  PoolDetail,
+  PoolSummary,
+  RenamePoolResult,
+  SetPoolEnabledResult,
+} from "../../ops/pools.ts";
 import type { Vm } from "../../domain/types.ts";
 import { priorityName } from "../../domain/types.ts";
 import type { ListPoolsJson, PoolJson, ShowPoolJson } from "./json-types.ts";
@@ -80,4 +86,33 @@ export function showPoolJson(d: PoolDetail): ShowPoolJson {
 
 export function listPoolsJson(pools: readonly PoolSummary[]): ListPoolsJson {
   return { pools: pools.map(poolJson) };
+}
+
+/** set-pool-name: the rename (or that nothing changed), and the new description if it changed. */
+export function renamedLines(r: RenamePoolResult): string[] {
+  const id = r.after.poolId;
+  if (!r.changed) {
+    return [`vGPU pool ${id} is already named ${JSON.stringify(r.after.name)}; nothing changed.`];
+  }
+  const lines = [
+    `vGPU pool ${id} renamed: ${JSON.stringify(r.before.name)} -> ${JSON.stringify(r.after.name)}`,
+  ];
+  if (r.before.description !== r.after.description) {
+    lines.push(`Description: ${r.after.description ?? "(none)"}`);
+  }
+  return lines;
+}
+
+/** enable-pool and disable-pool: the new state (or that nothing changed) and the pool's VMs. */
+export function poolEnabledLine(r: SetPoolEnabledResult, vms: number): string {
+  const p = r.pool;
+  const pool = `vGPU pool ${p.poolId} (${JSON.stringify(p.name)})`;
+  const state = p.enabled ? "enabled" : "disabled";
+  if (!r.changed) return `${pool} is already ${state}; nothing changed.`;
+  const n = `${vms} VM${vms === 1 ? "" : "s"}`;
+  return p.enabled
+    ? `${pool} enabled: it takes new VMs again (${n} in it).`
+    : `${pool} disabled: it takes no new VMs; its ${n} keep${
+      vms === 1 ? "s its" : " their"
+    } configuration and args.`;
 }

@@ -29,3 +29,8 @@ export function settingsLines(rows: readonly SettingRow[]): string[] {
     `${r.key.padEnd(width)} = ${r.value}${r.set ? "" : " (default)"}  # ${r.help}`
   );
 }
+
+/** `settings KEY VALUE` / `settings KEY --unset`: the value now in force. */
+export function settingChangedLine(key: string, value: string | null, def: string): string {
+  return value === null ? `${key} reset to its default: ${def}` : `${key} = ${value}`;
+}
