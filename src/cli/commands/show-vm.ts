@@ -1,6 +1,3 @@
-import { printable } from "../../domain/printable.ts";
-import { humanTime } from "../../domain/time.ts";
-import { buildDevice } from "../../domain/device-args.ts";
 import { hostError, scan } from "../../ops/scan.ts";
 import type { Deps } from "../deps.ts";
 import { type Format, parseFormat, writeJson } from "../format.ts";
@@ -9,7 +6,7 @@ import { writeLines } from "../io.ts";
 import type { Outcome } from "../outcome.ts";
 import { showVmJson } from "../render/scan.ts";
 import { paint } from "../render/style.ts";
-import { haltedMark, priorityLong, vmLabel } from "../render/vm-fields.ts";
+import { showVmLines } from "../render/show-vm.ts";
 import { interruptedView } from "../interrupted.ts";
 import { requiredVmRef, resolveVm, type VmRef } from "../vm-ref.ts";
 import { fitLines } from "../render/fit.ts";
@@ -40,7 +37,6 @@ export async function run(opts: ShowVmOptions, deps: Deps): Promise<Outcome> {
     localHostUuid: deps.localHost(),
     vmUuid: vm.vmUuid,
   });
-  const state = view.host.kind === "read" ? view.host.drift.byUuid.get(vm.vmUuid) ?? null : null;
   const c = paint(deps.io.color);
   const json = opts.format === "json";
   const interrupted = interruptedView(store, deps, c, { json, vmUuid: vm.vmUuid });
@@ -49,45 +45,7 @@ export async function run(opts: ShowVmOptions, deps: Deps): Promise<Outcome> {
     writeJson(deps.io.out, showVmJson(view, vm, store.getPool(vm.pool).name));
     return hostWarning(deps, hostError(view));
   }
-  const lines = [
-    c.bold(`VM: ${vmLabel(vm)}`),
-    `  UUID:        ${vm.vmUuid}`,
-    `  vGPU pool:   ${vm.pool} (${JSON.stringify(store.getPool(vm.pool).name)})`,
-    `  Priority:    ${priorityLong(vm.priority)}`,
-    `  VM ID:       ${vm.vmId}`,
-    `  Device args: ${buildDevice(vm)}`,
-    `  Created:     ${humanTime(vm.createdAt)}`,
-    `  Updated:     ${humanTime(vm.updatedAt)}`,
-  ];
-  if (state !== null) {
-    const h = state.host;
-    lines.push("Host:");
-    if (h === null) lines.push(`  ${c.bad("✗")} the host has no VM with this uuid`);
-    else {
-      lines.push(
-        `  Name-label:  ${printable(h.nameLabel)}`,
-        `  Power:       ${h.powerState}${
-          open === undefined ? "" : haltedMark(open, h.powerState, c, "; ")
-        }`,
-      );
-      lines.push(
-        `  Args on VM:  ${h.deviceModelArgs === null ? "(none)" : printable(h.deviceModelArgs)}`,
-      );
-      // never "✓ in sync" under an interrupted change of this VM (its args may be half written)
-      if (state.drift.length === 0 && open === undefined) {
-        lines.push(`  ${c.ok("✓")} in sync with the database`);
-      }
-    }
-    for (const d of state.drift) lines.push(`  ${c.warn("⚠")} ${d.detail} -> fix: ${d.fix}`);
-    const stale = view.staleRuns.get(vm.vmUuid);
-    if (stale !== undefined) {
-      lines.push(
-        `  ${c.warn("⚠")} running with stale vGPU args since ${
-          humanTime(stale.since)
-        }: restart to apply`,
-      );
-    }
-  }
+  const lines = showVmLines(view, vm, store.getPool(vm.pool).name, open, c);
   writeLines(deps.io.out, fitLines([...interrupted.lines, ...lines], deps.io.columns ?? null));
   return hostWarning(deps, hostError(view));
 }
