@@ -8,7 +8,9 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { bufferIo } from "../src/cli/io.ts";
 import { main } from "../src/cli/dispatch.ts";
+import { VERSION } from "../src/cli/command-table.ts";
 import { assertGolden } from "./golden.ts";
+import { HOOK_PATH, HOOK_PATHS, LOGROTATE_PATH, MARKER } from "../src/ops/install.ts";
 import { fakeClock, fakeRunner, type ModelVm, type Reply } from "./fake-runner.ts";
 import { tempDir, UUID1, UUID2, UUID3, UUID4 } from "./helpers.ts";
 
@@ -58,7 +60,9 @@ function scenario(vms: ModelVm[], o: { color?: boolean } = {}) {
       assert.equal(code, 0, `${argv.join(" ")}: ${io.stderr()}`);
       return;
     }
-    const clean = (s: string) => s.replaceAll(dir, "$DIR").replace(/pid \d+/g, "pid PID");
+    const clean = (s: string) =>
+      s.replaceAll(dir, "$DIR").replace(/pid \d+/g, "pid PID")
+        .replaceAll(`vgpu-admin-${VERSION}-`, "vgpu-admin-$VERSION-");
     transcript += `$ vgpu-admin ${argv.map((a) => a.replaceAll(dir, "$DIR")).join(" ")}\n` +
       `--- stdout\n${clean(io.stdout())}--- stderr\n${clean(io.stderr())}--- exit ${code}\n\n`;
   };
@@ -303,6 +307,25 @@ const SCENARIOS: Record<string, (color: boolean) => Promise<string>> = {
     await s.run(["remove-vm", `--vm-uuid=${UUID2}`, "--yes"]); // nothing else: the key goes
     await s.run(["remove-vm", `--vm-uuid=${UUID1}`, "--yes", "--offline"]);
     await s.run(["export", `--output=${s.dir}/out.json`]);
+    return s.transcript();
+  },
+
+  async install() {
+    const s = scenario([]);
+    const root = `${s.dir}/root`;
+    const install = ["install-hook", `--root=${root}`];
+    await s.run(install); // the database is created; the program is not there yet
+    await s.run(install); // everything current
+    Deno.chmodSync(`${root}${HOOK_PATH}`, 0o644);
+    Deno.writeTextFileSync(`${root}${LOGROTATE_PATH}`, `${MARKER}\n# an older version\n`);
+    await s.run(install); // a mode restored, an older file replaced
+    const bin = "/opt/vgpu/vgpu-admin";
+    Deno.mkdirSync(`${root}/opt/vgpu`, { recursive: true });
+    Deno.writeTextFileSync(`${root}${bin}`, "not a program\n", { mode: 0o644 });
+    await s.run([...install, `--binary=${bin}`]); // the hooks now run another program
+    Deno.writeTextFileSync(`${root}${HOOK_PATHS[1].path}`, "#!/bin/sh\n# the admin's own\n");
+    await s.run(["uninstall-hook", `--root=${root}`]);
+    await s.run(["uninstall-hook", `--root=${root}`]);
     return s.transcript();
   },
 };
