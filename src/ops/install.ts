@@ -309,6 +309,16 @@ export function uninstallFiles(root: string | null): UninstallResult[] {
   });
 }
 
+/** Whether anything exists at `path` (the database install-hook reports as created or present). */
+export function pathExists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Whether `path` is an existing regular file with an execute bit: "ok", "missing" or "not-executable". */
 export function executableState(path: string): "ok" | "missing" | "not-executable" {
   try {

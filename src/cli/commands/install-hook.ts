@@ -4,17 +4,17 @@ import {
   DEFAULT_BINARY,
   executableState,
   foreignFileError,
-  HOOK_MODE,
   inspectFile,
   installFiles,
-  type InstallResult,
   managedFiles,
+  pathExists,
   underRoot,
 } from "../../ops/install.ts";
 import { DEFAULT_DB_PATH } from "../../store/open.ts";
 import { VERSION } from "../command-table.ts";
 import { createDeps, type Deps } from "../deps.ts";
 import { writeLines } from "../io.ts";
+import { binaryWarning, databaseLine, installedLine } from "../render/install.ts";
 import { paint } from "../render/style.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 
@@ -67,29 +67,6 @@ export function rootedDb(deps: Deps, root: string | null): { path: string; hookD
   return { path: deps.dbPath, hookDb: deps.dbPath };
 }
 
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function resultLine(r: InstallResult, what: string): string {
-  const mode = `mode 0${r.file.mode.toString(8)}`;
-  switch (r.action) {
-    case "installed":
-      return `${r.file.path}: installed (${mode}${what})`;
-    case "updated":
-      return `${r.file.path}: updated, an older version was replaced (${mode}${what})`;
-    case "mode-fixed":
-      return `${r.file.path}: already installed, ${mode} restored${what}`;
-    case "unchanged":
-      return `${r.file.path}: already installed, up to date`;
-  }
-}
-
 export async function run(opts: InstallHookOptions, deps: Deps): Promise<void> {
   const db = rootedDb(deps, opts.root);
   if (!db.path.startsWith("/")) {
@@ -116,41 +93,29 @@ export async function run(opts: InstallHookOptions, deps: Deps): Promise<void> {
   });
   const lines: string[] = [];
   try {
-    const existed = exists(db.path);
+    const existed = pathExists(db.path);
     const store = await local.store({ create: true });
-    lines.push(
-      `${c.ok("✓")} database ${db.path}: ${
-        existed ? "already present" : "created"
-      } (schema version ${store.schemaVersion()})`,
-    );
+    lines.push(databaseLine(db.path, existed, store.schemaVersion(), c));
   } finally {
     if (local !== deps) local.close();
   }
   const runs = `; runs ${opts.binary}${db.hookDb === null ? "" : ` --db=${db.hookDb}`}`;
   for (const r of installFiles(files)) {
-    const what = r.file.kind === "hook" ? runs : "";
-    lines.push(`${c.ok("✓")} ${r.file.kind} ${resultLine(r, what)}`);
+    lines.push(installedLine(r, r.file.kind === "hook" ? runs : "", c));
   }
   writeLines(deps.io.out, lines);
   await recordInPool(deps, db.path, opts.root);
   const bin = underRoot(opts.root, opts.binary);
   const state = executableState(bin);
   if (state !== "ok") {
-    deps.io.err.write(
-      `warning: ${bin} ${
-        state === "missing" ? "does not exist yet" : "is not an executable file"
-      }: until it is, the hook lets every VM start unchecked (${
-        opts.binary === DEFAULT_BINARY ? "install the rpm, or " : ""
-      }copy the single file vgpu-admin-${VERSION}-linux-x64 there, mode 0${
-        HOOK_MODE.toString(8)
-      })\n`,
-    );
+    const o = { defaultBinary: opts.binary === DEFAULT_BINARY, version: VERSION };
+    writeLines(deps.io.err, [binaryWarning(bin, state, o)]);
   }
 }
 
 /** Pool mode: this host's member key names the hooks now installed (ops/pool-member.ts). */
 export async function recordInPool(deps: Deps, dbPath: string, root: string | null): Promise<void> {
-  if (!exists(dbPath)) return;
+  if (!pathExists(dbPath)) return;
   const local = dbPath === deps.dbPath ? deps : createDeps({
     io: deps.io,
     env: deps.env,

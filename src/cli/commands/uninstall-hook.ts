@@ -1,7 +1,8 @@
-import { MARKER, uninstallFiles } from "../../ops/install.ts";
+import { uninstallFiles } from "../../ops/install.ts";
 import type { Deps } from "../deps.ts";
 import { writeLines } from "../io.ts";
 import type { Outcome } from "../outcome.ts";
+import { uninstalledLines } from "../render/install.ts";
 import { paint } from "../render/style.ts";
 import { parseRoot, recordInPool, rootedDb } from "./install-hook.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
@@ -18,34 +19,11 @@ export function parseOptions(input: RawOptions): UninstallHookOptions {
 
 /** Removes only files that carry our marker; the database stays. Idempotent. */
 export async function run(opts: UninstallHookOptions, deps: Deps): Promise<Outcome> {
-  const c = paint(deps.io.color);
-  const lines: string[] = [];
-  let foreign = 0;
-  for (const r of uninstallFiles(opts.root)) {
-    switch (r.action) {
-      case "removed":
-        lines.push(`${c.ok("✓")} ${r.kind} ${r.path}: removed`);
-        break;
-      case "absent":
-        lines.push(`${c.ok("✓")} ${r.kind} ${r.path}: not installed, nothing to remove`);
-        break;
-      case "foreign":
-        foreign++;
-        lines.push(
-          `${
-            c.warn("⚠")
-          } ${r.kind} ${r.path}: left in place: not written by vgpu-admin (no '${MARKER}' line); remove it by hand if it is not needed`,
-        );
-    }
-  }
-  lines.push(
-    `The database ${
-      rootedDb(deps, opts.root).path
-    } is kept (remove it by hand if it is no longer needed).`,
-  );
-  writeLines(deps.io.out, lines);
-  await recordInPool(deps, rootedDb(deps, opts.root).path, opts.root);
-  return foreign > 0 ? "degraded" : undefined;
+  const results = uninstallFiles(opts.root);
+  const db = rootedDb(deps, opts.root).path;
+  writeLines(deps.io.out, uninstalledLines(results, db, paint(deps.io.color)));
+  await recordInPool(deps, db, opts.root);
+  return results.some((r) => r.action === "foreign") ? "degraded" : undefined;
 }
 
 export const command = defineCommand({ parseOptions, run });
