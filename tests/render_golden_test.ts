@@ -345,3 +345,19 @@ for (const name of ["sync", "adopt", "registry"]) {
     assertGolden(`${GOLDEN}${name}-color.txt`, await SCENARIOS[name](true));
   });
 }
+
+// style.md rule 5: a renderer turns a view into text and nothing else, so the goldens above pin
+// everything a screen can say. Comments are dropped first (prose may name these words).
+Deno.test("renderers in src/cli/render/ are pure: no Deno API, console, stream write or xe", () => {
+  const dir = decodeURIComponent(new URL("../src/cli/render/", import.meta.url).pathname);
+  const impure = /\bDeno\.|\bconsole\.|\.write\(|\bwriteLines\(|\bwriteJson\(|\bdeps\b|\bnew Xe\b/;
+  const offenders: string[] = [];
+  for (const e of Deno.readDirSync(dir)) {
+    if (!e.name.endsWith(".ts")) continue;
+    const code = Deno.readTextFileSync(`${dir}${e.name}`)
+      .replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
+    const m = impure.exec(code);
+    if (m !== null) offenders.push(`${e.name}: ${m[0]}`);
+  }
+  assert.deepEqual(offenders, []);
+});
