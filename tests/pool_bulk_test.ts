@@ -6,6 +6,8 @@ import { DatabaseSync } from "node:sqlite";
 import { CLAIM_PREFIX, claimKey, TICKET_KEY } from "../src/domain/pool.ts";
 import { readCallLog, readStateSync, updateState } from "./fake-xe/state.ts";
 import { runCli, runInProcess, tempDir } from "./helpers.ts";
+import { inProcessFakeXe } from "./fake-xe/in-process.ts";
+import type { XeRunner } from "../src/xe/runner.ts";
 import { fakePool, poolVm } from "./pool-helpers.ts";
 
 type Pool = ReturnType<typeof fakePool>;
@@ -137,6 +139,50 @@ Deno.test("sync in pool mode, the master away at a VM's claim: the VMs before it
   await ok(p, 1, ["sync"]);
   assert.equal(argsOf(p, vm2.uuid), stub("A", "medium", 2));
   assert.deepEqual([...claimsOf(p)].sort(), [[1, vm1.uuid], [2, vm2.uuid]]);
+  assert.deepEqual(ticketsLeft(p), []);
+});
+
+Deno.test("sync in pool mode never reverts a change another host finished between sync's read and its ticket", async () => {
+  const [vm1, vm2] = [poolVm(1), poolVm(2)];
+  const p = fakePool(2, [vm1, vm2]);
+  await enableAll(p);
+  await ok(p, 0, ["register-vm", `--vm-uuid=${vm1.uuid}`, "--vm-id=1"]);
+  await ok(p, 0, ["register-vm", `--vm-uuid=${vm2.uuid}`, "--vm-id=2"]);
+  // a rollback lost both claims and the args (older ones are back): drift for sync to fix
+  await updateState(p.statePath, (s) => {
+    s.pool!.otherConfig = Object.fromEntries(
+      Object.entries(s.pool!.otherConfig).filter(([k]) => !k.startsWith(CLAIM_PREFIX)),
+    );
+    for (const [vm, id] of [[vm1, 1], [vm2, 2]] as const) {
+      s.vms.find((v) => v.uuid === vm.uuid)!.platform["device-model-args"] = stub("B", "low", id);
+    }
+  });
+  // host2 finishes its change of vm1 (set-priority high) just before sync takes vm1's ticket
+  const inner = inProcessFakeXe(p.statePath, { caller: p.hosts[0].uuid, defaultTimeoutMs: 30_000 });
+  let raced = false;
+  const xe: XeRunner = {
+    async run(args, o) {
+      if (!raced && args[0] === "vm-param-add" && args.includes(`uuid=${vm1.uuid}`)) {
+        raced = true;
+        await updateState(p.statePath, (s) => {
+          s.vms.find((v) => v.uuid === vm1.uuid)!.platform["device-model-args"] = stub(
+            "A",
+            "high",
+            1,
+          );
+        });
+      }
+      return await inner.run(args, o);
+    },
+  };
+  const r = await runInProcess(["sync"], { env: p.hosts[0].env, xe });
+  assert.equal(r.code, 1, r.stderr + r.stdout);
+  assert.match(
+    r.stdout,
+    new RegExp(`✗ VM ${vm1.uuid} .*: VM ${vm1.uuid} changed since this command read it`),
+  );
+  assert.equal(argsOf(p, vm1.uuid), stub("A", "high", 1), "host2's change stays");
+  assert.equal(argsOf(p, vm2.uuid), stub("A", "medium", 2));
   assert.deepEqual(ticketsLeft(p), []);
 });
 

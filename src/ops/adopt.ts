@@ -116,7 +116,7 @@ export async function applyAdoptPooled(
   for (const [i, c] of candidates.entries()) {
     const uuid = c.host.uuid;
     try {
-      const refused = await pool.take(uuid, c.config.vmId);
+      const refused = await pool.take(uuid, c.config.vmId, c.host.deviceModelArgs);
       if (refused !== null) {
         results.push({ candidate: c, error: refused });
         continue;

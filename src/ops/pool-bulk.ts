@@ -26,10 +26,12 @@ export interface PoolBulk {
   ctx: PoolContext;
   /**
    * Takes the VM's ticket, then claims `vmId` for it (already its claim: nothing to add).
+   * `argsSeen`: the args the caller planned from; read again under the ticket, a VM changed
+   * meanwhile (another host's change that ended between the plan and the ticket) is refused.
    * Returns null when done, else why this VM is refused (a conflict naming the holder, or a
    * change in flight elsewhere): nothing is kept for it then. Other failures throw.
    */
-  take(vmUuid: string, vmId: number): Promise<string | null>;
+  take(vmUuid: string, vmId: number, argsSeen?: string | null): Promise<string | null>;
   /** The VM's write failed: the claim this run added for it goes (only if it is still ours). */
   giveBack(vmUuid: string): Promise<void>;
   /** The VM now carries `vmId`: its other claims go (each only after reading it is ours). */
@@ -79,7 +81,11 @@ export async function beginPoolBulk(input: PoolBulkInput): Promise<PoolBulk | nu
       // a ticket left behind names a dead process of this host: the next change takes it over
     }
   };
-  const take = async (vmUuid: string, vmId: number): Promise<string | null> => {
+  const take = async (
+    vmUuid: string,
+    vmId: number,
+    argsSeen?: string | null,
+  ): Promise<string | null> => {
     const vm = ctx.snap.vms.find((v) => v.uuid === vmUuid);
     const stubs = parseDeviceArgs(vm?.deviceModelArgs ?? null).stubs;
     try {
@@ -93,6 +99,10 @@ export async function beginPoolBulk(input: PoolBulkInput): Promise<PoolBulk | nu
       const why = refusalOf(e);
       if (why === null) throw e;
       return why;
+    }
+    if (argsSeen !== undefined && await ctx.xp.xe.vmGetArgs(vmUuid) !== argsSeen) {
+      await finish(vmUuid);
+      return `VM ${vmUuid} changed since this command read it (another host's change?); nothing was written to it: run the command again`;
     }
     const held = ctx.snap.claims.get(vmId) === vmUuid;
     try {

@@ -74,7 +74,7 @@ export async function applySync(
     progress(`[${i + 1}/${fixes.length}] VM ${fix.vm.vmUuid}`);
     const uuid = fix.vm.vmUuid;
     try {
-      const refused = pool === null ? null : await pool.take(uuid, fix.vm.vmId);
+      const refused = pool === null ? null : await pool.take(uuid, fix.vm.vmId, fix.argsBefore);
       if (refused !== null) {
         results.push({ fix, error: refused });
         continue;
