@@ -221,6 +221,38 @@ Deno.test("adopt in pool mode claims the vm_id each VM carries; one claimed by a
   assert.deepEqual(l.vms.map((v: { vm_uuid: string }) => v.vm_uuid), [z.uuid]);
 });
 
+Deno.test("adopt in pool mode refuses a VM whose args changed between its read and the ticket", async () => {
+  const y = poolVm(2, { platform: { "device-model-args": stub("B", "low", 7) } });
+  const p = fakePool(2, [y]);
+  await enableAll(p);
+  const inner = inProcessFakeXe(p.statePath, { caller: p.hosts[1].uuid, defaultTimeoutMs: 30_000 });
+  let raced = false;
+  const xe: XeRunner = {
+    async run(args, o) {
+      if (!raced && args[0] === "vm-param-add" && args.includes(`uuid=${y.uuid}`)) {
+        raced = true; // set-vm-id on host1 just ended: y carries 9 now
+        await updateState(p.statePath, (s) => {
+          s.vms[s.vms.findIndex((v) => v.uuid === y.uuid)].platform["device-model-args"] = stub(
+            "B",
+            "low",
+            9,
+          );
+        });
+      }
+      return await inner.run(args, o);
+    },
+  };
+  const r = await runInProcess(["adopt", "--yes"], { env: p.hosts[1].env, xe });
+  assert.equal(r.code, 1, r.stderr + r.stdout);
+  assert.match(
+    r.stdout,
+    new RegExp(`✗ VM ${y.uuid}: VM ${y.uuid} changed since this command read it`),
+  );
+  assert.deepEqual([...claimsOf(p)], [], "no claim of the old vm_id 7");
+  assert.equal(rowsOf(p, 1).size, 0);
+  assert.deepEqual(ticketsLeft(p), []);
+});
+
 /** An export file of a standalone host registering `vms` with these vm_ids. */
 async function exportFile(vms: [string, number][]): Promise<string> {
   const dir = tempDir("vgpu-pool-export-");
