@@ -167,12 +167,14 @@ export function buildRegistry(
   vms: readonly PoolVm[],
 ): Registry {
   const byUuid = new Map(vms.map((v) => [v.uuid, v]));
+  // each VM's args parsed once (the claims and the carriers below both need them)
+  const cfgs = new Map(vms.map((v) => [v.uuid, stubOf(v.deviceModelArgs)]));
   const entries: RegistryEntry[] = [];
   const problems: PoolProblem[] = [];
   const claimedBy = new Map<string, number[]>();
   for (const [vmId, vmUuid] of [...claims].sort((a, b) => a[0] - b[0])) {
     const vm = byUuid.get(vmUuid) ?? null;
-    const cfg = vm === null ? null : stubOf(vm.deviceModelArgs);
+    const cfg = vm === null ? null : cfgs.get(vm.uuid) ?? null;
     entries.push({
       vmId,
       vmUuid,
@@ -213,7 +215,7 @@ export function buildRegistry(
   }
   const carriers = new Map<number, string[]>();
   for (const vm of vms) {
-    const cfg = stubOf(vm.deviceModelArgs);
+    const cfg = cfgs.get(vm.uuid) ?? null;
     if (cfg === null) continue;
     carriers.set(cfg.vmId, [...(carriers.get(cfg.vmId) ?? []), vm.uuid]);
     if (claims.get(cfg.vmId) !== vm.uuid && !claimedBy.has(vm.uuid)) {

@@ -7,7 +7,7 @@ import { type PoolState, readPoolState } from "../store/pool-cache.ts";
 import type { Store } from "../store/store.ts";
 import type { Xe } from "../xe/client.ts";
 import { hostName, type PoolHost, XePool } from "../xe/pool.ts";
-import { readSnapshot, refreshCache } from "./pool-mode.ts";
+import { readSnapshot } from "./pool-mode.ts";
 import { allEnded } from "../xe/all-ended.ts";
 
 export interface PoolStatusHost {
@@ -69,11 +69,7 @@ function cachedView(store: Store, state: PoolState, reason: string): PoolStatusV
 }
 
 /** Reads the pool in three xe calls (pool-list, vm-list, host-list), or falls back to the cache. */
-export async function poolStatus(
-  store: Store | null,
-  xe: Xe,
-  now: () => Date,
-): Promise<PoolStatusView> {
+export async function poolStatus(store: Store | null, xe: Xe): Promise<PoolStatusView> {
   const state = store === null ? null : readPoolState(store);
   const xp = new XePool(xe);
   let snap, hosts: PoolHost[];
@@ -84,10 +80,8 @@ export async function poolStatus(
     return cachedView(store, state, e instanceof Error ? e.message : String(e));
   }
   const master = hosts.find((h) => h.uuid === snap.record.master);
+  // shown live: this host's cache is the read commands' to refresh (pool status writes nothing)
   const joined = state !== null && snap.format !== null && snap.format > 0;
-  if (joined && store !== null) {
-    refreshCache(store, snap, master?.nameLabel ?? snap.record.master, now());
-  }
   const counts = new Map<string, Record<PoolId, number>>();
   const rows = new Map((store?.listVms() ?? []).map((v) => [v.vmUuid, v]));
   const registry: PoolStatusEntry[] = snap.registry.entries.map((e) => {
