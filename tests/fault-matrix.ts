@@ -151,18 +151,32 @@ export function assertPromiseHolds(
 export async function hit(argv: string[], p: Point, sig: MatrixSignal): Promise<string> {
   const h = await runningHost();
   const what = `${argv[0]} ${sig} ${pointName(p)}`;
-  // a SIGKILL lands inside a held call (let go once vgpu-admin is dead, 10 s at most); a caught
-  // signal inside a 400 ms one (vgpu-admin waits for it to end)
+  // "during": the call is held (10 s at most) until the signal has done its work: vgpu-admin
+  // said it caught it (its handler has run), or it is dead
   const release = `${h.dir}/release`;
+  let released = false;
+  const letGo = () => {
+    if (!released) Deno.writeTextFileSync(release, "");
+    released = true;
+  };
   if (p.when === "during") {
-    const ms = sig === "SIGKILL" ? 10_000 : 400;
     await updateState(h.statePath, (s) => {
-      s.faults = { [p.verb]: { mode: "delay", ms, times: 1, match: p.match, release } };
+      s.faults = { [p.verb]: { mode: "delay", ms: 10_000, times: 1, match: p.match, release } };
     });
   }
   const start = readCallLog(readStateSync(h.statePath)).length;
   const child = spawnCli(argv, h.env, { piped: true, detached: true });
-  const out = child.output();
+  let stderr = "";
+  const out = Promise.all([
+    child.stdout.pipeTo(new WritableStream()),
+    (async () => {
+      const dec = new TextDecoder();
+      for await (const chunk of child.stderr) {
+        stderr += dec.decode(chunk, { stream: true });
+        if (stderr.includes(`${sig} received: `)) letGo();
+      }
+    })(),
+  ]).then(() => child.status);
   const call = await until(
     `xe ${p.verb}`,
     () =>
@@ -181,8 +195,7 @@ export async function hit(argv: string[], p: Point, sig: MatrixSignal): Promise<
     // it finished already: the promise must hold all the same
   }
   const r = await out;
-  Deno.writeTextFileSync(release, "");
-  const stderr = new TextDecoder().decode(r.stderr);
+  letGo();
   assert.doesNotMatch(stderr, /bug:|Uncaught|at file:/, `${what}: ${stderr}`);
   let ended: string;
   if (sig === "SIGKILL") {
