@@ -280,3 +280,18 @@ Deno.test("drift over 10,000 VMs with clones and collisions", () => {
     assert.equal(i.otherVmUuid, U(1));
   }
 });
+
+Deno.test("a VM in sync that still gets a collision has a list of its own; the others' stay empty", () => {
+  // two rows with one vm_id: the database refuses it (UNIQUE), computeDrift takes any input
+  const r = computeDrift(
+    [vm(U1, "A", 2, 1), vm(U2, "B", 0, 1), vm(U3, "A", 2, 3)],
+    [host(U1, dev("A", "high", 1)), host(U2, dev("B", "low", 1)), host(U3, dev("A", "high", 3))],
+  );
+  const byUuid = (u: string) => r.byUuid.get(u)!.drift.map((d) => `${d.kind} ${d.otherVmUuid}`);
+  assert.deepEqual(byUuid(U1), [`vmid-collision ${U2}`]);
+  assert.deepEqual(byUuid(U2), []);
+  assert.deepEqual(byUuid(U3), []);
+  assert.equal(r.items.length, 1);
+  // a later report starts from empty lists again
+  assert.deepEqual(computeDrift([vm(U3, "A", 2, 3)], [host(U3, dev("A", "high", 3))]).items, []);
+});

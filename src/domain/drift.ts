@@ -105,6 +105,17 @@ function differences(applied: VgpuConfig, wanted: VgpuConfig): string {
   return out.join(", ");
 }
 
+/**
+ * The drift of every VM without any: one frozen empty list shared by them all (10,000 in-sync VMs
+ * need no list each, issue 19); `own` gives a VM its own list before an item is added.
+ */
+const NO_DRIFT: DriftItem[] = Object.freeze([]) as unknown as DriftItem[];
+
+function own(s: VmDriftState): DriftItem[] {
+  if (s.drift === NO_DRIFT) s.drift = [];
+  return s.drift;
+}
+
 function ownDrift(s: VmDriftState): DriftItem[] {
   const { vmUuid: uuid, registered: reg, host } = s;
   const stubs: VgpuStub[] = s.parsed.stubs;
@@ -155,9 +166,9 @@ function ownDrift(s: VmDriftState): DriftItem[] {
         ),
       ];
     }
-    return [];
+    return NO_DRIFT;
   }
-  if (stubs.length === 0) return []; // unregistered and plain: left exactly as it is
+  if (stubs.length === 0) return NO_DRIFT; // unregistered and plain: left exactly as it is
   const out: DriftItem[] = [];
   if (stubs.length > 1) {
     out.push(
@@ -245,12 +256,14 @@ export function computeDrift(registered: readonly Vm[], hostVms: readonly HostVm
     });
   }
 
-  // vm_id → the host VMs whose devices carry it (each VM once per id).
-  const carriers = new Map<number, VmDriftState[]>();
+  // vm_id → the host VMs whose devices carry it (each VM once per id): the one VM itself, a list
+  // only when another carries it too (nearly every id has one carrier: no array per VM)
+  const carriers = new Map<number, VmDriftState | VmDriftState[]>();
   const carry = (id: number, s: VmDriftState) => {
-    const list = carriers.get(id);
-    if (list) list.push(s);
-    else carriers.set(id, [s]);
+    const had = carriers.get(id);
+    if (had === undefined) carriers.set(id, s);
+    else if (Array.isArray(had)) had.push(s);
+    else carriers.set(id, [had, s]);
   };
   for (const s of vms) {
     const stubs = s.parsed.stubs;
@@ -272,7 +285,7 @@ export function computeDrift(registered: readonly Vm[], hostVms: readonly HostVm
   const freeId = () =>
     nextFree = nextFreeVmId((id) => holderByVmId.has(id) || carriers.has(id), nextFree);
   const collision = (s: VmDriftState, vmId: number, other: string, detail: string) =>
-    s.drift.push({
+    own(s).push({
       kind: "vmid-collision",
       vmUuid: s.vmUuid,
       detail,
@@ -281,7 +294,8 @@ export function computeDrift(registered: readonly Vm[], hostVms: readonly HostVm
       otherVmUuid: other,
       vmId,
     });
-  for (const [vmId, list] of carriers) {
+  for (const [vmId, had] of carriers) {
+    const list = Array.isArray(had) ? had : [had];
     const holder = holderByVmId.get(vmId);
     if (holder !== undefined) {
       const label = vmLabel(holder.vmUuid, nameOf(holder.vmUuid));
