@@ -220,41 +220,19 @@ export function computeDrift(registered: readonly Vm[], hostVms: readonly HostVm
 
   const vms: VmDriftState[] = [];
   const byUuid = new Map<string, VmDriftState>();
-  const base = (vmUuid: string, host: HostVm | null): VmStateBase => {
+  // one state object per VM, built whole (no base object copied into it)
+  const add = (vmUuid: string, registered: Vm | null, host: HostVm | null) => {
     const parsed = parseDeviceArgs(host?.deviceModelArgs ?? null);
     const applied = parsed.stubs.length === 1 ? parsed.stubs[0].config : null;
-    return { vmUuid, parsed, applied, drift: [] };
-  };
-  const add = (s: VmDriftState) => {
+    const s = { vmUuid, parsed, applied, drift: NO_DRIFT, registered, host } as VmDriftState;
     s.drift = ownDrift(s);
     vms.push(s);
-    byUuid.set(s.vmUuid, s);
+    byUuid.set(vmUuid, s);
   };
   for (const r of registered) {
-    if (byUuid.has(r.vmUuid)) continue;
-    const host = hostByUuid.get(r.vmUuid) ?? null;
-    const b = base(r.vmUuid, host);
-    add({
-      vmUuid: b.vmUuid,
-      parsed: b.parsed,
-      applied: b.applied,
-      drift: b.drift,
-      registered: r,
-      host,
-    });
+    if (!byUuid.has(r.vmUuid)) add(r.vmUuid, r, hostByUuid.get(r.vmUuid) ?? null);
   }
-  for (const h of hostVms) {
-    if (byUuid.has(h.uuid)) continue;
-    const b = base(h.uuid, h);
-    add({
-      vmUuid: b.vmUuid,
-      parsed: b.parsed,
-      applied: b.applied,
-      drift: b.drift,
-      registered: null,
-      host: h,
-    });
-  }
+  for (const h of hostVms) if (!byUuid.has(h.uuid)) add(h.uuid, null, h);
 
   // vm_id → the host VMs whose devices carry it (each VM once per id): the one VM itself, a list
   // only when another carries it too (nearly every id has one carrier: no array per VM)
@@ -295,8 +273,10 @@ export function computeDrift(registered: readonly Vm[], hostVms: readonly HostVm
       vmId,
     });
   for (const [vmId, had] of carriers) {
-    const list = Array.isArray(had) ? had : [had];
     const holder = holderByVmId.get(vmId);
+    // the usual case: the id's holder alone carries it
+    if (!Array.isArray(had) && (holder === undefined || had.vmUuid === holder.vmUuid)) continue;
+    const list = Array.isArray(had) ? had : [had];
     if (holder !== undefined) {
       const label = vmLabel(holder.vmUuid, nameOf(holder.vmUuid));
       for (const s of list) {
