@@ -105,6 +105,45 @@ Deno.test("stream: a hung xe is killed with its children; XeTimeoutError in time
   });
 });
 
+Deno.test("stream: a descendant that escaped the kill and holds the pipes does not hold the process up", async () => {
+  await withScripts({
+    // re-parented away from xe (the /proc walk cannot find it) in a session of its own (the
+    // group kill cannot reach it), holding stdout and stderr open
+    xe: `printf 'one\\n'; ( setsid sleep 20 & echo $! > "$(dirname "$0")/orphan.pid" ); sleep 20`,
+  }, async (dir) => {
+    const script = `${dir}/main.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { createXeRunner } from ${JSON.stringify(import.meta.resolve("../src/xe/runner.ts"))};
+const hung = createXeRunner({ xePath: ${JSON.stringify(`${dir}/xe`)}, defaultTimeoutMs: 300 });
+const got = [];
+await hung.stream(["vm-list"], (t) => got.push(t)).catch((e) => console.log(e.name));
+console.log(JSON.stringify(got));
+`,
+    );
+    const started = Date.now();
+    try {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--quiet", "--allow-all", "--no-config", script],
+        stdin: "null",
+        stderr: "inherit",
+      }).output();
+      assert.equal(new TextDecoder().decode(out.stdout), 'XeTimeoutError\n["one\\n"]\n');
+      assert.equal(out.code, 0);
+      assert.ok(Date.now() - started < 10_000, "the process waited for the pipes");
+    } finally {
+      const orphan = await Deno.readTextFile(`${dir}/orphan.pid`).catch(() => "");
+      if (orphan.trim() !== "") {
+        try {
+          Deno.kill(Number(orphan), "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+    }
+  });
+});
+
 Deno.test("stream: an xe killed mid-answer fails as run() says, and leaves no child", async () => {
   // the answer stops half-way: xe is killed (SIGKILL) by someone else while it prints
   const body = `printf 'uuid ( RO): 1\\n'; sleep 0.2; kill -9 $$`;
