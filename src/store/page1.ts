@@ -26,43 +26,42 @@ export function schemaOnPage1(page: Uint8Array, usable: number): SchemaEntry[] |
     return page[i];
   };
   const u16 = (i: number) => (at(i) << 8) | at(i + 1);
-  const varint = (i: number): [number, number] => {
+  // where the last varint read ended (no [value, next] pairs: their destructuring is slow cold)
+  let next = 0;
+  const varint = (i: number): number => {
     let v = 0;
     for (let n = 0; n < 8; n++) {
       const b = at(i + n);
       v = v * 128 + (b & 0x7f);
-      if ((b & 0x80) === 0) return [v, i + n + 1];
+      if ((b & 0x80) === 0) {
+        next = i + n + 1;
+        return v;
+      }
     }
-    return [v * 256 + at(i + 8), i + 9];
+    next = i + 9;
+    return v * 256 + at(i + 8);
   };
   const kind = at(100);
   if (kind === 0x05) return "interior";
   if (kind !== 0x0d) throw new RangeError(`not a table b-tree page (type ${kind})`);
   const cells = u16(103);
   const out: SchemaEntry[] = [];
-  const text = new TextDecoder();
   // Only the part of a payload stored on this page is read (type and name come first).
   const x = usable - 35;
   const m = Math.floor(((usable - 12) * 32) / 255) - 23;
   for (let c = 0; c < cells; c++) {
-    let p = u16(108 + 2 * c);
-    let payload: number;
-    [payload, p] = varint(p);
-    [, p] = varint(p); // rowid
+    const payload = varint(u16(108 + 2 * c));
+    varint(next); // rowid
+    const p = next;
     const k = m + ((payload - m) % (usable - 4));
     const local = payload <= x ? payload : (k <= x ? k : m);
     const end = p + local;
-    const [hdr, first] = varint(p);
-    const hdrEnd = p + hdr;
-    const [t1, q] = varint(first);
-    const [t2, q2] = varint(q);
+    const hdrEnd = p + varint(p);
+    const t1 = varint(next);
+    const t2 = varint(next);
     // tbl_name, rootpage and sql follow: the sql is read when it is whole on this page
     const rest: number[] = [];
-    for (let r = q2; r < hdrEnd && rest.length < 3;) {
-      const [t, next] = varint(r);
-      rest.push(t);
-      r = next;
-    }
+    while (next < hdrEnd && rest.length < 3) rest.push(varint(next));
     let body = hdrEnd;
     const field = (t: number): string => {
       if (t < 13 || t % 2 === 0) throw new RangeError("a schema name that is not text");
@@ -70,7 +69,7 @@ export function schemaOnPage1(page: Uint8Array, usable: number): SchemaEntry[] |
       if (body + len > end || body + len > page.length) {
         throw new RangeError("a schema name runs past its cell");
       }
-      const v = text.decode(page.subarray(body, body + len));
+      const v = decodeText(page.subarray(body, body + len));
       body += len;
       return v;
     };
@@ -81,12 +80,20 @@ export function schemaOnPage1(page: Uint8Array, usable: number): SchemaEntry[] |
       const at = body + fieldSize(rest[0]) + fieldSize(rest[1]);
       const len = (rest[2] - 13) / 2;
       if (at + len <= end && at + len <= page.length) {
-        sql = text.decode(page.subarray(at, at + len));
+        sql = decodeText(page.subarray(at, at + len));
       }
     }
     out.push({ type, name, sql });
   }
   return out;
+}
+
+/** UTF-8 text: ASCII (every schema of ours) without a TextDecoder, whose first use costs. */
+function decodeText(bytes: Uint8Array): string {
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] >= 0x80) return new TextDecoder().decode(bytes);
+  }
+  return String.fromCharCode.apply(null, bytes as unknown as number[]);
 }
 
 /** The bytes a record field of serial type `t` takes (SQLite file format §2.1). */
@@ -106,12 +113,32 @@ export function columnProblem(schema: SchemaEntry[]): string | null {
     const sql = schema.find((e) => e.type === "table" && e.name === table)?.sql;
     if (sql === undefined || sql === null) continue; // absent: checked on the connection
     const body = sql.slice(sql.indexOf("(") + 1);
-    const missing = columns.filter((c) =>
-      !new RegExp(`(^|[\\s,("'\`\\[])${c}([\\s,)"'\`\\]]|$)`).test(body)
-    );
+    const missing = columns.filter((c) => !hasWord(body, c));
     if (missing.length > 0) return `table ${table} lacks column ${missing.join(", ")}`;
   }
   return null;
+}
+
+/** Characters a column name may follow, and may be followed by, in a CREATE statement. */
+const BEFORE = " \t\n\r\f\v,(\"'`[";
+const AFTER = " \t\n\r\f\v,)\"'`]";
+
+/**
+ * True when `word` is in `text` after the start or one of BEFORE and before the end or one of
+ * AFTER (a column name in a CREATE TABLE body). Without a RegExp per column: this runs at every
+ * start (the probe of every command, the hook's quick open), where compiling ~40 costs ~1 ms.
+ */
+export function hasWord(text: string, word: string): boolean {
+  for (let i = text.indexOf(word); i >= 0; i = text.indexOf(word, i + 1)) {
+    const end = i + word.length;
+    if (
+      (i === 0 || BEFORE.includes(text[i - 1])) &&
+      (end === text.length || AFTER.includes(text[end]))
+    ) {
+      return true;
+    }
+  }
+  return false;
 }
 
 const WAL_HEADER = 32;
