@@ -1,11 +1,11 @@
 // The hooks' database connection: the lighter open of the start path (issue 19). A regular file
-// whose bytes say it is ours at the current schema version (page 1, or the newest committed one
-// in its -wal: src/store/page1.ts) is opened as it is, with no migration or SQL schema check:
-// the hook reads one VM row and the settings, and writes only what its plan says (a stale-run
-// row). Anything else (missing, not a regular file, another version, another application's
-// database, even a live WAL one whose user_version is ours) goes through the full open of
-// src/store/open.ts, which migrates or refuses with its own words, without SQLite ever touching a
-// foreign file (not even a read mark in its -shm).
+// at the current schema version is opened as it is, with no migration or SQL schema check: the
+// hook reads one VM row and the settings, and writes only what its plan says (a stale-run row).
+// With a -wal beside it (a live WAL database), its bytes must first say it is ours (page 1, or
+// the newest committed one in the -wal: src/store/page1.ts), so that another application's live
+// database whose user_version happens to be ours never gets a read mark in its -shm. Anything
+// else (missing, not a regular file, another version, not ours) goes through the full open of
+// src/store/open.ts, which migrates or refuses with its own words.
 import { DatabaseSync } from "node:sqlite";
 import { DatabaseError } from "../domain/errors.ts";
 import { resolveSettings, type Settings } from "../domain/settings.ts";
@@ -40,8 +40,23 @@ function regularFile(path: string): boolean {
   }
 }
 
+/** True when something is at `path` (a -wal beside the database). */
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function quickOpen(path: string): DatabaseSync | null {
-  if (!regularFile(path) || !ourSchemaAt(path, HOOK_SCHEMA_VERSION)) return null;
+  if (!regularFile(path)) return null;
+  // A -wal beside it: a live WAL database (or one whose owner died), whose -shm would get a read
+  // mark from SQLite: its bytes must say it is ours first. Without one, SQLite's open and read
+  // change no byte (the -wal and -shm a WAL-mode file gets are removed again by our close), so
+  // the check's cost (~3 ms cold) is paid only then.
+  if (exists(`${path}-wal`) && !ourSchemaAt(path, HOOK_SCHEMA_VERSION)) return null;
   const db = new DatabaseSync(path);
   try {
     db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
