@@ -219,8 +219,13 @@ export function createDeps(input: DepsInput): Deps {
         }, now);
         if (input.busyTimeoutMs !== undefined) st.setBusyTimeout(input.busyTimeoutMs);
         // the start hook runs inside our own vm-start: nothing of the journal is on its path
-        if (input.command !== "startup-hook") lockModule = await import("../locks/vm-lock.ts");
-        if (!NO_WARNING.has(input.command)) await warnInterrupted(st, deps);
+        const loadLocks = async () => {
+          lockModule ??= await import("../locks/vm-lock.ts");
+        };
+        // loaded with the store for the commands that lock; the others load it only when the
+        // warning below has an entry to check (start-up: issue 19)
+        if (!NO_LOCKS.has(input.command)) await loadLocks();
+        if (!NO_WARNING.has(input.command)) await warnInterrupted(st, deps, loadLocks);
         // pool mode only: standalone costs one settings lookup here
         if (
           POOL_READS.has(input.command) &&
@@ -308,16 +313,34 @@ const POOL_READS = new Set([
   "sync",
 ]);
 
+// Commands that never take a VM lock (nor read the journal through cli/interrupted.ts): the lock
+// module is not loaded with their store. The start hook runs inside our own vm-start.
+const NO_LOCKS = new Set([
+  "startup-hook",
+  "list-vms",
+  "list-pools",
+  "show-pool",
+  "history",
+  "export",
+  "completions",
+  "settings",
+]);
+
 // The start hook runs inside our own vm-start and must stay fast; recover shows entries itself.
 // status, scan-vms and show-vm say it themselves, once (cli/interrupted.ts).
 const NO_WARNING = new Set(["startup-hook", "recover", "status", "scan-vms", "show-vm"]);
 
 /** One warning line per operation left open by a process that is gone (design.md §5 step 10). */
-async function warnInterrupted(store: Store, deps: Deps): Promise<void> {
+async function warnInterrupted(
+  store: Store,
+  deps: Deps,
+  loadLocks: () => Promise<void>,
+): Promise<void> {
   let entries;
   try {
     entries = store.openJournalEntries();
     if (entries.length === 0) return;
+    await loadLocks();
     const locks = deps.locks();
     entries = entries.filter((e) => locks.isFree(e.vmUuid));
   } catch {
