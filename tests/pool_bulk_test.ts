@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { CLAIM_PREFIX, claimKey, TICKET_KEY } from "../src/domain/pool.ts";
 import { readCallLog, readStateSync, updateState } from "./fake-xe/state.ts";
-import { runCli, runInProcess, tempDir } from "./helpers.ts";
+import { runInProcess, tempDir } from "./helpers.ts";
 import { inProcessFakeXe } from "./fake-xe/in-process.ts";
 import type { XeRunner } from "../src/xe/runner.ts";
 import { fakePool, poolVm } from "./pool-helpers.ts";
@@ -109,7 +109,7 @@ Deno.test("sync in pool mode: ticket, then the claim, then the args; a vm_id ano
   assert.equal(argsOf(p, vm2.uuid), stub("B", "high", 2));
 });
 
-Deno.test("sync in pool mode, the master away at a VM's claim: the VMs before it are whole, the rest untouched; a second sync finishes", async () => {
+Deno.test("sync in pool mode, the master away at a VM's claim: the VMs before it are whole, the rest untouched; pool reconcile settles it", async () => {
   const [vm1, vm2] = [poolVm(1), poolVm(2)];
   const p = fakePool(2, [vm1, vm2]);
   await enableAll(p);
@@ -127,19 +127,21 @@ Deno.test("sync in pool mode, the master away at a VM's claim: the VMs before it
       "pool-param-add": { mode: "hang", times: 1, match: [`${claimKey(2)}=${vm2.uuid}`] },
     };
   });
-  // a process of its own: the ticket it leaves names a pid that is then gone
-  const r = await runCli(["sync"], { env: p.hosts[1].env });
+  const r = await runInProcess(["sync"], { env: p.hosts[1].env });
   assert.equal(r.code, 1, r.stderr + r.stdout);
   assert.match(r.stdout, new RegExp(`✓ VM ${vm1.uuid} .*: wrote`));
   assert.match(r.stdout, new RegExp(`✗ VM ${vm2.uuid} .*: stopped after 1 of 2 VMs`));
   assert.equal(argsOf(p, vm1.uuid), stub("A", "medium", 1));
   assert.equal(argsOf(p, vm2.uuid), stub("B", "low", 2), "untouched");
   assert.deepEqual([...claimsOf(p)], [[1, vm1.uuid]]);
-  // the master back: a second sync takes over the dead run's ticket and finishes
-  await ok(p, 1, ["sync"]);
+  // the master back: reconcile settles vm2 from this host's registration and drops the ticket
+  const rec = await runInProcess(["pool", "reconcile", "--yes"], { env: p.hosts[1].env });
+  assert.equal(rec.code, 0, rec.stderr + rec.stdout);
   assert.equal(argsOf(p, vm2.uuid), stub("A", "medium", 2));
   assert.deepEqual([...claimsOf(p)].sort(), [[1, vm1.uuid], [2, vm2.uuid]]);
   assert.deepEqual(ticketsLeft(p), []);
+  const c = await runInProcess(["sync", "--check"], { env: p.hosts[1].env });
+  assert.equal(c.code, 0, c.stdout);
 });
 
 Deno.test("sync in pool mode never reverts a change another host finished between sync's read and its ticket", async () => {
@@ -251,6 +253,34 @@ Deno.test("adopt in pool mode refuses a VM whose args changed between its read a
   assert.deepEqual([...claimsOf(p)], [], "no claim of the old vm_id 7");
   assert.equal(rowsOf(p, 1).size, 0);
   assert.deepEqual(ticketsLeft(p), []);
+});
+
+Deno.test("adopt in pool mode, the master away at the second VM's claim: the first adopted whole, the second untouched; reconcile drops the stopped run's ticket, adopt finishes", async () => {
+  const y = poolVm(2, { platform: { "device-model-args": stub("B", "low", 7) } });
+  const z = poolVm(3, { platform: { "device-model-args": stub("A", "high", 8) } });
+  const p = fakePool(2, [y, z]);
+  await enableAll(p);
+  await updateState(p.statePath, (s) => {
+    s.faults = {
+      "pool-param-add": { mode: "hang", times: 1, match: [`${claimKey(8)}=${z.uuid}`] },
+    };
+  });
+  const r = await runInProcess(["adopt", "--yes"], { env: p.hosts[1].env });
+  assert.equal(r.code, 1, r.stderr + r.stdout);
+  assert.match(r.stdout, new RegExp(`✓ adopted VM ${y.uuid}`));
+  assert.match(r.stdout, new RegExp(`✗ VM ${z.uuid}: stopped after 1 of 2 VMs`));
+  assert.deepEqual([...claimsOf(p)], [[7, y.uuid]]);
+  assert.deepEqual(rowsOf(p, 1), new Map([[y.uuid, 7]]));
+  assert.deepEqual(ticketsLeft(p), [z.uuid], "the stopped run's ticket stays until reconcile");
+  // reconcile removes the ticket; the unclaimed args it leaves to adopt (the fix it names)
+  const rec = await runInProcess(["pool", "reconcile", "--yes"], { env: p.hosts[1].env });
+  assert.match(rec.stdout, new RegExp(`remove the ticket of VM ${z.uuid} left by adopt`));
+  assert.match(rec.stdout, new RegExp(`vgpu-admin adopt --vm-uuid=${z.uuid}`));
+  assert.deepEqual(ticketsLeft(p), []);
+  await ok(p, 1, ["adopt", "--yes"]);
+  assert.deepEqual([...claimsOf(p)].sort(), [[7, y.uuid], [8, z.uuid]]);
+  assert.deepEqual(rowsOf(p, 1), new Map([[y.uuid, 7], [z.uuid, 8]]));
+  assert.equal(argsOf(p, z.uuid), stub("A", "high", 8), "adopt never changes args");
 });
 
 /** An export file of a standalone host registering `vms` with these vm_ids. */
