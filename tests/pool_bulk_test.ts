@@ -283,6 +283,30 @@ Deno.test("adopt in pool mode, the master away at the second VM's claim: the fir
   assert.equal(argsOf(p, z.uuid), stub("A", "high", 8), "adopt never changes args");
 });
 
+Deno.test("adopt in pool mode: a row that cannot be written gives its claim back", async () => {
+  const y = poolVm(2, { platform: { "device-model-args": stub("B", "low", 7) } });
+  const p = fakePool(2, [y]);
+  await enableAll(p);
+  // vGPU pool B is disabled on host2 between adopt's plan and its row (another admin)
+  const inner = inProcessFakeXe(p.statePath, { caller: p.hosts[1].uuid, defaultTimeoutMs: 30_000 });
+  const xe: XeRunner = {
+    async run(args, o) {
+      if (args[0] === "pool-param-add" && args.includes(`${claimKey(7)}=${y.uuid}`)) {
+        const db = new DatabaseSync(p.hosts[1].dbPath);
+        db.exec("UPDATE pools SET enabled = 0 WHERE pool_id = 'B'");
+        db.close();
+      }
+      return await inner.run(args, o);
+    },
+  };
+  const r = await runInProcess(["adopt", "--yes"], { env: p.hosts[1].env, xe });
+  assert.equal(r.code, 1, r.stderr + r.stdout);
+  assert.match(r.stdout, new RegExp(`✗ VM ${y.uuid}: vGPU pool B .*is disabled`));
+  assert.deepEqual([...claimsOf(p)], [], "the claim went with the row");
+  assert.equal(rowsOf(p, 1).size, 0);
+  assert.deepEqual(ticketsLeft(p), []);
+});
+
 /** An export file of a standalone host registering `vms` with these vm_ids. */
 async function exportFile(vms: [string, number][]): Promise<string> {
   const dir = tempDir("vgpu-pool-export-");
