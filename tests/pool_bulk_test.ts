@@ -374,3 +374,28 @@ Deno.test("import in pool mode: claims before the database, all or nothing; the 
   const rec = await ok(p, 0, ["pool", "reconcile", "--dry-run"]);
   assert.doesNotMatch(rec, /would (claim|release|write)/i);
 });
+
+Deno.test("import in pool mode: the database changing under it gives every claim back", async () => {
+  const [vm1, vm2] = [poolVm(1), poolVm(2)];
+  const p = fakePool(2, [vm1, vm2]);
+  await enableAll(p);
+  const file = await exportFile([[vm1.uuid, 11], [vm2.uuid, 12]]);
+  // vGPU pool A is disabled on host1 (another admin) while the import claims its vm_ids
+  const inner = inProcessFakeXe(p.statePath, { caller: p.hosts[0].uuid, defaultTimeoutMs: 30_000 });
+  const xe: XeRunner = {
+    async run(args, o) {
+      if (args[0] === "pool-param-add" && args.includes(`${claimKey(12)}=${vm2.uuid}`)) {
+        const db = new DatabaseSync(p.hosts[0].dbPath);
+        db.exec("UPDATE pools SET enabled = 0 WHERE pool_id = 'A'");
+        db.close();
+      }
+      return await inner.run(args, o);
+    },
+  };
+  const r = await runInProcess(["import", file, "--yes"], { env: p.hosts[0].env, xe });
+  assert.equal(r.code, 1, r.stderr + r.stdout);
+  assert.match(r.stderr, /the database changed while the import waited/);
+  assert.deepEqual([...claimsOf(p)], [], "the claims went back");
+  assert.equal(rowsOf(p, 0).size, 0);
+  assert.deepEqual(ticketsLeft(p), []);
+});
