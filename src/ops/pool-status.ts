@@ -3,7 +3,7 @@
 // inconsistency with its fix. Master unreachable: this host's cached registry, under a banner.
 import { MEMBER_KEY, type PoolProblem, problemText } from "../domain/pool.ts";
 import type { PoolId, Priority } from "../domain/types.ts";
-import { type PoolState, readPoolState } from "../store/pool-cache.ts";
+import { cachedNames, type PoolState, readPoolState } from "../store/pool-cache.ts";
 import type { Store } from "../store/store.ts";
 import type { Xe } from "../xe/client.ts";
 import { hostName, type PoolHost, XePool } from "../xe/pool.ts";
@@ -83,7 +83,7 @@ export async function poolStatus(store: Store | null, xe: Xe): Promise<PoolStatu
   // shown live: this host's cache is the read commands' to refresh (pool status writes nothing)
   const joined = state !== null && snap.format !== null && snap.format > 0;
   const counts = new Map<string, Record<PoolId, number>>();
-  const rows = new Map((store?.listVms() ?? []).map((v) => [v.vmUuid, v]));
+  const names = store === null ? new Map<string, string | null>() : cachedNames(store);
   const registry: PoolStatusEntry[] = snap.registry.entries.map((e) => {
     if (e.vm?.residentOn && e.pool !== null) {
       const c = counts.get(e.vm.residentOn) ?? { A: 0, B: 0 };
@@ -93,7 +93,7 @@ export async function poolStatus(store: Store | null, xe: Xe): Promise<PoolStatu
     return {
       vmId: e.vmId,
       vmUuid: e.vmUuid,
-      name: rows.get(e.vmUuid)?.vmName ?? (e.vm?.nameLabel || "unnamed"),
+      name: names.get(e.vmUuid) ?? (e.vm?.nameLabel || "unnamed"),
       pool: e.pool,
       priority: e.priority,
       runsOn: e.vm?.residentOn ? hostName(hosts, e.vm.residentOn) : null,

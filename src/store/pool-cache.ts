@@ -131,3 +131,12 @@ export function locallyRegistered(store: Store): Set<string> {
 export function dropStaleRows(store: Store, vmUuid: string, vmId: number): void {
   store.db.prepare(`DELETE FROM vms WHERE (vm_id = ? AND vm_uuid != ?)`).run(vmId, vmUuid);
 }
+
+/** The names this host's database gives VMs (no row decoding: pool status needs only these). */
+export function cachedNames(store: Store): Map<string, string | null> {
+  const rows = store.db.prepare(`SELECT vm_uuid, vm_name FROM vms`).all() as {
+    vm_uuid: string;
+    vm_name: string | null;
+  }[];
+  return new Map(rows.map((r) => [r.vm_uuid, r.vm_name]));
+}
