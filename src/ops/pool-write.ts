@@ -2,7 +2,7 @@
 // vm_ids claimed in xapi, and everything this process took given back at the end. Standalone
 // (this host's database knows no pool mode): null, and the command runs exactly as before.
 import { parseDeviceArgs } from "../domain/device-args.ts";
-import { VgpuError } from "../domain/errors.ts";
+import { BusyError, VgpuError } from "../domain/errors.ts";
 import { readPoolState } from "../store/pool-cache.ts";
 import type { Store } from "../store/store.ts";
 import type { Xe } from "../xe/client.ts";
@@ -77,6 +77,16 @@ export async function beginPoolWrite(input: PoolWriteInput): Promise<PoolWrite |
         orig: stubs.length === 1 ? stubs[0].config ?? undefined : undefined,
       });
       if (t !== null) held.push([vm, t]);
+    }
+    // a change another host finished between the read above and the ticket would be planned
+    // from a stale row (and undone): the args are read again under the ticket
+    for (const [vm] of held) {
+      const seen = ctx.snap.vms.find((v) => v.uuid === vm)?.deviceModelArgs ?? null;
+      if (await ctx.xp.xe.vmGetArgs(vm) !== seen) {
+        throw new BusyError(
+          `VM ${vm} changed since this command read the pool (another host's change?); nothing was changed: run the command again`,
+        );
+      }
     }
   } catch (e) {
     await done();
