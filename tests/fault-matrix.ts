@@ -15,6 +15,7 @@ import { carriedConfig } from "../src/domain/journal.ts";
 import {
   fakeHost,
   type FakeHostEnv,
+  processesWithEnv,
   processGone,
   runInProcess,
   spawnCli,
@@ -200,8 +201,14 @@ export async function hit(argv: string[], p: Point, sig: MatrixSignal): Promise<
   let ended: string;
   if (sig === "SIGKILL") {
     ended = r.code === 0 ? "finished" : "killed";
-    // xapi does not care that its client died: the call it was given completes
+    // xapi does not care that its client died: the calls it was given complete. Every one of
+    // them, not only the one the kill aimed at: after an "after" point vgpu-admin may already
+    // have started the next call (recover must not run before that orphan has acted)
     await until("the orphaned xe call", () => (processGone(call.pid) ? true : undefined));
+    await until(
+      "every orphaned xe call of the killed run",
+      () => processesWithEnv("FAKE_XE_STATE", h.statePath).length === 0 || undefined,
+    );
     const rec = await runInProcess(["recover", "--yes"], { env: h.env });
     assert.equal(rec.code, 0, `${what}: recover: ${rec.stdout}${rec.stderr}`);
   } else {

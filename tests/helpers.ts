@@ -284,6 +284,28 @@ export async function until<T>(
   }
 }
 
+/**
+ * The live processes whose environment holds `name=value` (e.g. the fake xe calls, their hooks
+ * and a vgpu-admin of one simulated host: FAKE_XE_STATE=<its state file>), read from /proc.
+ * A process forked by a killed vgpu-admin that has not yet exec'd xe carries its parent's
+ * environment, so it counts too.
+ */
+export function processesWithEnv(name: string, value: string): number[] {
+  const want = `${name}=${value}`;
+  const found: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    const pid = Number(e.name);
+    try {
+      const env = Deno.readTextFileSync(`/proc/${pid}/environ`).split("\0");
+      if (env.includes(want) && !processGone(pid)) found.push(pid);
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return found;
+}
+
 /** True when `pid` has exited (gone, or a zombie nobody reaps: an orphan in a container). */
 export function processGone(pid: number): boolean {
   try {
