@@ -13,6 +13,7 @@ import type { HookRegistry } from "../ops/startup-hook.ts";
 import { loadSlow } from "./slow-path.ts";
 import { decodeVm } from "../store/rows.ts";
 import { ourSchemaAt } from "../store/page1.ts";
+import { besideFiles } from "../platform/beside.ts";
 import { type Vm, VM_ID_MAX } from "../domain/types.ts";
 
 const BUSY_TIMEOUT_MS = 5000;
@@ -40,23 +41,13 @@ function regularFile(path: string): boolean {
   }
 }
 
-/** True when something is at `path` (a -wal beside the database). */
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function quickOpen(path: string): DatabaseSync | null {
   if (!regularFile(path)) return null;
   // A -wal beside it: a live WAL database (or one whose owner died), whose -shm would get a read
   // mark from SQLite: its bytes must say it is ours first. Without one, SQLite's open and read
   // change no byte (the -wal and -shm a WAL-mode file gets are removed again by our close), so
-  // the check's cost (~3 ms cold) is paid only then.
-  if (exists(`${path}-wal`) && !ourSchemaAt(path, HOOK_SCHEMA_VERSION)) return null;
+  // the check's cost (~3 ms cold) is paid only then. Asked without an exception (beside.ts).
+  if (besideFiles(path, ["-wal"]).size > 0 && !ourSchemaAt(path, HOOK_SCHEMA_VERSION)) return null;
   const db = new DatabaseSync(path);
   try {
     db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);

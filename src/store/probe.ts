@@ -4,6 +4,7 @@
 // -shm changing. Even a read-only SQLite connection writes its read mark into a live -shm.
 import { DatabaseError } from "../domain/errors.ts";
 import { describeFileError } from "../domain/file-errors.ts";
+import { besideFiles } from "../platform/beside.ts";
 import { SCHEMA_VERSION } from "./migrations.ts";
 import { schemaError } from "./schema-check.ts";
 import { columnProblem, newestWalPage1, type SchemaEntry, schemaOnPage1 } from "./page1.ts";
@@ -65,11 +66,13 @@ export function probeDatabase(path: string, o: { allowNewer?: boolean } = {}): P
   const pageSize = rawSize === 1 ? 65536 : rawSize;
   if (pageSize < 512 || (pageSize & (pageSize - 1)) !== 0) throw damaged("garbled header");
   const pages = view.getUint32(28);
-  const journals = exists(`${path}-wal`) || exists(`${path}-journal`);
+  // asked without an exception for the usual "neither" (platform/beside.ts)
+  const beside = besideFiles(path, ["-wal", "-journal"]);
+  const journals = beside.size > 0;
   // A live WAL-mode database keeps its newest pages in -wal: its schema may be there only.
   let fromWal: Uint8Array | null = null;
   try {
-    fromWal = exists(`${path}-wal`) ? newestWalPage1(`${path}-wal`, pageSize) : null;
+    fromWal = beside.has("-wal") ? newestWalPage1(`${path}-wal`, pageSize) : null;
   } catch (e) {
     // The last connection of another process removes -wal when it closes (after its checkpoint):
     // gone between the look and the read is "no -wal", as page 1 already holds what it held.
@@ -120,13 +123,4 @@ export function probeDatabase(path: string, o: { allowNewer?: boolean } = {}): P
     );
   }
   return { kind: "ours", version };
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
