@@ -13,6 +13,14 @@ import { assertGolden } from "./golden.ts";
 import { HOOK_PATH, HOOK_PATHS, LOGROTATE_PATH, MARKER } from "../src/ops/install.ts";
 import { fakeClock, fakeRunner, type ModelVm, type Reply } from "./fake-runner.ts";
 import { tempDir, UUID1, UUID2, UUID3, UUID4 } from "./helpers.ts";
+import type { Action, JournalEntry, Observed } from "../src/domain/journal.ts";
+import type { HostVm, Vm } from "../src/domain/types.ts";
+import type { HostWrite } from "../src/ops/transfer.ts";
+import type { ReconfigurePlan } from "../src/ops/reconfigure.ts";
+import { importHostLines } from "../src/cli/render/import.ts";
+import { actionText, recoverPlanLines, recoverResultLine } from "../src/cli/render/recover.ts";
+import { appliedLines, confirmationLines } from "../src/cli/render/reconfigure.ts";
+import { paint } from "../src/cli/render/style.ts";
 
 const GOLDEN = decodeURIComponent(new URL("./golden/render/", import.meta.url).pathname);
 const KEY = "device-model-args";
@@ -360,4 +368,152 @@ Deno.test("renderers in src/cli/render/ are pure: no Deno API, console, stream w
     if (m !== null) offenders.push(`${e.name}: ${m[0]}`);
   }
   assert.deepEqual(offenders, []);
+});
+
+// ---- renderer branches no CLI scenario above reaches cheaply (pure calls, exact text) -------
+
+const A7 = { pool: "A", priority: 2, vmId: 7 } as const;
+const A7LOW = { pool: "A", priority: 0, vmId: 7 } as const;
+const ENTRY: JournalEntry = {
+  id: 1,
+  vmUuid: UUID1,
+  command: "set-priority",
+  actor: "root",
+  pid: 42,
+  startedAt: "2026-03-01T02:00:00.000Z",
+  step: "row-written",
+  undoFrom: null,
+  original: {
+    row: A7,
+    args: "-device vgpu-stub,pool_id=A,priority=high,vm_id=7",
+    power: "running",
+  },
+  target: { row: A7LOW, args: "-device vgpu-stub,pool_id=A,priority=low,vm_id=7" },
+};
+
+Deno.test("recover's action texts: every kind of action the state machine leads to", () => {
+  const actions: [Action, string][] = [
+    [
+      { kind: "wait-shutdown" },
+      "wait for the clean shutdown it sent to settle, then start the VM if it halted",
+    ],
+    [{ kind: "write-args", toward: "original", args: "-x" }, "write the original args back: -x"],
+    [{ kind: "write-args", toward: "target", args: null }, "write the new args: (none)"],
+    [
+      { kind: "restore-row", row: A7 },
+      "put the database row back to vGPU pool A, priority high, VM ID 7",
+    ],
+    [{ kind: "start" }, "start the VM again (it was running)"],
+    [{ kind: "mark-stale" }, "record that it runs with the new args until its next restart"],
+    [
+      { kind: "close", outcome: "finished", clearStale: false },
+      "keep the new configuration (vGPU pool A, priority low, VM ID 7): database and args agree",
+    ],
+    [
+      { kind: "close", outcome: "undone", clearStale: false },
+      "close it: vGPU pool A, priority high, VM ID 7 everywhere",
+    ],
+    [
+      { kind: "close", outcome: "kept-new", clearStale: false },
+      "keep the new configuration the VM carries, and close it",
+    ],
+    [
+      { kind: "close", outcome: "vm-gone", clearStale: false },
+      "close it: the VM no longer exists in xapi (remove it with 'vgpu-admin remove-vm')",
+    ],
+    [
+      { kind: "stuck", problems: ["args-unreadable", "power-unknown"] },
+      "nothing can be done now: args-unreadable, power-unknown",
+    ],
+  ];
+  for (const [a, text] of actions) assert.equal(actionText(a, ENTRY), text, a.kind);
+});
+
+Deno.test("recover's result line: a VM deleted from xapi, and a state that cannot be read", () => {
+  const item = { entry: ENTRY, now: {} as Observed, kind: "undo" as const, actions: [] };
+  const gone = { row: A7, args: undefined, power: undefined, vmGone: true, stale: false };
+  assert.deepEqual(recoverResultLine({ item, outcome: "vm-gone", problem: null, final: gone }), {
+    out:
+      `Recovered VM ${UUID1}: the VM no longer exists in xapi; its row holds the original configuration; it is deleted from xapi.`,
+  });
+  const unknown = { row: A7, args: undefined, power: undefined, vmGone: false, stale: undefined };
+  assert.deepEqual(
+    recoverResultLine({ item, outcome: null, problem: "the x failed", final: unknown }),
+    {
+      err:
+        `error: VM ${UUID1} is not recovered: the x failed; it is power state unknown, args unknown. Fix the cause, then run 'vgpu-admin recover --vm-uuid=${UUID1}' again`,
+    },
+  );
+  const now: Observed = {
+    row: undefined,
+    args: undefined,
+    power: undefined,
+    vmGone: true,
+    stale: undefined,
+  };
+  assert.deepEqual(recoverPlanLines([{ ...item, now }]).slice(3, 4), [
+    "  Now: database unreadable; VM deleted from xapi, args unreadable",
+  ]);
+});
+
+Deno.test("import's host lines: a removal that failed names the hand fix; a removal with nothing to take out", () => {
+  const w = (o: Partial<HostWrite>): HostWrite => ({
+    vmUuid: UUID2,
+    vmName: "db",
+    action: "remove",
+    result: "failed",
+    argsAfter: null,
+    powerState: "halted",
+    error: "xe said no",
+    ...o,
+  });
+  const lines = importHostLines(
+    {
+      hostError: null,
+      writes: [w({}), w({ argsAfter: "-global x=1" }), w({ result: "in-sync", error: null })],
+    },
+    paint(false),
+    "device-model-args",
+  );
+  assert.deepEqual(lines, [
+    `✗ VM ${UUID2} (db): could not remove its vgpu-stub device: xe said no; it is no longer registered: remove the device by hand (xe vm-param-remove uuid=${UUID2} param-name=platform param-key=device-model-args)`,
+    `✗ VM ${UUID2} (db): could not remove its vgpu-stub device: xe said no; it is no longer registered: remove the device by hand (xe vm-param-set uuid=${UUID2} platform:device-model-args='-global x=1')`,
+    `✓ VM ${UUID2} (db): carries no vgpu-stub device`,
+  ]);
+});
+
+Deno.test("the confirmation when an earlier run's shutdown stopped the VM, or the VM runs on another host", () => {
+  const vm: Vm = {
+    vmUuid: UUID1,
+    vmName: "web",
+    ...A7,
+    createdAt: "2026-03-01 02:00:00",
+    updatedAt: "2026-03-01 02:00:00",
+  };
+  const host: HostVm = {
+    uuid: UUID1,
+    nameLabel: "web",
+    powerState: "halted",
+    residentOn: null,
+    deviceModelArgs: null,
+  };
+  const plan: ReconfigurePlan = {
+    vm,
+    next: A7LOW,
+    changed: true,
+    host,
+    running: true,
+    inherited: ENTRY,
+    targetArgs: null,
+    elsewhere: { uuid: "h2", name: "xcp-2" },
+    localName: null,
+  };
+  assert.deepEqual(confirmationLines(plan).slice(-2), [
+    "The VM ran until the clean shutdown of an earlier set-priority (pid 42) stopped it; it will be started again.",
+    "The VM runs on host xcp-2; it will be started on this host (this host), whose GPU vgpu-admin configures. If it cannot start here, it is started on xcp-2 again.",
+  ]);
+  const r = { vm, argsBefore: null, argsAfter: "-x", restarted: true, lateShutdown: false };
+  assert.deepEqual(appliedLines({ ...r, finishedAfter: "SIGINT" }).slice(-1), [
+    "(SIGINT arrived after the new configuration was written: the change was finished, not undone.)",
+  ]);
 });
