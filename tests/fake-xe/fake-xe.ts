@@ -526,8 +526,17 @@ class Hang extends Error {}
 
 function hangForever(): Promise<never> {
   if (currentCall().waitLimitMs !== undefined) return Promise.reject(new Hang("hang"));
+  // until killed — or until the simulated host is gone (its test ended and removed the state
+  // file): an orphan whose client was killed must not outlive the test run
+  const statePath = Deno.env.get("FAKE_XE_STATE");
   return new Promise<never>(() => {
-    setInterval(() => {}, 1 << 30);
+    setInterval(() => {
+      try {
+        if (statePath) Deno.statSync(statePath);
+      } catch {
+        Deno.exit(1);
+      }
+    }, 1000);
   });
 }
 
