@@ -41,8 +41,15 @@ while [ -n "$self" ] && [ -L "$self" ]; do
   esac
 done
 if [ -n "$self" ]; then
-  here=$(cd -P -- "${self%/*}/.." 2>&- && pwd -P) || here=
-  if [ -n "$here" ] && [ -f "$here/lib/@BUNDLE@" ]; then
+  # the tree's root as a path, not canonicalized: the kernel resolves its `..` physically, as
+  # `cd -P` would, without the subshell (a fork) that `$(cd -P … && pwd -P)` costs
+  case $self in
+    */*) here=${self%/*}/.. ;;
+    *) here=.. ;;
+  esac
+  if [ "$here" -ef "$prefix" ]; then
+    : # the installed tree after all: its own name, and bin/deno's built-in loader below
+  elif [ -f "$here/lib/@BUNDLE@" ]; then
     prefix=$here
   fi
 fi
