@@ -209,16 +209,26 @@ export async function claimVmId(
   }
   if (wanted !== undefined) {
     for (let attempt = 0; attempt < 3; attempt++) {
-      if (await xp.add("pool", pool, claimKey(wanted), vmUuid) === "added") break;
-      const holder = await xp.get("pool", pool, claimKey(wanted));
-      if (holder === vmUuid) break; // ours: an earlier answer was lost
-      if (holder === null) continue; // released meanwhile: add again
-      throw new ConflictError(
-        `VM ID ${wanted} already in use by VM ${holder} (${nameOf(store, snap, holder)})`,
-      );
+      let ours = await xp.add("pool", pool, claimKey(wanted), vmUuid) === "added";
+      if (!ours) {
+        const holder = await xp.get("pool", pool, claimKey(wanted));
+        if (holder !== null && holder !== vmUuid) {
+          throw new ConflictError(
+            `VM ID ${wanted} already in use by VM ${holder} (${nameOf(store, snap, holder)})`,
+          );
+        }
+        // ours: an earlier answer was lost; null: released meanwhile, add again
+        ours = holder === vmUuid;
+      }
+      if (ours) {
+        dropStaleRows(store, vmUuid, wanted);
+        return wanted;
+      }
     }
-    dropStaleRows(store, vmUuid, wanted);
-    return wanted;
+    // taken and released again at every try: never go on without the claim
+    throw new OperationFailedError(
+      `vm_id ${wanted} could not be claimed: other hosts took and released it at every try; nothing was changed for it, run the command again`,
+    );
   }
   const used = new Set<number>([...snap.claims.keys(), ...store.listVms().map((v) => v.vmId)]);
   for (let attempt = 1; attempt <= CLAIM_ATTEMPTS; attempt++) {
