@@ -959,7 +959,7 @@ Deno.test("host: --replace takes a removed VM's device out before its row goes: 
   assert.match(
     r.stderr,
     new RegExp(
-      `error: the vgpu-stub device of 1 VM the import removes could not be taken out \\(VM ${UUID3}: .*something broke.*\\), so nothing was imported and no vm_id was freed; the device was already taken out of 1 VM that stay registered: run 'vgpu-admin sync' to write it back, or run the import again\n$`,
+      `error: the vgpu-stub device of 1 VM the import removes could not be taken out \\(VM ${UUID3}: .*something broke.*\\), so nothing was imported and no vm_id was freed; the device was already taken out of 1 VM that stays registered: run 'vgpu-admin sync' to write it back, or run the import again\n$`,
     ),
   );
   // the rows stay: no vm_id a VM still carries is free for another VM

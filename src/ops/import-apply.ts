@@ -94,7 +94,7 @@ function wroteAny(report: HostReport): boolean {
 
 function putBackAdvice(report: HostReport): string {
   const n = report.writes.filter((w) => w.result === "wrote").length;
-  return `the device was already taken out of ${
-    plural(n, "VM")
-  } that stay registered: run 'vgpu-admin sync' to write it back, or run the import again`;
+  return `the device was already taken out of ${plural(n, "VM")} that ${
+    n === 1 ? "stays" : "stay"
+  } registered: run 'vgpu-admin sync' to write it back, or run the import again`;
 }
