@@ -25,6 +25,54 @@ export type Probe = { kind: "empty" } | { kind: "ours"; version: number };
  * "empty". Columns and indexes are checked on the real connection (assertSchema).
  */
 export function probeDatabase(path: string, o: { allowNewer?: boolean } = {}): Probe {
+  // A refusal is judged from a listing, a stat and bytes read one after the other: another
+  // vgpu-admin creating the file this instant may change it in between (its last close writes
+  // page 1, whose header counts every page, then the other pages, and only then removes its
+  // -wal). A refusal stands only when the file and what is beside it did not change while it was
+  // judged; a file that is truly damaged or foreign does not change, and is refused at once.
+  let wait = 1;
+  for (const end = Date.now() + RECHECK_MS;;) {
+    const seen: Seen = { beside: "", size: -1, mtime: null, ino: null };
+    try {
+      return probeOnce(path, o, seen);
+    } catch (e) {
+      // seen.size stays -1 when the file could not be read: that refusal is not from its bytes
+      if (!(e instanceof DatabaseError) || seen.size < 0 || Date.now() >= end) throw e;
+      if (!changedSince(path, seen)) throw e;
+    }
+    Atomics.wait(SLEEP, 0, 0, wait); // the creator is at work: give it the cores for a moment
+    wait = Math.min(wait * 2, 50);
+  }
+}
+
+/** How long a refusal is looked at again while the file keeps changing (a creator at work). */
+const RECHECK_MS = 5000;
+const SLEEP = new Int32Array(new SharedArrayBuffer(4));
+
+/** What one look saw of the file: the names beside it (listed first), its stat as read. */
+interface Seen {
+  beside: string;
+  size: number;
+  mtime: number | null;
+  ino: number | null;
+}
+
+function besideKey(path: string): Set<string> {
+  return besideFiles(path, ["-wal", "-journal"]);
+}
+
+/** True when the file or the names beside it are not what `seen` recorded. */
+function changedSince(path: string, seen: Seen): boolean {
+  try {
+    const st = Deno.statSync(path);
+    return [...besideKey(path)].sort().join() !== seen.beside || st.size !== seen.size ||
+      (st.mtime?.getTime() ?? null) !== seen.mtime || st.ino !== seen.ino;
+  } catch {
+    return true;
+  }
+}
+
+function probeOnce(path: string, o: { allowNewer?: boolean }, seen: Seen): Probe {
   const notOurs = (what: string) =>
     new DatabaseError(
       `${path} is not a vgpu-admin database (${what}); nothing was changed: ${USE_REAL_FILE}`,
@@ -33,12 +81,17 @@ export function probeDatabase(path: string, o: { allowNewer?: boolean } = {}): P
     new DatabaseError(
       `database ${path} is damaged (${what}); move it aside and restore a backup or re-import an export`,
     );
+  // Listed BEFORE the bytes are read: a -wal seen here covers a creator's checkpoint under way
+  // while they are read (asked without an exception for the usual "neither": beside.ts).
+  const beside = besideKey(path);
+  seen.beside = [...beside].sort().join();
   let page: Uint8Array;
   let size: number;
   try {
     const f = Deno.openSync(path, { read: true });
     try {
-      size = f.statSync().size;
+      const st = f.statSync();
+      size = st.size;
       page = new Uint8Array(Math.min(size, 65536));
       let off = 0;
       while (off < page.length) {
@@ -47,6 +100,9 @@ export function probeDatabase(path: string, o: { allowNewer?: boolean } = {}): P
         off += n;
       }
       page = page.subarray(0, off);
+      seen.mtime = st.mtime?.getTime() ?? null;
+      seen.ino = st.ino;
+      seen.size = st.size; // read: what follows is judged from these bytes
     } finally {
       f.close();
     }
@@ -66,8 +122,6 @@ export function probeDatabase(path: string, o: { allowNewer?: boolean } = {}): P
   const pageSize = rawSize === 1 ? 65536 : rawSize;
   if (pageSize < 512 || (pageSize & (pageSize - 1)) !== 0) throw damaged("garbled header");
   const pages = view.getUint32(28);
-  // asked without an exception for the usual "neither" (platform/beside.ts)
-  const beside = besideFiles(path, ["-wal", "-journal"]);
   const journals = beside.size > 0;
   // A live WAL-mode database keeps its newest pages in -wal: its schema may be there only.
   let fromWal: Uint8Array | null = null;
