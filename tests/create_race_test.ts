@@ -7,6 +7,7 @@
  * short file with no -wal: "truncated". A file that stays truncated is still refused.
  */
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { probeDatabase } from "../src/store/probe.ts";
 import { runCli, runInProcess, tempDir, UUID1 } from "./helpers.ts";
 
@@ -105,4 +106,28 @@ Deno.test("create race: 24 processes creating one missing database all succeed",
   const list = await runCli(["--db", db, "list-vms", "--format=json"]);
   assert.equal(list.code, 0, list.stderr);
   assert.equal(JSON.parse(list.stdout).vms.length, n);
+});
+
+Deno.test({
+  name:
+    "create race: a creator whose switch to WAL meets another creator's write lock waits for it",
+  sanitizeResources: false,
+  async fn() {
+    const dir = tempDir();
+    const db = `${dir}/vgpu_config.db`;
+    // What another vgpu-admin leaves for an instant: the empty 0600 file it created, and its
+    // write lock held (the switch to WAL it is making). Held here for about a second.
+    Deno.writeFileSync(db, new Uint8Array(0), { mode: 0o600 });
+    const holder = new DatabaseSync(db);
+    holder.exec("BEGIN IMMEDIATE");
+    const creator = runCli(["--db", db, "register-vm", `--vm-uuid=${UUID1}`, "--offline"]);
+    await new Promise((r) => setTimeout(r, 1000));
+    holder.exec("COMMIT");
+    holder.close();
+    const r = await creator;
+    assert.equal(r.code, 0, r.stderr);
+    const list = await runCli(["--db", db, "list-vms", "--format=json"]);
+    assert.equal(list.code, 0, list.stderr);
+    assert.equal(JSON.parse(list.stdout).vms.length, 1);
+  },
 });

@@ -262,6 +262,30 @@ function migrate(db: DatabaseSync, path: string, now: Date): void {
   }
 }
 
+const SLEEP = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * PRAGMA journal_mode = WAL, waiting up to the busy timeout while another connection holds the
+ * write lock (another vgpu-admin creating the same new file this instant): SQLite answers busy
+ * there at once, without its busy handler (the switch reads page 1, then asks for the write lock
+ * from inside that read, where waiting could deadlock), so the wait is made here.
+ */
+function switchToWal(db: DatabaseSync): void {
+  const end = Date.now() + BUSY_TIMEOUT_MS;
+  for (let wait = 1;; wait = Math.min(wait * 2, 50)) {
+    try {
+      db.exec("PRAGMA journal_mode = WAL");
+      return;
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      if (!/database is locked|database is busy|SQLITE_BUSY/i.test(msg) || Date.now() >= end) {
+        throw e;
+      }
+    }
+    Atomics.wait(SLEEP, 0, 0, wait);
+  }
+}
+
 /** True when nothing at all is at `path` (not even a dangling link). */
 export function isMissing(path: string): boolean {
   try {
@@ -345,7 +369,7 @@ export async function openDatabase(
     }
     const mode = (db.prepare("PRAGMA journal_mode").get() as { journal_mode: string })
       .journal_mode;
-    if (mode !== "wal") db.exec("PRAGMA journal_mode = WAL");
+    if (mode !== "wal") switchToWal(db);
     db.exec("PRAGMA synchronous = FULL");
     let backupPath: string | null = null;
     if (version < SCHEMA_VERSION) {
