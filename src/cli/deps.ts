@@ -48,6 +48,11 @@ export interface Deps {
   locks(): VmLocks;
   /** The per-VM operation locks of another database (doctor --root). */
   locksFor(dbPath: string): Promise<VmLocks>;
+  /**
+   * The same seam (io, clock, xe runner, prompt) on another database (install-hook's --db and
+   * --root): a command never builds Deps of its own. The caller closes what it returns.
+   */
+  at(dbPath: string): Deps;
   /** Signals caught during a change's apply phase (src/cli/interrupts.ts, loaded when used). */
   interrupts: {
     /** Runs `fn` with SIGINT, SIGTERM, SIGHUP and SIGQUIT caught. */
@@ -279,6 +284,9 @@ export function createDeps(input: DepsInput): Deps {
     async locksFor(path) {
       const m = lockModule ?? await import("../locks/vm-lock.ts");
       return m.createVmLocks(path, { command: input.command, pid: Deno.pid, now });
+    },
+    at(path) {
+      return createDeps({ ...input, clock, dbOption: path });
     },
     interrupts: {
       async guard(fn) {

@@ -12,7 +12,7 @@ import {
 } from "../../ops/install.ts";
 import { DEFAULT_DB_PATH } from "../../store/open.ts";
 import { VERSION } from "../command-table.ts";
-import { createDeps, type Deps } from "../deps.ts";
+import type { Deps } from "../deps.ts";
 import { writeLines } from "../io.ts";
 import { binaryWarning, databaseLine, installedLine } from "../render/install.ts";
 import { paint } from "../render/style.ts";
@@ -83,14 +83,7 @@ export async function run(opts: InstallHookOptions, deps: Deps): Promise<void> {
   if (foreign !== undefined) throw foreignFileError(foreign);
   const c = paint(deps.io.color);
   // Then the database: a damaged one stops the install before any file is written.
-  const local = db.path === deps.dbPath ? deps : createDeps({
-    io: deps.io,
-    env: deps.env,
-    prompt: deps.prompt,
-    command: "install-hook",
-    dbOption: db.path,
-    now: deps.now,
-  });
+  const local = db.path === deps.dbPath ? deps : deps.at(db.path);
   const lines: string[] = [];
   try {
     const existed = pathExists(db.path);
@@ -116,14 +109,7 @@ export async function run(opts: InstallHookOptions, deps: Deps): Promise<void> {
 /** Pool mode: this host's member key names the hooks now installed (ops/pool-member.ts). */
 export async function recordInPool(deps: Deps, dbPath: string, root: string | null): Promise<void> {
   if (!pathExists(dbPath)) return;
-  const local = dbPath === deps.dbPath ? deps : createDeps({
-    io: deps.io,
-    env: deps.env,
-    prompt: deps.prompt,
-    command: deps.command,
-    dbOption: dbPath,
-    now: deps.now,
-  });
+  const local = dbPath === deps.dbPath ? deps : deps.at(dbPath);
   try {
     const { recordMember } = await import("../../ops/pool-member.ts");
     let store;
