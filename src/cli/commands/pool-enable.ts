@@ -3,6 +3,7 @@ import { confirmOrCancel } from "../confirm.ts";
 import type { Deps } from "../deps.ts";
 import { writeLines } from "../io.ts";
 import { enablePlanLines } from "../render/pool.ts";
+import { enableDoneLine } from "../render/pool-change.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 import type { Outcome } from "../outcome.ts";
 
@@ -32,11 +33,7 @@ export async function run(opts: PoolEnableOptions, deps: Deps): Promise<Outcome>
     deps,
   );
   const r = await applyEnable(store, xp, plan, host, deps.now);
-  writeLines(deps.io.out, [
-    `${r.turnedOn ? "Pool mode is on" : "This host joined pool mode"}: ${r.claimedNow} vm_id claim${
-      r.claimedNow === 1 ? "" : "s"
-    } added; run 'vgpu-admin pool enable' on every other GPU host of the pool.`,
-  ]);
+  writeLines(deps.io.out, [enableDoneLine(r)]);
   return undefined;
 }
 

@@ -18,9 +18,8 @@ export function parseOptions(input: RawOptions): PoolReconcileOptions {
 
 export async function run(opts: PoolReconcileOptions, deps: Deps): Promise<Outcome> {
   const { readPoolState } = await import("../../store/pool-cache.ts");
-  const { readReconcile, applyReconcile, actionText } = await import(
-    "../../ops/pool-reconcile.ts"
-  );
+  const { readReconcile, applyReconcile } = await import("../../ops/pool-reconcile.ts");
+  const { reconcilePlanLines, reconcileDoneLines } = await import("../render/pool-change.ts");
   const store = await deps.store();
   const state = readPoolState(store);
   if (state === null) {
@@ -36,27 +35,13 @@ export async function run(opts: PoolReconcileOptions, deps: Deps): Promise<Outco
   };
   const { plan, snap, xp } = await readReconcile(input);
   const out = deps.io.out;
-  const unsettledLines = (list: { text: string; fix: string }[]) =>
-    list.flatMap((u) => [`  ⚠ ${u.text}`, `    fix: ${u.fix}`]);
-  writeLines(out, [
-    plan.actions.length === 0
-      ? "Nothing to rebuild: the pool's claims agree with this host's registrations."
-      : `${opts.dryRun ? "Would do" : "To do"} (${plan.actions.length}):`,
-    ...plan.actions.map((a) => `  ${actionText(a)}`),
-    ...(plan.unsettled.length === 0 ? [] : [
-      `Cannot settle from this host (${plan.unsettled.length}):`,
-      ...unsettledLines(plan.unsettled),
-    ]),
-  ]);
+  writeLines(out, reconcilePlanLines(plan, opts.dryRun));
   if (opts.dryRun || plan.actions.length === 0) {
     return plan.unsettled.length === 0 ? undefined : "degraded";
   }
   await confirmOrCancel("Apply these changes to the pool? (yes/no):", opts.yes, deps);
   const r = await applyReconcile(input, xp, snap, plan, state.masterName);
-  writeLines(out, [
-    `Done (${r.done.length}).`,
-    ...(r.failed.length === 0 ? [] : [`Failed (${r.failed.length}):`, ...unsettledLines(r.failed)]),
-  ]);
+  writeLines(out, reconcileDoneLines(r));
   return r.failed.length + plan.unsettled.length === 0 ? undefined : "degraded";
 }
 
