@@ -270,15 +270,19 @@ const SLEEP = new Int32Array(new SharedArrayBuffer(4));
  * there at once, without its busy handler (the switch reads page 1, then asks for the write lock
  * from inside that read, where waiting could deadlock), so the wait is made here.
  */
+// performance.now(), not Date.now(): a bounded wait must not stretch or vanish when the wall clock
+// is set (NTP at 2 a.m.).
 function switchToWal(db: DatabaseSync): void {
-  const end = Date.now() + BUSY_TIMEOUT_MS;
+  const end = performance.now() + BUSY_TIMEOUT_MS;
   for (let wait = 1;; wait = Math.min(wait * 2, 50)) {
     try {
       db.exec("PRAGMA journal_mode = WAL");
       return;
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
-      if (!/database is locked|database is busy|SQLITE_BUSY/i.test(msg) || Date.now() >= end) {
+      if (
+        !/database is locked|database is busy|SQLITE_BUSY/i.test(msg) || performance.now() >= end
+      ) {
         throw e;
       }
     }

@@ -31,13 +31,13 @@ export function probeDatabase(path: string, o: { allowNewer?: boolean } = {}): P
   // -wal). A refusal stands only when the file and what is beside it did not change while it was
   // judged; a file that is truly damaged or foreign does not change, and is refused at once.
   let wait = 1;
-  for (const end = Date.now() + RECHECK_MS;;) {
+  for (const end = performance.now() + RECHECK_MS;;) {
     const seen: Seen = { beside: "", size: -1, mtime: null, ino: null };
     try {
       return probeOnce(path, o, seen);
     } catch (e) {
       // seen.size stays -1 when the file could not be read: that refusal is not from its bytes
-      if (!(e instanceof DatabaseError) || seen.size < 0 || Date.now() >= end) throw e;
+      if (!(e instanceof DatabaseError) || seen.size < 0 || performance.now() >= end) throw e;
       if (!changedSince(path, seen)) throw e;
     }
     Atomics.wait(SLEEP, 0, 0, wait); // the creator is at work: give it the cores for a moment
