@@ -219,18 +219,24 @@ const MAGIC = [83, 81, 76, 105, 116, 101, 32, 102, 111, 114, 109, 97, 116, 32, 5
  * read: the caller then takes the full open (src/store/open.ts), which says what is wrong. Nothing
  * is written, -shm included (src/hook/db.ts's quick open asks this before SQLite sees the file).
  */
+/** The first `n` bytes of `f` (fewer when the file is shorter), read whole however they come. */
+export function readUpTo(f: Deno.FsFile, n: number): Uint8Array {
+  const buf = new Uint8Array(n);
+  let off = 0;
+  while (off < n) {
+    const got = f.readSync(buf.subarray(off));
+    if (got === null) break;
+    off += got;
+  }
+  return buf.subarray(0, off);
+}
+
 export function ourSchemaAt(path: string, version: number): boolean {
   try {
-    let page = new Uint8Array(65536);
+    let page: Uint8Array;
     const f = Deno.openSync(path, { read: true });
     try {
-      let off = 0;
-      while (off < page.length) {
-        const n = f.readSync(page.subarray(off));
-        if (n === null) break;
-        off += n;
-      }
-      page = page.subarray(0, off);
+      page = readUpTo(f, 65536);
     } finally {
       f.close();
     }

@@ -7,7 +7,13 @@ import { describeFileError } from "../domain/file-errors.ts";
 import { besideFiles } from "../platform/beside.ts";
 import { SCHEMA_VERSION } from "./migrations.ts";
 import { schemaError } from "./schema-check.ts";
-import { columnProblem, newestWalPage1, type SchemaEntry, schemaOnPage1 } from "./page1.ts";
+import {
+  columnProblem,
+  newestWalPage1,
+  readUpTo,
+  type SchemaEntry,
+  schemaOnPage1,
+} from "./page1.ts";
 
 const USE_REAL_FILE = "pass --db PATH";
 
@@ -92,14 +98,7 @@ function probeOnce(path: string, o: { allowNewer?: boolean }, seen: Seen): Probe
     try {
       const st = f.statSync();
       size = st.size;
-      page = new Uint8Array(Math.min(size, 65536));
-      let off = 0;
-      while (off < page.length) {
-        const n = f.readSync(page.subarray(off));
-        if (n === null) break;
-        off += n;
-      }
-      page = page.subarray(0, off);
+      page = readUpTo(f, Math.min(size, 65536));
       seen.mtime = st.mtime?.getTime() ?? null;
       seen.ino = st.ino;
       seen.size = st.size; // read: what follows is judged from these bytes
