@@ -10,7 +10,7 @@ import { parseDeviceArgs } from "../domain/device-args.ts";
 import type { Store } from "../store/store.ts";
 import { readPoolState } from "../store/pool-cache.ts";
 import type { HostReport } from "./transfer.ts";
-import { assertNotPooledOffline } from "./pool-write.ts";
+import { assertNotPooledOffline, type PoolOpInput } from "./pool-write.ts";
 import type { Xe } from "../xe/client.ts";
 import {
   acquireTicket,
@@ -42,14 +42,7 @@ export interface PoolBulk {
   done(): Promise<void>;
 }
 
-export interface PoolBulkInput {
-  store: Store;
-  xe: Xe;
-  now: () => Date;
-  /** This host's uuid (xapi inventory): tickets name it. */
-  host: string | null;
-  command: string;
-}
+export type PoolBulkInput = PoolOpInput;
 
 /** A failure that is about one VM only: the run goes on with the others. */
 function refusalOf(e: unknown): string | null {

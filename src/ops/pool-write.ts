@@ -5,6 +5,7 @@ import { parseDeviceArgs } from "../domain/device-args.ts";
 import { BusyError, VgpuError } from "../domain/errors.ts";
 import { readPoolState } from "../store/pool-cache.ts";
 import type { Store } from "../store/store.ts";
+import type { Xe } from "../xe/client.ts";
 import {
   acquireTicket,
   claimVmId,
@@ -15,7 +16,6 @@ import {
   ticketFor,
 } from "./pool-mode.ts";
 import type { VmIdClaims } from "./register.ts";
-import type { PoolBulkInput } from "./pool-bulk.ts";
 
 export interface PoolWrite {
   ctx: PoolContext;
@@ -26,7 +26,17 @@ export interface PoolWrite {
   done(): Promise<void>;
 }
 
-export interface PoolWriteInput extends PoolBulkInput {
+/** What a pool-mode change needs (pool-write.ts and pool-bulk.ts). */
+export interface PoolOpInput {
+  store: Store;
+  xe: Xe;
+  now: () => Date;
+  /** This host's uuid (xapi inventory): tickets name it. */
+  host: string | null;
+  command: string;
+}
+
+export interface PoolWriteInput extends PoolOpInput {
   vmUuids: readonly string[];
 }
 
