@@ -16,6 +16,7 @@ import type { HostVm } from "../src/domain/types.ts";
 import { Xe, xeCommandLine } from "../src/xe/client.ts";
 import { classifyXeFailure } from "../src/xe/parse.ts";
 import { createXeRunner, type XeRunner, type XeRunOptions } from "../src/xe/runner.ts";
+import { runReaping, withScripts } from "./xe-scripts.ts";
 
 // ---------- stub runner ----------
 
@@ -423,23 +424,6 @@ Deno.test("xeCommandLine quotes only what the shell would change", () => {
 
 // ---------- the real runner against tiny executables ----------
 
-/** A temp dir with executable sh scripts; removed afterwards. */
-async function withScripts(
-  scripts: Record<string, string>,
-  f: (dir: string) => Promise<void>,
-): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "vgpu-xe-test-" });
-  try {
-    for (const [name, body] of Object.entries(scripts)) {
-      await Deno.writeTextFile(`${dir}/${name}`, `#!/bin/sh\n${body}\n`, { mode: 0o755 });
-      await Deno.chmod(`${dir}/${name}`, 0o755);
-    }
-    await f(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 Deno.test("runner: argv reaches xe unchanged (no shell), env added, output decoded as UTF-8", async () => {
   await withScripts(
     { xe: `printf '%s\\n' "$@"; printf 'env=%s\\n' "$VGPU_T"; printf 'é€\\n'` },
@@ -508,26 +492,10 @@ const hung = createXeRunner({ xePath: ${JSON.stringify(`${dir}/xe`)}, defaultTim
 await hung.run(["vm-list"]).catch((e) => console.log(e.name));
 `,
     );
-    const started = Date.now();
-    try {
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "--quiet", "--allow-all", "--no-config", script],
-        stdin: "null",
-        stderr: "inherit",
-      }).output();
-      assert.equal(new TextDecoder().decode(out.stdout), "quick\nXeTimeoutError\n");
-      assert.equal(out.code, 0);
-      assert.ok(Date.now() - started < 10_000, "the process waited for the pipes or a bound");
-    } finally {
-      const orphan = await Deno.readTextFile(`${dir}/orphan.pid`).catch(() => "");
-      if (orphan.trim() !== "") {
-        try {
-          Deno.kill(Number(orphan), "SIGKILL");
-        } catch {
-          // already gone
-        }
-      }
-    }
+    const out = await runReaping(script, dir);
+    assert.equal(out.stdout, "quick\nXeTimeoutError\n");
+    assert.equal(out.code, 0);
+    assert.ok(out.ms < 10_000, "the process waited for the pipes or a bound");
   });
 });
 

@@ -13,22 +13,7 @@ import {
 import { Xe } from "../src/xe/client.ts";
 import { forEachRecord, mapEntry, parseMap, RecordReader } from "../src/xe/parse.ts";
 import { createXeRunner, type XeRunner } from "../src/xe/runner.ts";
-
-async function withScripts(
-  scripts: Record<string, string>,
-  f: (dir: string) => Promise<void>,
-): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "vgpu-xe-stream-" });
-  try {
-    for (const [name, body] of Object.entries(scripts)) {
-      await Deno.writeTextFile(`${dir}/${name}`, `#!/bin/sh\n${body}\n`, { mode: 0o755 });
-      await Deno.chmod(`${dir}/${name}`, 0o755);
-    }
-    await f(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { runReaping, withScripts } from "./xe-scripts.ts";
 
 /** stream() of `args`: its pieces, or the error it threw. */
 async function pieces(
@@ -121,26 +106,10 @@ await hung.stream(["vm-list"], (t) => got.push(t)).catch((e) => console.log(e.na
 console.log(JSON.stringify(got));
 `,
     );
-    const started = Date.now();
-    try {
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "--quiet", "--allow-all", "--no-config", script],
-        stdin: "null",
-        stderr: "inherit",
-      }).output();
-      assert.equal(new TextDecoder().decode(out.stdout), 'XeTimeoutError\n["one\\n"]\n');
-      assert.equal(out.code, 0);
-      assert.ok(Date.now() - started < 10_000, "the process waited for the pipes");
-    } finally {
-      const orphan = await Deno.readTextFile(`${dir}/orphan.pid`).catch(() => "");
-      if (orphan.trim() !== "") {
-        try {
-          Deno.kill(Number(orphan), "SIGKILL");
-        } catch {
-          // already gone
-        }
-      }
-    }
+    const out = await runReaping(script, dir);
+    assert.equal(out.stdout, 'XeTimeoutError\n["one\\n"]\n');
+    assert.equal(out.code, 0);
+    assert.ok(out.ms < 10_000, "the process waited for the pipes");
   });
 });
 
