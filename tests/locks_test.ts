@@ -58,6 +58,26 @@ async function runSh(
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
+/**
+ * Starts `set-pool` as another admin and holds it at its clean shutdown (a delayed vm-shutdown
+ * of at most 20 s that the test lets go by writing `release`), so that its lock is held.
+ */
+async function setPoolHeldAtShutdown(h: Awaited<ReturnType<typeof runningHost>>, what: string) {
+  const release = `${h.dir}/release`;
+  await updateState(h.statePath, (s) => {
+    s.faults = { "vm-shutdown": { mode: "delay", ms: 20_000, times: 1, release } };
+  });
+  const start = readCallLog(readStateSync(h.statePath)).length;
+  const child = spawnCli(SET_POOL_B, h.env, { piped: true });
+  const out = child.output();
+  await until(
+    what,
+    () =>
+      readCallLog(readStateSync(h.statePath)).slice(start).find((c) => c.argv[0] === "vm-shutdown"),
+  );
+  return { release, out };
+}
+
 // ---- B3: one lock per database file, whatever the spelling of its path ----------------------
 
 Deno.test("locks: a second admin through a symlink or another spelling meets the same lock; recover undoes nothing", async () => {
@@ -67,18 +87,7 @@ Deno.test("locks: a second admin through a symlink or another spelling meets the
   const other = `${h.dir}/etc/./vgpu/../vgpu/vgpu_config.db`;
   // the first admin's clean shutdown lasts until the test lets it go (20 s at most): the
   // operation is running meanwhile
-  const release = `${h.dir}/release`;
-  await updateState(h.statePath, (s) => {
-    s.faults = { "vm-shutdown": { mode: "delay", ms: 20_000, times: 1, release } };
-  });
-  const start = readCallLog(readStateSync(h.statePath)).length;
-  const child = spawnCli(SET_POOL_B, h.env, { piped: true });
-  const out = child.output();
-  await until(
-    "the first admin's vm-shutdown",
-    () =>
-      readCallLog(readStateSync(h.statePath)).slice(start).find((c) => c.argv[0] === "vm-shutdown"),
-  );
+  const { release, out } = await setPoolHeldAtShutdown(h, "the first admin's vm-shutdown");
   for (const db of [link, other]) {
     const env = { ...h.env, VGPU_DB: db };
     const busy = await runInProcess([
@@ -392,18 +401,7 @@ Deno.test({
 
 Deno.test("locks: a bulk import is refused while a single-VM change runs, naming it", async () => {
   const h = await runningHost();
-  const release = `${h.dir}/release`;
-  await updateState(h.statePath, (s) => {
-    s.faults = { "vm-shutdown": { mode: "delay", ms: 20_000, times: 1, release } };
-  });
-  const start = readCallLog(readStateSync(h.statePath)).length;
-  const child = spawnCli(SET_POOL_B, h.env, { piped: true });
-  const out = child.output();
-  await until(
-    "the set-pool's vm-shutdown",
-    () =>
-      readCallLog(readStateSync(h.statePath)).slice(start).find((c) => c.argv[0] === "vm-shutdown"),
-  );
+  const { release, out } = await setPoolHeldAtShutdown(h, "the set-pool's vm-shutdown");
   const uuids = Array.from(
     { length: 70 },
     (_, i) => `00000000-0000-4000-8000-${String(i + 1).padStart(12, "0")}`,
