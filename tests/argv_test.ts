@@ -82,3 +82,24 @@ Deno.test("help is wrapped to the terminal's width, as commander wrapped it", as
     tiny.join("\n"),
   );
 });
+
+Deno.test("'pool <verb>' is read after the program's own options too (--db before it)", () => {
+  for (
+    const argv of [
+      ["pool", "status", "--db=/x/a.db", "--format=json"],
+      ["--db=/x/a.db", "pool", "status", "--format=json"],
+      ["--db", "/x/a.db", "pool", "status", "--format=json"],
+    ]
+  ) {
+    assert.deepEqual(parseArgv(argv), {
+      kind: "run",
+      selected: { name: "pool-status", raw: { format: "json", args: [] }, db: "/x/a.db" },
+    }, argv.join(" "));
+  }
+  assert.deepEqual(parseArgv(["--db=/x/a.db", "pool", "frob"]), {
+    kind: "error",
+    command: "",
+    message:
+      "'pool' needs one of: enable, status, reconcile, disable (e.g. 'vgpu-admin pool status --help')",
+  });
+});

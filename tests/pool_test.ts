@@ -391,7 +391,7 @@ Deno.test("pool enable: a VM registered on two hosts with two vm_ids is a collis
 });
 
 Deno.test("'pool' alone or with an unknown word is a usage error naming the four", async () => {
-  for (const argv of [["pool"], ["pool", "frob"]]) {
+  for (const argv of [["pool"], ["pool", "frob"], ["--db=/nonexistent/x.db", "pool"]]) {
     const r = await runInProcess(argv);
     assert.equal(r.code, 2);
     assert.equal(

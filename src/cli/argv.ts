@@ -73,11 +73,26 @@ export function parseArgv(argv: readonly string[]): ParsedArgv {
     const spec = COMMANDS.find((c) => c.name === topic);
     return { kind: "help", command: spec ?? null, usage: spec === undefined };
   }
-  const spec = COMMANDS.find((c) => c.name === argv[i]);
-  if (spec === undefined) {
-    return usage("", `unknown command '${argv[i]}'${suggestCommand(argv[i])}`);
+  let name = argv[i];
+  let rest = i + 1;
+  // `pool <verb>` is `pool-<verb>`: pool mode's documented two-word form (design.md §8), after
+  // the program's own options like any command name
+  if (name === "pool") {
+    const verb = argv[i + 1];
+    if (verb === undefined || !COMMANDS.some((c) => c.name === `pool-${verb}`)) {
+      return usage(
+        "",
+        "'pool' needs one of: enable, status, reconcile, disable (e.g. 'vgpu-admin pool status --help')",
+      );
+    }
+    name = `pool-${verb}`;
+    rest = i + 2;
   }
-  return parseCommand(spec, argv.slice(i + 1), db, globalDb);
+  const spec = COMMANDS.find((c) => c.name === name);
+  if (spec === undefined) {
+    return usage("", `unknown command '${name}'${suggestCommand(name)}`);
+  }
+  return parseCommand(spec, argv.slice(rest), db, globalDb);
 }
 
 function usage(command: string, message: string): ParsedArgv {

@@ -348,14 +348,6 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
 ];
 
-/** `vgpu-admin pool <verb> …` is `pool-<verb> …`: the documented two-word form of pool mode. */
-export function poolAlias(argv: readonly string[]): string[] {
-  if (argv[0] === "pool" && argv.length > 1 && COMMANDS.some((c) => c.name === `pool-${argv[1]}`)) {
-    return [`pool-${argv[1]}`, ...argv.slice(2)];
-  }
-  return [...argv];
-}
-
 /** The program's own options, before any command. */
 export const VERSION_OPTION = opt("-V, --version", "print the version");
 export const DB_OPTION = opt(

@@ -3,7 +3,7 @@
 import type { Clock } from "../domain/clock.ts";
 import type { Prompt } from "./confirm.ts";
 import { parseArgv } from "./argv.ts";
-import { poolAlias, type Selected, VERSION } from "./command-table.ts";
+import { type Selected, VERSION } from "./command-table.ts";
 import { type Loader, RawOptions } from "./command.ts";
 import { LOADERS } from "./command-loaders.ts";
 import type { createDeps, Env, XeRunnerSource } from "./deps.ts";
@@ -26,16 +26,8 @@ export interface MainInput {
 }
 
 /** Runs one command line and returns the exit code. */
-export async function main(raw: MainInput): Promise<number> {
-  // `pool enable` is `pool-enable` (pool mode's commands, design.md §8)
-  const input = raw.argv[0] === "pool" ? { ...raw, argv: poolAlias(raw.argv) } : raw;
+export async function main(input: MainInput): Promise<number> {
   const { io } = input;
-  if (input.argv[0] === "pool") {
-    io.err.write(
-      `error: 'pool' needs one of: enable, status, reconcile, disable (e.g. 'vgpu-admin pool status --help')\n`,
-    );
-    return EXIT.usage;
-  }
   const parsed = parseArgv(input.argv);
   switch (parsed.kind) {
     case "run":
