@@ -196,6 +196,8 @@ export function fakeHost(vms: FakeVm[] = [], patch: Partial<FakeState> = {}): Fa
   writeStateSync(statePath, state);
   const inventory = `${dir}/xensource-inventory`;
   Deno.writeTextFileSync(inventory, `INSTALLATION_UUID='${DEFAULT_HOST_UUID}'\n`);
+  const localDb = `${dir}/xapi-local.db`;
+  writeXapiLocalDb(localDb, false);
   const dbPath = `${dir}/etc/vgpu/vgpu_config.db`;
   const logPath = `${dir}/vgpu-vm-startup.log`;
   return {
@@ -207,9 +209,27 @@ export function fakeHost(vms: FakeVm[] = [], patch: Partial<FakeState> = {}): Fa
       ...fakeXeEnv(statePath),
       VGPU_DB: dbPath,
       VGPU_INVENTORY: inventory,
+      VGPU_XAPI_LOCAL_DB: localDb,
       VGPU_LOG: logPath,
     },
   };
+}
+
+/**
+ * A host's xapi local database (/var/lib/xcp/local.db) as xapi writes it: an XML hash table.
+ * `redoLog` true/false: the `redo_log.enabled` row that `xe pool-enable-redo-log` /
+ * `pool-disable-redo-log` set on every host; null: no such row (never enabled).
+ */
+export function writeXapiLocalDb(path: string, redoLog: boolean | null): void {
+  const rows = [
+    `<row key="ha.armed" value="false"/>`,
+    ...(redoLog === null ? [] : [`<row key="redo_log.enabled" value="${redoLog}"/>`]),
+    `<row key="host.master_address" value="10.0.0.1"/>`,
+  ];
+  Deno.writeTextFileSync(
+    path,
+    `<?xml version="1.0" encoding="UTF-8"?><config>${rows.join("")}</config>`,
+  );
 }
 
 /** Writes an executable sh wrapper that runs vgpu-admin with `env` (for hooks: PATH-only env). */

@@ -7,12 +7,14 @@ import {
   poolState,
   writeStateSync,
 } from "./fake-xe/state.ts";
-import { tempDir } from "./helpers.ts";
+import { tempDir, writeXapiLocalDb } from "./helpers.ts";
 
 export interface PoolHostEnv {
   uuid: string;
   name: string;
   dbPath: string;
+  /** This host's xapi local database (/var/lib/xcp/local.db): where the redo-log flag lives. */
+  localDb: string;
   /** Environment for vgpu-admin running on this host. */
   env: Record<string, string>;
 }
@@ -38,14 +40,18 @@ export function fakePool(
     const inventory = `${hd}/xensource-inventory`;
     Deno.writeTextFileSync(inventory, `INSTALLATION_UUID='${h.uuid}'\n`);
     const dbPath = `${hd}/vgpu_config.db`;
+    const localDb = `${hd}/xapi-local.db`;
+    writeXapiLocalDb(localDb, null);
     return {
       uuid: h.uuid,
       name: h.nameLabel,
       dbPath,
+      localDb,
       env: {
         ...fakeXeEnv(statePath, h.uuid),
         VGPU_DB: dbPath,
         VGPU_INVENTORY: inventory,
+        VGPU_XAPI_LOCAL_DB: localDb,
         VGPU_LOG: `${hd}/vgpu-vm-startup.log`,
       },
     };

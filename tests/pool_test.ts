@@ -2,7 +2,15 @@
 import assert from "node:assert/strict";
 import { CLAIM_PREFIX, MARKER_KEY, TICKET_KEY } from "../src/domain/pool.ts";
 import { readCallLog, readStateSync, updateState } from "./fake-xe/state.ts";
-import { cliCommand, cliEnv, fileHash, runCli, runInProcess, until } from "./helpers.ts";
+import {
+  cliCommand,
+  cliEnv,
+  fileHash,
+  runCli,
+  runInProcess,
+  until,
+  writeXapiLocalDb,
+} from "./helpers.ts";
 import { fakePool, poolVm } from "./pool-helpers.ts";
 
 function poolConfig(statePath: string): Record<string, string> {
@@ -344,8 +352,9 @@ Deno.test("doctor in pool mode: the claims and HA/redo log; standalone doctor ha
   assert.equal(byId("pool-durability").status, "warning");
   await updateState(p.statePath, (s) => {
     delete s.pool!.otherConfig[`${CLAIM_PREFIX}1`];
-    s.pool!.redoLogEnabled = true;
   });
+  // xe pool-enable-redo-log: xapi sets the flag in every host's local database
+  for (const h of p.hosts) writeXapiLocalDb(h.localDb, true);
   checks = await ids();
   assert.equal(byId("pool-claims").status, "failed");
   assert.match(

@@ -7,6 +7,7 @@ import { Store } from "../store/store.ts";
 import { createXeRunner, type XeRunner } from "../xe/runner.ts";
 import { type PowerEvent, Xe } from "../xe/client.ts";
 import { DEFAULT_INVENTORY, readLocalHostUuid } from "../xe/inventory.ts";
+import { DEFAULT_XAPI_LOCAL_DB, readRedoLog, type RedoLog } from "../xe/xapi-local.ts";
 import type { Clock } from "../domain/clock.ts";
 import type { Prompt } from "./confirm.ts";
 import type { IO } from "./io.ts";
@@ -44,6 +45,8 @@ export interface Deps {
   xeUntil(deadline: number): Promise<Xe>;
   /** This host's uuid from the xapi inventory (VGPU_INVENTORY overrides its path), or null. */
   localHost(): string | null;
+  /** The pool's redo log from xapi's local database (VGPU_XAPI_LOCAL_DB overrides its path). */
+  redoLog(): RedoLog;
   /** The per-VM operation locks (files beside the database), taken by commands that change VMs. */
   locks(): VmLocks;
   /** The per-VM operation locks of another database (doctor --root). */
@@ -298,6 +301,9 @@ export function createDeps(input: DepsInput): Deps {
     command: input.command,
     localHost() {
       return readLocalHostUuid(input.env.get("VGPU_INVENTORY") || DEFAULT_INVENTORY);
+    },
+    redoLog() {
+      return readRedoLog(input.env.get("VGPU_XAPI_LOCAL_DB") || DEFAULT_XAPI_LOCAL_DB);
     },
     close() {
       locks?.releaseAll();

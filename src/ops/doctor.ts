@@ -156,7 +156,7 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
     checkStaleRuns(checks, view);
     await checkQemu(checks, view, client, input.procRoot);
     // pool mode only: standalone adds no check and no xe call
-    await (await import("./doctor/pool.ts")).checkPool(checks, store, client);
+    await (await import("./doctor/pool.ts")).checkPool(checks, store, client, input.redoLog);
     return done();
   } finally {
     store?.close();

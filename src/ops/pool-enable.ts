@@ -25,6 +25,7 @@ import {
   refreshCache,
 } from "./pool-mode.ts";
 import { allEnded } from "../xe/all-ended.ts";
+import type { RedoLog } from "../xe/xapi-local.ts";
 
 /** One registration as enable sees it: where it comes from and what it holds. */
 export interface SeenRegistration {
@@ -59,7 +60,7 @@ export interface EnablePlan {
   /** This host's registrations that get a claim. */
   toClaim: SeenRegistration[];
   haEnabled: boolean;
-  redoLogEnabled: boolean;
+  redoLog: RedoLog;
 }
 
 function seenRow(v: Vm): SeenRegistration {
@@ -95,6 +96,7 @@ export function planEnable(
   snap: PoolSnapshot,
   hosts: readonly PoolHost[],
   localHost: string | null,
+  redoLog: () => RedoLog,
 ): EnablePlan {
   const thisHost = hostName(hosts, localHost);
   const local = store.listVms().map(seenRow);
@@ -178,7 +180,7 @@ export function planEnable(
     collisions,
     toClaim: local.filter((r) => snap.claims.get(r.vmId) !== r.vmUuid && !clashing.has(r.vmUuid)),
     haEnabled: snap.record.haEnabled,
-    redoLogEnabled: snap.record.redoLogEnabled,
+    redoLog: redoLog(),
   };
 }
 
@@ -187,11 +189,12 @@ export async function readEnablePlan(
   store: Store,
   xe: Xe,
   localHost: string | null,
+  redoLog: () => RedoLog,
 ): Promise<{ plan: EnablePlan; snap: PoolSnapshot; hosts: PoolHost[]; xp: XePool }> {
   const xp = new XePool(xe);
   const [snap, hosts] = await allEnded([readSnapshot(xp), xp.hostList()]);
   assertWritableFormat(snap.format);
-  return { plan: planEnable(store, snap, hosts, localHost), snap, hosts, xp };
+  return { plan: planEnable(store, snap, hosts, localHost, redoLog), snap, hosts, xp };
 }
 
 export interface EnableResult {

@@ -9,6 +9,7 @@ import type { Xe } from "../xe/client.ts";
 import { hostName, type PoolHost, XePool } from "../xe/pool.ts";
 import { readSnapshot } from "./pool-mode.ts";
 import { allEnded } from "../xe/all-ended.ts";
+import type { RedoLog } from "../xe/xapi-local.ts";
 
 export interface PoolStatusHost {
   uuid: string;
@@ -38,7 +39,8 @@ export interface PoolStatusView {
   joined: boolean;
   master: { uuid: string; name: string } | null;
   haEnabled: boolean | null;
-  redoLogEnabled: boolean | null;
+  /** null when the pool was not read (the cache is shown). */
+  redoLog: RedoLog | null;
   hosts: PoolStatusHost[];
   registry: PoolStatusEntry[];
   problems: { text: string; fix: string; kind: PoolProblem["kind"] }[];
@@ -53,7 +55,7 @@ function cachedView(store: Store, state: PoolState, reason: string): PoolStatusV
     joined: true,
     master: { uuid: state.master, name: state.masterName },
     haEnabled: null,
-    redoLogEnabled: null,
+    redoLog: null,
     hosts: [],
     registry: store.listVms().sort((a, b) => a.vmId - b.vmId).map((v) => ({
       vmId: v.vmId,
@@ -69,7 +71,11 @@ function cachedView(store: Store, state: PoolState, reason: string): PoolStatusV
 }
 
 /** Reads the pool in three xe calls (pool-list, vm-list, host-list), or falls back to the cache. */
-export async function poolStatus(store: Store | null, xe: Xe): Promise<PoolStatusView> {
+export async function poolStatus(
+  store: Store | null,
+  xe: Xe,
+  redoLog: () => RedoLog,
+): Promise<PoolStatusView> {
   const state = store === null ? null : readPoolState(store);
   const xp = new XePool(xe);
   let snap, hosts: PoolHost[];
@@ -105,7 +111,7 @@ export async function poolStatus(store: Store | null, xe: Xe): Promise<PoolStatu
     joined,
     master: { uuid: snap.record.master, name: master?.nameLabel ?? snap.record.master },
     haEnabled: snap.record.haEnabled,
-    redoLogEnabled: snap.record.redoLogEnabled,
+    redoLog: redoLog(),
     hosts: hosts.map((h) => ({
       uuid: h.uuid,
       name: h.nameLabel,

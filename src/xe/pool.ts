@@ -11,7 +11,6 @@ export interface PoolRecord {
   /** The master's host uuid. */
   master: string;
   haEnabled: boolean;
-  redoLogEnabled: boolean;
   otherConfig: Map<string, string>;
 }
 
@@ -72,7 +71,7 @@ export class XePool {
   async poolRecord(): Promise<PoolRecord> {
     const argv = [
       "pool-list",
-      "params=uuid,name-label,master,ha-enabled,redo-log-enabled,other-config",
+      "params=uuid,name-label,master,ha-enabled,other-config",
     ];
     const records = parseRecords(await this.xe.call(argv));
     if (records.length !== 1) {
@@ -84,7 +83,6 @@ export class XePool {
       nameLabel: r.get("name-label") ?? "",
       master: field(argv, r, "master"),
       haEnabled: r.get("ha-enabled") === "true",
-      redoLogEnabled: r.get("redo-log-enabled") === "true",
       otherConfig: mapOf(field(argv, r, "other-config")),
     };
   }

@@ -372,7 +372,6 @@ const POOL_FIELDS: FieldDef<FakePool>[] = [
   },
   { name: "master", get: (p) => p.master },
   { name: "ha-enabled", get: (p) => String(p.haEnabled === true) },
-  { name: "redo-log-enabled", get: (p) => String(p.redoLogEnabled === true) },
   {
     name: "other-config",
     get: (p) => renderMap(p.otherConfig),

@@ -55,8 +55,6 @@ export interface FakePool {
   otherConfig: Record<string, string>;
   /** `ha-enabled ( RO)`; default false. */
   haEnabled?: boolean;
-  /** `redo-log-enabled ( RO)`; default false. */
-  redoLogEnabled?: boolean;
 }
 
 export interface FakeVm {

@@ -33,6 +33,7 @@ export async function run(opts: DoctorOptions, deps: Deps): Promise<Outcome> {
     xeFor: (s: Settings) => deps.xeWith(s),
     locksFor: (path) => deps.locksFor(path),
     localHostUuid: deps.localHost(),
+    redoLog: () => deps.redoLog(),
     procRoot: deps.env.get("VGPU_PROC_ROOT") || DEFAULT_PROC_ROOT,
     audit: { actor: actorFrom(deps.env), command: "doctor" },
     now: deps.now,

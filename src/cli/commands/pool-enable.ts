@@ -22,7 +22,7 @@ export async function run(opts: PoolEnableOptions, deps: Deps): Promise<Outcome>
   const store = await deps.store({ create: !opts.dryRun, emptyIfMissing: opts.dryRun });
   const xe = await deps.xe();
   const host = deps.localHost();
-  const { plan, xp } = await readEnablePlan(store, xe, host);
+  const { plan, xp } = await readEnablePlan(store, xe, host, () => deps.redoLog());
   writeLines(deps.io.out, enablePlanLines(plan, opts.dryRun));
   if (opts.dryRun) return plan.collisions.length === 0 ? undefined : "degraded";
   await confirmOrCancel(

@@ -19,7 +19,7 @@ export async function run(opts: PoolStatusOptions, deps: Deps): Promise<Outcome>
   const { poolStatus } = await import("../../ops/pool-status.ts");
   // a host without a database can still look at the pool
   const store = await deps.store({ emptyIfMissing: true });
-  const view = await poolStatus(store, await deps.xe());
+  const view = await poolStatus(store, await deps.xe(), () => deps.redoLog());
   if (opts.format === "json") writeJson(deps.io.out, poolStatusJson(view));
   else writeLines(deps.io.out, poolStatusLines(view, deps.now()));
   // the cache shown instead of the pool: the answer is not the live one

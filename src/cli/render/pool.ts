@@ -3,6 +3,8 @@ import { cacheBanner } from "../../ops/pool-read.ts";
 import { priorityName } from "../../domain/types.ts";
 import type { EnablePlan, SeenRegistration } from "../../ops/pool-enable.ts";
 import { where } from "../../xe/pool.ts";
+import type { RedoLog } from "../../xe/xapi-local.ts";
+import { printable } from "../../domain/printable.ts";
 import type { PoolStatusView } from "../../ops/pool-status.ts";
 
 function reg(r: SeenRegistration): string {
@@ -57,12 +59,16 @@ export function enablePlanLines(p: EnablePlan, dryRun: boolean): string[] {
     }
   }
   lines.push(`Claims to add for this host: ${p.toClaim.length}`);
-  if (!p.haEnabled && !p.redoLogEnabled) {
-    lines.push(
-      "warning: neither HA nor the redo log is on: a master crash can roll back up to ~5 minutes of claims (xe pool-enable-redo-log); run 'vgpu-admin pool reconcile' after one",
-    );
-  }
+  if (!p.haEnabled && p.redoLog.state !== "on") lines.push(durabilityWarning(p.redoLog));
   return lines;
+}
+
+/** The warning when neither HA nor (as far as this host can tell) the redo log is on. */
+function durabilityWarning(redo: RedoLog): string {
+  const why = redo.state === "unknown"
+    ? `HA is off and the redo log cannot be told (${printable(redo.why)}): without either,`
+    : "neither HA nor the redo log is on:";
+  return `warning: ${why} a master crash can roll back up to ~5 minutes of claims (xe pool-enable-redo-log); run 'vgpu-admin pool reconcile' after one`;
 }
 
 export function poolStatusLines(v: PoolStatusView, now: Date): string[] {
@@ -77,10 +83,13 @@ export function poolStatusLines(v: PoolStatusView, now: Date): string[] {
     }`,
   );
   if (v.master !== null) lines.push(`Master: ${v.master.name} (${v.master.uuid})`);
-  if (v.haEnabled !== null) {
+  if (v.haEnabled !== null && v.redoLog !== null) {
+    const redo = v.redoLog;
     lines.push(
-      `HA: ${v.haEnabled ? "on" : "off"} | Redo log: ${v.redoLogEnabled ? "on" : "off"}${
-        v.on && !v.haEnabled && !v.redoLogEnabled
+      `HA: ${v.haEnabled ? "on" : "off"} | Redo log: ${
+        redo.state === "unknown" ? `unknown (${printable(redo.why)})` : redo.state
+      }${
+        v.on && !v.haEnabled && redo.state !== "on"
           ? " (a master crash can roll back recent claims: run 'vgpu-admin pool reconcile' after one)"
           : ""
       }`,
@@ -118,7 +127,9 @@ export function poolStatusJson(v: PoolStatusView): object {
     joined: v.joined,
     master: v.master,
     ha_enabled: v.haEnabled,
-    redo_log_enabled: v.redoLogEnabled,
+    redo_log_enabled: v.redoLog === null || v.redoLog.state === "unknown"
+      ? null
+      : v.redoLog.state === "on",
     hosts: v.hosts.map((h) => ({
       uuid: h.uuid,
       name: h.name,

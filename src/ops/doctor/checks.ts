@@ -4,6 +4,7 @@ import type { Settings } from "../../domain/settings.ts";
 import type { AuditContext } from "../../store/store.ts";
 import type { VmLocks } from "../../locks/vm-lock.ts";
 import type { Xe } from "../../xe/client.ts";
+import type { RedoLog } from "../../xe/xapi-local.ts";
 
 export type CheckId =
   | "database"
@@ -65,6 +66,8 @@ export interface DoctorInput {
   /** The per-VM operation locks beside a database (who holds an open entry's VM). */
   locksFor(dbPath: string): Promise<VmLocks>;
   localHostUuid: string | null;
+  /** The pool's redo log as this host's xapi recorded it (only read in pool mode). */
+  redoLog: () => RedoLog;
   /** Where /proc is (VGPU_PROC_ROOT in tests). */
   procRoot: string;
   audit: AuditContext;

@@ -6,11 +6,17 @@ import { readPoolState } from "../../store/pool-cache.ts";
 import type { Store } from "../../store/store.ts";
 import type { Xe } from "../../xe/client.ts";
 import { XePool } from "../../xe/pool.ts";
+import type { RedoLog } from "../../xe/xapi-local.ts";
 import { readSnapshot } from "../pool-mode.ts";
 import { type Checks, plural } from "./checks.ts";
 
 /** Adds the pool checks when this host is in pool mode (two more xe calls); else nothing. */
-export async function checkPool(checks: Checks, store: Store, xe: Xe): Promise<void> {
+export async function checkPool(
+  checks: Checks,
+  store: Store,
+  xe: Xe,
+  redoLog: () => RedoLog,
+): Promise<void> {
   const state = readPoolState(store);
   if (state === null) return;
   let snap;
@@ -61,7 +67,8 @@ export async function checkPool(checks: Checks, store: Store, xe: Xe): Promise<v
       problems.map((p) => ({ vmUuid: p.vmUuid, message: problemText(p), fix: p.fix })),
     );
   }
-  if (snap.record.haEnabled || snap.record.redoLogEnabled) {
+  const redo = redoLog();
+  if (snap.record.haEnabled || redo.state === "on") {
     checks.add(
       "pool-durability",
       "ok",
@@ -73,7 +80,9 @@ export async function checkPool(checks: Checks, store: Store, xe: Xe): Promise<v
     checks.add(
       "pool-durability",
       "warning",
-      "neither HA nor the redo log is on: a master crash can roll back up to ~5 minutes of claims",
+      redo.state === "off"
+        ? "neither HA nor the redo log is on: a master crash can roll back up to ~5 minutes of claims"
+        : `HA is off and the redo log cannot be told (${redo.why}): without either, a master crash can roll back up to ~5 minutes of claims`,
       "xe pool-enable-redo-log (or HA); after a master crash run vgpu-admin pool reconcile",
     );
   }
