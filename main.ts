@@ -15,12 +15,27 @@ if (import.meta.main) {
     const { runHookEntry } = await import("./hook.ts");
     Deno.exit(await runHookEntry());
   }
+  const env: Env = { get: (n) => Deno.env.get(n), all: () => Deno.env.toObject() };
+  // scan-vms: xe's vm-list runs while the command loads and opens the database (issue 19)
+  const early = Deno.args.includes("scan-vms")
+    ? (await import("./src/cli/early-scan.ts")).startEarlyScan(Deno.args, env)
+    : null;
   const [{ main }, { systemIo, terminalPrompt }] = await Promise.all([
     import("./src/cli/dispatch.ts"),
     import("./src/cli/process-io.ts"),
   ]);
   const io = systemIo();
-  const env: Env = { get: (n) => Deno.env.get(n), all: () => Deno.env.toObject() };
-  const code = await main({ argv: Deno.args, io, env, prompt: terminalPrompt });
+  let code: number;
+  try {
+    code = await main({
+      argv: Deno.args,
+      io,
+      env,
+      prompt: terminalPrompt,
+      early: early ?? undefined,
+    });
+  } finally {
+    await early?.release(); // not taken over (an error came first): never left running
+  }
   Deno.exit(code);
 }

@@ -4,7 +4,7 @@ import { UsageError, VgpuError, XeError, XeTimeoutError } from "../domain/errors
 import { resolveSettings, type Settings } from "../domain/settings.ts";
 import { DEFAULT_DB_PATH, isMissing, openDatabase, openEmptyInMemory } from "../store/open.ts";
 import { Store } from "../store/store.ts";
-import { createXeRunner, type XeRunner } from "../xe/runner.ts";
+import { createXeRunner, type EarlyCall, type XeRunner } from "../xe/runner.ts";
 import { type PowerEvent, Xe } from "../xe/client.ts";
 import { DEFAULT_INVENTORY, readLocalHostUuid } from "../xe/inventory.ts";
 import { DEFAULT_XAPI_LOCAL_DB, readRedoLog, type RedoLog } from "../xe/xapi-local.ts";
@@ -83,6 +83,8 @@ export interface DepsInput {
    * and the environment (tests/fake-xe/in-process.ts); otherwise xe is spawned at `xePath`.
    */
   xeRunner?: XeRunnerSource;
+  /** A call main.ts spawned before the command loaded (src/xe/early.ts): xe's runner takes it over. */
+  early?: EarlyCall;
   /** Tests only: SQLite's wait for another writer's lock (default BUSY_TIMEOUT_MS). */
   busyTimeoutMs?: number;
 }
@@ -183,7 +185,12 @@ export function createDeps(input: DepsInput): Deps {
     const base = typeof input.xeRunner === "function"
       ? input.xeRunner({ defaultTimeoutMs: s.xeTimeoutS * 1000, env: input.env.all() })
       : input.xeRunner ??
-        createXeRunner({ xePath, defaultTimeoutMs: s.xeTimeoutS * 1000, env: input.env.all() });
+        createXeRunner({
+          xePath,
+          defaultTimeoutMs: s.xeTimeoutS * 1000,
+          env: input.env.all(),
+          early: input.early,
+        });
     const down = (args: readonly string[]) =>
       Promise.reject(new XeError(`xe ${args[0]}: ${masterDown!.message}`, args));
     const stream = base.stream?.bind(base);

@@ -9,6 +9,7 @@ import { LOADERS } from "./command-loaders.ts";
 import type { createDeps, Env, XeRunnerSource } from "./deps.ts";
 import { EXIT, exitCodeFor, SIGNAL_EXIT, usageExit } from "./exit-code.ts";
 import type { IO } from "./io.ts";
+import type { EarlyCall } from "../xe/runner.ts";
 import { printable } from "../domain/printable.ts";
 
 export interface MainInput {
@@ -21,6 +22,8 @@ export interface MainInput {
   clock?: Clock;
   xeRunner?: XeRunnerSource;
   busyTimeoutMs?: number;
+  /** An xe call main.ts spawned before loading the command (src/xe/early.ts). */
+  early?: EarlyCall;
   /** Tests only: replaces commands' implementations (default: command-loaders.ts). */
   loaders?: Readonly<Record<string, Loader>>;
 }
@@ -69,6 +72,7 @@ async function runSelected(s: Selected, input: MainInput): Promise<number> {
       clock: input.clock,
       xeRunner: input.xeRunner,
       busyTimeoutMs: input.busyTimeoutMs,
+      early: input.early,
     });
     const mod = await (input.loaders ?? LOADERS)[s.name]();
     const { args, ...values } = s.raw;

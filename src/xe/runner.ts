@@ -33,6 +33,20 @@ export interface XeRunnerConfig {
    * terminal to shield it from; the hook script's `timeout` then reaches it too).
    */
   plain?: boolean;
+  /**
+   * A call spawned before this runner existed (src/xe/early.ts): the first stream of the same
+   * argv takes it over instead of spawning, its time bound counted from its spawn.
+   */
+  early?: EarlyCall;
+}
+
+/** What an early call hands over: its process and when it was spawned (performance.now()). */
+export interface EarlyCall {
+  /** The call's process when `args` (and xe's path) are its own and nobody took it yet, else null; throws its spawn failure. */
+  take(
+    xePath: string,
+    args: readonly string[],
+  ): { child: Deno.ChildProcess; startedAt: number } | null;
 }
 
 /**
@@ -68,7 +82,10 @@ function checkTimeout(ms: number): void {
   if (!Number.isFinite(ms) || ms <= 0) throw new RangeError(`bad xe timeout: ${ms} ms`);
 }
 
-function spawnXe(cfg: XeRunnerConfig, args: readonly string[]): Deno.ChildProcess {
+export function spawnXe(
+  cfg: Pick<XeRunnerConfig, "xePath" | "env" | "plain">,
+  args: readonly string[],
+): Deno.ChildProcess {
   try {
     return new Deno.Command(cfg.xePath, {
       args: [...args],
@@ -116,7 +133,13 @@ async function streamXe(
 ): Promise<void> {
   checkTimeout(timeoutMs);
   refuseUnsafeArgs(args);
-  const child = spawnXe(cfg, args);
+  const early = cfg.early?.take(cfg.xePath, args) ?? null;
+  const child = early?.child ?? spawnXe(cfg, args);
+  // an early call's bound counts from its spawn, as if it had been spawned here; when the
+  // database alone took longer than that, an answer xe has already printed is still read
+  const bound = early === null
+    ? timeoutMs
+    : Math.max(timeoutMs - (performance.now() - early.startedAt), EARLY_HANDOVER_MS);
   let thrown: { error: unknown } | null = null;
   const give = (text: string) => {
     if (thrown !== null || text === "") return;
@@ -143,7 +166,7 @@ async function streamXe(
     return { code: status.code, stderr: err };
   })();
   ended.catch(() => {}); // observed below, or abandoned on timeout: never an unhandled rejection
-  const result = await within(ended, timeoutMs);
+  const result = await within(ended, bound);
   if (result === null) {
     throw await timedOut(child, ended, args, timeoutMs, () => {
       stdout.cancel().catch(() => {});
@@ -202,6 +225,9 @@ async function timedOut(
   );
 }
 
+/** What an early call whose bound has passed before it was taken over still gets (its answer read). */
+const EARLY_HANDOVER_MS = 100;
+
 /** How long a timed-out call waits for its pipes to close once the child tree is killed. */
 const PIPE_GRACE_MS = 200;
 
@@ -255,7 +281,7 @@ function spawnFailure(xePath: string, args: readonly string[], e: unknown): Erro
  * SIGKILLs the child's process group (it leads one: `detached`) and, best effort, every process
  * descended from it that left the group (read from /proc where it is readable).
  */
-function killTree(child: Deno.ChildProcess): void {
+export function killTree(child: Deno.ChildProcess): void {
   const descendants = descendantsOf(child.pid);
   try {
     Deno.kill(-child.pid, "SIGKILL");

@@ -1,0 +1,45 @@
+// scan-vms' vm-list spawned by main.ts before the command loads (issue 19: at 10 VMs the scan
+// was ~2.3× one vm-list before doing any work of its own, because xe started only after our
+// modules and the database open). Only a line the parser surely runs as scan-vms spawns it; the
+// runner takes it over (src/xe/early.ts), and main.ts releases it at exit otherwise.
+import { type EarlyXe, SCAN_VM_LIST, startEarly } from "../xe/early.ts";
+import type { Env } from "./deps.ts";
+
+/** The early vm-list of a scan-vms command line, or null (nothing spawned). */
+export function startEarlyScan(argv: readonly string[], env: Env): EarlyXe | null {
+  return surelyScan(argv) ? startEarly(SCAN_VM_LIST, env) : null;
+}
+
+const SCAN_OPTIONS = new Set(["--deep", "--format=json", "--format=table"]);
+
+/**
+ * `[--db P] scan-vms [--deep] [--format F] [--db P]` in any order after the command, each once:
+ * a line the parser runs as scan-vms. Anything else (help, a typo, another command) is left to
+ * the parser, with nothing spawned.
+ */
+function surelyScan(argv: readonly string[]): boolean {
+  const seen = new Set<string>();
+  let i = 0;
+  const db = () => {
+    if (seen.has("--db")) return false;
+    seen.add("--db");
+    if (argv[i] === "--db") i++; // its value, whatever it is
+    return i < argv.length;
+  };
+  for (; i < argv.length && argv[i] !== "scan-vms"; i++) {
+    if (!(argv[i] === "--db" || argv[i].startsWith("--db=")) || !db()) return false;
+  }
+  if (argv[i] !== "scan-vms") return false;
+  for (i++; i < argv.length; i++) {
+    let a = argv[i];
+    if (a === "--db" || a.startsWith("--db=")) {
+      if (!db()) return false;
+      continue;
+    }
+    if (a === "--format" && i + 1 < argv.length) a = `--format=${argv[++i]}`;
+    const name = a.split("=")[0];
+    if (!SCAN_OPTIONS.has(a) || seen.has(name)) return false;
+    seen.add(name);
+  }
+  return true;
+}

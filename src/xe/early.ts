@@ -1,0 +1,61 @@
+// An xe call spawned before anything else of a command (issue 19: scan-vms' vm-list, see
+// cli/early-scan.ts): before the command's modules load and the database opens (whose settings
+// give xe its time bound), so that xe runs meanwhile. The xe runner takes the call over
+// (XeRunnerConfig.early) when the command asks for the same argv, counting the bound from this
+// spawn; a call nobody took over is killed (tree and all) before the process exits, whichever
+// error came first. xe's path comes from VGPU_XE or PATH, never the database.
+import type { EarlyCall } from "./runner.ts";
+import { killTree, spawnXe } from "./runner.ts";
+import { VM_LIST_PARAMS } from "./client.ts";
+
+/** An early call, taken over by the runner or released (killed) at exit. */
+export interface EarlyXe extends EarlyCall {
+  /** Kills the call unless a runner took it over, and waits for it to end. */
+  release(): Promise<void>;
+}
+
+/**
+ * Spawns `xe <args>` now (xe's path: VGPU_XE, else `xe` on PATH, as the runner finds it). A
+ * failing spawn (xe missing) is kept and thrown when the runner takes the call over, in the
+ * order the command would have met it.
+ */
+export function startEarly(
+  args: readonly string[],
+  env: { get(name: string): string | undefined; all(): Record<string, string> },
+): EarlyXe {
+  const xePath = env.get("VGPU_XE") || "xe";
+  const startedAt = performance.now();
+  let child: Deno.ChildProcess | null = null;
+  let failure: { error: unknown } | null = null;
+  try {
+    child = spawnXe({ xePath, env: env.all() }, args);
+  } catch (e) {
+    failure = { error: e };
+  }
+  let taken = false;
+  return {
+    take(path, asked) {
+      if (taken || path !== xePath || !sameArgs(asked, args)) return null;
+      taken = true;
+      if (failure !== null) throw failure.error;
+      return { child: child!, startedAt };
+    },
+    async release() {
+      if (taken || child === null) return;
+      taken = true;
+      killTree(child);
+      await child.status;
+    },
+  };
+}
+
+/** The vm-list of a whole-host scan (Xe.vmList without a filter). */
+export const SCAN_VM_LIST: readonly string[] = [
+  "vm-list",
+  "is-control-domain=false",
+  VM_LIST_PARAMS,
+];
+
+function sameArgs(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
