@@ -47,3 +47,49 @@ Deno.test("register-vm --vm-id in pool mode: an id taken and released at every t
   );
   assert.equal(s.vms.find((v) => v.uuid === vm.uuid)!.platform["device-model-args"], undefined);
 });
+
+Deno.test("register-vm in pool mode: a race lost to claims made since the pool was read costs one re-read, not a walk through them", async () => {
+  const [vm, other] = [poolVm(1), poolVm(2)];
+  const p = fakePool(2, [vm, other]);
+  const [h1] = p.hosts;
+  for (const h of p.hosts) {
+    const r = await runInProcess(["pool", "enable", "--yes"], { env: h.env });
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const inner = inProcessFakeXe(p.statePath, { caller: h1.uuid, defaultTimeoutMs: 30_000 });
+  const adds: number[] = [];
+  let rereads = 0;
+  let sawSnapshot = false;
+  const xe: XeRunner = {
+    async run(args, o) {
+      const claim = args.find((a) => a.startsWith(CLAIM_PREFIX));
+      if (args[0] === "pool-param-add" && claim !== undefined) {
+        adds.push(Number(claim.slice(CLAIM_PREFIX.length).split("=")[0]));
+        // other hosts claimed vm_ids 1..20 after this command read the pool
+        if (adds.length === 1) {
+          await updateState(p.statePath, (s) => {
+            for (let n = 1; n <= 20; n++) s.pool!.otherConfig[claimKey(n)] = other.uuid;
+          });
+        }
+      }
+      if (args[0] === "pool-list") {
+        if (sawSnapshot) rereads++;
+        sawSnapshot = true;
+      }
+      return await inner.run(args, o);
+    },
+  };
+  const r = await runInProcess(["register-vm", `--vm-uuid=${vm.uuid}`], { env: h1.env, xe });
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.equal(adds[0], 1, "the first try is the lowest free id");
+  assert.equal(adds.length, 2, `claim adds: ${adds.join(",")}`);
+  assert.equal(rereads, 1);
+  // 20 claims appeared at once: the next try is one of the 21 lowest free ids (21..41)
+  assert.ok(adds[1] >= 21 && adds[1] <= 41, String(adds[1]));
+  const s = readStateSync(p.statePath);
+  assert.equal(s.pool!.otherConfig[claimKey(adds[1])], vm.uuid);
+  assert.match(
+    s.vms.find((v) => v.uuid === vm.uuid)!.platform["device-model-args"] ?? "",
+    new RegExp(`vm_id=${adds[1]}$`),
+  );
+});

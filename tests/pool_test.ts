@@ -67,6 +67,7 @@ Deno.test("3 hosts × 8 concurrent registrations without --vm-id: 24 distinct id
   const vms = Array.from({ length: 24 }, (_, i) => poolVm(i + 1));
   const p = fakePool(3, vms);
   await enableAll(p);
+  const before = readCallLog(readStateSync(p.statePath)).length;
   const runs = vms.map((vm, i) =>
     runCli(["register-vm", `--vm-uuid=${vm.uuid}`], { env: p.hosts[i % 3].env })
   );
@@ -74,11 +75,17 @@ Deno.test("3 hosts × 8 concurrent registrations without --vm-id: 24 distinct id
   for (const r of results) assert.equal(r.code, 0, r.stderr);
   const claims = claimsOf(p.statePath);
   assert.equal(claims.size, 24);
-  assert.deepEqual(
-    [...claims.keys()].sort((a, b) => a - b),
-    Array.from({ length: 24 }, (_, i) => i + 1),
-  );
+  // the lowest free ids, spread over a few more while hosts race: never beyond 23 others' claims
+  // plus as many as appeared at once
+  const ids = [...claims.keys()].sort((a, b) => a - b);
+  assert.ok(ids.every((id) => id >= 1 && id <= 48), ids.join(","));
   assert.equal(new Set(claims.values()).size, 24, "one claim per VM");
+  // a lost race re-reads the claims and spreads out: trying the ids in turn made ~230 adds here
+  const adds = readCallLog(readStateSync(p.statePath)).slice(before)
+    .filter((c) =>
+      c.argv[0] === "pool-param-add" && c.argv.some((a) => a.startsWith(CLAIM_PREFIX))
+    );
+  assert.ok(adds.length <= 24 * 4, `${adds.length} claim adds for 24 registrations`);
   for (const [id, uuid] of claims) {
     assert.match(argsOf(p.statePath, uuid) ?? "", new RegExp(`vm_id=${id}$`));
   }

@@ -112,9 +112,25 @@ export function parseTicket(s: string): Ticket | null {
 
 /** The lowest vm_id ≥ 1 not in `used`. */
 export function lowestFree(used: ReadonlySet<number>): number {
+  return freeAmongLowest(used, 1, () => 0);
+}
+
+/**
+ * One of the `k` lowest vm_ids ≥ 1 not in `used`, picked by `random` (in [0, 1)): k = 1 is the
+ * lowest free. Hosts claiming at once spread over the k lowest instead of all racing for one.
+ */
+export function freeAmongLowest(
+  used: ReadonlySet<number>,
+  k: number,
+  random: () => number,
+): number {
+  let pick = Math.min(Math.floor(random() * k), k - 1);
   let n = VM_ID_MIN;
-  while (used.has(n)) n++;
-  return n;
+  for (;;) {
+    while (used.has(n)) n++;
+    if (pick-- <= 0) return n;
+    n++;
+  }
 }
 
 /** One guest of the pool as `vm-list` shows it, with its other-config. */
