@@ -10,8 +10,8 @@ import {
   type Vm,
   VM_ID_MAX,
 } from "../domain/types.ts";
-import { decodePool, decodeStaleRun, decodeVm } from "./rows.ts";
-import { type Row, type Sql, sqlTimestamp, VM_COLUMNS, vmRowOf, vmSnapshot } from "./sql.ts";
+import { decodePool, decodeStaleRun, decodeVm, decodeVmValues, TimeStrings } from "./rows.ts";
+import { type Row, type Sql, sqlTimestamp, VM_COLUMNS, vmSnapshot } from "./sql.ts";
 
 export interface NewVm {
   vmUuid: string;
@@ -63,14 +63,16 @@ export class VmsTable {
     const sql = `SELECT ${VM_COLUMNS} FROM vms${
       where.length ? " WHERE " + where.join(" AND ") : ""
     } ORDER BY pool_id, vm_id`;
-    return this.sql.allAs(sql, (a) => decodeVm(vmRowOf(a)), ...params);
+    const shared = new TimeStrings();
+    return this.sql.allAs(sql, (a) => decodeVmValues(a, shared), ...params);
   }
 
   /** Every VM by vm_id (export's order). */
   listVmsByVmId(): Vm[] {
+    const shared = new TimeStrings();
     return this.sql.allAs(
       `SELECT ${VM_COLUMNS} FROM vms ORDER BY vm_id`,
-      (a) => decodeVm(vmRowOf(a)),
+      (a) => decodeVmValues(a, shared),
     );
   }
 
