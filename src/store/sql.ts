@@ -41,20 +41,6 @@ export function isSqliteFailure(e: unknown): e is Error {
     (e as { code?: unknown }).code === "ERR_SQLITE_ERROR";
 }
 
-/** A vms row read as an array in VM_COLUMNS order, as decodeVm takes it. */
-export function vmRowOf(a: readonly unknown[]): Row {
-  return {
-    vm_id: a[0],
-    vm_uuid: a[1],
-    vm_name: a[2],
-    pool_id: a[3],
-    priority: a[4],
-    created_at: a[5],
-    updated_at: a[6],
-    _rowid: a[7],
-  };
-}
-
 export class Sql {
   #statements = new Map<string, StatementSync>();
   #arrayStatements = new Map<string, StatementSync>();
@@ -136,6 +122,33 @@ export class Sql {
     }
     try {
       this.db.exec("BEGIN IMMEDIATE");
+    } catch (e) {
+      throw sqliteError(e, this.path);
+    }
+    this.#depth = 1;
+    try {
+      const result = fn();
+      this.db.exec("COMMIT");
+      return result;
+    } catch (e) {
+      try {
+        this.db.exec("ROLLBACK");
+      } catch { /* the transaction may already be gone; the first error is what matters */ }
+      if (!isSqliteFailure(e)) throw e;
+      throw sqliteError(e, this.path);
+    } finally {
+      this.#depth = 0;
+    }
+  }
+
+  /**
+   * Runs `fn` in one read transaction (plain BEGIN: several SELECTs see one snapshot, as one
+   * SELECT would); inside a transaction already open, `fn` simply joins it.
+   */
+  read<T>(fn: () => T): T {
+    if (this.#depth > 0) return fn();
+    try {
+      this.db.exec("BEGIN");
     } catch (e) {
       throw sqliteError(e, this.path);
     }
