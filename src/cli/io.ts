@@ -26,9 +26,10 @@ const LINES_CHUNK = 65536;
 
 /**
  * Writes each line and a newline; in one write up to LINES_CHUNK characters, else in pieces of
- * about that size (scan-vms at 10,000 VMs prints 2.6 MB: issue 19, peak RSS).
+ * about that size (scan-vms at 10,000 VMs prints 2.6 MB: issue 19, peak RSS). Lines given as a
+ * generator are made as they are written: a long report is never held whole.
  */
-export function writeLines(o: Output, lines: readonly string[]): void {
+export function writeLines(o: Output, lines: Iterable<string>): void {
   let chunk = "";
   for (const l of lines) {
     chunk += l + "\n";

@@ -18,10 +18,9 @@ export function systemIo(): IO {
         let end = Math.min(i + SLICE, text.length);
         // never split a surrogate pair between two slices
         if (end < text.length && (text.charCodeAt(end - 1) & 0xfc00) === 0xd800) end--;
-        const buf = text.length <= SLICE ? enc.encode(text) : chunk.subarray(
-          0,
-          enc.encodeInto(text.slice(i, end), chunk).written,
-        );
+        // (into the reused buffer every time: a new buffer per write is garbage outside the heap)
+        const piece = i === 0 && end === text.length ? text : text.slice(i, end);
+        const buf = chunk.subarray(0, enc.encodeInto(piece, chunk).written);
         let off = 0;
         while (off < buf.length) off += f.writeSync(buf.subarray(off));
         i = end;

@@ -35,13 +35,11 @@ export async function run(opts: StatusOptions, deps: Deps): Promise<Outcome> {
   const interrupted = interruptedView(store, deps, c, { json: opts.format === "json" });
   if (opts.format === "json") writeJson(deps.io.out, statusJson(pools, view));
   else {
-    writeLines(
-      deps.io.out,
-      fitLines([
-        ...interrupted.lines,
-        ...statusLines(pools, view, c, interrupted.entries),
-      ], deps.io.columns ?? null),
-    );
+    const all = function* () {
+      yield* interrupted.lines;
+      yield* statusLines(pools, view, c, interrupted.entries);
+    };
+    writeLines(deps.io.out, fitLines(all(), deps.io.columns ?? null));
   }
   return hostWarning(deps, hostError(view));
 }

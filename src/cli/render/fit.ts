@@ -66,8 +66,10 @@ export function fitLine(line: string, columns: number | null): string[] {
   return out;
 }
 
-/** Every line fitted to the terminal (or left whole without one). */
-export function fitLines(lines: readonly string[], columns: number | null): string[] {
-  if (columns === null) return [...lines];
-  return lines.flatMap((l) => fitLine(l, columns));
+/** Every line fitted to the terminal (or left whole without one), one at a time. */
+export function* fitLines(lines: Iterable<string>, columns: number | null): Generator<string> {
+  for (const l of lines) {
+    if (columns === null) yield l;
+    else yield* fitLine(l, columns);
+  }
 }

@@ -26,11 +26,14 @@ export function listVmsJson(view: ListVmsView): ListVmsJson {
       pool_id: filter.pool ?? null,
       priority: filter.priority === undefined ? null : priorityName(filter.priority),
     },
-    vms: mapped(view.vms, (v) => ({
-      ...vmJson(v),
-      pool_name: pools.get(v.pool)?.name ?? v.pool,
-      pool_enabled: pools.get(v.pool)?.enabled ?? true,
-    })),
+    vms: mapped(view.vms, (v) => {
+      // vmJson's object itself, extended: no second object per VM (issue 19, 10,000 VMs)
+      const j = vmJson(v) as ListVmsJson["vms"][number];
+      const p = pools.get(v.pool);
+      j.pool_name = p?.name ?? v.pool;
+      j.pool_enabled = p?.enabled ?? true;
+      return j;
+    }),
   };
 }
 
@@ -38,7 +41,7 @@ export function listVmsJson(view: ListVmsView): ListVmsJson {
 export async function listVmsLines(
   view: ListVmsView,
   o: { color: boolean; columns: number | null },
-): Promise<string[]> {
+): Promise<Iterable<string>> {
   const { filter, vms, pools } = view;
   if (vms.length === 0) {
     const filters = [
@@ -51,19 +54,24 @@ export async function listVmsLines(
         : `No registered VMs${filters}.`,
     ];
   }
+  // one cell text per pool, not one per VM
+  const poolCell = new Map<PoolId, string>();
+  for (const [id, p] of pools) {
+    poolCell.set(id, `${id} (${p.name}${p.enabled ? "" : ", disabled"})`);
+  }
   const lines = await fittedTableLines(
     ["VM ID", "UUID", "Name", "vGPU Pool", "Priority"],
-    vms.map((v) => {
-      const p = pools.get(v.pool)!;
-      const pool = `${v.pool} (${p.name}${p.enabled ? "" : ", disabled"})`;
-      return [v.vmId, v.vmUuid, vmLabel(v), pool, priorityName(v.priority)];
-    }),
+    vms.map((v) => [v.vmId, v.vmUuid, vmLabel(v), poolCell.get(v.pool)!, priorityName(v.priority)]),
     {
       color: o.color,
       columns: o.columns,
       kinds: ["fixed", "fixed", "shrink", "shrink", "fixed"],
     },
   );
-  lines.push(`${vms.length} VM${vms.length === 1 ? "" : "s"}`);
-  return lines;
+  return withCount(lines, vms.length);
+}
+
+function* withCount(lines: Iterable<string>, n: number): Generator<string> {
+  yield* lines;
+  yield `${n} VM${n === 1 ? "" : "s"}`;
 }

@@ -17,6 +17,7 @@ import { haltedMark, vmLabel } from "./vm-fields.ts";
 
 const RULE = "=".repeat(80);
 const NAMES_SHOWN = 5;
+const FLUSH_LINES = 256;
 
 function names(vms: readonly Vm[]): string {
   if (vms.length === 0) return "";
@@ -78,14 +79,18 @@ function defaultsHint(unreg: readonly UnregisteredVmState[]): string {
     "--pool; with one: keeps its values)";
 }
 
-export function statusLines(
+/**
+ * The panel's lines, made as they are written (a batch of FLUSH_LINES at a time): one line per
+ * VM and its problems is never all held at 10,000 VMs (issue 19, peak RSS).
+ */
+export function* statusLines(
   pools: readonly PoolSummary[],
   view: ScanView,
   c: Paint,
   interrupted: readonly JournalEntry[] = [],
-): string[] {
+): Generator<string> {
   const openOf = new Map(interrupted.map((e) => [e.vmUuid, e]));
-  const lines = [RULE, c.bold("                    GPU Virtualization Control Panel"), RULE, ""];
+  let lines = [RULE, c.bold("                    GPU Virtualization Control Panel"), RULE, ""];
   for (const p of pools) {
     const vms = byVmId(view.registered.filter((v) => v.pool === p.poolId));
     const heading = `Pool ${p.poolId}: ${printable(JSON.stringify(p.name))}`;
@@ -107,6 +112,10 @@ export function statusLines(
         : undefined;
       const halted = open === undefined || power === undefined ? "" : haltedMark(open, power, c);
       lines.push(poolVmLine(vm) + halted + m.mark, ...m.lines);
+      if (lines.length >= FLUSH_LINES) {
+        yield* lines;
+        lines = [];
+      }
     }
     lines.push("");
   }
@@ -126,6 +135,10 @@ export function statusLines(
       lines.push(
         ...itemLines(s.drift.filter((d) => !(clone && d.kind === "unregistered-device")), c),
       );
+      if (lines.length >= FLUSH_LINES) {
+        yield* lines;
+        lines = [];
+      }
     }
     if (unreg.length > 0) lines.push(defaultsHint(unreg));
   }
@@ -142,7 +155,7 @@ export function statusLines(
     `Total VMs Unregistered: ${unreg === null ? "unknown" : unreg.length}`,
     `Total VMs in System: ${unreg === null ? "unknown" : view.registered.length + unreg.length}`,
   );
-  return lines;
+  yield* lines;
 }
 
 export function statusJson(pools: readonly PoolSummary[], view: ScanView): StatusJson {

@@ -165,6 +165,19 @@ export function renderTableLines(
   color: boolean,
   layout: TableLayout = {},
 ): string[] {
+  return [...tableLines(head, rows, color, layout)];
+}
+
+/**
+ * renderTableLines one line at a time, as they are written: the 10,000 lines of list-vms are
+ * never all held (issue 19: peak RSS and garbage collection at 10,000 VMs).
+ */
+export function* tableLines(
+  head: readonly string[],
+  rows: readonly (readonly (string | number)[])[],
+  color: boolean,
+  layout: TableLayout = {},
+): Generator<string> {
   const measure = layout.measure ?? asciiOnly;
   const kinds = head.map((_, i) => layout.kinds?.[i] ?? "fixed");
   // Cells are turned into text where they are used: no second copy of 10,000 rows (issue 19).
@@ -184,7 +197,8 @@ export function renderTableLines(
     );
     const fitted = fitWidths(natural, mins, kinds, columns);
     if (fitted === null) {
-      return [renderBlocks(head, rows.map((r) => r.map(String)), kinds, columns, measure, bold)];
+      yield renderBlocks(head, rows.map((r) => r.map(String)), kinds, columns, measure, bold);
+      return;
     }
     widths = fitted;
   }
@@ -199,10 +213,11 @@ export function renderTableLines(
     for (let i = 0; i < widths.length; i++) s += ` ${style(pad(fit(text(r[i]), i), widths[i]))} │`;
     return s;
   };
-  const out = [rule("┌", "┬", "┐"), line(head, bold), rule("├", "┼", "┤")];
-  for (const r of rows) out.push(line(r));
-  out.push(rule("└", "┴", "┘"));
-  return out;
+  yield rule("┌", "┬", "┐");
+  yield line(head, bold);
+  yield rule("├", "┼", "┤");
+  for (const r of rows) yield line(r);
+  yield rule("└", "┴", "┘");
 }
 
 /** Below the minimum width: one block of `Label: value` lines per row, blank line between. */
@@ -232,7 +247,7 @@ export async function fittedTable(
   rows: readonly (readonly (string | number)[])[],
   o: FitOptions,
 ): Promise<string> {
-  return (await fittedTableLines(head, rows, o)).join("\n");
+  return [...await fittedTableLines(head, rows, o)].join("\n");
 }
 
 interface FitOptions {
@@ -242,14 +257,14 @@ interface FitOptions {
   minWidths?: readonly (number | undefined)[];
 }
 
-/** fittedTable's lines, for writeLines. */
+/** fittedTable's lines, made as writeLines writes them. */
 export async function fittedTableLines(
   head: readonly string[],
   rows: readonly (readonly (string | number)[])[],
   o: FitOptions,
-): Promise<string[]> {
+): Promise<Iterable<string>> {
   const measure = await measureFor(everyCell(head, rows));
-  return renderTableLines(head, rows, o.color, { ...o, measure });
+  return tableLines(head, rows, o.color, { ...o, measure });
 }
 
 /** The head's and the rows' cells as text, one at a time (no copy of the whole table). */

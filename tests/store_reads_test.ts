@@ -1,0 +1,224 @@
+/**
+ * The read paths behind list-vms, status and doctor at scale (issue 19): rows decoded straight
+ * from the arrays SQLite gives (no row object first), equal timestamps kept once, and doctor's
+ * look for damaged rows read a page at a time. Each must give exactly what the plain decoding
+ * gave: every VM its own stored values, every damaged row its one line, on every page.
+ */
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { writeLines } from "../src/cli/io.ts";
+import { runInProcess, tempDir } from "./helpers.ts";
+
+const T1 = "2025-01-01 00:00:00";
+const T2 = "2025-02-02 12:34:56";
+const T3 = "2026-03-03 03:03:03";
+
+const uuidOf = (i: number) => `7d1e2f00-0000-4000-8000-${i.toString(16).padStart(12, "0")}`;
+
+interface ExportVm {
+  vm_uuid: string;
+  vm_name: string | null;
+  pool_id: "A" | "B";
+  priority: "low" | "medium" | "high";
+  vm_id: number;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A database holding `vms`, made through `import --offline` (as an admin restores one). */
+async function importedDb(vms: ExportVm[]): Promise<string> {
+  const dir = tempDir("vgpu-reads-");
+  const db = `${dir}/vgpu_config.db`;
+  const file = `${dir}/export.json`;
+  Deno.writeTextFileSync(
+    file,
+    JSON.stringify({
+      format: "vgpu-admin-export",
+      format_version: 1,
+      schema_version: 5,
+      exported_at: "2026-01-01T00:00:00.000Z",
+      pools: [
+        { pool_id: "A", name: "Pool A", description: null, enabled: true },
+        { pool_id: "B", name: "Pool B", description: null, enabled: true },
+      ],
+      vms,
+      settings: {},
+    }),
+  );
+  const r = await runInProcess(["import", file, "--offline", "--yes"], { env: { VGPU_DB: db } });
+  assert.equal(r.code, 0, r.stderr);
+  return db;
+}
+
+function rawSql(path: string, sql: string): void {
+  const db = new DatabaseSync(path);
+  try {
+    db.exec(sql);
+  } finally {
+    db.close();
+  }
+}
+
+const PRIORITIES = ["low", "medium", "high"] as const;
+
+function vm(
+  i: number,
+  created: string,
+  updated: string,
+  name: string | null = `vm-${i}`,
+): ExportVm {
+  return {
+    vm_uuid: uuidOf(i),
+    vm_name: name,
+    pool_id: i % 4 === 0 ? "B" : "A",
+    priority: PRIORITIES[i % 3],
+    vm_id: i,
+    created_at: created,
+    updated_at: updated,
+  };
+}
+
+Deno.test("list-vms gives every VM its own stored timestamps, whether rows share them or not", async () => {
+  // equal and different timestamps, side by side and apart, in listing order and out of it
+  const stamps: [string, string][] = [
+    [T1, T1],
+    [T1, T2],
+    [T2, T1],
+    [T1, T1],
+    [T3, T3],
+    [T3, T2],
+    [T2, T2],
+    [T1, T3],
+  ];
+  const vms = stamps.map(([c, u], k) => vm(k + 1, c, u, k === 2 ? null : `vm-${k + 1}`));
+  const db = await importedDb(vms);
+  for (const argv of [["list-vms", "--format=json"], ["list-vms", "--format=json", "--pool=A"]]) {
+    const r = await runInProcess(argv, { env: { VGPU_DB: db } });
+    assert.equal(r.code, 0, r.stderr);
+    const got = JSON.parse(r.stdout).vms as Record<string, unknown>[];
+    const want = vms.filter((v) => argv.length === 2 || v.pool_id === "A");
+    assert.equal(got.length, want.length);
+    for (const g of got) {
+      const w = want.find((v) => v.vm_uuid === g.vm_uuid)!;
+      assert.deepEqual(
+        [g.vm_name, g.pool_id, g.priority, g.vm_id, g.created_at, g.updated_at],
+        [w.vm_name, w.pool_id, w.priority, w.vm_id, w.created_at, w.updated_at],
+        `${argv.join(" ")}: ${w.vm_uuid}`,
+      );
+    }
+  }
+});
+
+/** Hand edits of one vms row that every reader refuses, with the field decodeVm names. */
+const DAMAGED_VMS: { name: string; set: string; says: RegExp }[] = [
+  { name: "vm_id 0", set: "vm_id = 0", says: /vm_id is 0, not a whole number/ },
+  { name: "vm_id 2.5", set: "vm_id = 2.5", says: /vm_id is 2\.5, not a whole number/ },
+  { name: "vm_id past the maximum", set: "vm_id = 2147483648", says: /vm_id is 2147483648/ },
+  { name: "vm_id as text", set: "vm_id = '2x'", says: /vm_id is the text '2x'/ },
+  { name: "upper-case uuid", set: "vm_uuid = upper(vm_uuid)", says: /vm_uuid is the text/ },
+  {
+    name: "name with a BEL",
+    set: "vm_name = 'a' || char(7) || 'b'",
+    says: /vm_name is the text 'a\?b'/,
+  },
+  {
+    name: "name with a C1 control",
+    set: "vm_name = 'a' || char(133)",
+    says: /vm_name is the text 'a\?'/,
+  },
+  { name: "name as a blob", set: "vm_name = x'6869'", says: /vm_name is a blob of 2 bytes/ },
+  { name: "pool C", set: "pool_id = 'C'", says: /pool_id is the text 'C', not A or B/ },
+  { name: "pool lower-case", set: "pool_id = 'a'", says: /pool_id is the text 'a', not A or B/ },
+  { name: "priority 3", set: "priority = 3", says: /priority is 3, not 0, 1 or 2/ },
+  { name: "priority 1.5", set: "priority = 1.5", says: /priority is 1\.5, not 0, 1 or 2/ },
+  { name: "priority as text", set: "priority = 'high'", says: /priority is the text 'high'/ },
+  { name: "created_at a number", set: "created_at = 12", says: /created_at is 12, not a time/ },
+  { name: "updated_at a number", set: "updated_at = 12", says: /updated_at is 12, not a time/ },
+];
+
+for (const d of DAMAGED_VMS) {
+  Deno.test(`a vms row with ${d.name}: list-vms and status --offline refuse it in one line`, async () => {
+    const db = await importedDb([vm(1, T1, T1), vm(2, T1, T2), vm(3, T2, T2)]);
+    rawSql(
+      db,
+      `PRAGMA ignore_check_constraints = 1; PRAGMA foreign_keys = OFF;
+       UPDATE vms SET ${d.set} WHERE vm_uuid = '${uuidOf(2)}'`,
+    );
+    for (
+      const argv of [
+        ["list-vms"],
+        ["list-vms", "--format=json"],
+        ["status", "--offline", "--format=json"],
+      ]
+    ) {
+      const r = await runInProcess(argv, { env: { VGPU_DB: db } });
+      assert.equal(r.code, 1, `${argv.join(" ")}: ${r.stdout}`);
+      assert.equal(r.stdout, "", argv.join(" "));
+      const lines = r.stderr.trimEnd().split("\n");
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0], /^error: database damaged: vms row \S+( \d+)?: /);
+      assert.match(lines[0], d.says);
+      assert.match(lines[0], /; run 'vgpu-admin doctor'$/);
+    }
+  });
+}
+
+Deno.test("doctor finds the damaged rows of every page of vms and history, a negative rowid too", async () => {
+  const n = 600; // more than two pages
+  const db = await importedDb(
+    Array.from({ length: n }, (_, k) => vm(k + 1, T1, k % 2 === 0 ? T1 : T2)),
+  );
+  const hist = new DatabaseSync(db);
+  const ids = (hist.prepare("SELECT id FROM history ORDER BY id").all() as { id: number }[])
+    .map((r) => r.id);
+  hist.close();
+  assert.ok(ids.length > 512, `import wrote ${ids.length} history rows`);
+  const badHistory = [ids[0], ids[255], ids[256], ids[300], ids[ids.length - 1]];
+  // vms rows 1, 256, 257 and the last by rowid; one more moved to a negative rowid
+  const badVms = [1, 256, 257, n];
+  rawSql(
+    db,
+    `PRAGMA ignore_check_constraints = 1;
+     UPDATE vms SET priority = 7 WHERE rowid IN (${badVms.join(",")});
+     UPDATE vms SET rowid = -5, priority = 8 WHERE rowid = 100;
+     UPDATE history SET after_json = '{"cut' WHERE id IN (${badHistory.join(",")});`,
+  );
+  const r = await runInProcess(["--db", db, "doctor", "--format=json"], { env: {} });
+  assert.equal(r.code, 1, r.stderr);
+  const integrity = JSON.parse(r.stdout).checks.find((c: { id: string }) => c.id === "integrity");
+  assert.equal(integrity.status, "failed");
+  const total = badVms.length + 1 + badHistory.length;
+  assert.match(integrity.message, new RegExp(`${total} rows cannot be used`));
+  const items: string[] = integrity.items.map((i: { message: string }) => i.message);
+  const vmItems = items.filter((m) => m.startsWith("vms row "));
+  assert.equal(
+    vmItems.filter((m) => /: priority is 7,/.test(m)).length,
+    badVms.length,
+    items.join("\n"),
+  );
+  assert.equal(vmItems.filter((m) => /: priority is 8,/.test(m)).length, 1, "the negative rowid");
+  for (const id of badHistory) {
+    assert.ok(
+      items.some((m) => m.startsWith(`history row ${id}: after_json is not valid JSON`)),
+      `${id}`,
+    );
+  }
+});
+
+Deno.test("writeLines writes a long report as its lines are made, never holding it whole", () => {
+  let made = 0;
+  const writes: { at: number; length: number }[] = [];
+  function* lines() {
+    for (let i = 0; i < 10_000; i++) {
+      made++;
+      yield `line ${i} ${"x".repeat(40)}`;
+    }
+  }
+  writeLines({ write: (t) => void writes.push({ at: made, length: t.length }) }, lines());
+  assert.ok(writes.length > 2, `${writes.length} writes`);
+  assert.ok(writes[0].at < 10_000, "the first piece is written before the last line is made");
+  const total = writes.reduce((a, w) => a + w.length, 0);
+  let want = 0;
+  for (let i = 0; i < 10_000; i++) want += `line ${i} ${"x".repeat(40)}\n`.length;
+  assert.equal(total, want);
+});
