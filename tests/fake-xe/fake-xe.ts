@@ -83,11 +83,18 @@ const DOC = {
 };
 
 /** MAP_DUPLICATE_KEY: what add_to_<map> answers when the key exists, even with the same value. */
+// xapi's database raises Duplicate_key (table, field, objref, key) and exnHelper.ml passes it on
+// as MAP_DUPLICATE_KEY [type; param_name; uuid; key]: the "uuid" line holds the object's
+// REFERENCE (db_cache_impl.ml), not its uuid. A fake reference, stable per object.
+function refOf(uuid: string): string {
+  return `OpaqueRef:${uuid.replace(/[0-9a-f]/g, (c) => ((parseInt(c, 16) + 7) % 16).toString(16))}`;
+}
+
 function duplicateKey(type: string, field: string, uuid: string, key: string): XeError {
   return serverError(DOC.duplicateKey, [
     ["type", type],
     ["param_name", field.replaceAll("-", "_")],
-    ["uuid", uuid],
+    ["uuid", refOf(uuid)],
     ["key", key],
   ]);
 }
