@@ -273,7 +273,7 @@ Deno.test({
     assert.equal(late.stdout, "");
     assert.equal(
       late.stderr,
-      `error: database ${h.dbPath} is busy: another vgpu-admin kept it locked for more than 5 s; try again\n`,
+      `error: database ${h.dbPath} is locked by another process (another vgpu-admin, or a program with a transaction open on it); try again once it is done\n`,
     );
     assert.deepEqual([hook2.code, hook2.stderr], [0, ""]);
     const db = readDb(h.dbPath);

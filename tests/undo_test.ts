@@ -104,7 +104,7 @@ const FAILURES: Failure[] = [
         holder.close();
       };
     },
-    says: /is busy/,
+    says: /is locked by another process/,
   },
   {
     name: "the disk is full",

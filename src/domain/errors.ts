@@ -47,6 +47,17 @@ export class DatabaseError extends VgpuError {
   }
 }
 
+/**
+ * SQLite answered busy. It does after the busy timeout, but also AT ONCE where waiting could
+ * deadlock (a read transaction that wants to write while another connection writes): the words
+ * are true in both cases, and the holder may be any program, not only vgpu-admin.
+ */
+export function databaseLocked(path: string): DatabaseError {
+  return new DatabaseError(
+    `database ${path} is locked by another process (another vgpu-admin, or a program with a transaction open on it); try again once it is done`,
+  );
+}
+
 /** What went wrong, for quoting inside another message (a DatabaseError's advice left out). */
 export function causeOf(e: Error): string {
   return e instanceof DatabaseError ? e.cause_ : e.message;

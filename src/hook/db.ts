@@ -7,7 +7,7 @@
 // else (missing, not a regular file, another version, not ours) goes through the full open of
 // src/store/open.ts, which migrates or refuses with its own words.
 import { DatabaseSync } from "node:sqlite";
-import { DatabaseError } from "../domain/errors.ts";
+import { DatabaseError, databaseLocked } from "../domain/errors.ts";
 import { resolveSettings, type Settings } from "../domain/settings.ts";
 import type { HookRegistry } from "../ops/startup-hook.ts";
 import { loadSlow } from "./slow-path.ts";
@@ -86,11 +86,7 @@ function dbError(e: unknown, path: string): unknown {
   if (e instanceof DatabaseError || !(e instanceof Error)) return e;
   const msg = e.message.split("\n")[0];
   if (/database is locked|database is busy|SQLITE_BUSY/i.test(msg)) {
-    return new DatabaseError(
-      `database ${path} is busy: another vgpu-admin kept it locked for more than ${
-        BUSY_TIMEOUT_MS / 1000
-      } s; try again`,
-    );
+    return databaseLocked(path);
   }
   if (/not a database|malformed|corrupt|no such (table|column)/i.test(msg)) {
     return new DatabaseError(

@@ -1,7 +1,7 @@
 // Opening the SQLite store: directory and file modes, connection settings, forward migrations
 // (after a backup), and the schema check. Every failure becomes one DatabaseError line.
 import { backup, DatabaseSync } from "node:sqlite";
-import { DatabaseError } from "../domain/errors.ts";
+import { DatabaseError, databaseLocked } from "../domain/errors.ts";
 import { describeFileError, dirname } from "../domain/file-errors.ts";
 import { fileTarget, FileTargetError } from "../platform/file-target.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
@@ -27,11 +27,7 @@ export function sqliteError(e: unknown, path: string): DatabaseError {
   if (e instanceof DatabaseError) return e;
   const msg = e instanceof Error ? e.message : String(e);
   if (/database is locked|database is busy|SQLITE_BUSY/i.test(msg)) {
-    return new DatabaseError(
-      `database ${path} is busy: another vgpu-admin kept it locked for more than ${
-        BUSY_TIMEOUT_MS / 1000
-      } s; try again`,
-    );
+    return databaseLocked(path);
   }
   if (/database or disk is full|SQLITE_FULL|disk I\/O error/i.test(msg)) {
     // A full file system is the classic (a dom0 root full of logs); SQLite rolled the
