@@ -21,6 +21,12 @@ import { importHostLines } from "../src/cli/render/import.ts";
 import { actionText, recoverPlanLines, recoverResultLine } from "../src/cli/render/recover.ts";
 import { appliedLines, confirmationLines } from "../src/cli/render/reconfigure.ts";
 import { paint } from "../src/cli/render/style.ts";
+import {
+  settleWarning,
+  takenOverLine,
+  takeoverDoneLine,
+  takeoverPlanLines,
+} from "../src/cli/render/pool-takeover.ts";
 
 const GOLDEN = decodeURIComponent(new URL("./golden/render/", import.meta.url).pathname);
 const KEY = "device-model-args";
@@ -516,4 +522,61 @@ Deno.test("the confirmation when an earlier run's shutdown stopped the VM, or th
   assert.deepEqual(appliedLines({ ...r, finishedAfter: "SIGINT" }).slice(-1), [
     "(SIGINT arrived after the new configuration was written: the change was finished, not undone.)",
   ]);
+});
+
+Deno.test("recover --take-over's text: the plan, the end, a taken-over entry, the settle warning; outside text made printable", () => {
+  const holder = {
+    host: "h2",
+    hostName: "xcp-2",
+    pid: 4242,
+    command: "set-priority",
+    at: "2026-03-01T02:00:00Z",
+  };
+  const item = (kind: "finish" | "undo" | "release", name: string) => ({
+    vmUuid: UUID1,
+    name,
+    ticket: "t",
+    holder,
+    holderName: "xcp-2",
+    kind,
+    config: null,
+    args: null,
+    start: false,
+    release: [],
+    actions: ["write the args", "start the VM"],
+  });
+  assert.deepEqual(
+    takeoverPlanLines({
+      items: [item("finish", "web"), item("undo", "evil\x1b[2J"), item("release", "db")],
+      alive: ["VM x: held by xcp-3, which is alive: not taken over"],
+      masterName: "xcp-1",
+    }),
+    [
+      "VM x: held by xcp-3, which is alive: not taken over",
+      `VM ${UUID1} (web): set-priority by xcp-2 (pid 4242, dead host) since 2026-03-01T02:00:00Z.`,
+      "  Take-over will finish the change (its commit marker is there):",
+      "    - write the args",
+      "    - start the VM",
+      `VM ${UUID1} (evil\\x1b[2J): set-priority by xcp-2 (pid 4242, dead host) since 2026-03-01T02:00:00Z.`,
+      "  Take-over will undo the change (no commit marker):",
+      "    - write the args",
+      "    - start the VM",
+      `VM ${UUID1} (db): set-priority by xcp-2 (pid 4242, dead host) since 2026-03-01T02:00:00Z.`,
+      "  Take-over will release the VM:",
+      "    - write the args",
+      "    - start the VM",
+    ],
+  );
+  assert.deepEqual(takeoverPlanLines({ items: [], alive: [], masterName: "xcp-1" }), [
+    "No operation of a dead host to take over.",
+  ]);
+  assert.equal(takeoverDoneLine(1, 2), "Took over 1 of 2.");
+  assert.equal(
+    takenOverLine({ ...ENTRY, vmUuid: UUID2 }),
+    `VM ${UUID2}: the interrupted set-priority (pid 42) was taken over by another host of the pool; its journal entry is closed and this host's database follows the pool.`,
+  );
+  assert.equal(
+    settleWarning("xe timed out\nforged line"),
+    "warning: the pool's tickets and claims of the recovered VMs could not be settled (xe timed out\\x0aforged line); run 'vgpu-admin pool reconcile'",
+  );
 });

@@ -10,6 +10,12 @@ import { confirmOrCancel } from "./confirm.ts";
 import type { Deps } from "./deps.ts";
 import { writeLines } from "./io.ts";
 import type { Outcome } from "./outcome.ts";
+import {
+  settleWarning,
+  takenOverLine,
+  takeoverDoneLine,
+  takeoverPlanLines,
+} from "./render/pool-takeover.ts";
 
 /** This host's open entries minus those another host took over (closed here, and said so). */
 export async function withoutTakenOver(
@@ -20,11 +26,7 @@ export async function withoutTakenOver(
 ): Promise<JournalEntry[]> {
   if (readPoolState(store) === null) return entries;
   const closed = await closeTakenOver(store, xe, entries, deps.localHost());
-  for (const e of closed) {
-    deps.io.out.write(
-      `VM ${e.vmUuid}: the interrupted ${e.command} (pid ${e.pid}) was taken over by another host of the pool; its journal entry is closed and this host's database follows the pool.\n`,
-    );
-  }
+  writeLines(deps.io.out, closed.map(takenOverLine));
   return entries.filter((e) => !closed.includes(e));
 }
 
@@ -39,11 +41,7 @@ export async function settlePool(
   try {
     await settleAfterRecover(store, xe, vmUuids, deps.localHost());
   } catch (e) {
-    deps.io.err.write(
-      `warning: the pool's tickets and claims of the recovered VMs could not be settled (${
-        e instanceof Error ? e.message : String(e)
-      }); run 'vgpu-admin pool reconcile'\n`,
-    );
+    writeLines(deps.io.err, [settleWarning(e instanceof Error ? e.message : String(e))]);
   }
 }
 
@@ -57,24 +55,8 @@ export async function runTakeOver(
   const xe = await deps.xe();
   const { plan, xp } = await planTakeover(store, xe, deps.localHost(), opts.vmUuid);
   const out = deps.io.out;
-  writeLines(out, plan.alive);
-  if (plan.items.length === 0) {
-    out.write("No operation of a dead host to take over.\n");
-    return;
-  }
-  for (const it of plan.items) {
-    writeLines(out, [
-      `VM ${it.vmUuid} (${it.name}): ${it.holder.command} by ${it.holderName} (pid ${it.holder.pid}, dead host) since ${it.holder.at}.`,
-      `  Take-over will ${
-        it.kind === "finish"
-          ? "finish the change (its commit marker is there)"
-          : it.kind === "undo"
-          ? "undo the change (no commit marker)"
-          : "release the VM"
-      }:`,
-      ...it.actions.map((a) => `    - ${a}`),
-    ]);
-  }
+  writeLines(out, takeoverPlanLines(plan));
+  if (plan.items.length === 0) return;
   await confirmOrCancel("Do you want to take over these operations? (yes/no):", opts.yes, deps);
   const settings = await deps.settings();
   const problems = await applyTakeover(store, xe, xp, plan, {
@@ -85,6 +67,6 @@ export async function runTakeOver(
     startTimeoutMs: settings.startTimeoutS * 1000,
   });
   for (const p of problems) deps.io.err.write(`error: ${p}\n`);
-  out.write(`Took over ${plan.items.length - problems.length} of ${plan.items.length}.\n`);
+  writeLines(out, [takeoverDoneLine(plan.items.length - problems.length, plan.items.length)]);
   return problems.length > 0 ? "degraded" : undefined;
 }
