@@ -35,7 +35,11 @@ const BATCH = 64;
 const MAPPED = Symbol("mapped");
 
 interface Mapped {
-  [MAPPED]: { sources: readonly unknown[]; f: (s: unknown) => unknown };
+  [MAPPED]: {
+    sources: readonly unknown[];
+    f: (s: unknown) => unknown;
+    text?: (s: unknown, indent: string) => string;
+  };
 }
 
 /**
@@ -43,11 +47,21 @@ interface Mapped {
  * 10,000 VM states are never all built, nor held together with their text (issue 19: peak
  * RSS and garbage collection at 10,000 VMs). Typed as the array it stands for; JSON.stringify
  * of it gives the same text (toJSON). Nothing but writeJson (and JSON.stringify) may read it;
- * its elements must hold no mapped list themselves.
+ * its elements must hold no mapped list themselves. `text`, when given, writes an element
+ * straight to its JSON text (no objects built): JSON.stringify(f(s), null, 2) with every line
+ * after the first at `indent`, and jsonSafe already applied.
  */
-export function mapped<S, T>(sources: readonly S[], f: (s: S) => T): T[] {
+export function mapped<S, T>(
+  sources: readonly S[],
+  f: (s: S) => T,
+  text?: (s: S, indent: string) => string,
+): T[] {
   const m: Mapped & { toJSON(): T[] } = {
-    [MAPPED]: { sources, f: f as (s: unknown) => unknown },
+    [MAPPED]: {
+      sources,
+      f: f as (s: unknown) => unknown,
+      text: text as ((s: unknown, indent: string) => string) | undefined,
+    },
     toJSON: () => sources.map(f),
   };
   return m as unknown as T[];
@@ -65,11 +79,18 @@ function large(v: unknown): boolean {
   return Object.values(v).some(large);
 }
 
-function bufferedOutput(out: Output): Output & { flush(): void } {
+interface JsonOutput extends Output {
+  /** Text that is jsonSafe already. */
+  safe(t: string): void;
+  flush(): void;
+}
+
+function bufferedOutput(out: Output): JsonOutput {
   let pending = "";
-  return {
-    write(t) {
-      const safe = jsonSafe(t); // C1, separators, bidi as \uNNNN: same value, safe on a terminal
+  const w: JsonOutput = {
+    // C1, separators, bidi as \uNNNN: same value, safe on a terminal
+    write: (t) => w.safe(jsonSafe(t)),
+    safe(safe) {
       if (safe.length >= FLUSH_AT) {
         if (pending !== "") out.write(pending);
         pending = "";
@@ -87,6 +108,7 @@ function bufferedOutput(out: Output): Output & { flush(): void } {
       pending = "";
     },
   };
+  return w;
 }
 
 /**
@@ -95,13 +117,21 @@ function bufferedOutput(out: Output): Output & { flush(): void } {
  * the document's; the wrappers' brackets are cut off. The same bytes as the elements
  * stringified one by one, with no second copy of the text to re-indent it.
  */
-function writeMapped(out: Output, m: Mapped, indent: string): void {
-  const { sources, f } = m[MAPPED];
+function writeMapped(out: JsonOutput, m: Mapped, indent: string): void {
+  const { sources, f, text } = m[MAPPED];
   if (sources.length === 0) {
     out.write("[]");
     return;
   }
   out.write("[");
+  if (text !== undefined) {
+    const inner = indent + "  ";
+    for (let i = 0; i < sources.length; i++) {
+      out.safe((i === 0 ? "\n" : ",\n") + inner + text(sources[i], inner));
+    }
+    out.write(`\n${indent}]`);
+    return;
+  }
   const depth = indent.length / 2;
   // "[\n" + "  [\n" + … before the first element, "\n  ]" + "\n]" after the last
   const cut = 2 * (depth + 1) + depth * (depth + 1);
@@ -119,7 +149,7 @@ function writeMapped(out: Output, m: Mapped, indent: string): void {
 }
 
 /** JSON.stringify(v, null, 2) at `indent`, written in pieces (plain data only, as ours is). */
-function writeValue(out: Output, v: unknown, indent: string): void {
+function writeValue(out: JsonOutput, v: unknown, indent: string): void {
   if (isMapped(v)) {
     writeMapped(out, v, indent);
     return;

@@ -25,6 +25,7 @@ import type {
   VmStatusJson,
 } from "./json-types.ts";
 import { mapped } from "../format.ts";
+import { vmStateText } from "./scan-json-text.ts";
 import type { Paint } from "./style.ts";
 import { priorityLong, vmJson, vmLabel } from "./vm-fields.ts";
 
@@ -332,6 +333,10 @@ export function scanJson(view: ScanView, qemu: QemuReport | null = null): ScanJs
       ? scanVmJson(view, s)
       : { ...scanVmJson(view, s), qemu: qemuJson(qemu.vms.get(s.vmUuid)) };
   const deep = qemu === null ? {} : { qemu: { proc_root: qemu.procRoot, error: qemu.error } };
+  // written straight to text (no state objects) unless --deep adds to each state
+  const text = qemu === null
+    ? (s: VmDriftState, indent: string) => vmStateText(view, s, indent)
+    : undefined;
   const read = view.host.kind === "read" ? view.host : null;
   return {
     host: {
@@ -343,9 +348,9 @@ export function scanJson(view: ScanView, qemu: QemuReport | null = null): ScanJs
     // each VM state is built as it is written (format.ts mapped), never all of them at once
     pools: POOL_IDS.map((p) => ({
       pool_id: p,
-      vms: mapped(poolStates(view, p), vmOut),
+      vms: mapped(poolStates(view, p), vmOut, text),
     })),
-    unregistered: mappedOrNull(unregisteredStates(view), vmOut),
+    unregistered: mappedOrNull(unregisteredStates(view), vmOut, text),
     drift: read === null ? [] : read.drift.items.map((d) => ({
       vm_uuid: d.vmUuid,
       ...driftJson(d),
@@ -354,6 +359,10 @@ export function scanJson(view: ScanView, qemu: QemuReport | null = null): ScanJs
   };
 }
 
-function mappedOrNull<S, T>(sources: readonly S[] | null, f: (s: S) => T): T[] | null {
-  return sources === null ? null : mapped(sources, f);
+function mappedOrNull<S, T>(
+  sources: readonly S[] | null,
+  f: (s: S) => T,
+  text?: (s: S, indent: string) => string,
+): T[] | null {
+  return sources === null ? null : mapped(sources, f, text);
 }
