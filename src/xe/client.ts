@@ -86,14 +86,14 @@ export class Xe {
     const vms: (HostVm | null)[] = [];
     const unclear: { at: number; vm: Omit<HostVm, "deviceModelArgs"> }[] = [];
     const records = new RecordReader((r) => {
-      const read = this.#toHostVm(argv, r);
+      const read = this.#toHostVm(argv, filter.uuid, r);
       if (read === null) return;
       if ("deviceModelArgs" in read) vms.push(read);
       else {
         unclear.push({ at: vms.length, vm: read });
         vms.push(null);
       }
-    });
+    }, { reuse: true });
     await this.#stream(argv, (text) => records.push(text));
     readable(argv, () => records.end());
     // one at a time: the extra reads are rare, and xapi serialises them anyway
@@ -123,7 +123,7 @@ export class Xe {
     const records = new RecordReader((r) => {
       const raw = required(argv, r, "dom-id").trim();
       if (/^[1-9][0-9]*$/.test(raw)) out.set(own(required(argv, r, "uuid")), Number(raw));
-    });
+    }, { reuse: true });
     await this.#stream(argv, (text) => records.push(text));
     readable(argv, () => records.end());
     return out;
@@ -224,13 +224,13 @@ export class Xe {
    */
   #toHostVm(
     argv: readonly string[],
+    asked: string | undefined,
     r: Map<string, string>,
   ): HostVm | Omit<HostVm, "deviceModelArgs"> | null {
     // xe lists dom0 as a VM; the filter should hide it, but never trust a name (xe-reference.md)
     if (required(argv, r, "is-control-domain") !== "false") return null;
     const uuid = canonical(argv, required(argv, r, "uuid"));
     // an answer about another VM than the one asked for is never data to act on (issue 21.6)
-    const asked = argv.find((a) => a.startsWith("uuid="))?.slice(5);
     if (asked !== undefined && uuid !== asked) {
       throw new XeOutputError(
         `xe ${argv[0]} was asked for VM ${asked} and answered with VM ${uuid}; nothing was done`,
@@ -240,23 +240,29 @@ export class Xe {
       );
     }
     const residentOn = required(argv, r, "resident-on");
-    const vm = {
-      uuid: own(uuid),
-      nameLabel: own(required(argv, r, "name-label")),
-      powerState: readable(argv, () => parsePowerState(required(argv, r, "power-state"))),
-      residentOn: residentOn === NOT_IN_DATABASE || residentOn === "" ? null : own(residentOn),
-    };
+    const nameLabel = own(required(argv, r, "name-label"));
+    const power = required(argv, r, "power-state");
+    // as xe prints it (nearly always): no trimmed, lower-cased copy to check
+    const powerState = isPowerState(power) ? power : readable(argv, () => parsePowerState(power));
+    const on = residentOn === NOT_IN_DATABASE || residentOn === "" ? null : own(residentOn);
     const platform = required(argv, r, "platform");
     try {
       const args = mapEntry(platform, this.#key);
       // a value holding "; " or ": " makes the line ambiguous: read that key alone
       if (!args.ambiguous) {
-        return { ...vm, deviceModelArgs: args.value === null ? null : own(args.value) };
+        // one object per VM, built whole
+        return {
+          uuid: own(uuid),
+          nameLabel,
+          powerState,
+          residentOn: on,
+          deviceModelArgs: args.value === null ? null : own(args.value),
+        };
       }
     } catch (e) {
       if (!(e instanceof XeOutputError)) throw e;
     }
-    return vm;
+    return { uuid: own(uuid), nameLabel, powerState, residentOn: on };
   }
 
   /** The args of a VM whose platform line was ambiguous; null when it vanished meanwhile. */
@@ -269,6 +275,10 @@ export class Xe {
       throw e;
     }
   }
+}
+
+function isPowerState(s: string): s is PowerState {
+  return s === "halted" || s === "running" || s === "paused" || s === "suspended";
 }
 
 /**

@@ -65,11 +65,19 @@ export function forEachRecord(stdout: string, each: (r: Map<string, string>) => 
 export class RecordReader {
   #each: (r: Map<string, string>) => void;
   #current: Map<string, string> | null = null;
+  /** The Map handed out last, cleared for the next record (`reuse`). */
+  #spare: Map<string, string> | null = null;
+  #reuse: boolean;
   /** The start of a line whose end has not arrived yet. */
   #rest = "";
 
-  constructor(each: (r: Map<string, string>) => void) {
+  /**
+   * `reuse`: `each` keeps nothing of the Map it is given (only its values), so one Map serves
+   * every record (vm-list at 10,000 VMs: no Map per VM).
+   */
+  constructor(each: (r: Map<string, string>) => void, o: { reuse?: boolean } = {}) {
     this.#each = each;
+    this.#reuse = o.reuse === true;
   }
 
   push(text: string): void {
@@ -82,13 +90,15 @@ export class RecordReader {
     // the line begun in the previous piece is joined alone: the kept values are slices of this
     // piece, never of a copy of it joined to that line (which would hold both)
     if (this.#rest !== "") {
-      this.#line(this.#rest + text.slice(0, end));
+      const line = this.#rest + text.slice(0, end);
       this.#rest = "";
+      this.#line(line, 0, line.length);
       start = end + 1;
       end = text.indexOf("\n", start);
     }
+    // lines are read in place (no string per line): only labels and values are cut out
     for (; end >= 0; end = text.indexOf("\n", start)) {
-      this.#line(text.slice(start, end));
+      this.#line(text, start, end);
       start = end + 1;
     }
     this.#rest = text.slice(start);
@@ -96,25 +106,89 @@ export class RecordReader {
 
   /** The last line (which has no line end) and the last record. */
   end(): void {
-    this.#line(this.#rest);
+    const last = this.#rest;
     this.#rest = "";
-    if (this.#current !== null) this.#each(this.#current);
-    this.#current = null;
+    this.#line(last, 0, last.length);
+    this.#close();
   }
 
-  #line(line: string): void {
+  #close(): void {
+    const r = this.#current;
+    if (r === null) return;
+    this.#current = null;
+    this.#each(r);
+    if (this.#reuse) {
+      r.clear();
+      this.#spare = r;
+    }
+  }
+
+  /** The line `t[s, e)`. */
+  #line(t: string, s: number, e: number): void {
+    let p = s;
+    for (; p < e; p++) {
+      const c = t.charCodeAt(p);
+      if (c !== 0x20 && c !== 0x09) break;
+    }
     // every record is followed by two empty lines; accept any number, and none at EOF
+    if (p === e) {
+      this.#close();
+      return;
+    }
+    // `   label ( RO): value`, as xe prints every line; anything else is read by the general rule
+    const at = t.indexOf(": ", p);
+    const k = at < 0 || at >= e - 1 ? -1 : plainLabelEnd(t, p, at);
+    if (k < 0) {
+      this.#general(t.slice(s, e));
+      return;
+    }
+    this.#add(t.slice(p, k), t.slice(at + 2, e), t, s, e);
+  }
+
+  /** A line of any shape: parseRecordLine's rules, or its error. */
+  #general(line: string): void {
     if (line.trim() === "") {
-      if (this.#current !== null) this.#each(this.#current);
-      this.#current = null;
+      this.#close();
       return;
     }
     const { label, value } = parseRecordLine(line);
-    this.#current ??= new Map();
+    this.#add(label, value, line, 0, line.length);
+  }
+
+  #add(label: string, value: string, t: string, s: number, e: number): void {
+    if (this.#current === null) {
+      this.#current = this.#spare ?? new Map();
+      this.#spare = null;
+    }
     // a repeated label means two records ran together: refuse rather than merge them
-    if (this.#current.has(label)) throw unreadable("output", line);
+    if (this.#current.has(label)) throw unreadable("output", t.slice(s, e));
     this.#current.set(label, value);
   }
+}
+
+/**
+ * Where the label of `t` from `p` ends when the line reads `label TAG<spaces>: ` with a label of
+ * printable ASCII without "(" (what xe prints): parseRecordLine gives the same label and value
+ * then. -1 for any other shape (read by the general rule).
+ */
+/** `t` at `i` holds one of LABEL_RE's tags: ( RO) ( RW) (MRO) (MRW) (SRO) (SRW). */
+function isTag(t: string, i: number): boolean {
+  const kind = t.charCodeAt(i + 1);
+  const mode = t.charCodeAt(i + 3);
+  return t.charCodeAt(i) === 0x28 && (kind === 0x20 || kind === 0x4d || kind === 0x53) &&
+    t.charCodeAt(i + 2) === 0x52 && (mode === 0x4f || mode === 0x57) &&
+    t.charCodeAt(i + 4) === 0x29;
+}
+
+function plainLabelEnd(t: string, p: number, at: number): number {
+  let k = p;
+  for (; k < at; k++) {
+    const c = t.charCodeAt(k);
+    if (c <= 0x20 || c >= 0x7f || c === 0x28) break;
+  }
+  if (k === p || t.charCodeAt(k) !== 0x20 || k + 6 > at || !isTag(t, k + 1)) return -1;
+  for (let j = k + 6; j < at; j++) if (t.charCodeAt(j) !== 0x20) return -1;
+  return k;
 }
 
 /** Splits one record line at its first ": " and strips the padding and the field tag. */
@@ -188,27 +262,47 @@ export function mapEntry(value: string, key: string): { value: string | null; am
   let anyPair = false;
   // the last pair read is the key's first: a continuation segment belongs to its value
   let lastIsFound = false;
+  // segments are read in place: only the value asked for is cut out (one per VM of vm-list)
   for (let start = 0;;) {
-    const end = value.indexOf("; ", start);
-    const segment = value.slice(start, end < 0 ? value.length : end);
-    const m = MAP_SEGMENT_RE.exec(segment);
-    if (m !== null) {
+    const next = value.indexOf("; ", start);
+    const end = next < 0 ? value.length : next;
+    const colon = pairColon(value, start, end);
+    if (colon >= 0) {
       anyPair = true;
-      lastIsFound = m[1] === key && found === null;
-      if (lastIsFound) found = m[2] ?? "";
-      else if (m[1] === key) ambiguous = true; // repeated: the first value is kept
+      const isKey = colon - start === key.length && value.startsWith(key, start);
+      lastIsFound = isKey && found === null;
+      if (lastIsFound) found = colon + 1 === end ? "" : value.slice(colon + 2, end);
+      else if (isKey) ambiguous = true; // repeated: the first value is kept
     } else {
       if (!anyPair) throw unreadable("a map", value);
       if (lastIsFound) {
-        found += `; ${segment}`;
+        found += `; ${value.slice(start, end)}`;
         ambiguous = true;
       }
     }
-    if (end < 0) break;
-    start = end + 2;
+    if (next < 0) break;
+    start = next + 2;
   }
   if (found !== null && found.includes(": ")) ambiguous = true;
   return { value: found, ambiguous };
+}
+
+/** A character MAP_KEY_RE allows: [A-Za-z0-9_.:-]. */
+function isKeyChar(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x3a) ||
+    c === 0x5f || c === 0x2e || c === 0x2d;
+}
+
+/**
+ * MAP_SEGMENT_RE on `v[s, e)` without cutting it out: the index of the ":" that ends the key, or
+ * -1 when the segment is no `key: value` pair. The regex's greedy key can only end at the last
+ * character of the run of key characters (":" is one of them), followed by the end or a space.
+ */
+function pairColon(v: string, s: number, e: number): number {
+  let r = s;
+  while (r < e && isKeyChar(v.charCodeAt(r))) r++;
+  if (r - 1 <= s || v.charCodeAt(r - 1) !== 0x3a) return -1;
+  return r === e || v.charCodeAt(r) === 0x20 ? r - 1 : -1;
 }
 
 /**

@@ -1,0 +1,124 @@
+// RecordReader reads the lines xe prints in place (no string per line, no regular expression:
+// issue 19, vm-list at 10,000 VMs) and every other line by the general rule. Both must give what
+// the general rule alone gives: here the rule as written in the test (split at the first ": ",
+// LABEL_RE on the trimmed head, blank lines end a record), over lines of every shape, whole and
+// cut into pieces, with the same records and the same errors.
+
+import assert from "node:assert/strict";
+import { RecordReader } from "../src/xe/parse.ts";
+
+const LABEL_RE = /^(\S+)\s*\((?: RO| RW|MRO|MRW|SRO|SRW)\)$/;
+
+/** The general rule alone: the records, or the message of the first error. */
+function oracle(text: string): Map<string, string>[] | string {
+  const out: Map<string, string>[] = [];
+  let cur: Map<string, string> | null = null;
+  const bad = (line: string) =>
+    `xe printed output vgpu-admin cannot read: ${
+      // deno-lint-ignore no-control-regex
+      (line.replace(/[\u0000-\u001f\u007f]/g, "?")).slice(0, 80)}${line.length > 80 ? "…" : ""}`;
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") {
+      if (cur !== null) out.push(cur);
+      cur = null;
+      continue;
+    }
+    const at = line.indexOf(": ");
+    let head: string;
+    let value: string;
+    if (at >= 0) {
+      head = line.slice(0, at);
+      value = line.slice(at + 2);
+    } else if (line.endsWith(":")) {
+      head = line.slice(0, -1);
+      value = "";
+    } else return bad(line);
+    const m = LABEL_RE.exec(head.trim());
+    if (m === null) return bad(line);
+    cur ??= new Map();
+    if (cur.has(m[1])) return bad(line);
+    cur.set(m[1], value);
+  }
+  if (cur !== null) out.push(cur);
+  return out;
+}
+
+function read(pieces: string[], reuse: boolean): Map<string, string>[] | string {
+  const got: Map<string, string>[] = [];
+  try {
+    const r = new RecordReader((m) => void got.push(new Map(m)), { reuse });
+    for (const p of pieces) r.push(p);
+    r.end();
+    return got;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+const LINES = [
+  "uuid ( RO)                 : 7d1e2f00-0000-4000-8000-000000000001",
+  "           name-label ( RW): vm-1",
+  "             platform (MRW): device-model-args: -device vgpu-stub,pool_id=A; nx: true",
+  "             platform (MRW):",
+  "             platform (MRW): ",
+  "          power-state ( RO): halted",
+  "\tname-label ( RW): tabbed",
+  " \t name-label ( RW): spaces and tabs",
+  "name-label( RW): no space before the tag",
+  "name-label  ( RW): two spaces before the tag",
+  "name-label ( RW) : space after the tag",
+  "name-label ( RW)\t: a tab after the tag",
+  "name-label ( XX): unknown tag",
+  "name-label ( RX): unknown mode",
+  "name-label (XRO): unknown kind",
+  "name-label (MRO] : unclosed",
+  "name-label (RO): short tag",
+  "name-label (MRO: cut tag",
+  "na(me ( RO): a parenthesis in the label",
+  "nämé ( RO): non-ASCII label",
+  "\u00a0name-label ( RO): no-break space first",
+  "name-label ( RO):no space after the colon",
+  "name-label ( RO): value: with: colons",
+  "name-label ( RO): ",
+  "( RO): no label",
+  " ( RO): no label, indented",
+  "just text",
+  "",
+  "   ",
+  "\t",
+  "\u00a0",
+  "\u2028",
+  "\r",
+  "uuid ( RO): x\r",
+  "name-label ( RW): vm-1",
+];
+
+Deno.test("RecordReader: lines of every shape read as the general rule reads them", () => {
+  let seed = 7;
+  const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+  for (let round = 0; round < 3000; round++) {
+    const n = 1 + rand(8);
+    const lines: string[] = [];
+    for (let i = 0; i < n; i++) lines.push(LINES[rand(LINES.length)]);
+    const text = lines.join("\n") + (rand(2) === 0 ? "\n" : "");
+    const want = oracle(text);
+    for (const reuse of [false, true]) {
+      assert.deepEqual(read([text], reuse), want, JSON.stringify(text));
+      const cut = rand(text.length + 1);
+      assert.deepEqual(
+        read([text.slice(0, cut), text.slice(cut)], reuse),
+        want,
+        `${JSON.stringify(text)} cut at ${cut}`,
+      );
+    }
+  }
+});
+
+Deno.test("RecordReader: with reuse, each record is handed over whole and on its own", () => {
+  const seen: string[][] = [];
+  const r = new RecordReader((m) => void seen.push([...m.entries()].flat()), { reuse: true });
+  r.push("a ( RO): 1\nb ( RO): 2\n\n\na ( RO): 3\n\n");
+  r.push("c ( RO): 4");
+  r.end();
+  assert.deepEqual(seen, [["a", "1", "b", "2"], ["a", "3"], ["c", "4"]]);
+});
