@@ -30,15 +30,27 @@ const LINES_CHUNK = 65536;
  * generator are made as they are written: a long report is never held whole.
  */
 export function writeLines(o: Output, lines: Iterable<string>): void {
+  const w = lineWriter(o);
+  for (const l of lines) w.line(l);
+  w.end();
+}
+
+/** writeLines for lines given one at a time: `line` each, then `end`. */
+export function lineWriter(o: Output): { line(l: string): void; end(): void } {
   let chunk = "";
-  for (const l of lines) {
-    chunk += l + "\n";
-    if (chunk.length >= LINES_CHUNK) {
-      o.write(chunk);
+  return {
+    line(l) {
+      chunk += l + "\n";
+      if (chunk.length >= LINES_CHUNK) {
+        o.write(chunk);
+        chunk = "";
+      }
+    },
+    end() {
+      if (chunk !== "") o.write(chunk);
       chunk = "";
-    }
-  }
-  if (chunk !== "") o.write(chunk);
+    },
+  };
 }
 
 export interface BufferIo extends IO {

@@ -2,13 +2,13 @@ import { compareQemu, DEFAULT_PROC_ROOT, type QemuReport } from "../../ops/qemu-
 import { hostError, scan } from "../../ops/scan.ts";
 import type { Deps } from "../deps.ts";
 import { type Format, parseFormat, writeJson } from "../format.ts";
-import { writeLines } from "../io.ts";
+import { lineWriter } from "../io.ts";
 import type { Outcome } from "../outcome.ts";
-import { scanJson, scanLines } from "../render/scan.ts";
+import { eachScanLine, scanJson } from "../render/scan.ts";
 import { paint } from "../render/style.ts";
 import { hostWarning } from "../host-warning.ts";
 import { interruptedView } from "../interrupted.ts";
-import { fitLines } from "../render/fit.ts";
+import { fitLine } from "../render/fit.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 
 export interface ScanVmsOptions {
@@ -35,8 +35,13 @@ export async function run(opts: ScanVmsOptions, deps: Deps): Promise<Outcome> {
   const interrupted = interruptedView(store, deps, c, { json: opts.format === "json" });
   if (opts.format === "json") writeJson(deps.io.out, scanJson(view, qemu));
   else {
-    const lines = [...interrupted.lines, ...scanLines(view, store.listPools(), c, qemu)];
-    writeLines(deps.io.out, fitLines(lines, deps.io.columns ?? null));
+    // each line written as it is made (fitted to a terminal's width): never all of them at once
+    const out = lineWriter(deps.io.out);
+    const columns = deps.io.columns ?? null;
+    const emit = columns === null ? out.line : (l: string) => fitLine(l, columns).forEach(out.line);
+    interrupted.lines.forEach(emit);
+    eachScanLine(view, store.listPools(), c, qemu, emit);
+    out.end();
   }
   const outcome = hostWarning(deps, hostError(view));
   if (qemu?.error) {

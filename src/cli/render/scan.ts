@@ -118,11 +118,26 @@ export function scanLines(
   c: Paint,
   qemu: QemuReport | null = null,
 ): string[] {
+  const lines: string[] = [];
+  eachScanLine(view, pools, c, qemu, (l) => void lines.push(l));
+  return lines;
+}
+
+/**
+ * scanLines one line at a time, as each is made: 10,000 VMs' lines are never held together
+ * (issue 19: peak RSS and garbage collection of scan-vms at 10,000 VMs).
+ */
+export function eachScanLine(
+  view: ScanView,
+  pools: readonly Pool[],
+  c: Paint,
+  qemu: QemuReport | null,
+  emit: (line: string) => void,
+): void {
   const qemuOf = (uuid: string) => {
     const q = qemu?.vms.get(uuid);
-    return q === undefined ? [] : [qemuLine(q, c)];
+    if (q !== undefined) emit(qemuLine(q, c));
   };
-  const lines: string[] = [];
   for (const poolId of POOL_IDS) {
     const states = poolStates(view, poolId);
     const pool = pools.find((p) => p.poolId === poolId);
@@ -132,58 +147,58 @@ export function scanLines(
       ...(pool && !pool.enabled ? ["disabled"] : []),
     ];
     const title = notes.length > 0 ? ` (${notes.join(", ")})` : "";
-    lines.push(c.bold(`=== Pool ${poolId}${title}: ${states.length} VMs ===`));
+    emit(c.bold(`=== Pool ${poolId}${title}: ${states.length} VMs ===`));
     for (const s of states) {
       const vm = s.registered;
-      lines.push(
+      emit(
         `UUID: ${vm.vmUuid} | Name: ${vmLabel(vm)} | Pool: ${vm.pool} | Priority: ${
           priorityLong(vm.priority)
         } | VM ID: ${vm.vmId} | ${registeredStatus(view, s, c)}`,
       );
       if (s.host !== null) {
-        lines.push(`    Power: ${hostState(view, s)} | Args: ${stubText(s)}`);
-        lines.push(`    Device-model-args: ${wholeArgs(s.host.deviceModelArgs)}`);
+        emit(`    Power: ${hostState(view, s)} | Args: ${stubText(s)}`);
+        emit(`    Device-model-args: ${wholeArgs(s.host.deviceModelArgs)}`);
       }
-      lines.push(...qemuOf(vm.vmUuid));
-      for (const d of s.drift) lines.push(driftLine(d, c));
+      qemuOf(vm.vmUuid);
+      for (const d of s.drift) emit(driftLine(d, c));
       const stale = staleLine(view, vm.vmUuid, c);
-      if (stale !== null) lines.push(stale);
+      if (stale !== null) emit(stale);
     }
-    lines.push("");
+    emit("");
   }
   const host = view.host;
   if (host.kind !== "read") {
-    lines.push(c.bold("=== Unregistered VMs: unknown (the host could not be read) ==="));
-    return lines;
+    emit(c.bold("=== Unregistered VMs: unknown (the host could not be read) ==="));
+    return;
   }
   const unreg = unregisteredOf(host);
-  lines.push(c.bold(`=== Unregistered VMs: ${unreg.length} ===`));
+  emit(c.bold(`=== Unregistered VMs: ${unreg.length} ===`));
   for (const s of unreg) {
     const h = s.host;
     // The drift item's own fix: adopt only a VM that adopt accepts (a clone must re-register).
     const fix = s.drift.find((d) => d.kind === "vmid-collision") ??
       s.drift.find((d) => d.kind === "unregistered-device");
     const action = `Run '${fix?.fix ?? "vgpu-admin register-vm"}'`;
-    lines.push(
+    emit(
       `UUID: ${h.uuid} | Name: ${printable(h.nameLabel)} | Status: ${
         c.warn("⚠ Not registered")
       } | Action: ${action}`,
     );
     if (s.parsed.stubs.length > 0 || s.drift.length > 0) {
-      lines.push(`    Power: ${hostState(view, s)} | Args: ${stubText(s)}`);
+      emit(`    Power: ${hostState(view, s)} | Args: ${stubText(s)}`);
     }
-    lines.push(`    Device-model-args: ${wholeArgs(h.deviceModelArgs)}`);
-    lines.push(...qemuOf(h.uuid));
+    emit(`    Device-model-args: ${wholeArgs(h.deviceModelArgs)}`);
+    qemuOf(h.uuid);
     for (const d of s.drift) {
-      if (d.kind !== "unregistered-device") lines.push(driftLine(d, c));
+      if (d.kind !== "unregistered-device") emit(driftLine(d, c));
     }
   }
   // --deep: a QEMU line that says "restart" counts like a stale-start mark in the summary
   const qemuRestart = [...(qemu?.vms.values() ?? [])]
     .filter((q) => q.fix !== null && q.fix.includes("restart the VM"))
     .map((q) => q.vmUuid);
-  lines.push("", summaryLine(view, host, c, qemuRestart));
-  return lines;
+  emit("");
+  emit(summaryLine(view, host, c, qemuRestart));
 }
 
 /** The verdict under a scan of the host: drift found, stale starts, or agreement. */
