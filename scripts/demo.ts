@@ -2,8 +2,8 @@
 // tests) and a temporary database. Nothing outside a temporary directory is touched.
 // deno-lint-ignore-file no-console
 import { existsSync } from "node:fs";
-import { shellWord } from "../src/domain/shell-word.ts";
-import { cliCommand, writeCliWrapper } from "../tests/helpers.ts";
+import { writeCliWrapper } from "../tests/helpers.ts";
+import { type Expect, fail, noColor, section, stepCount, vgpuStep } from "./demo-kit.ts";
 import {
   DEFAULT_HOST_UUID,
   defaultState,
@@ -61,7 +61,7 @@ const env = {
   VGPU_DB: db,
   VGPU_INVENTORY: inventory,
   VGPU_LOG: `${dir}/vgpu-vm-startup.log`,
-  NO_COLOR: Deno.env.get("NO_COLOR") ?? "",
+  NO_COLOR: noColor(),
 };
 // The start hook, installed as install-hook will: xenopsd (here the fake) runs it with PATH only.
 Deno.mkdirSync(hookDir, { recursive: true });
@@ -71,70 +71,7 @@ const hook = Deno.readTextFileSync(new URL("../hooks/vm-pre-start/10-vgpu-admin"
   .replace(/^VGPU_ADMIN=.*$/m, `VGPU_ADMIN=${wrapper}`);
 Deno.writeTextFileSync(`${hookDir}/10-vgpu-admin`, hook, { mode: 0o755 });
 
-const [cmd, ...pre] = cliCommand();
-// NO_COLOR (https://no-color.org) is honoured by the demo's own headings too.
-const plainText = (Deno.env.get("NO_COLOR") ?? "") !== "";
-const sgr = (codes: string, text: string) => plainText ? text : `\x1b[${codes}m${text}\x1b[0m`;
-let steps = 0;
-
-/** What a step's comment promises: checked after it runs; the demo stops at the first broken one. */
-interface Expect {
-  /** The exit code (default 0). */
-  code?: number;
-  /** Text the output (stdout and stderr together) must show; the output is then captured. */
-  shows?: RegExp[];
-  /** A check of the host or the database afterwards: a sentence saying what is wrong, or null. */
-  then?: () => string | null;
-}
-
-function fail(what: string, why: string): never {
-  console.error(sgr("1;31", `\n✗ demo step failed: ${what}\n  ${why}`));
-  console.error("The demo stops here: this step did not do what its comment says.");
-  Deno.exit(1);
-}
-
-async function vgpu(args: string[], note = "", expect: Expect = {}): Promise<void> {
-  const line = `vgpu-admin ${args.map(shellWord).join(" ")}`;
-  console.log(`\n${sgr("1", `$ ${line}`)}${note ? `   # ${note}` : ""}`);
-  steps++;
-  let code: number;
-  let output = "";
-  if (expect.shows === undefined) {
-    const r = await new Deno.Command(cmd, {
-      args: [...pre, ...args],
-      env,
-      stdin: "null",
-      stdout: "inherit",
-      stderr: "inherit",
-    }).output();
-    code = r.code;
-  } else {
-    // stdout and stderr in one pipe, in the order the command wrote them (argv, never a string)
-    const r = await new Deno.Command("sh", {
-      args: ["-c", 'exec "$0" "$@" 2>&1', cmd, ...pre, ...args],
-      env,
-      stdin: "null",
-      stdout: "piped",
-    }).output();
-    code = r.code;
-    output = new TextDecoder().decode(r.stdout);
-    await Deno.stdout.write(r.stdout);
-  }
-  if (code !== 0) console.log(`(exit code ${code})`);
-  const want = expect.code ?? 0;
-  if (code !== want) fail(line, `expected exit code ${want}, got ${code}`);
-  // deno-lint-ignore no-control-regex
-  const plain = output.replace(/\x1b\[[0-9;]*m/g, "");
-  for (const re of expect.shows ?? []) {
-    if (!re.test(plain)) fail(line, `expected the output to show ${re}`);
-  }
-  const wrong = expect.then?.();
-  if (wrong) fail(line, wrong);
-}
-
-function section(title: string) {
-  console.log(`\n${sgr("1;36", `=== ${title} ===`)}`);
-}
+const vgpu = (args: string[], note = "", expect: Expect = {}) => vgpuStep(env, args, note, expect);
 
 const vmOf = (n: number) => readStateSync(statePath).vms.find((v) => v.uuid === uuid(n))!;
 const argsOf = (n: number) => vmOf(n).platform["device-model-args"] ?? "";
@@ -257,5 +194,5 @@ await vgpu(["show-vm", `--vm-uuid=${uuid(3)}`], "repaired for the next start", {
 await vgpu(["history", "--limit=5"]);
 
 console.log(
-  `\nDemo done: ${steps} commands, each did what its comment says. Files are in ${dir} (remove it when finished).`,
+  `\nDemo done: ${stepCount()} commands, each did what its comment says. Files are in ${dir} (remove it when finished).`,
 );
