@@ -207,6 +207,9 @@ await updateState(p.statePath, (s) => {
   s.masterDown = false;
 });
 console.log(`\n# host1's xapi answers again`);
+await host2(["settings", "xe-timeout", "--unset"], "back to the default", {
+  shows: [/^xe-timeout reset to its default: 30$/m],
+});
 
 section("6. A master crash without HA or the redo log rolls claims back: pool reconcile");
 const held = claims();
