@@ -99,7 +99,7 @@ await host1(["list-vms"], "render was registered on host2", {
 
 section("4. Live migration: the hooks warn of a vm_id already running where the VM goes");
 console.log(
-  "\n# install-hook on host1 and host2 (--root: a directory standing for each host's /; xenopsd runs\n# the hooks from its etc/xapi.d, and they run the wrapper vgpu-admin next to it)",
+  "\n# install-hook on host1 and host2: --root stands for each host's /, xapi (the fake xe) runs that\n# host's hooks from <root>/etc/xapi.d, and a wrapper script stands for the vgpu-admin binary",
 );
 for (const i of [0, 1]) {
   const root = `${p.dir}/host${i + 1}/root`;
