@@ -16,9 +16,12 @@ if (import.meta.main) {
     Deno.exit(await runHookEntry());
   }
   const env: Env = { get: (n) => Deno.env.get(n), all: () => Deno.env.toObject() };
-  // scan-vms: xe's vm-list runs while the command loads and opens the database (issue 19)
+  // scan-vms: xe's vm-list runs while the command loads and opens the database (issue 19);
+  // pool status: its three calls likewise (issue 17)
   const early = Deno.args.includes("scan-vms")
     ? (await import("./src/cli/early-scan.ts")).startEarlyScan(Deno.args, env)
+    : Deno.args.includes("pool-status") || Deno.args.includes("pool")
+    ? (await import("./src/cli/early-pool.ts")).startEarlyPoolStatus(Deno.args, env)
     : null;
   const [{ main }, { systemIo, terminalPrompt }] = await Promise.all([
     import("./src/cli/dispatch.ts"),

@@ -7,17 +7,21 @@ import type { Env } from "./deps.ts";
 
 /** The early vm-list of a scan-vms command line, or null (nothing spawned). */
 export function startEarlyScan(argv: readonly string[], env: Env): EarlyXe | null {
-  return surelyScan(argv) ? startEarly(SCAN_VM_LIST, env) : null;
+  return surely(argv, ["scan-vms"], SCAN_OPTIONS) ? startEarly(SCAN_VM_LIST, env) : null;
 }
 
 const SCAN_OPTIONS = new Set(["--deep", "--format=json", "--format=table"]);
 
 /**
- * `[--db P] scan-vms [--deep] [--format F] [--db P]` in any order after the command, each once:
- * a line the parser runs as scan-vms. Anything else (help, a typo, another command) is left to
- * the parser, with nothing spawned.
+ * `[--db P] <command words> [options] [--db P]`, the options in any order after the command,
+ * each once: a line the parser runs as that command (scan-vms; `pool status` in early-pool.ts).
+ * Anything else (help, a typo, another command) is left to the parser, with nothing spawned.
  */
-function surelyScan(argv: readonly string[]): boolean {
+export function surely(
+  argv: readonly string[],
+  words: readonly string[],
+  options: ReadonlySet<string>,
+): boolean {
   const seen = new Set<string>();
   let i = 0;
   const db = () => {
@@ -26,11 +30,11 @@ function surelyScan(argv: readonly string[]): boolean {
     if (argv[i] === "--db") i++; // its value, whatever it is
     return i < argv.length;
   };
-  for (; i < argv.length && argv[i] !== "scan-vms"; i++) {
+  for (; i < argv.length && argv[i] !== words[0]; i++) {
     if (!(argv[i] === "--db" || argv[i].startsWith("--db=")) || !db()) return false;
   }
-  if (argv[i] !== "scan-vms") return false;
-  for (i++; i < argv.length; i++) {
+  for (const w of words) if (argv[i++] !== w) return false;
+  for (; i < argv.length; i++) {
     let a = argv[i];
     if (a === "--db" || a.startsWith("--db=")) {
       if (!db()) return false;
@@ -38,7 +42,7 @@ function surelyScan(argv: readonly string[]): boolean {
     }
     if (a === "--format" && i + 1 < argv.length) a = `--format=${argv[++i]}`;
     const name = a.split("=")[0];
-    if (!SCAN_OPTIONS.has(a) || seen.has(name)) return false;
+    if (!options.has(a) || seen.has(name)) return false;
     seen.add(name);
   }
   return true;

@@ -49,6 +49,29 @@ export function startEarly(
   };
 }
 
+/**
+ * Several calls spawned now, in this order (the longest answer first): each is taken over by
+ * the run or stream of its own argv; release() ends every one nobody took.
+ */
+export function startEarlyAll(
+  argvs: readonly (readonly string[])[],
+  env: { get(name: string): string | undefined; all(): Record<string, string> },
+): EarlyXe {
+  const calls = argvs.map((args) => startEarly(args, env));
+  return {
+    take(path, asked) {
+      for (const call of calls) {
+        const taken = call.take(path, asked);
+        if (taken !== null) return taken;
+      }
+      return null;
+    },
+    async release() {
+      await Promise.all(calls.map((c) => c.release()));
+    },
+  };
+}
+
 /** The vm-list of a whole-host scan (Xe.vmList without a filter). */
 export const SCAN_VM_LIST: readonly string[] = [
   "vm-list",

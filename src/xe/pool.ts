@@ -63,16 +63,36 @@ function isDuplicate(e: unknown): boolean {
   return e instanceof XeError && e.stderr.includes(DUPLICATE_KEY);
 }
 
+/** The pool record with its other-config (marker and claims included). */
+export const POOL_LIST_ARGV: readonly string[] = [
+  "pool-list",
+  "params=uuid,name-label,master,ha-enabled,other-config",
+];
+/** Every guest of the pool with platform args and other-config. */
+export const POOL_VM_LIST_ARGV: readonly string[] = [
+  "vm-list",
+  "is-control-domain=false",
+  "params=uuid,name-label,power-state,resident-on,is-control-domain,platform,other-config",
+];
+/** Every host with enabled, host-metrics-live and other-config. */
+export const HOST_LIST_ARGV: readonly string[] = [
+  "host-list",
+  "params=uuid,name-label,enabled,host-metrics-live,other-config",
+];
+/** The three calls `pool status` always makes, the longest answer first (cli/early-pool.ts). */
+export const POOL_STATUS_READS: readonly (readonly string[])[] = [
+  POOL_VM_LIST_ARGV,
+  POOL_LIST_ARGV,
+  HOST_LIST_ARGV,
+];
+
 /** Pool verbs over the one xe client (every call goes through its runner and is counted). */
 export class XePool {
   constructor(readonly xe: Xe) {}
 
   /** The pool record with its other-config: ONE `pool-list` call (marker and claims included). */
   async poolRecord(): Promise<PoolRecord> {
-    const argv = [
-      "pool-list",
-      "params=uuid,name-label,master,ha-enabled,other-config",
-    ];
+    const argv = POOL_LIST_ARGV;
     const records = parseRecords(await this.xe.call(argv));
     if (records.length !== 1) {
       throw new XeError(`xe pool-list printed ${records.length} pools; expected one`, argv);
@@ -89,11 +109,7 @@ export class XePool {
 
   /** Every guest of the pool with platform args and other-config: ONE `vm-list` call. */
   async vmList(): Promise<PoolVm[]> {
-    const argv = [
-      "vm-list",
-      "is-control-domain=false",
-      "params=uuid,name-label,power-state,resident-on,is-control-domain,platform,other-config",
-    ];
+    const argv = POOL_VM_LIST_ARGV;
     const key = this.xe.platformKey;
     const out: PoolVm[] = [];
     for (const r of parseRecords(await this.xe.call(argv))) {
@@ -117,7 +133,7 @@ export class XePool {
 
   /** Every host with enabled, host-metrics-live and other-config: ONE `host-list` call. */
   async hostList(): Promise<PoolHost[]> {
-    const argv = ["host-list", "params=uuid,name-label,enabled,host-metrics-live,other-config"];
+    const argv = HOST_LIST_ARGV;
     return parseRecords(await this.xe.call(argv)).map((r) => ({
       uuid: field(argv, r, "uuid"),
       nameLabel: field(argv, r, "name-label"),

@@ -34,8 +34,8 @@ export interface XeRunnerConfig {
    */
   plain?: boolean;
   /**
-   * A call spawned before this runner existed (src/xe/early.ts): the first stream of the same
-   * argv takes it over instead of spawning, its time bound counted from its spawn.
+   * A call spawned before this runner existed (src/xe/early.ts): the first run or stream of the
+   * same argv takes it over instead of spawning, its time bound counted from its spawn.
    */
   early?: EarlyCall;
 }
@@ -104,6 +104,22 @@ export function spawnXe(
   }
 }
 
+/**
+ * The early call of these args (src/xe/early.ts) or a new spawn, with the time left of the
+ * bound: an early call's bound counts from its spawn, as if it had been spawned here; when the
+ * database alone took longer than that, an answer xe has already printed is still read.
+ */
+function takeOrSpawn(
+  cfg: XeRunnerConfig,
+  args: readonly string[],
+  timeoutMs: number,
+): { child: Deno.ChildProcess; bound: number } {
+  const early = cfg.early?.take(cfg.xePath, args) ?? null;
+  if (early === null) return { child: spawnXe(cfg, args), bound: timeoutMs };
+  const left = timeoutMs - (performance.now() - early.startedAt);
+  return { child: early.child, bound: Math.max(left, EARLY_HANDOVER_MS) };
+}
+
 async function runXe(
   cfg: XeRunnerConfig,
   args: readonly string[],
@@ -111,12 +127,12 @@ async function runXe(
 ): Promise<string> {
   checkTimeout(timeoutMs);
   refuseUnsafeArgs(args);
-  const child = spawnXe(cfg, args);
+  const { child, bound } = takeOrSpawn(cfg, args, timeoutMs);
   // Deno reads each pipe to its end natively (one op each): far cheaper in a fresh process than
   // stream readers, which is what the start hook is
   const output = child.output();
   output.catch(() => {}); // observed below, or abandoned on timeout: never an unhandled rejection
-  const result = await within(output, timeoutMs);
+  const result = await within(output, bound);
   if (result === null) throw await timedOut(child, output, args, timeoutMs);
   if (result.code !== 0) {
     // xe exits 1 for every error, whatever its kind; stderr says which (xe-reference.md)
@@ -133,13 +149,7 @@ async function streamXe(
 ): Promise<void> {
   checkTimeout(timeoutMs);
   refuseUnsafeArgs(args);
-  const early = cfg.early?.take(cfg.xePath, args) ?? null;
-  const child = early?.child ?? spawnXe(cfg, args);
-  // an early call's bound counts from its spawn, as if it had been spawned here; when the
-  // database alone took longer than that, an answer xe has already printed is still read
-  const bound = early === null
-    ? timeoutMs
-    : Math.max(timeoutMs - (performance.now() - early.startedAt), EARLY_HANDOVER_MS);
+  const { child, bound } = takeOrSpawn(cfg, args, timeoutMs);
   let thrown: { error: unknown } | null = null;
   const give = (text: string) => {
     if (thrown !== null || text === "") return;
