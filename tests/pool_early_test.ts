@@ -1,7 +1,7 @@
 // `pool status` spawns its three xe calls (vm-list, pool-list, host-list) before it loads the
 // command and opens the database (src/cli/early-pool.ts, issue 17's bound): through the CLI as a
-// process against the fake pool. The runner takes each call over (three calls, not six), a
-// database error still comes first and leaves no xe running, the settings' time bound still ends
+// process against the fake pool. The runner takes each call over (three calls, not six), they
+// stay in our process group (reads), a database error still comes first and leaves no xe running, the settings' time bound still ends
 // a hanging call, and a line that is not surely pool status spawns nothing.
 import assert from "node:assert/strict";
 import { openDatabase } from "../src/store/open.ts";
@@ -43,7 +43,7 @@ Deno.test("pool status: the calls spawned at start are the ones it reads (three,
 Deno.test("pool status: a database error comes first and leaves none of its early calls running", async () => {
   // sh stand-ins for xe: each logs "<pid> <verb>" at once (a fake xe process would take longer
   // to start than the database error), then hangs
-  const xe = `echo "$$ $1" >> "$(dirname "$0")/calls"; sleep 30`;
+  const xe = `echo "$$ $1 $(cut -d' ' -f5 /proc/$$/stat)" >> "$(dirname "$0")/calls"; sleep 30`;
   await withScripts({ xe }, async (dir) => {
     const db = `${dir}/vgpu_config.db`;
     Deno.writeTextFileSync(db, "not a database, not even close ".repeat(200));
@@ -61,6 +61,9 @@ Deno.test("pool status: a database error comes first and leaves none of its earl
       assert.equal(r.stderr.split("\n").length, 2, r.stderr);
       // spawned before the database was opened ...
       assert.deepEqual(made.map(([, verb]) => verb).sort(), READS);
+      // ... as reads: in our process group, not each in a session of its own (a fork of the
+      // whole CLI; only calls that change something need shielding from the terminal)
+      for (const [pid, , group] of made) assert.notEqual(group, pid, "xe leads its own group");
       // ... and ended with it: none is left hanging
       for (const [pid] of made) {
         await until(`xe ${pid} to end`, () => processGone(Number(pid)) || undefined, 5_000);

@@ -14,5 +14,6 @@ const OPTIONS = new Set(["--format=json", "--format=table"]);
 export function startEarlyPoolStatus(argv: readonly string[], env: Env): EarlyXe | null {
   const sure = surely(argv, ["pool", "status"], OPTIONS) ||
     surely(argv, ["pool-status"], OPTIONS);
-  return sure ? startEarlyAll(POOL_STATUS_READS, env) : null;
+  // pool status changes nothing: its reads need no session of their own (xe/early.ts)
+  return sure ? startEarlyAll(POOL_STATUS_READS, env, { readOnly: true }) : null;
 }

@@ -14,6 +14,16 @@ export interface EarlyXe extends EarlyCall {
   release(): Promise<void>;
 }
 
+export interface EarlyOptions {
+  /**
+   * Calls that only read: xe stays in our process group (runner.ts `plain`), a plain spawn
+   * instead of a fork of this whole process for its own session (~3× the wall time of a spawn
+   * here). The session only shields xe calls that change something from the terminal's Ctrl-C
+   * or a dropped SSH session; a read killed with us loses nothing.
+   */
+  readOnly?: boolean;
+}
+
 /**
  * Spawns `xe <args>` now (xe's path: VGPU_XE, else `xe` on PATH, as the runner finds it). A
  * failing spawn (xe missing) is kept and thrown when the runner takes the call over, in the
@@ -22,13 +32,14 @@ export interface EarlyXe extends EarlyCall {
 export function startEarly(
   args: readonly string[],
   env: { get(name: string): string | undefined; all(): Record<string, string> },
+  o: EarlyOptions = {},
 ): EarlyXe {
   const xePath = env.get("VGPU_XE") || "xe";
   const startedAt = performance.now();
   let child: Deno.ChildProcess | null = null;
   let failure: { error: unknown } | null = null;
   try {
-    child = spawnXe({ xePath, env: env.all() }, args);
+    child = spawnXe({ xePath, env: env.all(), plain: o.readOnly === true }, args);
   } catch (e) {
     failure = { error: e };
   }
@@ -56,8 +67,9 @@ export function startEarly(
 export function startEarlyAll(
   argvs: readonly (readonly string[])[],
   env: { get(name: string): string | undefined; all(): Record<string, string> },
+  o: EarlyOptions = {},
 ): EarlyXe {
-  const calls = argvs.map((args) => startEarly(args, env));
+  const calls = argvs.map((args) => startEarly(args, env, o));
   return {
     take(path, asked) {
       for (const call of calls) {

@@ -5,6 +5,12 @@
 //   standalone's time + one xe call's (paired medians);
 // - `pool status` at 1,000 registered VMs on 3 hosts ≤ 2× one bare `xe vm-list` of that pool.
 // BENCH_POOL_VMS changes the size (default 1,000; BENCH_QUICK: 200).
+// What the fake costs (docs/benchmark.md "Pool mode's bounds"): each xe call is a whole
+// `deno run` of tests/fake-xe (~22 ms of CPU for an empty `deno run` here; `pool-list` and
+// `host-list` ~27-29 ms, so parsing the state is not what they pay; `vm-list` of 1,000 VMs ~44
+// ms). A real xe is a small client and xapi answers from memory: the per-call start of the fake
+// is its artifact, which weighs three times in `pool status` (vm-list, pool-list, host-list:
+// xapi has no fewer calls for these facts) and once in the bare vm-list it is measured against.
 import { buildDevice } from "../../../src/domain/device-args.ts";
 import { claimKey, MARKER_KEY } from "../../../src/domain/pool.ts";
 import { FAKE_XE_PATH, updateState } from "../../../tests/fake-xe/state.ts";
