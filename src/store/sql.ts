@@ -101,6 +101,43 @@ export class Sql {
     return out;
   }
 
+  /**
+   * allAs of an ordered query read `page` rows at a time, in one read transaction: `first` gives
+   * the first page, `next` the page after a row, given `after(row)` as its last parameters. The
+   * raw rows of a page are garbage before the next page is read: 10,000 of them never live at
+   * once (issue 19, peak RSS at 10,000 VMs). `after` must name a unique key of the order.
+   */
+  pagedAs<T>(
+    q: { first: string; next: string; page: number },
+    after: (values: unknown[]) => SQLInputValue[],
+    f: (values: unknown[]) => T,
+    ...params: SQLInputValue[]
+  ): T[] {
+    return this.read(() => {
+      const out: T[] = [];
+      let rows = this.#arrays(q.first, params);
+      for (;;) {
+        for (let i = 0; i < rows.length; i++) out.push(f(rows[i]));
+        if (rows.length < q.page) return out;
+        rows = this.#arrays(q.next, [...params, ...after(rows[rows.length - 1])]);
+      }
+    });
+  }
+
+  #arrays(sql: string, params: SQLInputValue[]): unknown[][] {
+    let st = this.#arrayStatements.get(sql);
+    if (st === undefined) {
+      st = this.db.prepare(sql);
+      (st as unknown as { setReturnArrays(on: boolean): void }).setReturnArrays(true);
+      this.#arrayStatements.set(sql, st);
+    }
+    try {
+      return st.all(...params) as unknown as unknown[][];
+    } catch (e) {
+      throw sqliteError(e, this.path);
+    }
+  }
+
   /** A write; call it inside `transaction`, which turns a SQLite failure into a DatabaseError. */
   run(sql: string, ...params: SQLInputValue[]): { changes: number; lastId: number } {
     const r = this.stmt(sql).run(...params);

@@ -45,6 +45,9 @@ function sameVgpu(a: VgpuConfig, b: VgpuConfig): boolean {
   return a.pool === b.pool && a.priority === b.priority && a.vmId === b.vmId;
 }
 
+/** Rows per read of listVms. */
+const LIST_PAGE = 512;
+
 export class VmsTable {
   constructor(private readonly sql: Sql) {}
 
@@ -60,11 +63,23 @@ export class VmsTable {
       where.push("priority = ?");
       params.push(filter.priority);
     }
-    const sql = `SELECT ${VM_COLUMNS} FROM vms${
-      where.length ? " WHERE " + where.join(" AND ") : ""
-    } ORDER BY pool_id, vm_id`;
+    // Read LIST_PAGE rows at a time after the last (pool_id, vm_id): both are NOT NULL and
+    // vm_id is UNIQUE, so the pair orders every row exactly as ORDER BY does, damaged ones too.
+    const cond = where.join(" AND ");
+    const order = ` ORDER BY pool_id, vm_id LIMIT ${LIST_PAGE}`;
     const shared = new TimeStrings();
-    return this.sql.allAs(sql, (a) => decodeVmValues(a, shared), ...params);
+    return this.sql.pagedAs(
+      {
+        first: `SELECT ${VM_COLUMNS} FROM vms${cond ? ` WHERE ${cond}` : ""}${order}`,
+        next: `SELECT ${VM_COLUMNS} FROM vms WHERE ${
+          cond ? `${cond} AND ` : ""
+        }(pool_id, vm_id) > (?, ?)${order}`,
+        page: LIST_PAGE,
+      },
+      (a) => [a[3], a[0]] as SQLInputValue[],
+      (a) => decodeVmValues(a, shared),
+      ...params,
+    );
   }
 
   /** Every VM by vm_id (export's order). */
