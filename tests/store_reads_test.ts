@@ -1,12 +1,14 @@
 /**
  * The read paths behind list-vms, status and doctor at scale (issue 19): rows decoded straight
  * from the arrays SQLite gives (no row object first), equal timestamps kept once, and doctor's
- * look for damaged rows read a page at a time. Each must give exactly what the plain decoding
- * gave: every VM its own stored values, every damaged row its one line, on every page.
+ * look for damaged rows read a page at a time; reports written as they are made. Each must give
+ * exactly what the plain decoding gave: every VM its own stored values, every damaged row its
+ * one line, on every page, the same bytes.
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { writeLines } from "../src/cli/io.ts";
+import { mapped, writeJson } from "../src/cli/format.ts";
 import { runInProcess, tempDir } from "./helpers.ts";
 
 const T1 = "2025-01-01 00:00:00";
@@ -221,4 +223,57 @@ Deno.test("writeLines writes a long report as its lines are made, never holding 
   let want = 0;
   for (let i = 0; i < 10_000; i++) want += `line ${i} ${"x".repeat(40)}\n`.length;
   assert.equal(total, want);
+});
+
+Deno.test("list-vms over several pages of rows: every VM once, by pool then vm_id, filters too", async () => {
+  const n = 1100; // more than two pages of listVms
+  // vm_ids not in insertion order, so the order comes from the read, not from the rowids
+  const vms = Array.from({ length: n }, (_, k) => vm(((k * 7) % n) + 1, T1, T1));
+  const db = await importedDb(vms);
+  const key = (v: { pool_id: string; vm_id: number }) => `${v.pool_id}/${v.vm_id}`;
+  const byPoolThenId = (a: ExportVm, b: ExportVm) =>
+    a.pool_id === b.pool_id ? a.vm_id - b.vm_id : a.pool_id < b.pool_id ? -1 : 1;
+  for (
+    const [argv, keep] of [
+      [[], () => true],
+      [["--pool=B"], (v: ExportVm) => v.pool_id === "B"],
+      [["--pool=A"], (v: ExportVm) => v.pool_id === "A"], // 825 VMs: two pages
+      [["--priority=high"], (v: ExportVm) => v.priority === "high"],
+      [["--pool=A", "--priority=low"], (v: ExportVm) => v.pool_id === "A" && v.priority === "low"],
+    ] as [string[], (v: ExportVm) => boolean][]
+  ) {
+    const r = await runInProcess(["list-vms", "--format=json", ...argv], { env: { VGPU_DB: db } });
+    assert.equal(r.code, 0, r.stderr);
+    const got = (JSON.parse(r.stdout).vms as ExportVm[]).map(key);
+    assert.deepEqual(got, vms.filter(keep).sort(byPoolThenId).map(key), argv.join(" "));
+  }
+  const t = await runInProcess(["list-vms"], { env: { VGPU_DB: db } });
+  assert.match(t.stdout, /\n1100 VMs\n$/);
+  // a damaged row on a later page is still found, and named
+  rawSql(db, `PRAGMA ignore_check_constraints = 1; UPDATE vms SET priority = 7 WHERE vm_id = 1000`);
+  const d = await runInProcess(["list-vms"], { env: { VGPU_DB: db } });
+  assert.equal(d.code, 1);
+  assert.match(
+    d.stderr,
+    new RegExp(`^error: database damaged: vms row ${uuidOf(1000)}: priority is 7`),
+  );
+});
+
+Deno.test("writeJson writes 10,000 elements in pieces small enough for V8's young generation", () => {
+  const names = Array.from(
+    { length: 10_000 },
+    (_, i) => i % 100 === 7 ? `vm-${i}-日本` : `vm-${i}`,
+  );
+  const body = {
+    filter: { pool_id: null },
+    // 1-1.5 KB each, as status's VMs are
+    vms: mapped(names, (n) => ({ vm_name: n, devices: [n, n], args: `${n} `.repeat(150) })),
+  };
+  const pieces: string[] = [];
+  writeJson({ write: (t) => void pieces.push(t) }, body);
+  const want = JSON.stringify({ schema_version: 1, ...body }, null, 2) + "\n";
+  assert.equal(pieces.join(""), want);
+  // two bytes a character (a CJK name in the piece): 128 KB is V8's large-object size
+  const longest = Math.max(...pieces.map((p) => p.length));
+  assert.ok(longest * 2 < 128 * 1024, `a piece of ${longest} characters`);
 });
