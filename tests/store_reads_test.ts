@@ -277,3 +277,35 @@ Deno.test("writeJson writes 10,000 elements in pieces small enough for V8's youn
   const longest = Math.max(...pieces.map((p) => p.length));
   assert.ok(longest * 2 < 128 * 1024, `a piece of ${longest} characters`);
 });
+
+Deno.test("list-vms measures with the width library a pool name that needs it", async () => {
+  const family = "👨‍👩‍👧"; // one grapheme, 2 columns, 8 UTF-16 units
+  const db = await importedDb([vm(1, T1, T1), vm(2, T1, T1)]);
+  const r0 = await runInProcess(["set-pool-name", "--pool-id=A", `--name=GPU ${family} ☕`], {
+    env: { VGPU_DB: db },
+  });
+  assert.equal(r0.code, 0, r0.stderr);
+  const r = await runInProcess(["list-vms"], { env: { VGPU_DB: db } });
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.split("\n");
+  // "A (GPU 👨‍👩‍👧 ☕)" takes 13 columns
+  assert.equal(
+    lines[1],
+    "│ VM ID │ UUID                                 │ Name │ vGPU Pool     │ Priority │",
+  );
+  assert.equal(lines[3], `│ 1     │ ${uuidOf(1)} │ vm-1 │ A (GPU ${family} ☕) │ medium   │`);
+});
+
+Deno.test("list-vms measures with the width library a VM name that needs it", async () => {
+  const family = "👨‍👩‍👧";
+  const db = await importedDb([vm(1, T1, T1), vm(2, T1, T1, `${family} x`)]);
+  const r = await runInProcess(["list-vms"], { env: { VGPU_DB: db } });
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.split("\n");
+  // "👨‍👩‍👧 x" takes 4 columns, as "vm-1" and the header do
+  assert.equal(
+    lines[1],
+    "│ VM ID │ UUID                                 │ Name │ vGPU Pool  │ Priority │",
+  );
+  assert.equal(lines[4], `│ 2     │ ${uuidOf(2)} │ ${family} x │ A (Pool A) │ high     │`);
+});

@@ -9,7 +9,7 @@ import {
 } from "../../domain/types.ts";
 import { mapped } from "../format.ts";
 import type { ListVmsJson } from "./json-types.ts";
-import { fittedTableLines } from "./table.ts";
+import { measureFor, tableLines } from "./table.ts";
 import { vmJson, vmLabel } from "./vm-fields.ts";
 
 /** The registered VMs that passed the filter, and every pool by id. */
@@ -59,16 +59,35 @@ export async function listVmsLines(
   for (const [id, p] of pools) {
     poolCell.set(id, `${id} (${p.name}${p.enabled ? "" : ", disabled"})`);
   }
-  const lines = await fittedTableLines(
-    ["VM ID", "UUID", "Name", "vGPU Pool", "Priority"],
-    vms.map((v) => [v.vmId, v.vmUuid, vmLabel(v), poolCell.get(v.pool)!, priorityName(v.priority)]),
-    {
-      color: o.color,
-      columns: o.columns,
-      kinds: ["fixed", "fixed", "shrink", "shrink", "fixed"],
-    },
-  );
+  const head = ["VM ID", "UUID", "Name", "vGPU Pool", "Priority"];
+  const rows = vms.map((v) => [
+    v.vmId,
+    v.vmUuid,
+    vmLabel(v),
+    poolCell.get(v.pool)!,
+    priorityName(v.priority),
+  ]);
+  // Only names and pool names can need the width library: ids are digits, uuids (decoded as
+  // lower-case uuids) and priority names are ASCII. Not 50,000 cells looked at for 10,000 VMs.
+  const measure = await measureFor(textCells(head, rows, [2], poolCell.values()));
+  const lines = tableLines(head, rows, o.color, {
+    columns: o.columns,
+    kinds: ["fixed", "fixed", "shrink", "shrink", "fixed"],
+    measure,
+  });
   return withCount(lines, vms.length);
+}
+
+/** The head, column `cols` of every row, and `more`: the cells whose width may need measuring. */
+function* textCells(
+  head: readonly string[],
+  rows: readonly (readonly (string | number)[])[],
+  cols: readonly number[],
+  more: Iterable<string>,
+): Generator<string> {
+  yield* head;
+  yield* more;
+  for (const r of rows) for (const c of cols) yield r[c] as string;
 }
 
 function* withCount(lines: Iterable<string>, n: number): Generator<string> {
