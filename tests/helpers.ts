@@ -210,6 +210,8 @@ export function fakeHost(vms: FakeVm[] = [], patch: Partial<FakeState> = {}): Fa
       VGPU_DB: dbPath,
       VGPU_INVENTORY: inventory,
       VGPU_XAPI_LOCAL_DB: localDb,
+      // pool enable records the hooks of <root>/etc/xapi.d: never this machine's own
+      VGPU_HOOK_ROOT: `${dir}/root`,
       VGPU_LOG: logPath,
     },
   };

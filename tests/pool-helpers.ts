@@ -15,6 +15,8 @@ export interface PoolHostEnv {
   dbPath: string;
   /** This host's xapi local database (/var/lib/xcp/local.db): where the redo-log flag lives. */
   localDb: string;
+  /** This host's root: `pool enable` looks for the hooks it has under <root>/etc/xapi.d. */
+  root: string;
   /** Environment for vgpu-admin running on this host. */
   env: Record<string, string>;
 }
@@ -42,16 +44,19 @@ export function fakePool(
     const dbPath = `${hd}/vgpu_config.db`;
     const localDb = `${hd}/xapi-local.db`;
     writeXapiLocalDb(localDb, null);
+    const root = `${hd}/root`;
     return {
       uuid: h.uuid,
       name: h.nameLabel,
       dbPath,
       localDb,
+      root,
       env: {
         ...fakeXeEnv(statePath, h.uuid),
         VGPU_DB: dbPath,
         VGPU_INVENTORY: inventory,
         VGPU_XAPI_LOCAL_DB: localDb,
+        VGPU_HOOK_ROOT: root,
         VGPU_LOG: `${hd}/vgpu-vm-startup.log`,
       },
     };

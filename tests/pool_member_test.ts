@@ -59,3 +59,18 @@ Deno.test("install-hook and uninstall-hook in pool mode update this host's recor
   assert.match(r.stderr, /warning: pool mode: this host's record in the pool could not be updated/);
   assert.match(member(0) ?? "", / hooks=none$/);
 });
+
+Deno.test("pool enable records the hooks this host has (its /etc/xapi.d, VGPU_HOOK_ROOT in tests), never another machine's", async () => {
+  const p = fakePool(2);
+  const [h1, h2] = p.hosts;
+  // host1's hooks are installed before it joins; host2 has none
+  let r = await runInProcess(["install-hook", `--root=${h1.root}`], { env: h1.env });
+  assert.equal(r.code, 0, r.stderr);
+  for (const h of [h1, h2]) {
+    r = await runInProcess(["pool", "enable", "--yes"], { env: h.env });
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const member = (i: number) => readStateSync(p.statePath).hosts[i].otherConfig?.[MEMBER_KEY];
+  assert.match(member(0) ?? "", new RegExp(` hooks=${ALL}$`));
+  assert.match(member(1) ?? "", / hooks=none$/);
+});

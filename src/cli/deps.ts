@@ -47,6 +47,8 @@ export interface Deps {
   localHost(): string | null;
   /** The pool's redo log from xapi's local database (VGPU_XAPI_LOCAL_DB overrides its path). */
   redoLog(): RedoLog;
+  /** Where this host's /etc/xapi.d is looked at for the hooks it has: VGPU_HOOK_ROOT, or / (null). */
+  hookRoot(): string | null;
   /** The per-VM operation locks (files beside the database), taken by commands that change VMs. */
   locks(): VmLocks;
   /** The per-VM operation locks of another database (doctor --root). */
@@ -311,6 +313,9 @@ export function createDeps(input: DepsInput): Deps {
     },
     redoLog() {
       return readRedoLog(input.env.get("VGPU_XAPI_LOCAL_DB") || DEFAULT_XAPI_LOCAL_DB);
+    },
+    hookRoot() {
+      return input.env.get("VGPU_HOOK_ROOT") || null;
     },
     close() {
       locks?.releaseAll();

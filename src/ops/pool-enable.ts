@@ -213,6 +213,7 @@ export async function applyEnable(
   plan: EnablePlan,
   localHost: string | null,
   now: () => Date,
+  hookRoot: string | null = null,
 ): Promise<EnableResult> {
   if (plan.collisions.length > 0) {
     throw new OperationFailedError(
@@ -240,7 +241,7 @@ export async function applyEnable(
   }
   if (localHost !== null) {
     // what xapi can tell of this host's hooks: those installed when it (re)joined
-    const member = memberValue(installedHooks());
+    const member = memberValue(installedHooks(hookRoot));
     if (await xp.add("host", localHost, MEMBER_KEY, member) === "exists") {
       // an older vgpu-admin's mark: this host's own key, replaced by remove then add
       const old = await xp.get("host", localHost, MEMBER_KEY);

@@ -32,7 +32,7 @@ export async function run(opts: PoolEnableOptions, deps: Deps): Promise<Outcome>
     opts.yes,
     deps,
   );
-  const r = await applyEnable(store, xp, plan, host, deps.now);
+  const r = await applyEnable(store, xp, plan, host, deps.now, deps.hookRoot());
   writeLines(deps.io.out, [enableDoneLine(r)]);
   return undefined;
 }
