@@ -61,6 +61,23 @@ Deno.test("stream: pieces as xe prints them, never inside a character; joined, r
   });
 });
 
+Deno.test("stream: a long answer comes in pieces of at most 16,384 characters, joined whole", async () => {
+  // ~180,000 bytes written by cat (the pipe hands over up to 64 KiB at once), two-byte characters
+  // among them: no piece may be a string V8 keeps as a large object (issue 19, peak RSS)
+  const body = `f="$(dirname "$0")/answer"; if [ ! -f "$f" ]; then i=0; ` +
+    `while [ $i -lt 2000 ]; do printf '%s\\n' "vm-$i-日本-$(printf '%0070d' $i)"; i=$((i+1)); ` +
+    `done > "$f.tmp"; mv "$f.tmp" "$f"; fi; exec cat "$f"`;
+  await withScripts({ xe: body }, async (dir) => {
+    const runner = createXeRunner({ xePath: `${dir}/xe`, defaultTimeoutMs: 20_000 });
+    const { got, error } = await pieces(runner, ["vm-list"]);
+    assert.equal(error, null);
+    const whole = await runner.run(["vm-list"]);
+    assert.ok(whole.length > 150_000, String(whole.length));
+    assert.equal(got.join(""), whole);
+    assert.ok(got.every((t) => t.length <= 16_384), got.map((t) => t.length).join(" "));
+  });
+});
+
 Deno.test("stream: a failing xe is its classified error, whatever it printed first", async () => {
   await withScripts({
     xe: `printf 'uuid ( RO): 1\\n'; echo 'Error: Connection refused' >&2; exit 1`,
