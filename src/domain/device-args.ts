@@ -281,33 +281,48 @@ export function scanDeviceArgs(args: string | null): ParsedArgs {
   return { stubs: scan(args ?? "").stubs };
 }
 
-/** What buildDevice writes, and all that an in-sync VM carries: `-device vgpu-stub,…` alone. */
-const CANONICAL =
-  /^-device vgpu-stub,pool_id=([AB]),priority=(low|medium|high),vm_id=([1-9][0-9]{0,9})$/;
+/** What buildDevice writes up to the pool letter. */
+const CANONICAL_HEAD = "-device vgpu-stub,pool_id=";
 
 /**
- * parseDeviceArgs of exactly what buildDevice writes, without the general scan: most VMs of a
- * big host carry that and nothing else, and the scan of 10,000 of them cost tens of ms (issue
- * 19). The same result as the scan (tests/device_args_test.ts compares them); null otherwise.
+ * parseDeviceArgs of exactly what buildDevice writes (`-device vgpu-stub,pool_id=[AB],priority=
+ * (low|medium|high),vm_id=[1-9][0-9]{0,9}` and nothing else), without the general scan: most
+ * VMs of a big host carry that and nothing else, and the scan of 10,000 of them cost tens of ms
+ * (issue 19); read by position, no regular expression. The same result as the scan
+ * (tests/device_args_test.ts compares them); null otherwise.
  */
 export function canonicalStub(args: string | null): ParsedArgs | null {
-  if (args === null || !args.startsWith("-device vgpu-stub,pool_id=")) return null;
-  const m = CANONICAL.exec(args);
-  if (m === null) return null;
-  const vmId = parseVmIdValue(m[3]);
-  if (vmId === null) return null;
+  if (args === null || !args.startsWith(CANONICAL_HEAD)) return null;
+  let p = CANONICAL_HEAD.length;
+  const letter = args.charCodeAt(p);
+  if (letter !== 0x41 && letter !== 0x42) return null;
+  const pool: PoolId = letter === 0x41 ? "A" : "B";
+  if (!args.startsWith(",priority=", ++p)) return null;
+  p += ",priority=".length;
+  const priority = PRIORITY_NAMES.findIndex((name) =>
+    args.startsWith(name, p) && args.startsWith(",vm_id=", p + name.length)
+  );
+  if (priority < 0) return null;
+  p += PRIORITY_NAMES[priority].length + ",vm_id=".length;
+  if (args.length - p < 1 || args.length - p > 10 || args.charCodeAt(p) === 0x30) return null;
+  for (let i = p; i < args.length; i++) {
+    const c = args.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return null;
+  }
+  const idText = args.slice(p);
+  const vmId = Number(idText);
+  if (vmId < VM_ID_MIN || vmId > VM_ID_MAX) return null;
   const props: Record<string, string> = Object.create(null);
-  props.pool_id = m[1];
-  props.priority = m[2];
-  props.vm_id = m[3];
-  const priority = PRIORITY_NAMES.indexOf(m[2] as typeof PRIORITY_NAMES[number]) as Priority;
+  props.pool_id = pool;
+  props.priority = PRIORITY_NAMES[priority];
+  props.vm_id = idText;
   return {
     stubs: [{
       start: 0,
       end: args.length,
       raw: args,
       props,
-      config: { pool: m[1] as PoolId, priority, vmId },
+      config: { pool, priority: priority as Priority, vmId },
       vmId,
       problems: [],
     }],

@@ -23,6 +23,14 @@ function str(s: string): string {
   return UNSAFE.test(j) ? jsonSafe(j) : j;
 }
 
+/**
+ * A value that is JSON as it is between quotes: a uuid the store or the xe client validated, an
+ * enum, a device string buildDevice wrote (no regex test per value: 10,000 VMs, issue 19).
+ */
+function known(s: string): string {
+  return `"${s}"`;
+}
+
 function strOrNull(s: string | null): string {
   return s === null ? "null" : str(s);
 }
@@ -44,10 +52,10 @@ function list<T>(items: readonly T[], indent: string, item: (x: T, inner: string
 
 function registeredText(vm: Vm, i: string): string {
   const n = i + "  ";
-  return `{\n${n}"vm_uuid": ${str(vm.vmUuid)},\n${n}"vm_name": ${strOrNull(vm.vmName)},\n` +
-    `${n}"pool_id": ${str(vm.pool)},\n${n}"priority": ${str(priorityName(vm.priority))},\n` +
+  return `{\n${n}"vm_uuid": ${known(vm.vmUuid)},\n${n}"vm_name": ${strOrNull(vm.vmName)},\n` +
+    `${n}"pool_id": ${known(vm.pool)},\n${n}"priority": ${known(priorityName(vm.priority))},\n` +
     `${n}"priority_value": ${vm.priority},\n${n}"vm_id": ${vm.vmId},\n` +
-    `${n}"device": ${str(buildDevice(vm))},\n${n}"created_at": ${str(vm.createdAt)},\n` +
+    `${n}"device": ${known(buildDevice(vm))},\n${n}"created_at": ${str(vm.createdAt)},\n` +
     `${n}"updated_at": ${str(vm.updatedAt)}\n${i}}`;
 }
 
@@ -55,15 +63,15 @@ function deviceText(st: VgpuStub, i: string): string {
   const n = i + "  ";
   const c = st.config;
   return `{\n${n}"raw": ${str(st.raw)},\n` +
-    `${n}"pool_id": ${c === null ? "null" : str(c.pool)},\n` +
-    `${n}"priority": ${c === null ? "null" : str(priorityName(c.priority))},\n` +
+    `${n}"pool_id": ${c === null ? "null" : known(c.pool)},\n` +
+    `${n}"priority": ${c === null ? "null" : known(priorityName(c.priority))},\n` +
     `${n}"vm_id": ${numOrNull(c?.vmId ?? st.vmId)},\n` +
     `${n}"problems": ${list(st.problems, n, str)}\n${i}}`;
 }
 
 function driftText(d: DriftItem, i: string): string {
   const n = i + "  ";
-  return `{\n${n}"kind": ${str(d.kind)},\n${n}"detail": ${str(d.detail)},\n` +
+  return `{\n${n}"kind": ${known(d.kind)},\n${n}"detail": ${str(d.detail)},\n` +
     `${n}"fix": ${str(d.fix)},\n${n}"other_vm_uuid": ${strOrNull(d.otherVmUuid ?? null)},\n` +
     `${n}"vm_id": ${numOrNull(d.vmId)}\n${i}}`;
 }
@@ -74,7 +82,7 @@ function hostText(view: ScanView, s: VmDriftState, i: string): string {
   const n = i + "  ";
   const local = view.host.kind === "read" ? view.host.localHost : null;
   const here = h.residentOn === null || local === null ? "null" : String(h.residentOn === local);
-  return `{\n${n}"name_label": ${str(h.nameLabel)},\n${n}"power_state": ${str(h.powerState)},\n` +
+  return `{\n${n}"name_label": ${str(h.nameLabel)},\n${n}"power_state": ${known(h.powerState)},\n` +
     `${n}"resident_on": ${strOrNull(h.residentOn)},\n${n}"on_this_host": ${here},\n` +
     `${n}"args": ${strOrNull(h.deviceModelArgs)},\n` +
     `${n}"devices": ${list(s.parsed.stubs, n, deviceText)}\n${i}}`;
@@ -91,7 +99,7 @@ function statusOf(view: ScanView, s: VmDriftState): string {
 export function vmStateText(view: ScanView, s: VmDriftState, indent: string): string {
   const n = indent + "  ";
   const since = view.staleRuns.get(s.vmUuid)?.since ?? null;
-  return `{\n${n}"vm_uuid": ${str(s.vmUuid)},\n${n}"status": "${statusOf(view, s)}",\n` +
+  return `{\n${n}"vm_uuid": ${known(s.vmUuid)},\n${n}"status": "${statusOf(view, s)}",\n` +
     `${n}"registered": ${s.registered === null ? "null" : registeredText(s.registered, n)},\n` +
     `${n}"host": ${hostText(view, s, n)},\n${n}"drift": ${list(s.drift, n, driftText)},\n` +
     `${n}"stale_since": ${strOrNull(since)}\n${indent}}`;
