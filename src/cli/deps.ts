@@ -235,6 +235,7 @@ export function createDeps(input: DepsInput): Deps {
           command: input.command,
         }, now);
         if (input.busyTimeoutMs !== undefined) st.setBusyTimeout(input.busyTimeoutMs);
+        if (READS_EVERY_VM.has(input.command)) st.setCacheKiB(READ_CACHE_KIB);
         // the start hook runs inside our own vm-start: nothing of the journal is on its path
         const loadLocks = async () => {
           lockModule ??= await import("../locks/vm-lock.ts");
@@ -338,6 +339,11 @@ const POOL_READS = new Set([
   "completions",
   "sync",
 ]);
+
+// Read commands that go through every VM row once: SQLite's default 2 MB page cache would keep
+// those pages for the rest of the run (issue 19: peak RSS at 10,000 VMs); they are read once.
+const READS_EVERY_VM = new Set(["scan-vms", "status", "list-vms", "show-vm", "doctor", "export"]);
+const READ_CACHE_KIB = 256;
 
 // Commands that never take a VM lock (nor read the journal through cli/interrupted.ts): the lock
 // module is not loaded with their store. The start hook runs inside our own vm-start.

@@ -62,6 +62,11 @@ export class Store {
     this.db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(ms))}`);
   }
 
+  /** SQLite's page cache of this connection, at most `kib` KiB (default: 2,000 KiB). */
+  setCacheKiB(kib: number): void {
+    this.db.exec(`PRAGMA cache_size = -${Math.max(1, Math.floor(kib))}`);
+  }
+
   /** One BEGIN IMMEDIATE transaction; nested calls join it (Sql.transaction). */
   transaction<T>(fn: () => T): T {
     return this.sql.transaction(fn);
