@@ -9,7 +9,9 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { writeLines } from "../src/cli/io.ts";
 import { mapped, writeJson } from "../src/cli/format.ts";
-import { runInProcess, tempDir } from "./helpers.ts";
+import { jsonSafe } from "../src/domain/printable.ts";
+import { makeVm } from "./fake-xe/state.ts";
+import { fakeHost, runInProcess, tempDir } from "./helpers.ts";
 
 const T1 = "2025-01-01 00:00:00";
 const T2 = "2025-02-02 12:34:56";
@@ -308,4 +310,94 @@ Deno.test("list-vms measures with the width library a VM name that needs it", as
     "│ VM ID │ UUID                                 │ Name │ vGPU Pool  │ Priority │",
   );
   assert.equal(lines[4], `│ 2     │ ${uuidOf(2)} │ ${family} x │ A (Pool A) │ high     │`);
+});
+
+/** docs/json.md: JSON.stringify(doc, null, 2) and a newline, with jsonSafe's escapes. */
+function assertDocumentForm(stdout: string, what: string): unknown {
+  const doc = JSON.parse(stdout);
+  assert.equal(stdout, jsonSafe(JSON.stringify(doc, null, 2)) + "\n", what);
+  return doc;
+}
+
+// quotes, backslashes, line and paragraph separators, bidi overrides, a surrogate pair, NEL
+const ODD = ['say "hi" \\ back', "a\u2028b\u2029c", "x\u202ey\u2066z", "🎮 ÿ", "d\u0085e"];
+
+Deno.test("list-vms --format=json: each VM's text is the document's form, odd names and pools too", async () => {
+  const vms = [
+    ...ODD.map((name, k) => vm(k + 1, T1, k % 2 === 0 ? T1 : T2, name.replace("\u0085", "-"))),
+    vm(9, T2, T3, null),
+    vm(12, T3, T3), // pool B
+  ];
+  const db = await importedDb(vms);
+  for (
+    const argv of [
+      ["set-pool-name", "--pool-id=A", `--name=${ODD[0]} ${ODD[1]}`],
+      ["set-pool-name", "--pool-id=B", `--name=${ODD[2]}`],
+      ["disable-pool", "--pool-id=B"],
+    ]
+  ) {
+    const r = await runInProcess(argv, { env: { VGPU_DB: db } });
+    assert.equal(r.code, 0, `${argv.join(" ")}: ${r.stderr}`);
+  }
+  const r = await runInProcess(["list-vms", "--format=json"], { env: { VGPU_DB: db } });
+  assert.equal(r.code, 0, r.stderr);
+  const doc = assertDocumentForm(r.stdout, "list-vms") as { vms: Record<string, unknown>[] };
+  assert.equal(doc.vms.length, vms.length);
+  for (const g of doc.vms) {
+    const w = vms.find((v) => v.vm_uuid === g.vm_uuid)!;
+    assert.deepEqual(
+      [g.vm_name, g.created_at, g.updated_at, g.pool_name, g.pool_enabled],
+      [
+        w.vm_name,
+        w.created_at,
+        w.updated_at,
+        w.pool_id === "A" ? `${ODD[0]} ${ODD[1]}` : ODD[2],
+        w.pool_id === "A",
+      ],
+    );
+    assert.deepEqual(Object.keys(g), [
+      "vm_uuid",
+      "vm_name",
+      "pool_id",
+      "priority",
+      "priority_value",
+      "vm_id",
+      "device",
+      "created_at",
+      "updated_at",
+      "pool_name",
+      "pool_enabled",
+    ]);
+  }
+});
+
+Deno.test("status --format=json: each VM state's text is the document's form, odd names too", async () => {
+  const h = fakeHost([
+    ...ODD.map((name, k) =>
+      makeVm({ uuid: uuidOf(k + 1), nameLabel: name, powerState: k % 2 ? "running" : "halted" })
+    ),
+    makeVm({ uuid: uuidOf(20), nameLabel: `unregistered ${ODD[1]}`, powerState: "halted" }),
+  ]);
+  for (let k = 0; k < 3; k++) {
+    const r = await runInProcess(["register-vm", `--vm-uuid=${uuidOf(k + 1)}`], {
+      env: h.env,
+    });
+    assert.equal(r.code, 0, r.stderr);
+  }
+  for (const argv of [["status", "--format=json"], ["status", "--offline", "--format=json"]]) {
+    const r = await runInProcess(argv, { env: h.env });
+    assert.equal(r.code, 0, r.stderr);
+    const doc = assertDocumentForm(r.stdout, argv.join(" ")) as {
+      pools: { vms: { registered: { vm_name: string } }[] }[];
+      unregistered: { host: { name_label: string } }[] | null;
+    };
+    const names = doc.pools.flatMap((p) => p.vms.map((v) => v.registered.vm_name)).sort();
+    assert.deepEqual(names, ODD.slice(0, 3).sort(), argv.join(" "));
+    if (argv.length === 2) {
+      assert.deepEqual(
+        doc.unregistered!.map((u) => u.host.name_label).sort(),
+        [...ODD.slice(3), `unregistered ${ODD[1]}`].sort(),
+      );
+    }
+  }
 });

@@ -8,6 +8,8 @@ import {
   type Vm,
 } from "../../domain/types.ts";
 import { mapped } from "../format.ts";
+import { jsonSafe } from "../../domain/printable.ts";
+import { registeredText } from "./scan-json-text.ts";
 import type { ListVmsJson } from "./json-types.ts";
 import { measureFor, tableLines } from "./table.ts";
 import { vmJson, vmLabel } from "./vm-fields.ts";
@@ -21,6 +23,20 @@ export interface ListVmsView {
 
 export function listVmsJson(view: ListVmsView): ListVmsJson {
   const { filter, pools } = view;
+  // As writeJson writes it: each VM straight to its text (no objects built, issue 19), its
+  // pool's two members made once per pool.
+  const members = new Map<PoolId, string>();
+  const poolMembers = (id: PoolId, i: string): string => {
+    let m = members.get(id);
+    if (m === undefined) {
+      const p = pools.get(id);
+      const n = i + "  ";
+      m = `,\n${n}"pool_name": ${jsonSafe(JSON.stringify(p?.name ?? id))},\n` +
+        `${n}"pool_enabled": ${p?.enabled ?? true}`;
+      members.set(id, m);
+    }
+    return m;
+  };
   return {
     filter: {
       pool_id: filter.pool ?? null,
@@ -33,7 +49,7 @@ export function listVmsJson(view: ListVmsView): ListVmsJson {
       j.pool_name = p?.name ?? v.pool;
       j.pool_enabled = p?.enabled ?? true;
       return j;
-    }),
+    }, (v, i) => registeredText(v, i, poolMembers(v.pool, i))),
   };
 }
 

@@ -50,13 +50,14 @@ function list<T>(items: readonly T[], indent: string, item: (x: T, inner: string
   return `${out}\n${indent}]`;
 }
 
-function registeredText(vm: Vm, i: string): string {
+/** A registered VM (docs/json.md "vm") at indent `i`; `more`: further members, jsonSafe'd. */
+export function registeredText(vm: Vm, i: string, more = ""): string {
   const n = i + "  ";
   return `{\n${n}"vm_uuid": ${known(vm.vmUuid)},\n${n}"vm_name": ${strOrNull(vm.vmName)},\n` +
     `${n}"pool_id": ${known(vm.pool)},\n${n}"priority": ${known(priorityName(vm.priority))},\n` +
     `${n}"priority_value": ${vm.priority},\n${n}"vm_id": ${vm.vmId},\n` +
     `${n}"device": ${known(buildDevice(vm))},\n${n}"created_at": ${str(vm.createdAt)},\n` +
-    `${n}"updated_at": ${str(vm.updatedAt)}\n${i}}`;
+    `${n}"updated_at": ${str(vm.updatedAt)}${more}\n${i}}`;
 }
 
 function deviceText(st: VgpuStub, i: string): string {

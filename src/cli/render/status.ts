@@ -2,7 +2,7 @@
 // each VM's drift and stale-start marks when the host could be read.
 import { printable } from "../../domain/printable.ts";
 import { humanTime } from "../../domain/time.ts";
-import type { DriftItem, UnregisteredVmState } from "../../domain/drift.ts";
+import type { DriftItem, UnregisteredVmState, VmDriftState } from "../../domain/drift.ts";
 import { POOL_IDS, priorityName, type Vm } from "../../domain/types.ts";
 import type { PoolSummary } from "../../ops/pools.ts";
 import { hostError, type ScanView } from "../../ops/scan.ts";
@@ -12,6 +12,7 @@ import type { JournalEntry } from "../../domain/journal.ts";
 
 import { byVmId, poolJson, poolVmLine } from "./pools.ts";
 import { poolStates, scanVmJson, summaryLine, unregisteredStates } from "./scan.ts";
+import { vmStateText } from "./scan-json-text.ts";
 import type { Paint } from "./style.ts";
 import { haltedMark, vmLabel } from "./vm-fields.ts";
 
@@ -160,16 +161,18 @@ export function* statusLines(
 
 export function statusJson(pools: readonly PoolSummary[], view: ScanView): StatusJson {
   const unreg = unregisteredStates(view);
+  // each VM state written straight to its text, as scan-vms does (issue 19: no objects built)
+  const text = (s: VmDriftState, indent: string) => vmStateText(view, s, indent);
   const read = view.host.kind === "read" ? view.host : null;
   return {
     host: { available: read !== null, error: hostError(view) },
     pools: POOL_IDS.flatMap((id) =>
       pools.filter((p) => p.poolId === id).map((p) => ({
         ...poolJson(p),
-        vms: mapped(poolStates(view, id), (s) => scanVmJson(view, s)),
+        vms: mapped(poolStates(view, id), (s) => scanVmJson(view, s), text),
       }))
     ),
-    unregistered: unreg === null ? null : mapped(unreg, (s) => scanVmJson(view, s)),
+    unregistered: unreg === null ? null : mapped(unreg, (s) => scanVmJson(view, s), text),
     summary: {
       pools: pools.length,
       pools_enabled: pools.filter((p) => p.enabled).length,
