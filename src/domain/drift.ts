@@ -293,7 +293,9 @@ export function computeDrift(registered: readonly Vm[], hostVms: readonly HostVm
     }
   }
 
-  const items = vms.flatMap((s) => s.drift);
+  // nearly every VM has no item: no flatMap over 10,000 empty lists
+  const items: DriftItem[] = [];
+  for (const s of vms) if (s.drift.length > 0) items.push(...s.drift);
   return { vms, items, byUuid };
 }
 

@@ -70,6 +70,8 @@ export class RecordReader {
   #reuse: boolean;
   /** The start of a line whose end has not arrived yet. */
   #rest = "";
+  /** Labels read so far (a record's few, every record alike): one string each, not one a line. */
+  #labels: string[] = [];
 
   /**
    * `reuse`: `each` keeps nothing of the Map it is given (only its values), so one Map serves
@@ -142,7 +144,19 @@ export class RecordReader {
       this.#general(t.slice(s, e));
       return;
     }
-    this.#add(t.slice(p, k), t.slice(at + 2, e), t, s, e);
+    this.#add(this.#label(t, p, k), t.slice(at + 2, e), t, s, e);
+  }
+
+  /** The label `t[p, k)`: the same string as the last records' (xe repeats them), else cut out. */
+  #label(t: string, p: number, k: number): string {
+    const seen = this.#labels;
+    for (let i = 0; i < seen.length; i++) {
+      const l = seen[i];
+      if (l.length === k - p && t.startsWith(l, p)) return l;
+    }
+    const l = t.slice(p, k);
+    if (seen.length < 32) seen.push(l);
+    return l;
   }
 
   /** A line of any shape: parseRecordLine's rules, or its error. */
