@@ -309,25 +309,33 @@ export function canonicalStub(args: string | null): ParsedArgs | null {
     const c = args.charCodeAt(i);
     if (c < 0x30 || c > 0x39) return null;
   }
-  const idText = args.slice(p);
-  const vmId = Number(idText);
+  const vmId = Number(args.slice(p));
   if (vmId < VM_ID_MIN || vmId > VM_ID_MAX) return null;
-  const props: Record<string, string> = Object.create(null);
-  props.pool_id = pool;
-  props.priority = PRIORITY_NAMES[priority];
-  props.vm_id = idText;
-  return {
-    stubs: [{
-      start: 0,
-      end: args.length,
-      raw: args,
-      props,
-      config: { pool, priority: priority as Priority, vmId },
-      vmId,
-      problems: [],
-    }],
+  const stub: Omit<VgpuStub, "props"> = {
+    start: 0,
+    end: args.length,
+    raw: args,
+    config: { pool, priority: priority as Priority, vmId },
+    vmId,
+    problems: [],
   };
+  // props made when read (only --deep reads them): a null-prototype dictionary is ~230 bytes, and
+  // every in-sync VM of a 10,000-VM host carries one stub (issue 19, peak RSS)
+  return { stubs: [Object.defineProperty(stub, "props", CANONICAL_PROPS) as VgpuStub] };
 }
+
+/** The props of a canonical stub, as the general scan makes them (a fresh dictionary each read). */
+const CANONICAL_PROPS: PropertyDescriptor = {
+  get(this: VgpuStub): Record<string, string> {
+    const props: Record<string, string> = Object.create(null);
+    props.pool_id = this.config!.pool;
+    props.priority = PRIORITY_NAMES[this.config!.priority];
+    props.vm_id = String(this.vmId);
+    return props;
+  },
+  enumerable: true,
+  configurable: true,
+};
 
 interface Edit {
   start: number;
