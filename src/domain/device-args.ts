@@ -299,10 +299,12 @@ export function canonicalStub(args: string | null): ParsedArgs | null {
   const pool: PoolId = letter === 0x41 ? "A" : "B";
   if (!args.startsWith(",priority=", ++p)) return null;
   p += ",priority=".length;
-  const priority = PRIORITY_NAMES.findIndex((name) =>
-    args.startsWith(name, p) && args.startsWith(",vm_id=", p + name.length)
-  );
-  if (priority < 0) return null;
+  let priority = 0;
+  for (; priority < PRIORITY_NAMES.length; priority++) {
+    const name = PRIORITY_NAMES[priority];
+    if (args.startsWith(name, p) && args.startsWith(",vm_id=", p + name.length)) break;
+  }
+  if (priority === PRIORITY_NAMES.length) return null;
   p += PRIORITY_NAMES[priority].length + ",vm_id=".length;
   if (args.length - p < 1 || args.length - p > 10 || args.charCodeAt(p) === 0x30) return null;
   for (let i = p; i < args.length; i++) {
