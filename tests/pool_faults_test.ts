@@ -72,6 +72,12 @@ Deno.test("a wiped other-config: writes refused, reads warn, pool reconcile on e
   r = await runInProcess(["list-vms", "--format=json"], { env: p.hosts[0].env });
   assert.match(r.stderr, /^warning: the pool has lost its pool-mode marker/m);
   assert.equal(JSON.parse(r.stdout).vms.length, 3, "the cache is kept, not emptied");
+  // pool status: no claim left, but the VMs still carry their args: said beside the count
+  r = await runInProcess(["pool", "status"], { env: p.hosts[0].env });
+  assert.match(
+    r.stdout,
+    /^Registry: 0 VMs; 3 more VMs carry vgpu-stub args without a vm_id claim \(see Inconsistencies\)$/m,
+  );
   r = await runInProcess(["pool", "reconcile", "--dry-run"], { env: p.hosts[0].env });
   assert.equal(r.code, 1, "host2's VM cannot be settled from host1");
   assert.match(r.stdout, /^ {2}add the pool-mode marker/m);

@@ -105,7 +105,19 @@ export function poolStatusLines(v: PoolStatusView, now: Date): string[] {
       );
     }
   }
-  lines.push("", `Registry: ${v.registry.length} VM${v.registry.length === 1 ? "" : "s"}`);
+  // after a rollback or a wiped other-config the claims are gone but the VMs still carry their
+  // args (and every host's database its rows): say so beside the count, not only further down
+  const unclaimed = v.problems.filter((p) => p.kind === "args-without-claim").length;
+  lines.push(
+    "",
+    `Registry: ${v.registry.length} VM${v.registry.length === 1 ? "" : "s"}${
+      unclaimed === 0
+        ? ""
+        : `; ${unclaimed} more VM${
+          unclaimed === 1 ? " carries" : "s carry"
+        } vgpu-stub args without a vm_id claim (see Inconsistencies)`
+    }`,
+  );
   for (const e of v.registry) {
     lines.push(
       `  VM ID ${e.vmId} | ${e.vmUuid} | ${e.name} | ${
