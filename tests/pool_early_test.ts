@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { openDatabase } from "../src/store/open.ts";
 import { readCallLog, readStateSync, updateState } from "./fake-xe/state.ts";
-import { processesWithEnv, processGone, runCli, until } from "./helpers.ts";
+import { processesWithEnv, runCli, until } from "./helpers.ts";
 import { withScripts } from "./xe-scripts.ts";
 import { fakePool, poolVm } from "./pool-helpers.ts";
 
@@ -41,37 +41,67 @@ Deno.test("pool status: the calls spawned at start are the ones it reads (three,
 });
 
 Deno.test("pool status: a database error comes first and leaves none of its early calls running", async () => {
-  // sh stand-ins for xe: each logs "<pid> <verb>" at once (a fake xe process would take longer
-  // to start than the database error), then hangs
+  // sh stand-ins for xe: each logs "<pid> <verb> <process group>" and hangs. The database error
+  // may come, and the CLI end its calls, before a stand-in has logged anything: every process of
+  // the run carries a mark in its environment, and that is what must be gone.
   const xe = `echo "$$ $1 $(cut -d' ' -f5 /proc/$$/stat)" >> "$(dirname "$0")/calls"; sleep 30`;
   await withScripts({ xe }, async (dir) => {
     const db = `${dir}/vgpu_config.db`;
     Deno.writeTextFileSync(db, "not a database, not even close ".repeat(200));
-    const r = await runCli(["pool", "status"], { env: { VGPU_XE: `${dir}/xe`, VGPU_DB: db } });
-    let log = "";
+    const mark = crypto.randomUUID();
     try {
-      log = Deno.readTextFileSync(`${dir}/calls`);
-    } catch {
-      // no call was made
-    }
-    const made = log.trim().split("\n").filter((l) => l !== "").map((l) => l.split(" "));
-    try {
+      const r = await runCli(["pool", "status"], {
+        env: { VGPU_XE: `${dir}/xe`, VGPU_DB: db, VGPU_TEST_RUN: mark },
+      });
       assert.equal(r.code, 1);
       assert.match(r.stderr, /^error: .*vgpu_config\.db/);
       assert.equal(r.stderr.split("\n").length, 2, r.stderr);
-      // spawned before the database was opened ...
-      assert.deepEqual(made.map(([, verb]) => verb).sort(), READS);
-      // ... as reads: in our process group, not each in a session of its own (a fork of the
-      // whole CLI; only calls that change something need shielding from the terminal)
-      for (const [pid, , group] of made) assert.notEqual(group, pid, "xe leads its own group");
-      // ... and ended with it: none is left hanging
-      for (const [pid] of made) {
-        await until(`xe ${pid} to end`, () => processGone(Number(pid)) || undefined, 5_000);
-      }
+      await until(
+        "the early calls to end",
+        () => processesWithEnv("VGPU_TEST_RUN", mark).length === 0 || undefined,
+        5_000,
+      );
     } finally {
-      for (const [pid] of made) {
+      for (const pid of processesWithEnv("VGPU_TEST_RUN", mark)) {
         try {
-          Deno.kill(Number(pid), "SIGKILL");
+          Deno.kill(pid, "SIGKILL");
+        } catch {
+          // gone, as it should be
+        }
+      }
+    }
+  });
+});
+
+Deno.test("pool status: its early calls are reads in our process group, ended at the time bound", async () => {
+  // the same stand-ins, with a database: each has time to log before the 1 s bound ends it
+  const xe = `echo "$$ $1 $(cut -d' ' -f5 /proc/$$/stat)" >> "$(dirname "$0")/calls"; sleep 30`;
+  await withScripts({ xe }, async (dir) => {
+    const env = { VGPU_XE: `${dir}/xe`, VGPU_DB: `${dir}/vgpu_config.db` };
+    (await openDatabase(env.VGPU_DB, { now: () => new Date(), create: true })).db.close();
+    const set = await runCli(["settings", "xe-timeout", "1"], { env });
+    assert.equal(set.code, 0, set.stderr);
+    const mark = crypto.randomUUID();
+    try {
+      const r = await runCli(["pool", "status"], { env: { ...env, VGPU_TEST_RUN: mark } });
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /did not answer within 1 s/);
+      const made = Deno.readTextFileSync(`${dir}/calls`).trim().split("\n").map((l) =>
+        l.split(" ")
+      );
+      assert.deepEqual(made.map(([, verb]) => verb).sort(), READS);
+      // reads: in our process group, not each in a session of its own (a fork of the whole CLI;
+      // only calls that change something need shielding from the terminal)
+      for (const [pid, , group] of made) assert.notEqual(group, pid, "xe leads its own group");
+      await until(
+        "the early calls to end",
+        () => processesWithEnv("VGPU_TEST_RUN", mark).length === 0 || undefined,
+        5_000,
+      );
+    } finally {
+      for (const pid of processesWithEnv("VGPU_TEST_RUN", mark)) {
+        try {
+          Deno.kill(pid, "SIGKILL");
         } catch {
           // gone, as it should be
         }
