@@ -7,7 +7,8 @@ import {
   poolState,
   writeStateSync,
 } from "./fake-xe/state.ts";
-import { tempDir, writeXapiLocalDb } from "./helpers.ts";
+import assert from "node:assert/strict";
+import { runInProcess, tempDir, writeXapiLocalDb } from "./helpers.ts";
 
 export interface PoolHostEnv {
   uuid: string;
@@ -78,4 +79,12 @@ export function poolVm(i: number, partial: Partial<FakeVm> = {}): FakeVm {
     otherConfig: {},
     ...partial,
   };
+}
+
+/** `pool enable --yes` on every host in turn: the first turns pool mode on, the others join. */
+export async function enableAll(p: FakePoolEnv): Promise<void> {
+  for (const h of p.hosts) {
+    const r = await runInProcess(["pool", "enable", "--yes"], { env: h.env });
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+  }
 }

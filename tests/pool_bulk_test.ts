@@ -8,7 +8,7 @@ import { readCallLog, readStateSync, updateState } from "./fake-xe/state.ts";
 import { runInProcess, tempDir } from "./helpers.ts";
 import { inProcessFakeXe } from "./fake-xe/in-process.ts";
 import type { XeRunner } from "../src/xe/runner.ts";
-import { fakePool, poolVm } from "./pool-helpers.ts";
+import { enableAll, fakePool, poolVm } from "./pool-helpers.ts";
 
 type Pool = ReturnType<typeof fakePool>;
 
@@ -35,10 +35,6 @@ async function ok(p: Pool, host: number, argv: string[]): Promise<string> {
   const r = await runInProcess(argv, { env: p.hosts[host].env });
   assert.equal(r.code, 0, `${argv.join(" ")}: ${r.stderr}${r.stdout}`);
   return r.stdout;
-}
-
-async function enableAll(p: Pool): Promise<void> {
-  for (const [i] of p.hosts.entries()) await ok(p, i, ["pool", "enable", "--yes"]);
 }
 
 /** vm_ids in this host's database, by uuid (read directly: no refresh). */

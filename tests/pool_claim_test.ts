@@ -6,16 +6,13 @@ import type { XeRunner } from "../src/xe/runner.ts";
 import { inProcessFakeXe } from "./fake-xe/in-process.ts";
 import { readStateSync, updateState } from "./fake-xe/state.ts";
 import { runInProcess } from "./helpers.ts";
-import { fakePool, poolVm } from "./pool-helpers.ts";
+import { enableAll, fakePool, poolVm } from "./pool-helpers.ts";
 
 Deno.test("register-vm --vm-id in pool mode: an id taken and released at every try is never used unclaimed", async () => {
   const [vm, other] = [poolVm(1), poolVm(2)];
   const p = fakePool(2, [vm, other]);
   const [h1] = p.hosts;
-  for (const h of p.hosts) {
-    const r = await runInProcess(["pool", "enable", "--yes"], { env: h.env });
-    assert.equal(r.code, 0, r.stderr);
-  }
+  await enableAll(p);
   const key = claimKey(5);
   const inner = inProcessFakeXe(p.statePath, { caller: h1.uuid, defaultTimeoutMs: 30_000 });
   const xe: XeRunner = {
@@ -52,10 +49,7 @@ Deno.test("register-vm in pool mode: a race lost to claims made since the pool w
   const [vm, other] = [poolVm(1), poolVm(2)];
   const p = fakePool(2, [vm, other]);
   const [h1] = p.hosts;
-  for (const h of p.hosts) {
-    const r = await runInProcess(["pool", "enable", "--yes"], { env: h.env });
-    assert.equal(r.code, 0, r.stderr);
-  }
+  await enableAll(p);
   const inner = inProcessFakeXe(p.statePath, { caller: h1.uuid, defaultTimeoutMs: 30_000 });
   const adds: number[] = [];
   let rereads = 0;

@@ -16,6 +16,25 @@ function verbsSince(statePath: string, from: number): string[] {
   return readCallLog(readStateSync(statePath)).slice(from).map((c) => c.argv[0]).sort();
 }
 
+/** Every process of a run carries VGPU_TEST_RUN=<mark> (xe and its children too). */
+async function markedGone(mark: string): Promise<void> {
+  await until(
+    "the early calls to end",
+    () => processesWithEnv("VGPU_TEST_RUN", mark).length === 0 || undefined,
+    5_000,
+  );
+}
+
+function killMarked(mark: string): void {
+  for (const pid of processesWithEnv("VGPU_TEST_RUN", mark)) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch {
+      // gone, as it should be
+    }
+  }
+}
+
 function calls(statePath: string): number {
   return readCallLog(readStateSync(statePath)).length;
 }
@@ -56,19 +75,9 @@ Deno.test("pool status: a database error comes first and leaves none of its earl
       assert.equal(r.code, 1);
       assert.match(r.stderr, /^error: .*vgpu_config\.db/);
       assert.equal(r.stderr.split("\n").length, 2, r.stderr);
-      await until(
-        "the early calls to end",
-        () => processesWithEnv("VGPU_TEST_RUN", mark).length === 0 || undefined,
-        5_000,
-      );
+      await markedGone(mark);
     } finally {
-      for (const pid of processesWithEnv("VGPU_TEST_RUN", mark)) {
-        try {
-          Deno.kill(pid, "SIGKILL");
-        } catch {
-          // gone, as it should be
-        }
-      }
+      killMarked(mark);
     }
   });
 });
@@ -93,19 +102,9 @@ Deno.test("pool status: its early calls are reads in our process group, ended at
       // reads: in our process group, not each in a session of its own (a fork of the whole CLI;
       // only calls that change something need shielding from the terminal)
       for (const [pid, , group] of made) assert.notEqual(group, pid, "xe leads its own group");
-      await until(
-        "the early calls to end",
-        () => processesWithEnv("VGPU_TEST_RUN", mark).length === 0 || undefined,
-        5_000,
-      );
+      await markedGone(mark);
     } finally {
-      for (const pid of processesWithEnv("VGPU_TEST_RUN", mark)) {
-        try {
-          Deno.kill(pid, "SIGKILL");
-        } catch {
-          // gone, as it should be
-        }
-      }
+      killMarked(mark);
     }
   });
 });

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { CLAIM_PREFIX, MARKER_KEY, TICKET_KEY } from "../src/domain/pool.ts";
 import { type FakeFault, readCallLog, readStateSync, updateState } from "./fake-xe/state.ts";
 import { processGone, runInProcess, spawnCli, until } from "./helpers.ts";
-import { fakePool, type FakePoolEnv, poolVm } from "./pool-helpers.ts";
+import { enableAll, fakePool, type FakePoolEnv, poolVm } from "./pool-helpers.ts";
 
 function claimsOf(p: FakePoolEnv): [number, string][] {
   return Object.entries(readStateSync(p.statePath).pool!.otherConfig)
@@ -23,10 +23,6 @@ async function ok(p: FakePoolEnv, host: number, argv: string[]) {
   const r = await runInProcess(argv, { env: p.hosts[host].env });
   assert.equal(r.code, 0, `${argv.join(" ")}: ${r.stderr}${r.stdout}`);
   return r;
-}
-
-async function enableAll(p: FakePoolEnv): Promise<void> {
-  for (let i = 0; i < p.hosts.length; i++) await ok(p, i, ["pool", "enable", "--yes"]);
 }
 
 /** Registered whole (claim, args, row on `host`) or not at all; never a ticket left. */

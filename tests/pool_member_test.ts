@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { MEMBER_KEY } from "../src/domain/pool.ts";
 import { readStateSync, updateState } from "./fake-xe/state.ts";
 import { runInProcess, tempDir } from "./helpers.ts";
-import { fakePool } from "./pool-helpers.ts";
+import { enableAll, fakePool } from "./pool-helpers.ts";
 
 const ALL = "vm-pre-start,vm-pre-resume,vm-pre-migrate,vm-post-migrate";
 
@@ -62,14 +62,11 @@ Deno.test("install-hook and uninstall-hook in pool mode update this host's recor
 
 Deno.test("pool enable records the hooks this host has (its /etc/xapi.d, VGPU_HOOK_ROOT in tests), never another machine's", async () => {
   const p = fakePool(2);
-  const [h1, h2] = p.hosts;
+  const [h1] = p.hosts;
   // host1's hooks are installed before it joins; host2 has none
-  let r = await runInProcess(["install-hook", `--root=${h1.root}`], { env: h1.env });
+  const r = await runInProcess(["install-hook", `--root=${h1.root}`], { env: h1.env });
   assert.equal(r.code, 0, r.stderr);
-  for (const h of [h1, h2]) {
-    r = await runInProcess(["pool", "enable", "--yes"], { env: h.env });
-    assert.equal(r.code, 0, r.stderr);
-  }
+  await enableAll(p);
   const member = (i: number) => readStateSync(p.statePath).hosts[i].otherConfig?.[MEMBER_KEY];
   assert.match(member(0) ?? "", new RegExp(` hooks=${ALL}$`));
   assert.match(member(1) ?? "", / hooks=none$/);

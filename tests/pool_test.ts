@@ -11,7 +11,7 @@ import {
   until,
   writeXapiLocalDb,
 } from "./helpers.ts";
-import { fakePool, poolVm } from "./pool-helpers.ts";
+import { enableAll, fakePool, poolVm } from "./pool-helpers.ts";
 
 function poolConfig(statePath: string): Record<string, string> {
   return readStateSync(statePath).pool!.otherConfig;
@@ -27,13 +27,6 @@ function claimsOf(statePath: string): Map<number, string> {
 
 function argsOf(statePath: string, uuid: string): string | undefined {
   return readStateSync(statePath).vms.find((v) => v.uuid === uuid)?.platform["device-model-args"];
-}
-
-async function enableAll(p: ReturnType<typeof fakePool>): Promise<void> {
-  for (const h of p.hosts) {
-    const r = await runInProcess(["pool", "enable", "--yes"], { env: h.env });
-    assert.equal(r.code, 0, r.stderr + r.stdout);
-  }
 }
 
 Deno.test("pool enable turns pool mode on, the other hosts join, pool status shows it", async () => {

@@ -157,25 +157,7 @@ export class Sql {
         this.#depth--;
       }
     }
-    try {
-      this.db.exec("BEGIN IMMEDIATE");
-    } catch (e) {
-      throw sqliteError(e, this.path);
-    }
-    this.#depth = 1;
-    try {
-      const result = fn();
-      this.db.exec("COMMIT");
-      return result;
-    } catch (e) {
-      try {
-        this.db.exec("ROLLBACK");
-      } catch { /* the transaction may already be gone; the first error is what matters */ }
-      if (!isSqliteFailure(e)) throw e;
-      throw sqliteError(e, this.path);
-    } finally {
-      this.#depth = 0;
-    }
+    return this.#outermost("BEGIN IMMEDIATE", fn);
   }
 
   /**
@@ -184,8 +166,13 @@ export class Sql {
    */
   read<T>(fn: () => T): T {
     if (this.#depth > 0) return fn();
+    return this.#outermost("BEGIN", fn);
+  }
+
+  /** The outermost transaction: `begin`, then `fn`, then COMMIT; any throw rolls it back. */
+  #outermost<T>(begin: "BEGIN" | "BEGIN IMMEDIATE", fn: () => T): T {
     try {
-      this.db.exec("BEGIN");
+      this.db.exec(begin);
     } catch (e) {
       throw sqliteError(e, this.path);
     }
