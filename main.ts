@@ -23,6 +23,8 @@ if (import.meta.main) {
     : Deno.args.includes("pool-status") || Deno.args.includes("pool")
     ? (await import("./src/cli/early-pool.ts")).startEarlyPoolStatus(Deno.args, env)
     : null;
+  // from now on a signal ends those calls with us (the command's runner keeps it so)
+  if (early !== null) (await import("./src/cli/signal-exit.ts")).endReadsOnSignal(() => false);
   const [{ main }, { systemIo, terminalPrompt }] = await Promise.all([
     import("./src/cli/dispatch.ts"),
     import("./src/cli/process-io.ts"),
@@ -36,6 +38,7 @@ if (import.meta.main) {
       env,
       prompt: terminalPrompt,
       early: early ?? undefined,
+      process: true,
     });
   } finally {
     await early?.release(); // not taken over (an error came first): never left running

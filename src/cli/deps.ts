@@ -5,6 +5,7 @@ import { resolveSettings, type Settings } from "../domain/settings.ts";
 import { DEFAULT_DB_PATH, isMissing, openDatabase, openEmptyInMemory } from "../store/open.ts";
 import { Store } from "../store/store.ts";
 import { createXeRunner, type EarlyCall, type XeRunner } from "../xe/runner.ts";
+import { endReadsOnSignal } from "./signal-exit.ts";
 import { type PowerEvent, Xe } from "../xe/client.ts";
 import { DEFAULT_INVENTORY, readLocalHostUuid } from "../xe/inventory.ts";
 import { DEFAULT_XAPI_LOCAL_DB, readRedoLog, type RedoLog } from "../xe/xapi-local.ts";
@@ -87,6 +88,8 @@ export interface DepsInput {
   xeRunner?: XeRunnerSource;
   /** A call main.ts spawned before the command loaded (src/xe/early.ts): xe's runner takes it over. */
   early?: EarlyCall;
+  /** The process itself (main.ts), not an in-process caller: signals end xe's reads (signal-exit.ts). */
+  process?: boolean;
   /** Tests only: SQLite's wait for another writer's lock (default BUSY_TIMEOUT_MS). */
   busyTimeoutMs?: number;
 }
@@ -181,9 +184,13 @@ export function createDeps(input: DepsInput): Deps {
   let locks: VmLocks | null = null;
   let lockModule: typeof import("../locks/vm-lock.ts") | null = null;
   let caught: CaughtSignal | null = null;
+  // the depth of interrupts.guard(): a change's apply phase holds the signals
+  let guarding = 0;
   // pool mode: once the master proved out of reach, later xe calls fail at once (design.md §8)
   let masterDown: Error | null = null;
   const runnerFor = (s: Settings): XeRunner => {
+    // a signal outside a change ends the reads under way first (the process only, never a test's)
+    if (input.process === true) endReadsOnSignal(() => guarding > 0);
     const base = typeof input.xeRunner === "function"
       ? input.xeRunner({ defaultTimeoutMs: s.xeTimeoutS * 1000, env: input.env.all() })
       : input.xeRunner ??
@@ -304,7 +311,12 @@ export function createDeps(input: DepsInput): Deps {
     interrupts: {
       async guard(fn) {
         const { guardSignals } = await import("./interrupts.ts");
-        return await guardSignals(input.io, (sig) => (caught ??= sig), fn);
+        guarding++;
+        try {
+          return await guardSignals(input.io, (sig) => (caught ??= sig), fn);
+        } finally {
+          guarding--;
+        }
       },
       received: () => caught,
     },

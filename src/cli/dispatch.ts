@@ -24,6 +24,8 @@ export interface MainInput {
   busyTimeoutMs?: number;
   /** An xe call main.ts spawned before loading the command (src/xe/early.ts). */
   early?: EarlyCall;
+  /** The process itself (main.ts): a signal outside a change ends its xe reads, then it (signal-exit.ts). */
+  process?: boolean;
   /** Tests only: replaces commands' implementations (default: command-loaders.ts). */
   loaders?: Readonly<Record<string, Loader>>;
 }
@@ -73,6 +75,7 @@ async function runSelected(s: Selected, input: MainInput): Promise<number> {
       xeRunner: input.xeRunner,
       busyTimeoutMs: input.busyTimeoutMs,
       early: input.early,
+      process: input.process,
     });
     const mod = await (input.loaders ?? LOADERS)[s.name]();
     const { args, ...values } = s.raw;

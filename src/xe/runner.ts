@@ -2,6 +2,7 @@
 
 import { VgpuError, XeError, XeMissingError, XeTimeoutError } from "../domain/errors.ts";
 import { classifyXeFailure } from "./parse.ts";
+import { trackRead } from "./live-reads.ts";
 
 export interface XeRunOptions {
   /** Time bound for this call; the runner's default when absent. */
@@ -87,7 +88,7 @@ export function spawnXe(
   args: readonly string[],
 ): Deno.ChildProcess {
   try {
-    return new Deno.Command(cfg.xePath, {
+    const child = new Deno.Command(cfg.xePath, {
       args: [...args],
       stdin: "null",
       stdout: "piped",
@@ -99,6 +100,8 @@ export function spawnXe(
       // time bound still kills the whole group.
       detached: cfg.plain !== true,
     }).spawn();
+    trackRead(child, args[0]);
+    return child;
   } catch (e) {
     throw spawnFailure(cfg.xePath, args, e);
   }

@@ -1,0 +1,125 @@
+// A signal that ends vgpu-admin outside a change ends its xe reads first (src/cli/signal-exit.ts,
+// src/xe/live-reads.ts). Every xe call runs in a session of its own, out of reach of the
+// terminal's Ctrl-C, a dropped SSH session's SIGHUP or a kill: a read left running outlived us,
+// and on a slave whose master is down (xe retries for ever) each Ctrl-C'd status left one more
+// xe hanging. vgpu-admin still dies by the signal itself (a shell loop stops on Ctrl-C), and a
+// write is left to finish (xapi finishes it whatever its client does). Real processes and /proc.
+import assert from "node:assert/strict";
+import { openDatabase } from "../src/store/open.ts";
+import { cliCommand, cliEnv, processesWithEnv, until } from "./helpers.ts";
+import { withScripts } from "./xe-scripts.ts";
+
+// logs "<pid> <verb> <process group>" at once, then hangs
+const HANG =
+  `echo "$$ $1 $(cut -d' ' -f5 /proc/$$/stat)" >> "$(dirname "$0")/calls"; exec sleep 30`;
+
+function logged(dir: string): string[][] {
+  try {
+    return Deno.readTextFileSync(`${dir}/calls`).trim().split("\n").filter((l) => l !== "")
+      .map((l) => l.split(" "));
+  } catch {
+    return [];
+  }
+}
+
+function killMarked(mark: string): void {
+  for (const pid of processesWithEnv("VGPU_TEST_RUN", mark)) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch {
+      // gone, as it should be
+    }
+  }
+}
+
+const CODE = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
+
+for (const command of [["scan-vms"], ["status", "--format=json"]]) {
+  for (const sig of ["SIGINT", "SIGHUP", "SIGTERM"] as const) {
+    Deno.test(`${command[0]}: ${sig} to the terminal's process group ends its xe reads with it`, async () => {
+      await withScripts({ xe: HANG }, async (dir) => {
+        const db = `${dir}/vgpu_config.db`;
+        (await openDatabase(db, { now: () => new Date(), create: true })).db.close();
+        const mark = crypto.randomUUID();
+        const [cmd, ...pre] = cliCommand();
+        // a process group of its own, as a shell's foreground job has
+        const cli = new Deno.Command(cmd, {
+          args: [...pre, ...command],
+          clearEnv: true,
+          env: cliEnv({ VGPU_XE: `${dir}/xe`, VGPU_DB: db, VGPU_TEST_RUN: mark }),
+          stdin: "null",
+          stdout: "null",
+          stderr: "null",
+          detached: true,
+        }).spawn();
+        try {
+          await until("both reads under way", () => logged(dir).length === 2 || undefined, 10_000);
+          // Ctrl-C and SIGHUP reach the terminal's whole foreground group; a kill, the CLI alone
+          Deno.kill(sig === "SIGTERM" ? cli.pid : -cli.pid, sig);
+          const status = await cli.status;
+          assert.deepEqual([status.signal, status.code], [sig, CODE[sig]], "died by the signal");
+          await until(
+            "every xe of the run to end",
+            () => processesWithEnv("VGPU_TEST_RUN", mark).length === 0 || undefined,
+            5_000,
+          );
+        } finally {
+          killMarked(mark);
+          try {
+            cli.kill("SIGKILL");
+          } catch {
+            // ended
+          }
+        }
+      });
+    });
+  }
+}
+
+Deno.test("a signal outside a change ends the reads under way, never a write: xapi finishes it", async () => {
+  await withScripts({ xe: HANG }, async (dir) => {
+    const mark = crypto.randomUUID();
+    const script = `${dir}/run.ts`;
+    // the runner as a command uses it, in a process of its own (the signal ends that process)
+    Deno.writeTextFileSync(
+      script,
+      `import { createXeRunner } from ${
+        JSON.stringify(new URL("../src/xe/runner.ts", import.meta.url).href)
+      };
+import { endReadsOnSignal } from ${
+        JSON.stringify(new URL("../src/cli/signal-exit.ts", import.meta.url).href)
+      };
+endReadsOnSignal(() => false);
+const runner = createXeRunner({ xePath: ${JSON.stringify(`${dir}/xe`)}, defaultTimeoutMs: 60_000 });
+runner.run(["vm-param-set", "uuid=u", "platform:device-model-args=x"]).catch(() => {});
+runner.run(["vm-list", "params=uuid"]).catch(() => {});
+runner.run(["pool-param-get", "uuid=p", "param-name=master"]).catch(() => {});
+await new Promise((r) => setTimeout(r, 60_000));
+`,
+    );
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", "--allow-all", "--no-config", script],
+      clearEnv: true,
+      env: cliEnv({ VGPU_TEST_RUN: mark }),
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      await until("three calls under way", () => logged(dir).length === 3 || undefined, 10_000);
+      const pidOf = new Map(logged(dir).map(([pid, verb]) => [verb, Number(pid)]));
+      Deno.kill(child.pid, "SIGTERM");
+      assert.equal((await child.status).signal, "SIGTERM");
+      const alive = (verb: string) =>
+        processesWithEnv("VGPU_TEST_RUN", mark).includes(pidOf.get(verb)!);
+      await until(
+        "the reads to end",
+        () => (!alive("vm-list") && !alive("pool-param-get")) || undefined,
+        5_000,
+      );
+      assert.ok(alive("vm-param-set"), "the write is left to finish");
+    } finally {
+      killMarked(mark);
+    }
+  });
+});
