@@ -24,7 +24,7 @@ if (import.meta.main) {
     ? (await import("./src/cli/early-pool.ts")).startEarlyPoolStatus(Deno.args, env)
     : null;
   // from now on a signal ends those calls with us (the command's runner keeps it so)
-  if (early !== null) (await import("./src/cli/signal-exit.ts")).endReadsOnSignal(() => false);
+  if (early !== null) (await import("./src/cli/signal-exit.ts")).endReadsOnSignal();
   const [{ main }, { systemIo, terminalPrompt }] = await Promise.all([
     import("./src/cli/dispatch.ts"),
     import("./src/cli/process-io.ts"),

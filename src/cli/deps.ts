@@ -6,6 +6,7 @@ import { DEFAULT_DB_PATH, isMissing, openDatabase, openEmptyInMemory } from "../
 import { Store } from "../store/store.ts";
 import { createXeRunner, type EarlyCall, type XeRunner } from "../xe/runner.ts";
 import { endReadsOnSignal } from "./signal-exit.ts";
+import { holdSignals } from "./signal-hold.ts";
 import { type PowerEvent, Xe } from "../xe/client.ts";
 import { DEFAULT_INVENTORY, readLocalHostUuid } from "../xe/inventory.ts";
 import { DEFAULT_XAPI_LOCAL_DB, readRedoLog, type RedoLog } from "../xe/xapi-local.ts";
@@ -184,13 +185,11 @@ export function createDeps(input: DepsInput): Deps {
   let locks: VmLocks | null = null;
   let lockModule: typeof import("../locks/vm-lock.ts") | null = null;
   let caught: CaughtSignal | null = null;
-  // the depth of interrupts.guard(): a change's apply phase holds the signals
-  let guarding = 0;
   // pool mode: once the master proved out of reach, later xe calls fail at once (design.md §8)
   let masterDown: Error | null = null;
   const runnerFor = (s: Settings): XeRunner => {
     // a signal outside a change ends the reads under way first (the process only, never a test's)
-    if (input.process === true) endReadsOnSignal(() => guarding > 0);
+    if (input.process === true) endReadsOnSignal();
     const base = typeof input.xeRunner === "function"
       ? input.xeRunner({ defaultTimeoutMs: s.xeTimeoutS * 1000, env: input.env.all() })
       : input.xeRunner ??
@@ -311,11 +310,12 @@ export function createDeps(input: DepsInput): Deps {
     interrupts: {
       async guard(fn) {
         const { guardSignals } = await import("./interrupts.ts");
-        guarding++;
+        // a change's apply phase holds the signals (signal-exit.ts leaves them to it)
+        const release = holdSignals(["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"]);
         try {
           return await guardSignals(input.io, (sig) => (caught ??= sig), fn);
         } finally {
-          guarding--;
+          release();
         }
       },
       received: () => caught,

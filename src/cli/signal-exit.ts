@@ -1,27 +1,26 @@
-// What SIGINT, SIGTERM, SIGHUP and SIGQUIT do outside a change's apply phase (which catches
-// them: interrupts.ts): what they always did, vgpu-admin ends by that signal (a shell script's
+// What SIGINT, SIGTERM, SIGHUP and SIGQUIT do while nothing holds them (a change's apply phase
+// and the yes/no question do: signal-hold.ts): what they always did, vgpu-admin ends by that signal (a shell script's
 // loop stops on Ctrl-C as it should), but first the xe reads under way end with it, their
 // processes and children (src/xe/live-reads.ts). Installed by the process (main.ts, then Deps),
 // never by an in-process caller such as the tests.
 import { liveReads } from "../xe/live-reads.ts";
 import { killTree } from "../xe/runner.ts";
 import type { CaughtSignal } from "./exit-code.ts";
+import { signalHeld } from "./signal-hold.ts";
 
 const SIGNALS: readonly CaughtSignal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
 
-let shielded: () => boolean = () => false;
 const listeners = new Map<CaughtSignal, () => void>();
 
 /**
  * From now on a signal ends the xe reads under way, then this process by that same signal;
- * unless `isShielded()` says a change's apply phase holds the signals (it then decides).
+ * unless something holds the signals (signal-hold.ts): then that decides.
  */
-export function endReadsOnSignal(isShielded: () => boolean): void {
-  shielded = isShielded;
+export function endReadsOnSignal(): void {
   if (listeners.size > 0) return;
   for (const sig of SIGNALS) {
     const h = () => {
-      if (shielded()) return;
+      if (signalHeld(sig)) return;
       for (const child of liveReads()) killTree(child);
       // with no listener left the signal's default comes back: die by it, as without us
       for (const [s, l] of listeners) Deno.removeSignalListener(s, l);
