@@ -1,6 +1,7 @@
 // The binding to the real process: its standard streams and the terminal question.
 import type { Prompt } from "./confirm.ts";
 import type { IO } from "./io.ts";
+import { holdSignals } from "./signal-hold.ts";
 
 /** Characters encoded per write of a large output. */
 const SLICE = 65536;
@@ -93,12 +94,15 @@ export const terminalPrompt: Prompt = {
     const interrupted = new Promise<null>((resolve) => {
       onInterrupt = () => resolve(null);
     });
-    // listening before the question is shown: a Ctrl-C typed at once is a "no", not a kill
+    // listening before the question is shown: a Ctrl-C typed at once is a "no", not a kill,
+    // and not the end of the run either (signal-exit.ts leaves a held signal alone)
     Deno.addSignalListener("SIGINT", onInterrupt);
+    const release = holdSignals(["SIGINT"]);
     try {
       Deno.stderr.writeSync(new TextEncoder().encode(`${question} `));
       return await Promise.race([readTerminalLine(), interrupted]);
     } finally {
+      release();
       Deno.removeSignalListener("SIGINT", onInterrupt);
     }
   },

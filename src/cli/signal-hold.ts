@@ -1,7 +1,9 @@
 // Which signals something holds now: a change's apply phase holds all four (interrupts.ts,
-// through Deps.interrupts.guard). While one is held its holder decides what it does, and
-// signal-exit.ts leaves it alone. (The yes/no question's own SIGINT listener needs no hold: the
-// signal raised again by signal-exit.ts meets that listener and is a "no", as the first was.)
+// through Deps.interrupts.guard), the terminal's yes/no question SIGINT (process-io.ts: Ctrl-C
+// means no). While one is held its holder decides what it does, and signal-exit.ts leaves it
+// alone: otherwise its raising the signal again could land after the question's listener is
+// gone, and a Ctrl-C at the question killed the run (exit 130) instead of answering no. Only a
+// type import: process-io.ts, on every command's path, loads this module.
 import type { CaughtSignal } from "./exit-code.ts";
 
 const held = new Map<CaughtSignal, number>();
