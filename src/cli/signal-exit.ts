@@ -9,6 +9,7 @@ import type { CaughtSignal } from "./exit-code.ts";
 import { signalHeld } from "./signal-hold.ts";
 
 const SIGNALS: readonly CaughtSignal[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"];
+const SIGNO: Record<CaughtSignal, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGTERM: 15 };
 
 const listeners = new Map<CaughtSignal, () => void>();
 
@@ -26,6 +27,10 @@ export function endReadsOnSignal(): void {
       for (const [s, l] of listeners) Deno.removeSignalListener(s, l);
       listeners.clear();
       Deno.kill(Deno.pid, sig);
+      // Deno acts on it from its own thread: hold this one meanwhile, or the command would go
+      // on, meet its killed reads as an xe failure and exit 1 before the signal ends it
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2_000);
+      Deno.exit(128 + SIGNO[sig]); // not ended by then: the signal's exit code all the same
     };
     listeners.set(sig, h);
     try {
