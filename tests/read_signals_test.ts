@@ -80,22 +80,25 @@ Deno.test("a signal outside a change ends the reads under way, never a write: xa
   await withScripts({ xe: HANG }, async (dir) => {
     const mark = crypto.randomUUID();
     const script = `${dir}/run.ts`;
-    // the runner as a command uses it, in a process of its own (the signal ends that process)
+    // the runner as the process's Deps makes it, in a process of its own (the signal ends it)
+    const mod = (path: string) => JSON.stringify(new URL(path, import.meta.url).href);
     Deno.writeTextFileSync(
       script,
-      `import { createXeRunner } from ${
-        JSON.stringify(new URL("../src/xe/runner.ts", import.meta.url).href)
-      };
-import { endReadsOnSignal } from ${
-        JSON.stringify(new URL("../src/cli/signal-exit.ts", import.meta.url).href)
-      };
-endReadsOnSignal(() => false);
-const runner = createXeRunner({ xePath: ${JSON.stringify(`${dir}/xe`)}, defaultTimeoutMs: 60_000 });
-runner.run(["vm-param-set", "uuid=u", "platform:device-model-args=x"]).catch(() => {});
-runner.run(["vm-list", "params=uuid"]).catch(() => {});
-runner.run(["pool-param-get", "uuid=p", "param-name=master"]).catch(() => {});
-await new Promise((r) => setTimeout(r, 60_000));
-`,
+      [
+        `import { createXeRunner } from ${mod("../src/xe/runner.ts")};`,
+        `import { endReadsOnSignal } from ${mod("../src/cli/signal-exit.ts")};`,
+        `import { trackRead } from ${mod("../src/xe/live-reads.ts")};`,
+        `endReadsOnSignal();`,
+        `const runner = createXeRunner({`,
+        `  xePath: ${JSON.stringify(`${dir}/xe`)},`,
+        `  defaultTimeoutMs: 60_000,`,
+        `  onSpawn: trackRead,`,
+        `});`,
+        `runner.run(["vm-param-set", "uuid=u", "platform:device-model-args=x"]).catch(() => {});`,
+        `runner.run(["vm-list", "params=uuid"]).catch(() => {});`,
+        `runner.run(["pool-param-get", "uuid=p", "param-name=master"]).catch(() => {});`,
+        `await new Promise((r) => setTimeout(r, 60_000));`,
+      ].join("\n"),
     );
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "--quiet", "--allow-all", "--no-config", script],

@@ -6,6 +6,7 @@ import { DEFAULT_DB_PATH, isMissing, openDatabase, openEmptyInMemory } from "../
 import { Store } from "../store/store.ts";
 import { createXeRunner, type EarlyCall, type XeRunner } from "../xe/runner.ts";
 import { endReadsOnSignal } from "./signal-exit.ts";
+import { trackRead } from "../xe/live-reads.ts";
 import { holdSignals } from "./signal-hold.ts";
 import { type PowerEvent, Xe } from "../xe/client.ts";
 import { DEFAULT_INVENTORY, readLocalHostUuid } from "../xe/inventory.ts";
@@ -198,6 +199,8 @@ export function createDeps(input: DepsInput): Deps {
           defaultTimeoutMs: s.xeTimeoutS * 1000,
           env: input.env.all(),
           early: input.early,
+          // the process keeps its reads, for a signal to end them (signal-exit.ts)
+          onSpawn: input.process === true ? trackRead : undefined,
         });
     const down = (args: readonly string[]) =>
       Promise.reject(new XeError(`xe ${args[0]}: ${masterDown!.message}`, args));

@@ -6,6 +6,7 @@
 // error came first. xe's path comes from VGPU_XE or PATH, never the database.
 import type { EarlyCall } from "./runner.ts";
 import { killTree, spawnXe } from "./runner.ts";
+import { trackRead } from "./live-reads.ts";
 import { VM_LIST_PARAMS } from "./client.ts";
 
 /** An early call, taken over by the runner or released (killed) at exit. */
@@ -40,6 +41,7 @@ export function startEarly(
   let failure: { error: unknown } | null = null;
   try {
     child = spawnXe({ xePath, env: env.all(), plain: o.readOnly === true }, args);
+    trackRead(child, args); // main.ts: a signal ends it (signal-exit.ts)
   } catch (e) {
     failure = { error: e };
   }

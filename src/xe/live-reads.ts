@@ -12,9 +12,9 @@ export function isReadVerb(verb: string | undefined): boolean {
   return verb !== undefined && (verb.endsWith("-list") || verb.endsWith("-param-get"));
 }
 
-/** Keeps `child` among the live reads until it ends, when `verb` only reads. */
-export function trackRead(child: Deno.ChildProcess, verb: string | undefined): void {
-  if (!isReadVerb(verb)) return;
+/** Keeps `child` among the live reads until it ends, when its verb only reads (runner onSpawn). */
+export function trackRead(child: Deno.ChildProcess, args: readonly string[]): void {
+  if (!isReadVerb(args[0])) return;
   live.add(child);
   child.status.then(() => live.delete(child), () => live.delete(child));
 }

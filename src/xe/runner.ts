@@ -2,7 +2,6 @@
 
 import { VgpuError, XeError, XeMissingError, XeTimeoutError } from "../domain/errors.ts";
 import { classifyXeFailure } from "./parse.ts";
-import { trackRead } from "./live-reads.ts";
 
 export interface XeRunOptions {
   /** Time bound for this call; the runner's default when absent. */
@@ -34,6 +33,11 @@ export interface XeRunnerConfig {
    * terminal to shield it from; the hook script's `timeout` then reaches it too).
    */
   plain?: boolean;
+  /**
+   * Told of every xe it spawns: the process (not the start hook, not a test) keeps its reads so
+   * that a signal ends them (src/xe/live-reads.ts, src/cli/signal-exit.ts).
+   */
+  onSpawn?: (child: Deno.ChildProcess, args: readonly string[]) => void;
   /**
    * A call spawned before this runner existed (src/xe/early.ts): the first run or stream of the
    * same argv takes it over instead of spawning, its time bound counted from its spawn.
@@ -100,7 +104,6 @@ export function spawnXe(
       // time bound still kills the whole group.
       detached: cfg.plain !== true,
     }).spawn();
-    trackRead(child, args[0]);
     return child;
   } catch (e) {
     throw spawnFailure(cfg.xePath, args, e);
@@ -118,7 +121,11 @@ function takeOrSpawn(
   timeoutMs: number,
 ): { child: Deno.ChildProcess; bound: number } {
   const early = cfg.early?.take(cfg.xePath, args) ?? null;
-  if (early === null) return { child: spawnXe(cfg, args), bound: timeoutMs };
+  if (early === null) {
+    const child = spawnXe(cfg, args);
+    cfg.onSpawn?.(child, args);
+    return { child, bound: timeoutMs };
+  }
   const left = timeoutMs - (performance.now() - early.startedAt);
   return { child: early.child, bound: Math.max(left, EARLY_HANDOVER_MS) };
 }
