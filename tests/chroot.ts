@@ -46,7 +46,9 @@ export async function unmount(at: string): Promise<boolean> {
   return (await exec("umount", ["-l", at])).code === 0;
 }
 
-const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname).replace(/\/$/, "");
+/** This repository's root, and the version its deno.json names (the builds' file names). */
+export const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname).replace(/\/$/, "");
+export const VERSION: string = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`)).version;
 /** What a build in dist/ is made from. */
 const SOURCES = ["main.ts", "hook.ts", "deno.json", "src", "sql", "hooks", "packaging", "scripts"];
 

@@ -16,11 +16,11 @@ import {
   HOOK_PATH,
   mountProc,
   type Result,
+  ROOT,
   unmount,
+  VERSION,
 } from "./chroot.ts";
 
-const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname).replace(/\/$/, "");
-const VERSION: string = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`)).version;
 const ARCHIVE = `${ROOT}/dist/vgpu-admin-${VERSION}-linux-x64.tar.gz`;
 const UUID1 = "7d1e2f00-aaaa-bbbb-cccc-ddddeeee0001";
 const UUID_UNREGISTERED = "7d1e2f00-aaaa-bbbb-cccc-ddddeeee0002";

@@ -17,11 +17,11 @@ import {
   HOOK_PATH,
   mountProc,
   type Result,
+  ROOT,
   unmount,
+  VERSION,
 } from "./chroot.ts";
 
-const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname).replace(/\/$/, "");
-const VERSION: string = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`)).version;
 const SINGLE = `${ROOT}/dist/vgpu-admin-${VERSION}-linux-x64`;
 const UUID1 = "7d1e2f00-aaaa-bbbb-cccc-ddddeeee0001";
 const DEVICE = "-device vgpu-stub,pool_id=A,priority=medium,vm_id=1";

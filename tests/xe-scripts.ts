@@ -2,6 +2,8 @@
 // xe_stream_test): a directory of scripts, and a fresh Deno process that runs a runner script
 // and reaps the grandchild an xe script may leave behind.
 
+import { processGone } from "./helpers.ts";
+
 /** A temp dir with executable sh scripts; removed afterwards. */
 export async function withScripts(
   scripts: Record<string, string>,
@@ -49,4 +51,13 @@ export async function runReaping(
       }
     }
   }
+}
+
+/** True once `pid` has exited (gone, or a zombie nobody reaps), polled every 50 ms for `ms`. */
+export async function goneOrZombie(pid: string, ms = 5_000): Promise<boolean> {
+  for (let waited = 0; waited < ms; waited += 50) {
+    if (processGone(Number(pid))) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
 }

@@ -16,7 +16,7 @@ import type { HostVm } from "../src/domain/types.ts";
 import { Xe, xeCommandLine } from "../src/xe/client.ts";
 import { classifyXeFailure } from "../src/xe/parse.ts";
 import { createXeRunner, type XeRunner, type XeRunOptions } from "../src/xe/runner.ts";
-import { runReaping, withScripts } from "./xe-scripts.ts";
+import { goneOrZombie, runReaping, withScripts } from "./xe-scripts.ts";
 
 // ---------- stub runner ----------
 
@@ -456,23 +456,10 @@ Deno.test("runner: a hung xe is killed (with its children) and XeTimeoutError th
       );
       assert.ok(Date.now() - started < 5000, "the bound was not honoured");
       const pid = (await Deno.readTextFile(`${dir}/child.pid`)).trim();
-      assert.ok(await goneOrZombie(pid), `grandchild ${pid} survived`);
+      assert.ok(await goneOrZombie(pid, 2_000), `grandchild ${pid} survived`);
     },
   );
 });
-
-async function goneOrZombie(pid: string): Promise<boolean> {
-  for (let i = 0; i < 40; i++) {
-    try {
-      const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) return true;
-    } catch {
-      return true;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
-}
 
 Deno.test("runner: neither an escaped descendant holding the pipes nor a finished call's bound holds the process up", async () => {
   await withScripts({

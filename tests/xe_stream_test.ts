@@ -13,7 +13,7 @@ import {
 import { Xe } from "../src/xe/client.ts";
 import { forEachRecord, mapEntry, parseMap, RecordReader } from "../src/xe/parse.ts";
 import { createXeRunner, type XeRunner } from "../src/xe/runner.ts";
-import { runReaping, withScripts } from "./xe-scripts.ts";
+import { goneOrZombie, runReaping, withScripts } from "./xe-scripts.ts";
 
 /** stream() of `args`: its pieces, or the error it threw. */
 async function pieces(
@@ -28,19 +28,6 @@ async function pieces(
   } catch (error) {
     return { got, error };
   }
-}
-
-async function goneOrZombie(pid: string): Promise<boolean> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) return true;
-    } catch {
-      return true;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
 }
 
 // ---------- the runner ----------
