@@ -4,6 +4,9 @@ import assert from "node:assert/strict";
 import { cliCommand, fakeHost, runCli, runInProcess, tempDir, UUID1 } from "./helpers.ts";
 import { makeVm } from "./fake-xe/state.ts";
 import { openDatabase } from "../src/store/open.ts";
+import { CLAIM_PREFIX } from "../src/domain/pool.ts";
+import { updateState } from "./fake-xe/state.ts";
+import { enableAll, fakePool, poolVm } from "./pool-helpers.ts";
 
 const ESC = "\x1b[";
 const hasScript = (() => {
@@ -397,6 +400,40 @@ Deno.test({
       // and a pipe gets whole lines: the piped status has lines wider than 80
       if (what === "status") assert.ok(piped.stdout.split("\n").some((l) => [...l].length > 80));
     }
+  },
+});
+
+Deno.test({
+  name:
+    "pool status at 80 columns: lines fit, broken only between fields; a fix to paste stays whole",
+  ignore: !hasScript,
+  async fn() {
+    const p = fakePool(2, [poolVm(1), poolVm(2)]);
+    await enableAll(p);
+    const [h1] = p.hosts;
+    for (const vm of [poolVm(1), poolVm(2)]) {
+      assert.equal(
+        (await runInProcess(["register-vm", `--vm-uuid=${vm.uuid}`], { env: h1.env })).code,
+        0,
+      );
+    }
+    // a lost claim: its fix is a command longer than 80 columns; the redo log cannot be told
+    await updateState(p.statePath, (s) => {
+      delete s.pool!.otherConfig[`${CLAIM_PREFIX}2`];
+    });
+    Deno.removeSync(h1.localDb);
+    const env = { ...h1.env, NO_COLOR: "1", TZ: "UTC" };
+    const out = await onTerminal(["pool", "status"], env, 80);
+    const piped = await runCli(["pool", "status"], { env });
+    const fix = piped.stdout.split("\n").find((l) => l.startsWith("    fix: "));
+    assert.ok(fix !== undefined && [...fix].length > 80, piped.stdout);
+    assert.ok(out.split("\n").includes(fix), `the fix to paste broken in\n${out}`);
+    for (const l of out.split("\n")) {
+      assert.ok([...l].length <= 80 || l === fix, `${[...l].length}: ${l}`);
+    }
+    const words = (s: string) => s.split(/\s+/).filter((w) => w !== "" && w !== "|");
+    assert.deepEqual(words(out), words(piped.stdout));
+    assert.ok(piped.stdout.split("\n").some((l) => [...l].length > 80), "a pipe gets whole lines");
   },
 });
 

@@ -3,6 +3,7 @@ import type { Deps } from "../deps.ts";
 import { type Format, parseFormat, writeJson } from "../format.ts";
 import { writeLines } from "../io.ts";
 import { poolStatusJson, poolStatusLines } from "../render/pool.ts";
+import { fitLines } from "../render/fit.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 import type { Outcome } from "../outcome.ts";
 
@@ -21,7 +22,10 @@ export async function run(opts: PoolStatusOptions, deps: Deps): Promise<Outcome>
   const store = await deps.store({ emptyIfMissing: true });
   const view = await poolStatus(store, await deps.xe(), () => deps.redoLog());
   if (opts.format === "json") writeJson(deps.io.out, poolStatusJson(view));
-  else writeLines(deps.io.out, poolStatusLines(view, deps.now()));
+  else {writeLines(
+      deps.io.out,
+      fitLines(poolStatusLines(view, deps.now()), deps.io.columns ?? null),
+    );}
   // the cache shown instead of the pool: the answer is not the live one
   return view.cached === null ? undefined : "degraded";
 }

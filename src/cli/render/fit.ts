@@ -1,4 +1,4 @@
-// The line layouts (status, scan-vms, show-pool, show-vm, doctor) on a terminal narrower than a
+// The line layouts (status, scan-vms, show-pool, show-vm, doctor, pool status) on a terminal narrower than a
 // line (an 80-column console): the line breaks between its ` | ` fields and before `-> fix:`, a
 // piece still too wide between words; never inside a word, and a uuid is never cut. Continuation
 // lines are indented under their line. A command to paste (`-> fix: …`, `Action: Run '…'`) is
@@ -45,7 +45,7 @@ export function fitLine(line: string, columns: number | null): string[] {
       continue;
     }
     if (!empty) breakLine();
-    if (visible(cur + text) <= columns || /^(-> fix: |Action: )/.test(text)) {
+    if (visible(cur + text) <= columns || /^(-> fix: |fix: |Action: )/.test(text)) {
       cur += text;
       empty = false;
       continue;
