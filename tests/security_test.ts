@@ -4,7 +4,7 @@
  * coming FROM xe (a VM's name-label, hand-set QEMU args) stay inert and are stored verbatim;
  * the database is created 0600 in a 0755 directory whatever the umask; the start hook refuses a
  * malformed uuid with exit 1 (never 2), both as `vgpu-admin startup-hook` and as the sh script
- * xenopsd runs; and only src/xe/runner.ts may spawn a process (it passes an argument array).
+ * xenopsd runs; and only src/xe/spawn.ts may spawn a process (it passes an argument array).
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
@@ -336,18 +336,18 @@ function sourceFiles(dir: string): string[] {
   return out;
 }
 
-Deno.test("security: only src/xe/runner.ts spawns a process, and never through a shell", () => {
+Deno.test("security: only src/xe/spawn.ts spawns a process, and never through a shell", () => {
   const SPAWN =
     /Deno\.Command|Deno\.run\b|Deno\.spawn|child_process|node:child_process|\bexecSync\b|\bspawnSync\b|\bexecFile\b/;
   const files = [`${ROOT}/main.ts`, ...sourceFiles(`${ROOT}/src`)];
   assert.ok(files.length > 20, `found ${files.length} source files`);
   const spawning = files.filter((f) => SPAWN.test(Deno.readTextFileSync(f)))
     .map((f) => f.slice(ROOT.length + 1));
-  assert.deepEqual(spawning, ["src/xe/runner.ts"]);
-  const runner = Deno.readTextFileSync(`${ROOT}/src/xe/runner.ts`);
+  assert.deepEqual(spawning, ["src/xe/spawn.ts"]);
+  const spawn = Deno.readTextFileSync(`${ROOT}/src/xe/spawn.ts`);
   // One spawn, of the xe path itself with an args array: no shell in between.
-  assert.equal(runner.match(/new Deno\.Command\(/g)?.length, 1);
-  assert.match(runner, /new Deno\.Command\(cfg\.xePath, \{\s*args: \[\.\.\.args\],/);
+  assert.equal(spawn.match(/new Deno\.Command\(/g)?.length, 1);
+  assert.match(spawn, /new Deno\.Command\(xePath, \{\s*args: \[\.\.\.args\],/);
   for (const f of files) {
     const text = Deno.readTextFileSync(f);
     assert.doesNotMatch(text, /["'`](\/bin\/)?(ba)?sh["'`]\s*,\s*\[?\s*["'`]-c["'`]/, f);

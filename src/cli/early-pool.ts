@@ -4,7 +4,7 @@
 // VMs, the hosts (xe/pool.ts POOL_STATUS_READS). Only a line the parser surely runs as pool
 // status spawns them; the runner takes each over, and main.ts releases the rest at exit.
 import { type EarlyXe, startEarlyAll } from "../xe/early.ts";
-import { POOL_STATUS_READS } from "../xe/pool.ts";
+import { POOL_STATUS_READS } from "../xe/read-argv.ts";
 import type { Env } from "./deps.ts";
 import { surely } from "./early-scan.ts";
 

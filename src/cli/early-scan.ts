@@ -2,7 +2,8 @@
 // was ~2.3× one vm-list before doing any work of its own, because xe started only after our
 // modules and the database open). Only a line the parser surely runs as scan-vms spawns it; the
 // runner takes it over (src/xe/early.ts), and main.ts releases it at exit otherwise.
-import { type EarlyXe, SCAN_VM_LIST, startEarly } from "../xe/early.ts";
+import { type EarlyXe, startEarly } from "../xe/early.ts";
+import { SCAN_VM_LIST } from "../xe/read-argv.ts";
 import type { Env } from "./deps.ts";
 
 /** The early vm-list of a scan-vms command line, or null (nothing spawned). */

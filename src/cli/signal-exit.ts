@@ -4,7 +4,7 @@
 // processes and children (src/xe/live-reads.ts). Installed by the process (main.ts, then Deps),
 // never by an in-process caller such as the tests.
 import { liveReads } from "../xe/live-reads.ts";
-import { killTree } from "../xe/runner.ts";
+import { killTree } from "../xe/spawn.ts";
 import type { CaughtSignal } from "./exit-code.ts";
 import { signalHeld } from "./signal-hold.ts";
 

@@ -9,6 +9,7 @@ import {
 import type { Host, HostVm, PowerState } from "../domain/types.ts";
 import { isUuid } from "../domain/validate.ts";
 import { MAP_KEY_RE, mapEntry, parsePowerState, parseRecords, RecordReader } from "./parse.ts";
+import { VM_LIST_PARAMS } from "./read-argv.ts";
 import type { XeRunner } from "./runner.ts";
 import { readVmArgs } from "./vm-args.ts";
 
@@ -32,8 +33,7 @@ export interface PowerEvent {
 
 export const DEFAULT_PLATFORM_KEY = "device-model-args";
 
-export const VM_LIST_PARAMS =
-  "params=uuid,name-label,power-state,resident-on,is-control-domain,platform";
+export { VM_LIST_PARAMS };
 
 // A halted VM's resident-on is a null reference, printed like this.
 const NOT_IN_DATABASE = "<not in database>";

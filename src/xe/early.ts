@@ -1,13 +1,14 @@
 // An xe call spawned before anything else of a command (issue 19: scan-vms' vm-list, see
-// cli/early-scan.ts): before the command's modules load and the database opens (whose settings
-// give xe its time bound), so that xe runs meanwhile. The xe runner takes the call over
-// (XeRunnerConfig.early) when the command asks for the same argv, counting the bound from this
-// spawn; a call nobody took over is killed (tree and all) before the process exits, whichever
-// error came first. xe's path comes from VGPU_XE or PATH, never the database.
+// cli/early-scan.ts; issue 17: pool status's three reads, cli/early-pool.ts): before the
+// command's modules load and the database opens (whose settings give xe its time bound), so
+// that xe runs meanwhile. The xe runner takes the call over (XeRunnerConfig.early) when the
+// command asks for the same argv, counting the bound from this spawn; a call nobody took over is
+// killed (tree and all) before the process exits, whichever error came first. xe's path comes
+// from VGPU_XE or PATH, never the database. Its imports are leaves (spawn.ts, live-reads.ts,
+// read-argv.ts): the spawn comes before any other module of ours loads.
 import type { EarlyCall } from "./runner.ts";
-import { killTree, spawnXe } from "./runner.ts";
+import { killTree, spawnProcess } from "./spawn.ts";
 import { trackRead } from "./live-reads.ts";
-import { VM_LIST_PARAMS } from "./client.ts";
 
 /** An early call, taken over by the runner or released (killed) at exit. */
 export interface EarlyXe extends EarlyCall {
@@ -17,10 +18,10 @@ export interface EarlyXe extends EarlyCall {
 
 export interface EarlyOptions {
   /**
-   * Calls that only read: xe stays in our process group (runner.ts `plain`), a plain spawn
-   * instead of a fork of this whole process for its own session (~3× the wall time of a spawn
-   * here). The session only shields xe calls that change something from the terminal's Ctrl-C
-   * or a dropped SSH session; a read killed with us loses nothing.
+   * Calls that only read: xe stays in our process group (spawn.ts), a plain spawn instead of a
+   * fork of this whole process for its own session (~3× the wall time of a spawn here). The
+   * session only shields xe calls that change something from the terminal's Ctrl-C or a
+   * dropped SSH session; a read killed with us loses nothing.
    */
   readOnly?: boolean;
 }
@@ -28,7 +29,7 @@ export interface EarlyOptions {
 /**
  * Spawns `xe <args>` now (xe's path: VGPU_XE, else `xe` on PATH, as the runner finds it). A
  * failing spawn (xe missing) is kept and thrown when the runner takes the call over, in the
- * order the command would have met it.
+ * order the command would have met it (the runner names it as it names its own).
  */
 export function startEarly(
   args: readonly string[],
@@ -40,7 +41,7 @@ export function startEarly(
   let child: Deno.ChildProcess | null = null;
   let failure: { error: unknown } | null = null;
   try {
-    child = spawnXe({ xePath, env: env.all(), plain: o.readOnly === true }, args);
+    child = spawnProcess(xePath, args, env.all(), o.readOnly !== true);
     trackRead(child, args); // main.ts: a signal ends it (signal-exit.ts)
   } catch (e) {
     failure = { error: e };
@@ -85,13 +86,6 @@ export function startEarlyAll(
     },
   };
 }
-
-/** The vm-list of a whole-host scan (Xe.vmList without a filter). */
-export const SCAN_VM_LIST: readonly string[] = [
-  "vm-list",
-  "is-control-domain=false",
-  VM_LIST_PARAMS,
-];
 
 function sameArgs(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);

@@ -4,6 +4,12 @@ import { VgpuError, XeError, XeKeyMissingError, XeTimeoutError } from "../domain
 import type { PoolVm } from "../domain/pool.ts";
 import type { Xe } from "./client.ts";
 import { parseMap, parsePowerState, parseRecords } from "./parse.ts";
+import {
+  HOST_LIST_ARGV,
+  POOL_LIST_ARGV,
+  POOL_STATUS_READS,
+  POOL_VM_LIST_ARGV,
+} from "./read-argv.ts";
 
 export interface PoolRecord {
   uuid: string;
@@ -63,28 +69,7 @@ function isDuplicate(e: unknown): boolean {
   return e instanceof XeError && e.stderr.includes(DUPLICATE_KEY);
 }
 
-/** The pool record with its other-config (marker and claims included). */
-export const POOL_LIST_ARGV: readonly string[] = [
-  "pool-list",
-  "params=uuid,name-label,master,ha-enabled,other-config",
-];
-/** Every guest of the pool with platform args and other-config. */
-export const POOL_VM_LIST_ARGV: readonly string[] = [
-  "vm-list",
-  "is-control-domain=false",
-  "params=uuid,name-label,power-state,resident-on,is-control-domain,platform,other-config",
-];
-/** Every host with enabled, host-metrics-live and other-config. */
-export const HOST_LIST_ARGV: readonly string[] = [
-  "host-list",
-  "params=uuid,name-label,enabled,host-metrics-live,other-config",
-];
-/** The three calls `pool status` always makes, the longest answer first (cli/early-pool.ts). */
-export const POOL_STATUS_READS: readonly (readonly string[])[] = [
-  POOL_VM_LIST_ARGV,
-  POOL_LIST_ARGV,
-  HOST_LIST_ARGV,
-];
+export { HOST_LIST_ARGV, POOL_LIST_ARGV, POOL_STATUS_READS, POOL_VM_LIST_ARGV };
 
 /** Pool verbs over the one xe client (every call goes through its runner and is counted). */
 export class XePool {

@@ -1,7 +1,11 @@
-// The one place that spawns `xe` (style.md rule 7): argv array, no shell, every call bounded.
+// The one runner of `xe` (style.md rule 7): argv array, no shell, every call bounded. Its
+// process is made by spawn.ts, which main.ts's early reads (early.ts) reach before this loads.
 
 import { VgpuError, XeError, XeMissingError, XeTimeoutError } from "../domain/errors.ts";
 import { classifyXeFailure } from "./parse.ts";
+import { killTree, spawnProcess } from "./spawn.ts";
+
+export { killTree };
 
 export interface XeRunOptions {
   /** Time bound for this call; the runner's default when absent. */
@@ -47,7 +51,10 @@ export interface XeRunnerConfig {
 
 /** What an early call hands over: its process and when it was spawned (performance.now()). */
 export interface EarlyCall {
-  /** The call's process when `args` (and xe's path) are its own and nobody took it yet, else null; throws its spawn failure. */
+  /**
+   * The call's process when `args` (and xe's path) are its own and nobody took it yet, else
+   * null; throws its spawn failure as the spawn threw it (the runner names it).
+   */
   take(
     xePath: string,
     args: readonly string[],
@@ -55,7 +62,7 @@ export interface EarlyCall {
 }
 
 /**
- * Creates the XeRunner that spawns `xePath` with Deno.Command (never a shell), stdin null,
+ * Creates the XeRunner that spawns `xePath` through spawn.ts (never a shell), stdin null,
  * stdout/stderr piped. Each call is killed (SIGKILL, with its descendants) at its time bound.
  */
 export function createXeRunner(o: XeRunnerConfig): XeRunner {
@@ -92,19 +99,7 @@ export function spawnXe(
   args: readonly string[],
 ): Deno.ChildProcess {
   try {
-    const child = new Deno.Command(cfg.xePath, {
-      args: [...args],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      env: cfg.env,
-      // Its own session and process group: the terminal's Ctrl-C or a dropped SSH session's
-      // SIGHUP reaches vgpu-admin, which decides, and never kills an xe call mid-way (xapi's
-      // task would go on anyway, only its answer would be lost: xe-reference.md). Our own
-      // time bound still kills the whole group.
-      detached: cfg.plain !== true,
-    }).spawn();
-    return child;
+    return spawnProcess(cfg.xePath, args, cfg.env, cfg.plain !== true);
   } catch (e) {
     throw spawnFailure(cfg.xePath, args, e);
   }
@@ -120,7 +115,12 @@ function takeOrSpawn(
   args: readonly string[],
   timeoutMs: number,
 ): { child: Deno.ChildProcess; bound: number } {
-  const early = cfg.early?.take(cfg.xePath, args) ?? null;
+  let early: { child: Deno.ChildProcess; startedAt: number } | null;
+  try {
+    early = cfg.early?.take(cfg.xePath, args) ?? null;
+  } catch (e) {
+    throw spawnFailure(cfg.xePath, args, e);
+  }
   if (early === null) {
     const child = spawnXe(cfg, args);
     cfg.onSpawn?.(child, args);
@@ -302,66 +302,4 @@ function spawnFailure(xePath: string, args: readonly string[], e: unknown): Erro
   }
   const why = e instanceof Error ? e.message : String(e);
   return new XeError(`could not run xe ${where}: ${why}`, args);
-}
-
-/**
- * SIGKILLs the child's process group (it leads one: `detached`) and, best effort, every process
- * descended from it that left the group (read from /proc where it is readable).
- */
-export function killTree(child: Deno.ChildProcess): void {
-  const descendants = descendantsOf(child.pid);
-  try {
-    Deno.kill(-child.pid, "SIGKILL");
-  } catch {
-    // the group is gone already
-  }
-  try {
-    child.kill("SIGKILL");
-  } catch {
-    // already exited
-  }
-  for (const pid of descendants) {
-    try {
-      Deno.kill(pid, "SIGKILL");
-    } catch {
-      // gone already, or not ours
-    }
-  }
-}
-
-/** Pids descended from `root`, from each /proc/<pid>/stat's ppid; [] where /proc is unreadable. */
-function descendantsOf(root: number): number[] {
-  const children = new Map<number, number[]>();
-  try {
-    for (const entry of Deno.readDirSync("/proc")) {
-      if (!/^\d+$/.test(entry.name)) continue;
-      const ppid = parentOf(entry.name);
-      if (ppid === null) continue;
-      const list = children.get(ppid) ?? [];
-      list.push(Number(entry.name));
-      children.set(ppid, list);
-    }
-  } catch {
-    return [];
-  }
-  const out: number[] = [];
-  const queue = [root];
-  while (queue.length > 0) {
-    for (const c of children.get(queue.shift()!) ?? []) {
-      out.push(c);
-      queue.push(c);
-    }
-  }
-  return out;
-}
-
-function parentOf(pid: string): number | null {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so cut at the last ")"
-    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-    return Number.isInteger(ppid) ? ppid : null;
-  } catch {
-    return null;
-  }
 }
