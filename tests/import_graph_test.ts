@@ -136,6 +136,41 @@ Deno.test("the graph is complete: every command is reached through a dynamic imp
   for (const f of sourceFiles("src/cli/commands")) assert.ok(dynamic.includes(f), f);
 });
 
+/** The modules `from` loads before it runs: static imports that are not type-only, closed over. */
+function loadedWith(from: string): Set<string> {
+  const seen = new Set<string>();
+  const visit = (f: string) => {
+    if (seen.has(f)) return;
+    seen.add(f);
+    const code = Deno.readTextFileSync(join(ROOT, f)).replace(/\/\*[\s\S]*?\*\//g, "")
+      .replace(/^\s*\/\/.*$/gm, "");
+    for (const m of code.matchAll(/^\s*(import|export)\b([^;]*?)\bfrom\s*"(\.[^"]+)"/gm)) {
+      if (/^\s*type\b/.test(m[2])) continue; // erased: `import type`, `export type`
+      const to = relative(ROOT, join(ROOT, dirname(f), m[3]));
+      if (to.endsWith(".ts")) visit(to);
+    }
+  };
+  visit(from);
+  return seen;
+}
+
+Deno.test("scan-vms loads the QEMU command-line check only for --deep (issue 19, start-up)", () => {
+  const loaded = loadedWith("src/cli/commands/scan-vms.ts");
+  assert.ok(loaded.has("src/ops/scan.ts"), [...loaded].join(" "));
+  assert.ok(!loaded.has("src/ops/qemu-cmdline.ts"), "scan-vms imports qemu-cmdline.ts statically");
+  // the early reads: main.ts spawns them before loading anything but these leaves
+  assert.deepEqual(
+    [...loadedWith("src/cli/early-scan.ts")].sort(),
+    [
+      "src/cli/early-scan.ts",
+      "src/xe/early.ts",
+      "src/xe/live-reads.ts",
+      "src/xe/read-argv.ts",
+      "src/xe/spawn.ts",
+    ],
+  );
+});
+
 Deno.test("no import cycle among main.ts and src/, static and dynamic imports together", () => {
   const cycle = findCycle(GRAPH);
   assert.equal(cycle, null, `import cycle: ${cycle?.join(" → ")}`);

@@ -1,4 +1,4 @@
-import { compareQemu, DEFAULT_PROC_ROOT, type QemuReport } from "../../ops/qemu-cmdline.ts";
+import type { QemuReport } from "../../ops/qemu-cmdline.ts";
 import { hostError, scan } from "../../ops/scan.ts";
 import type { Deps } from "../deps.ts";
 import { type Format, parseFormat, writeJson } from "../format.ts";
@@ -27,6 +27,8 @@ export async function run(opts: ScanVmsOptions, deps: Deps): Promise<Outcome> {
   const view = await scan({ store, xe: deps.xe, offline: false, localHostUuid: deps.localHost() });
   let qemu: QemuReport | null = null;
   if (opts.deep && view.host.kind === "read") {
+    // loaded only for --deep: a plain scan never reads /proc (issue 19, start-up)
+    const { compareQemu, DEFAULT_PROC_ROOT } = await import("../../ops/qemu-cmdline.ts");
     // VGPU_PROC_ROOT points tests at a fake /proc.
     qemu = await compareQemu(view, deps.xe, deps.env.get("VGPU_PROC_ROOT") || DEFAULT_PROC_ROOT);
     view.xeCalls += qemu.xeCalls;
