@@ -8,7 +8,8 @@
 # First run: the payload is unpacked once (dd and sha256sum, nothing else) into a private cache,
 #   root:     /var/lib/vgpu-admin/runtime/@HASH@
 #   any user: ${XDG_CACHE_HOME:-$HOME/.cache}/vgpu-admin/runtime/@HASH@
-# into a temporary directory first, each file checked against its sha256 below, then sealed (the
+# into a temporary directory first, each file checked against its sha256 (the list after this
+# script), then sealed (the
 # inode, size and ctime of every file it runs or loads recorded) and renamed into place: a run
 # that is cut off (a full disk, a signal) leaves nothing that is ever executed, and two first runs at once
 # each unpack their own copy, one rename wins. A cache directory another user can write is
@@ -24,6 +25,10 @@
 self=$0
 hash=@HASH@
 payload=@PAYLOAD_START@
+# The list of what is unpacked (offset, size, mode, sha256, path) is read from this file only when
+# unpacking: it lies after the last line the shell runs, so no run parses it.
+manifest=@MANIFEST_START@
+manifest_len=@MANIFEST_LEN@
 need_mb=@NEED_MB@
 
 fail() {
@@ -51,6 +56,11 @@ fi
 if [ -n "${VGPU_RUNTIME_DIR:-}" ]; then
   top=$VGPU_RUNTIME_DIR
 fi
+# absolute: the seal's stat runs from inside the copy
+case $top in
+  /*) ;;
+  *) top=${PWD:-.}/$top ;;
+esac
 base=$top/runtime
 dir=$base/$hash
 DENO_NO_UPDATE_CHECK=1
@@ -69,11 +79,24 @@ private_dir() {
 
 nl='
 '
-# What is sealed, one line per file and directory the program runs or loads (in $d): mode,
-# owner, inode, size and ctime to the nanosecond (a write, chmod, chown or replacement changes
-# one of them; only the clock's owner can set a ctime). Licences are checked when unpacked, not
-# sealed.
+# What is sealed, one line per file and directory the program runs or loads: mode, owner, inode,
+# size and ctime to the nanosecond (a write, chmod, chown or replacement changes one of them; only
+# the clock's owner can set a ctime). Licences are checked when unpacked, not sealed. The ctime is
+# written in UTC whatever the caller's TZ (the hook's environment and an admin's shell differ; a
+# seal written in one zone must match in another), and stat speaks the C locale.
 SEAL_FORMAT='%a %u %i %s %z'
+
+# stat of each argument after the first, then of every sealed file and directory, named relative
+# to the copy $1 (short paths: this runs before every start). Run only inside $(…): it changes
+# that subshell's directory and environment, and ends in exec (one process for it all).
+seal_stat() {
+  cd -- "$1" 2>&- || exit 1
+  shift
+  TZ=UTC0
+  LC_ALL=C
+  export TZ LC_ALL
+  exec stat -c "$SEAL_FORMAT" -- "$@" @SEAL_LIST@
+}
 
 # The copy in $dir is ours, private and as it was sealed. One stat for everything (this runs
 # before every start): the cache directories and the seal itself first (ours, and never writable
@@ -82,9 +105,7 @@ SEAL_FORMAT='%a %u %i %s %z'
 # per byte of it.
 sealed() {
   [ -O "$top" ] && [ -O "$base" ] && [ -O "$dir" ] && [ -O "$dir/.seal" ] || return 1
-  d=$dir
-  got=$(stat -c "$SEAL_FORMAT" -- "$top" "$base" "$dir" "$dir/.seal" @SEAL_LIST@ 2>&-) ||
-    return 1
+  got=$(seal_stat "$dir" "$top" "$base" "$dir" .seal 2>&-) || return 1
   for i in 1 2 3 4; do
     line=${got%%"$nl"*}
     got=${got#*"$nl"}
@@ -115,8 +136,15 @@ unpack() {
   trap 'exit 129' HUP
   trap 'exit 130' INT
   trap 'exit 143' TERM
+  if ! err=$(dd if="$self" of="$tmp/.manifest" bs=65536 iflag=skip_bytes,count_bytes \
+    skip="$manifest" count="$manifest_len" 2>&1); then
+    fail "cannot unpack the runtime into $base (it needs about $need_mb MB): ${err##*
+}; free space there and run vgpu-admin again (nothing was left half-unpacked)"
+  fi
+  n=0
   while read -r off size mode sum path; do
     [ -n "$path" ] || continue
+    n=$((n + 1))
     case $path in
       */)
         # its mode set, not left to the umask (000 would let anyone replace what runs)
@@ -133,15 +161,17 @@ unpack() {
           fail "cannot write in $tmp (is the disk full? it needs about $need_mb MB)"
         ;;
     esac
-  done <<'MANIFEST'
-@MANIFEST@
-MANIFEST
+  done <"$tmp/.manifest"
+  rm -f -- "$tmp/.manifest"
+  # all of it read: a copy of this file cut short would give a shorter list, whose files pass
+  [ "$n" = @ENTRIES@ ] ||
+    fail "the list of files in $self is cut short (a damaged copy of this file?); nothing was used"
   if ! err=$(cd "$tmp" && sha256sum -c .sums 2>&1); then
     fail "the runtime unpacked from $self does not match its checksums (a damaged copy of this file?); nothing was used: ${err##*
 }"
   fi
   chmod 0755 -- "$tmp" || fail "cannot chmod $tmp"
-  s=$(d=$tmp && stat -c "$SEAL_FORMAT" -- @SEAL_LIST@) ||
+  s=$(seal_stat "$tmp") ||
     fail "cannot read the runtime just unpacked in $tmp"
   printf "want='%s'\n" "$s" >"$tmp/.seal" && chmod 0644 -- "$tmp/.seal" ||
     fail "cannot write in $tmp (is the disk full?)"

@@ -90,31 +90,38 @@ async function build(archive: string): Promise<void> {
     }
     const hash = sha256(new TextEncoder().encode(`${VERSION}\n${manifest}\n`)).slice(0, 16);
     // sealed: what the program runs or loads (not the licences, BUILD-INFO or the launcher)
+    // relative to the copy (single.sh's seal_stat runs inside it); the names are checked above
     const sealList = entries.map((e) => e.path.replace(/\/$/, ""))
       .filter((p) => p === "bin" || p === "bin/deno" || p === "lib" || p.startsWith("lib/"))
-      .map((p) => `"$d/${p}"`).join(" ");
-    const render = (payloadStart: number) =>
+      .join(" ");
+    const manifestBytes = new TextEncoder().encode(`${manifest}\n`);
+    const render = (payloadStart: number, manifestStart: number) =>
       fillTemplate("packaging/single.sh", {
         VERSION,
         DENO_VERSION: Deno.version.deno,
         HASH: hash,
         PAYLOAD_START: String(payloadStart).padEnd(12, " "),
+        MANIFEST_START: String(manifestStart).padEnd(12, " "),
+        MANIFEST_LEN: String(manifestBytes.length),
+        ENTRIES: String(entries.length),
         NEED_MB: String(Math.ceil(offset / 1048576) + 1),
         SEAL_LIST: sealList,
-        MANIFEST: manifest,
         BUNDLE: "app/main.js",
         HOOK_BUNDLE: "hook/hook.js",
         LOADER: loader,
         RUN_FLAGS: RUN_FLAGS.join(" "),
         PERMISSIONS: PERMISSIONS.map(shQuote).join(" "),
       });
-    const len = new TextEncoder().encode(render(0)).length;
-    const start = Math.ceil((len + 1) / BLOCK) * BLOCK;
-    const header = new TextEncoder().encode(render(start));
+    // the script, then the manifest (read by dd when unpacking, never parsed: the script ends in
+    // exec), newlines up to a block boundary, then the files
+    const len = new TextEncoder().encode(render(0, 0)).length;
+    const start = Math.ceil((len + manifestBytes.length + 1) / BLOCK) * BLOCK;
+    const header = new TextEncoder().encode(render(start, len));
     if (header.length !== len) fail("the header's length changed with the payload offset");
     const out = new Uint8Array(start + offset);
     out.set(header, 0);
-    out.fill(0x0a, header.length, start); // newlines: never parsed (the script ends in exec)
+    out.set(manifestBytes, len);
+    out.fill(0x0a, len + manifestBytes.length, start);
     let at = start;
     for (const b of blobs) {
       out.set(b, at);
