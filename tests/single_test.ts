@@ -100,6 +100,34 @@ Deno.test({
       const again = await cli("--version");
       assert.deepEqual([again.code, again.stderr], [0, ""]);
       assert.equal(Deno.statSync(`${cache}/.seal`).mtime?.getTime(), sealMtime);
+      // The seal is written in UTC whatever TZ says: a run under another zone (an admin's shell
+      // and the hook's environment differ) uses the same copy, nothing unpacked again.
+      const zoned = await run(root, ["/usr/local/bin/vgpu-admin", "--version"], {
+        PATH: HOOK_PATH,
+        HOME: "/root",
+        TZ: "JST-9",
+      });
+      assert.deepEqual([zoned.code, zoned.stdout, zoned.stderr], [0, `${VERSION}\n`, ""]);
+      assert.equal(Deno.statSync(`${cache}/.seal`).mtime?.getTime(), sealMtime);
+
+      // A copy of the file cut short in its list of files (read only when unpacking, after the
+      // script): one line naming it, nothing unpacked, nothing run.
+      const head = new TextDecoder().decode(Deno.readFileSync(SINGLE).subarray(0, 4096));
+      const listAt = Number(/^manifest=(\d+)/m.exec(head)?.[1]);
+      assert.ok(listAt > 0, "the script says where its list of files starts");
+      const short = `${root}/usr/local/bin/short`;
+      Deno.writeFileSync(short, Deno.readFileSync(SINGLE).subarray(0, listAt + 400));
+      Deno.chmodSync(short, 0o755);
+      const cutShort = await run(root, ["/usr/local/bin/short", "--version"], {
+        PATH: HOOK_PATH,
+        HOME: "/root",
+        VGPU_RUNTIME_DIR: "/tmp/short",
+      });
+      assert.deepEqual([cutShort.code, cutShort.stdout], [1, ""]);
+      assert.match(cutShort.stderr, /^vgpu-admin: the list of files in .* is cut short/);
+      assert.equal(cutShort.stderr.trim().split("\n").length, 1, cutShort.stderr);
+      assert.deepEqual(entries(`${root}/tmp/short/runtime`), [], "nothing left unpacked");
+      Deno.removeSync(short);
 
       // Commands, and the installed hooks calling it (a stand-in xe on the hook's PATH).
       const made = await cli("install-hook");
