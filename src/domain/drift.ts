@@ -211,15 +211,17 @@ function ownDrift(s: VmDriftState): DriftItem[] {
  * row has it: any other VM whose device carries that id collides with it; without such a
  * holder, VMs whose devices carry the same id collide with each other. In-sync registered VMs
  * and unregistered VMs without a vgpu-stub get no items.
+ *
+ * One Map only (byUuid, which the report keeps): the vm_ids held and carried are sorted typed
+ * arrays. A Map of 10,000 entries is ~0.5 MB, and as much again in garbage while it grows: four
+ * of them were most of the allocation of a scan at 10,000 VMs (issue 19, peak RSS).
  */
 export function computeDrift(registered: readonly Vm[], hostVms: readonly HostVm[]): DriftReport {
-  const hostByUuid = new Map<string, HostVm>();
-  for (const h of hostVms) hostByUuid.set(h.uuid, h);
-  const holderByVmId = new Map<number, Vm>();
-  for (const r of registered) holderByVmId.set(r.vmId, r);
-
   const vms: VmDriftState[] = [];
-  const byUuid = new Map<string, VmDriftState>();
+  // every VM by uuid: the host's VMs first (the last of a repeated uuid), each replaced by its
+  // state below; the entries are only ever read by uuid, so their order does not matter
+  const index = new Map<string, VmDriftState | HostVm>();
+  for (const h of hostVms) index.set(h.uuid, h);
   // one state object per VM, built whole (no base object copied into it)
   const add = (vmUuid: string, registered: Vm | null, host: HostVm | null) => {
     const parsed = parseDeviceArgs(host?.deviceModelArgs ?? null);
@@ -227,41 +229,86 @@ export function computeDrift(registered: readonly Vm[], hostVms: readonly HostVm
     const s = { vmUuid, parsed, applied, drift: NO_DRIFT, registered, host } as VmDriftState;
     s.drift = ownDrift(s);
     vms.push(s);
-    byUuid.set(vmUuid, s);
+    index.set(vmUuid, s);
   };
+  // the first registered row of a uuid wins, with the host's last VM of that uuid
   for (const r of registered) {
-    if (!byUuid.has(r.vmUuid)) add(r.vmUuid, r, hostByUuid.get(r.vmUuid) ?? null);
+    const had = index.get(r.vmUuid);
+    if (had === undefined || !isState(had)) add(r.vmUuid, r, had ?? null);
   }
-  for (const h of hostVms) if (!byUuid.has(h.uuid)) add(h.uuid, null, h);
+  // then the host-only VMs in host order (the first of a repeated uuid)
+  for (const h of hostVms) if (!isState(index.get(h.uuid)!)) add(h.uuid, null, h);
+  const byUuid = index as Map<string, VmDriftState>;
 
-  // vm_id → the host VMs whose devices carry it (each VM once per id): the one VM itself, a list
-  // only when another carries it too (nearly every id has one carrier: no array per VM)
-  const carriers = new Map<number, VmDriftState | VmDriftState[]>();
-  const carry = (id: number, s: VmDriftState) => {
-    const had = carriers.get(id);
-    if (had === undefined) carriers.set(id, s);
-    else if (Array.isArray(had)) had.push(s);
-    else carriers.set(id, [had, s]);
-  };
-  for (const s of vms) {
-    const stubs = s.parsed.stubs;
-    if (stubs.length === 0) continue;
-    // one device (nearly every VM): no set of ids needed
-    if (stubs.length === 1) {
-      if (stubs[0].vmId !== null) carry(stubs[0].vmId, s);
-      continue;
+  // vm_ids the database holds, sorted: `held` by binary search; the holder itself (the last row
+  // of an id) is looked up only for a collision, or for every carrier when an id is held twice
+  const heldIds = Float64Array.from(registered, (r) => r.vmId).sort();
+  let heldTwice = false;
+  for (let i = 1; i < heldIds.length && !heldTwice; i++) heldTwice = heldIds[i] === heldIds[i - 1];
+  let holders: Map<number, Vm> | null = null;
+  const holderOf = (vmId: number): Vm | undefined => {
+    if (holders === null) {
+      holders = new Map();
+      for (const r of registered) holders.set(r.vmId, r);
     }
-    const ids = new Set<number>();
-    for (const stub of stubs) if (stub.vmId !== null) ids.add(stub.vmId);
-    for (const id of ids) carry(id, s);
+    return holders.get(vmId);
+  };
+
+  // the vm_ids each VM's devices carry (each once per VM), sorted: an id carried by two VMs
+  // shows as a run; nearly every VM carries one id, its own (no set of ids needed)
+  const several = new Map<VmDriftState, number[]>();
+  const eachCarried = (f: (id: number, s: VmDriftState) => void) => {
+    for (const s of vms) {
+      const stubs = s.parsed.stubs;
+      if (stubs.length === 1) {
+        if (stubs[0].vmId !== null) f(stubs[0].vmId, s);
+        continue;
+      }
+      if (stubs.length === 0) continue;
+      let ids = several.get(s);
+      if (ids === undefined) {
+        const set = new Set<number>();
+        for (const stub of stubs) if (stub.vmId !== null) set.add(stub.vmId);
+        several.set(s, ids = [...set]);
+      }
+      for (const id of ids) f(id, s);
+    }
+  };
+  let count = 0;
+  eachCarried(() => count++);
+  const carriedIds = new Float64Array(count);
+  count = 0;
+  eachCarried((id) => carriedIds[count++] = id);
+  carriedIds.sort();
+  const carriedTwice = new Set<number>();
+  for (let i = 1; i < carriedIds.length; i++) {
+    if (carriedIds[i] === carriedIds[i - 1]) carriedTwice.add(carriedIds[i]);
   }
+
+  // the ids that may collide, in the order their first carrier comes: carried twice, or carried
+  // once by another VM than the one holding it
+  const groups = new Map<number, VmDriftState[]>();
+  const carry = (id: number, s: VmDriftState) => {
+    if (carriedTwice.has(id)) {
+      const list = groups.get(id);
+      if (list === undefined) groups.set(id, [s]);
+      else list.push(s);
+      return;
+    }
+    // the usual case: the VM carries the id its own row holds
+    if (!heldTwice && s.registered !== null && s.registered.vmId === id) return;
+    if (!has(heldIds, id)) return;
+    if (holderOf(id)!.vmUuid !== s.vmUuid) groups.set(id, [s]);
+  };
+  eachCarried(carry);
+
   const nameOf = (uuid: string) =>
     byUuid.get(uuid)?.registered?.vmName ?? byUuid.get(uuid)?.host?.nameLabel ?? null;
   // A clone must be registered with an id nobody holds or carries (register-vm refuses the one it
   // carries): each collision line offers the next such id.
   let nextFree = 0;
   const freeId = () =>
-    nextFree = nextFreeVmId((id) => holderByVmId.has(id) || carriers.has(id), nextFree);
+    nextFree = nextFreeVmId((id) => has(heldIds, id) || has(carriedIds, id), nextFree);
   const collision = (s: VmDriftState, vmId: number, other: string, detail: string) =>
     own(s).push({
       kind: "vmid-collision",
@@ -272,11 +319,8 @@ export function computeDrift(registered: readonly Vm[], hostVms: readonly HostVm
       otherVmUuid: other,
       vmId,
     });
-  for (const [vmId, had] of carriers) {
-    const holder = holderByVmId.get(vmId);
-    // the usual case: the id's holder alone carries it
-    if (!Array.isArray(had) && (holder === undefined || had.vmUuid === holder.vmUuid)) continue;
-    const list = Array.isArray(had) ? had : [had];
+  for (const [vmId, list] of groups) {
+    const holder = has(heldIds, vmId) ? holderOf(vmId) : undefined;
     if (holder !== undefined) {
       const label = vmLabel(holder.vmUuid, nameOf(holder.vmUuid));
       for (const s of list) {
@@ -297,6 +341,23 @@ export function computeDrift(registered: readonly Vm[], hostVms: readonly HostVm
   const items: DriftItem[] = [];
   for (const s of vms) if (s.drift.length > 0) items.push(...s.drift);
   return { vms, items, byUuid };
+}
+
+/** A state, not the host VM it replaces in computeDrift's index. */
+function isState(v: VmDriftState | HostVm): v is VmDriftState {
+  return "parsed" in v;
+}
+
+/** `id` is in the ascending `sorted` (binary search). */
+function has(sorted: Float64Array, id: number): boolean {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid] < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < sorted.length && sorted[lo] === id;
 }
 
 /**
