@@ -209,6 +209,74 @@ Deno.test("doctor finds the damaged rows of every page of vms and history, a neg
   }
 });
 
+/** Rows the SQL of damagedRows cannot vouch for, yet sound: decoded, never listed. */
+const ODD_BUT_SOUND_VMS = [
+  "vm_name = 'café-Ωμέγα-日本'",
+  "vm_name = NULL",
+  "vm_name = 'tab-free ~ printable'",
+  "created_at = 'not a time, but text'",
+];
+/** Hand edits of one history row that decodeHistory refuses, and the words it says. */
+const DAMAGED_HISTORY: { set: string; says: RegExp }[] = [
+  { set: "at = x'6869'", says: /at is a blob of 2 bytes, not text/ },
+  { set: "actor = x'00'", says: /actor is a blob/ },
+  { set: "command = x'41'", says: /command is a blob/ },
+  { set: "vm_uuid = x'41'", says: /vm_uuid is a blob/ },
+  { set: "pool_id = 'C'", says: /pool_id is the text 'C', not A, B or NULL/ },
+  { set: "pool_id = 'a'", says: /pool_id is the text 'a'/ },
+  { set: "before_json = x'7b7d'", says: /before_json is a blob of 2 bytes, not JSON text/ },
+  { set: "before_json = '[1]'", says: /before_json is not a JSON object/ },
+  { set: "after_json = 'null'", says: /after_json is not a JSON object/ },
+  { set: "after_json = '\"text\"'", says: /after_json is not a JSON object/ },
+  { set: "after_json = '{a: 1}'", says: /after_json is not valid JSON/ },
+  { set: "after_json = '{\"a\": 1,}'", says: /after_json is not valid JSON/ },
+  { set: "after_json = ''", says: /after_json is not valid JSON/ },
+  { set: "after_json = '{\"a\": 1} x'", says: /after_json is not valid JSON/ },
+];
+const ODD_BUT_SOUND_HISTORY = [
+  'after_json = \' {"a": {"b": [1, null]}} \'',
+  'after_json = \'{"a": "\\ud800"}\'',
+  "before_json = NULL, after_json = NULL",
+  "pool_id = NULL, vm_uuid = NULL",
+];
+
+Deno.test("doctor lists every row a reader refuses, and no other: what SQL vouches for, and the rest decoded", async () => {
+  const n = DAMAGED_VMS.length + ODD_BUT_SOUND_VMS.length + 3;
+  const db = await importedDb(Array.from({ length: n }, (_, k) => vm(k + 1, T1, T2)));
+  const edits: string[] = ["PRAGMA ignore_check_constraints = 1;", "PRAGMA foreign_keys = OFF;"];
+  // vms: row k+1 damaged the k-th way, then the odd but sound ones, then 3 plain ones
+  DAMAGED_VMS.forEach((d, k) => edits.push(`UPDATE vms SET ${d.set} WHERE rowid = ${k + 1};`));
+  ODD_BUT_SOUND_VMS.forEach((set, k) =>
+    edits.push(`UPDATE vms SET ${set} WHERE rowid = ${DAMAGED_VMS.length + k + 1};`)
+  );
+  const hist = new DatabaseSync(db);
+  const ids = (hist.prepare("SELECT id FROM history ORDER BY id").all() as { id: number }[])
+    .map((r) => r.id);
+  hist.close();
+  assert.ok(ids.length >= DAMAGED_HISTORY.length + ODD_BUT_SOUND_HISTORY.length);
+  DAMAGED_HISTORY.forEach((d, k) =>
+    edits.push(`UPDATE history SET ${d.set} WHERE id = ${ids[k]};`)
+  );
+  ODD_BUT_SOUND_HISTORY.forEach((set, k) =>
+    edits.push(`UPDATE history SET ${set} WHERE id = ${ids[DAMAGED_HISTORY.length + k]};`)
+  );
+  rawSql(db, edits.join("\n"));
+  const r = await runInProcess(["--db", db, "doctor", "--format=json"], { env: {} });
+  assert.equal(r.code, 1, r.stderr);
+  const integrity = JSON.parse(r.stdout).checks.find((c: { id: string }) => c.id === "integrity");
+  const items: string[] = integrity.items.map((i: { message: string }) => i.message);
+  const vmItems = items.filter((m) => m.startsWith("vms row "));
+  const histItems = items.filter((m) => m.startsWith("history row "));
+  assert.equal(vmItems.length, DAMAGED_VMS.length, items.join("\n"));
+  assert.equal(histItems.length, DAMAGED_HISTORY.length, items.join("\n"));
+  // in rowid order, each row with what is wrong with it
+  DAMAGED_VMS.forEach((d, k) => assert.match(vmItems[k], d.says, `${d.name}: ${vmItems[k]}`));
+  DAMAGED_HISTORY.forEach((d, k) => {
+    assert.ok(histItems[k].startsWith(`history row ${ids[k]}: `), histItems[k]);
+    assert.match(histItems[k], d.says, `${d.set}: ${histItems[k]}`);
+  });
+});
+
 Deno.test("writeLines writes a long report as its lines are made, never holding it whole", () => {
   let made = 0;
   const writes: { at: number; length: number }[] = [];

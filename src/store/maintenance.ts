@@ -3,6 +3,7 @@
 // the program could not use.
 import type { DatabaseSync } from "node:sqlite";
 import { DatabaseError } from "../domain/errors.ts";
+import { VM_ID_MAX } from "../domain/types.ts";
 import { sqliteError } from "./open.ts";
 import {
   DamagedRowError,
@@ -111,11 +112,13 @@ export function damagedRows(sql: Sql): DamagedRowError[] {
     for (const r of sql.all<Row>(query)) check(r, decode);
   };
   // The two tables that grow with the host are read PAGE rows at a time, in one read
-  // transaction (one snapshot, as one SELECT): all 10,000 vms and history rows held at once as
-  // objects took doctor past 68 MiB of RSS before it read the host (issue 19, peak RSS).
-  const paged = (table: string, columns: string, decode: (r: Row) => unknown) => {
-    const page =
-      `SELECT ${columns}, rowid AS _page FROM ${table} WHERE rowid > ? ORDER BY rowid LIMIT ${PAGE}`;
+  // transaction (one snapshot, as one SELECT), and only their rows SQLite cannot vouch for
+  // (SOUND_VMS, SOUND_HISTORY): each of those is decoded as a reader decodes it. 10,000 sound
+  // rows are never made objects (nor their history JSON parsed) to be thrown away: that took
+  // doctor's heap +2.5 MB before it read the host (issue 19, peak RSS).
+  const paged = (table: string, columns: string, sound: string, decode: (r: Row) => unknown) => {
+    const page = `SELECT ${columns}, rowid AS _page FROM ${table}
+      WHERE rowid > ? AND NOT coalesce(${sound}, 0) ORDER BY rowid LIMIT ${PAGE}`;
     let after: number | bigint = -(2n ** 63n); // rowids may be negative (a row added by hand)
     for (;;) {
       const rows = sql.all<Row>(page, after);
@@ -126,13 +129,42 @@ export function damagedRows(sql: Sql): DamagedRowError[] {
   };
   sql.read(() => {
     scan(`SELECT * FROM pools ORDER BY pool_id`, decodePool);
-    paged("vms", VM_COLUMNS, decodeVm);
+    paged("vms", VM_COLUMNS, SOUND_VMS, decodeVm);
     scan(`SELECT key, value FROM settings ORDER BY key`, decodeSetting);
     scan(`SELECT vm_uuid, since, reason FROM stale_runs ORDER BY vm_uuid`, decodeStaleRun);
-    paged("history", "*", decodeHistory);
+    paged("history", "*", SOUND_HISTORY, decodeHistory);
   });
   return found;
 }
+
+/** A lower-case uuid as isUuid takes it, for GLOB (case-sensitive, the whole value). */
+const UUID_GLOB = [8, 4, 4, 4, 12].map((n) => "[0-9a-f]".repeat(n)).join("-");
+
+/**
+ * A vms row decodeVm surely accepts, in SQL: stricter than decodeVm where SQL cannot say it as
+ * simply (a name of printable ASCII only; a real-valued priority), never looser. A row it does
+ * not vouch for (NULL, where a comparison cannot tell, included) is decoded, which alone decides.
+ */
+const SOUND_VMS = `typeof(vm_id) = 'integer' AND vm_id BETWEEN 1 AND ${VM_ID_MAX}
+  AND typeof(vm_uuid) = 'text' AND vm_uuid GLOB '${UUID_GLOB}'
+  AND (vm_name IS NULL OR (typeof(vm_name) = 'text' AND vm_name NOT GLOB '*[^ -~]*'))
+  AND typeof(pool_id) = 'text' AND pool_id IN ('A', 'B')
+  AND typeof(priority) = 'integer' AND priority IN (0, 1, 2)
+  AND typeof(created_at) = 'text' AND typeof(updated_at) = 'text'`;
+
+/**
+ * A JSON column decodeHistory accepts: NULL, or RFC 8259 text (json_valid flag 1) of an object
+ * (json_type only on valid text: it fails on any other).
+ */
+const soundJson = (c: string) =>
+  `(${c} IS NULL OR (typeof(${c}) = 'text' AND CASE WHEN json_valid(${c}, 1) THEN json_type(${c}) = 'object' ELSE 0 END))`;
+
+/** A history row decodeHistory surely accepts, in SQL (as SOUND_VMS: never looser). */
+const SOUND_HISTORY = `typeof(id) = 'integer' AND id BETWEEN 1 AND ${Number.MAX_SAFE_INTEGER}
+  AND typeof(at) = 'text' AND typeof(actor) = 'text' AND typeof(command) = 'text'
+  AND (vm_uuid IS NULL OR typeof(vm_uuid) = 'text')
+  AND (pool_id IS NULL OR (typeof(pool_id) = 'text' AND pool_id IN ('A', 'B')))
+  AND ${soundJson("before_json")} AND ${soundJson("after_json")}`;
 
 /** Rows per page of damagedRows. */
 const PAGE = 256;
