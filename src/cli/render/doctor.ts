@@ -2,6 +2,7 @@
 // findings of a check indented below it, then one summary line; and the JSON of the same view.
 import type { Check, CheckStatus, DoctorReport } from "../../ops/doctor.ts";
 import type { DoctorJson } from "./json-types.ts";
+import { mapped } from "../format.ts";
 import type { Paint } from "./style.ts";
 
 function mark(status: CheckStatus, c: Paint): string {
@@ -23,27 +24,28 @@ export function doctorCounts(r: DoctorReport): Record<CheckStatus, number> {
   return n;
 }
 
-function checkLines(ch: Check, c: Paint): string[] {
+function* checkLines(ch: Check, c: Paint): Generator<string> {
   const fix = ch.fix === null ? "" : ` -> fix: ${ch.fix}`;
-  const lines = [`${mark(ch.status, c)} ${ch.id}: ${ch.message}${fix}`];
+  yield `${mark(ch.status, c)} ${ch.id}: ${ch.message}${fix}`;
   for (const it of ch.items) {
-    lines.push(
-      `    ${mark(ch.status, c)} ${it.message}${it.fix === null ? "" : ` -> fix: ${it.fix}`}`,
-    );
+    yield `    ${mark(ch.status, c)} ${it.message}${it.fix === null ? "" : ` -> fix: ${it.fix}`}`;
   }
-  return lines;
 }
 
-export function doctorLines(r: DoctorReport, c: Paint): string[] {
-  const lines = r.checks.flatMap((ch) => checkLines(ch, c));
+/**
+ * The report's lines, made as they are written: a check with thousands of items (every running
+ * VM of a 10,000-VM host) never has all its lines at once (issue 19, peak RSS).
+ */
+export function* doctorLines(r: DoctorReport, c: Paint): Generator<string> {
+  for (const ch of r.checks) yield* checkLines(ch, c);
   const n = doctorCounts(r);
   const parts = [`${n.ok} passed`];
   if (n.warning > 0) parts.push(`${n.warning} warning${n.warning === 1 ? "" : "s"}`);
   if (n.failed > 0) parts.push(`${n.failed} failed`);
   if (n.skipped > 0) parts.push(`${n.skipped} not checked`);
   const verdict = n.failed > 0 ? c.bad("✗ Doctor:") : c.ok("✓ Doctor:");
-  lines.push("", `${verdict} ${parts.join(", ")}.`);
-  return lines;
+  yield "";
+  yield `${verdict} ${parts.join(", ")}.`;
 }
 
 export function doctorJson(r: DoctorReport): DoctorJson {
@@ -59,7 +61,8 @@ export function doctorJson(r: DoctorReport): DoctorJson {
       status: ch.status,
       message: ch.message,
       fix: ch.fix,
-      items: ch.items.map((it) => ({ vm_uuid: it.vmUuid, message: it.message, fix: it.fix })),
+      // made as written, BATCH at a time (a check may have an item per VM of the host)
+      items: mapped(ch.items, (it) => ({ vm_uuid: it.vmUuid, message: it.message, fix: it.fix })),
     })),
   };
 }

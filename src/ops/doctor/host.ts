@@ -4,7 +4,7 @@ import { printable } from "../../domain/printable.ts";
 import { type DriftItem, SYNC_FIX } from "../../domain/drift.ts";
 import type { Settings } from "../../domain/settings.ts";
 import type { Xe } from "../../xe/client.ts";
-import { compareQemu } from "../qemu-cmdline.ts";
+import { compareQemu, type QemuView } from "../qemu-cmdline.ts";
 import type { HostView, ScanView } from "../scan.ts";
 import { countsAsDrift } from "../sync.ts";
 import { type CheckItem, Checks, plural } from "./checks.ts";
@@ -155,14 +155,32 @@ export async function checkQemu(
     "warning",
     `${plural(problems.length, "running VM")}: QEMU does not run with what xapi holds`,
     "restart each VM listed below (after 'vgpu-admin sync' where it says so)",
-    problems.map((q) => {
-      const runs = q.stubs.length === 0
-        ? "no vgpu-stub device"
-        : q.stubs.map((s) => s.raw).join("  ");
-      const message = q.status === "not-found"
-        ? `${vmName(view, q.vmUuid)}: ${q.detail}`
-        : `${vmName(view, q.vmUuid)}: QEMU (pid ${q.pid}) runs ${runs}; ${q.detail}`;
-      return { vmUuid: q.vmUuid, message, fix: q.fix };
-    }),
+    problems.map((q) => new QemuItem(view, q)),
   );
+}
+
+/**
+ * A VM whose QEMU does not run with what xapi holds. Its line is made when it is written, and is
+ * garbage once written: a host where every running VM lacks its process (thousands of lines)
+ * never holds them all at once (issue 19, doctor's peak RSS at 10,000 VMs).
+ */
+class QemuItem implements CheckItem {
+  constructor(readonly view: ScanView, readonly q: QemuView) {}
+  get vmUuid(): string {
+    return this.q.vmUuid;
+  }
+  get fix(): string | null {
+    return this.q.fix;
+  }
+  get message(): string {
+    const { view, q } = this;
+    if (q.status === "not-found") return `${vmName(view, q.vmUuid)}: ${q.detail}`;
+    const runs = q.stubs.length === 0
+      ? "no vgpu-stub device"
+      : q.stubs.map((s) => s.raw).join("  ");
+    return `${vmName(view, q.vmUuid)}: QEMU (pid ${q.pid}) runs ${runs}; ${q.detail}`;
+  }
+  toJSON(): CheckItem {
+    return { vmUuid: this.vmUuid, message: this.message, fix: this.fix };
+  }
 }
