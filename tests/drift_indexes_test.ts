@@ -214,3 +214,14 @@ Deno.test("computeDrift gives what the Map-based computeDrift gave, on 5,000 ran
   }
   assert.ok(collisions > 1000, `only ${collisions} collisions were compared`);
 });
+
+Deno.test("every canonical stub shares one frozen, empty problems list (no list per VM)", () => {
+  const a = parseDeviceArgs(dev(1)).stubs[0];
+  const b = parseDeviceArgs(dev(2, "B", "low")).stubs[0];
+  assert.deepEqual(a.problems, []);
+  assert.equal(a.problems, b.problems);
+  assert.ok(Object.isFrozen(a.problems));
+  // the general scan still gives each stub with problems its own list
+  const bad = parseDeviceArgs("-device vgpu-stub,pool_id=Z,priority=high,vm_id=3").stubs[0];
+  assert.deepEqual(bad.problems, ["pool_id=Z is not A or B"]);
+});

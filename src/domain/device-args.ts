@@ -319,12 +319,18 @@ export function canonicalStub(args: string | null): ParsedArgs | null {
     raw: args,
     config: { pool, priority: priority as Priority, vmId },
     vmId,
-    problems: [],
+    problems: NO_PROBLEMS,
   };
   // props made when read (only --deep reads them): a null-prototype dictionary is ~230 bytes, and
   // every in-sync VM of a 10,000-VM host carries one stub (issue 19, peak RSS)
   return { stubs: [Object.defineProperty(stub, "props", CANONICAL_PROPS) as VgpuStub] };
 }
+
+/**
+ * The problems of every canonical stub: none, one frozen list for them all (nobody adds to a
+ * stub's problems; 10,000 in-sync VMs need no list each: issue 19, peak RSS).
+ */
+const NO_PROBLEMS: string[] = Object.freeze([]) as unknown as string[];
 
 /** The props of a canonical stub, as the general scan makes them (a fresh dictionary each read). */
 const CANONICAL_PROPS: PropertyDescriptor = {

@@ -75,8 +75,11 @@ export async function scan(input: ScanInput): Promise<ScanView> {
     return { registered, host: { kind: "unreadable", error }, staleRuns: stale, xeCalls };
   }
   // A stale-start record only matters while that VM runs; halted VMs start fresh.
-  const running = new Set(read.vms.filter((v) => v.powerState !== "halted").map((v) => v.uuid));
-  for (const uuid of [...stale.keys()]) if (!running.has(uuid)) stale.delete(uuid);
+  if (stale.size > 0) {
+    // (only when there are records: a set of every running VM's uuid costs at 10,000 VMs)
+    const running = new Set(read.vms.filter((v) => v.powerState !== "halted").map((v) => v.uuid));
+    for (const uuid of [...stale.keys()]) if (!running.has(uuid)) stale.delete(uuid);
+  }
   const drift = computeDrift(registered, read.vms);
   return { registered, host: { kind: "read", ...read, drift }, staleRuns: stale, xeCalls };
 }
