@@ -195,7 +195,12 @@ function plain(r: DriftReport, registered: Vm[], host: HostVm[]) {
       drift: s.drift,
     })),
     items: r.items,
-    byUuid: [...r.byUuid].map(([u, s]) => [u, r.vms.indexOf(s)]).sort(),
+    // every uuid asked of byUuid: the registered ones, the host's, and one nobody has
+    byUuid: [...registered.map((v) => v.vmUuid), ...host.map((h) => h.uuid), U(999)].map((u) => {
+      const s = r.byUuid.get(u);
+      assert.equal(r.byUuid.has(u), s !== undefined);
+      return [u, s === undefined ? -1 : r.vms.indexOf(s)];
+    }),
   };
 }
 

@@ -4,6 +4,7 @@
 
 import { type ParsedArgs, parseDeviceArgs, sameConfig, type VgpuStub } from "./device-args.ts";
 import { printable } from "./printable.ts";
+import { type UuidIndex, UuidTable } from "./uuid-table.ts";
 import { type HostVm, priorityName, type VgpuConfig, type Vm } from "./types.ts";
 
 export type DriftKind =
@@ -74,7 +75,8 @@ export interface DriftReport {
   vms: VmDriftState[];
   /** Every item, grouped by VM in the order of `vms`. */
   items: DriftItem[];
-  byUuid: Map<string, VmDriftState>;
+  /** Every VM of `vms` by its uuid. */
+  byUuid: UuidIndex<VmDriftState>;
 }
 
 /** The fix of every drift item that `sync` repairs. */
@@ -212,33 +214,32 @@ function ownDrift(s: VmDriftState): DriftItem[] {
  * holder, VMs whose devices carry the same id collide with each other. In-sync registered VMs
  * and unregistered VMs without a vgpu-stub get no items.
  *
- * One Map only (byUuid, which the report keeps): the vm_ids held and carried are sorted typed
- * arrays. A Map of 10,000 entries is ~0.5 MB, and as much again in garbage while it grows: four
- * of them were most of the allocation of a scan at 10,000 VMs (issue 19, peak RSS).
+ * No Map of the VMs: uuids are found in typed-array tables (uuid-table.ts), the vm_ids held and
+ * carried in sorted typed arrays. A Map of 10,000 entries is ~0.5 MB, and as much again in
+ * garbage while it grows: four of them were most of the allocation of a scan at 10,000 VMs
+ * (issue 19, peak RSS).
  */
 export function computeDrift(registered: readonly Vm[], hostVms: readonly HostVm[]): DriftReport {
   const vms: VmDriftState[] = [];
-  // every VM by uuid: the host's VMs first (the last of a repeated uuid), each replaced by its
-  // state below; the entries are only ever read by uuid, so their order does not matter
-  const index = new Map<string, VmDriftState | HostVm>();
-  for (const h of hostVms) index.set(h.uuid, h);
+  // the host's VMs by uuid (the last of a repeated uuid), then every state by uuid: typed-array
+  // tables sized once, no Map (uuid-table.ts)
+  const hosts = new UuidTable(hostVms.length, hostVms, (h) => h.uuid);
+  for (let i = 0; i < hostVms.length; i++) hosts.set(i);
+  const byUuid = new UuidTable(registered.length + hostVms.length, vms, (s) => s.vmUuid);
   // one state object per VM, built whole (no base object copied into it)
   const add = (vmUuid: string, registered: Vm | null, host: HostVm | null) => {
     const parsed = parseDeviceArgs(host?.deviceModelArgs ?? null);
     const applied = parsed.stubs.length === 1 ? parsed.stubs[0].config : null;
     const s = { vmUuid, parsed, applied, drift: NO_DRIFT, registered, host } as VmDriftState;
     s.drift = ownDrift(s);
-    vms.push(s);
-    index.set(vmUuid, s);
+    byUuid.set(vms.push(s) - 1);
   };
   // the first registered row of a uuid wins, with the host's last VM of that uuid
   for (const r of registered) {
-    const had = index.get(r.vmUuid);
-    if (had === undefined || !isState(had)) add(r.vmUuid, r, had ?? null);
+    if (!byUuid.has(r.vmUuid)) add(r.vmUuid, r, hosts.get(r.vmUuid) ?? null);
   }
   // then the host-only VMs in host order (the first of a repeated uuid)
-  for (const h of hostVms) if (!isState(index.get(h.uuid)!)) add(h.uuid, null, h);
-  const byUuid = index as Map<string, VmDriftState>;
+  for (const h of hostVms) if (!byUuid.has(h.uuid)) add(h.uuid, null, h);
 
   // vm_ids the database holds, sorted: `held` by binary search; the holder itself (the last row
   // of an id) is looked up only for a collision, or for every carrier when an id is held twice
@@ -341,11 +342,6 @@ export function computeDrift(registered: readonly Vm[], hostVms: readonly HostVm
   const items: DriftItem[] = [];
   for (const s of vms) if (s.drift.length > 0) items.push(...s.drift);
   return { vms, items, byUuid };
-}
-
-/** A state, not the host VM it replaces in computeDrift's index. */
-function isState(v: VmDriftState | HostVm): v is VmDriftState {
-  return "parsed" in v;
 }
 
 /** `id` is in the ascending `sorted` (binary search). */

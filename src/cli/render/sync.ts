@@ -3,6 +3,7 @@
 // item 5: ops return a view, render prints it).
 import type { DriftItem, VmDriftState } from "../../domain/drift.ts";
 import type { JournalEntry } from "../../domain/journal.ts";
+import type { UuidIndex } from "../../domain/uuid-table.ts";
 import { printable } from "../../domain/printable.ts";
 import { countsAsDrift, type SyncFix, type SyncOutcome } from "../../ops/sync.ts";
 import { interruptedLine } from "../../ops/vm-claim.ts";
@@ -11,7 +12,7 @@ import type { Paint } from "./style.ts";
 import { vmLabel } from "./vm-fields.ts";
 
 /** Every VM the scan saw, by uuid: where each line finds the VM's name. */
-type VmStates = ReadonlyMap<string, VmDriftState>;
+type VmStates = UuidIndex<VmDriftState>;
 
 export type SyncView =
   /** `--check`: the drift items that count, and the operations left open by dead processes. */
