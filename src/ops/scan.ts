@@ -5,7 +5,8 @@ import { computeDrift, type DriftReport } from "../domain/drift.ts";
 import { VgpuError } from "../domain/errors.ts";
 import type { Host, HostVm, Vm } from "../domain/types.ts";
 import type { StaleRun, Store } from "../store/store.ts";
-import type { Xe } from "../xe/client.ts";
+import type { KnownVm, Xe } from "../xe/client.ts";
+import { UuidTable } from "../domain/uuid-table.ts";
 import { allEnded } from "../xe/all-ended.ts";
 
 /** What the scan learnt from the host: each case carries exactly what it knows. */
@@ -54,9 +55,12 @@ export async function scan(input: ScanInput): Promise<ScanView> {
   // xe is asked first (its calls are spawned before this function next waits): its answer takes
   // longer than reading the rows, which happens meanwhile (issue 19).
   let host: Promise<HostAnswer> | null = null;
+  // the registered VMs by uuid, once read: xe's answer is read after them (this function reads
+  // the rows before it next waits), and the host's VMs share their strings
+  let known: UuidTable<Vm> | null = null;
   if (!input.offline) {
     try {
-      host = readHost(await input.xe(), input);
+      host = readHost(await input.xe(), input, (uuid) => known?.get(uuid));
     } catch (e) {
       if (!(e instanceof VgpuError)) throw e;
       host = Promise.resolve({ read: null, xeCalls: 0, error: e.message });
@@ -66,6 +70,11 @@ export async function scan(input: ScanInput): Promise<ScanView> {
   const registered = input.vmUuid === undefined
     ? store.listVms()
     : [store.getVm(input.vmUuid)].filter((v): v is Vm => v !== null);
+  if (host !== null) {
+    const table = new UuidTable(registered.length, registered, (v) => v.vmUuid);
+    for (let i = 0; i < registered.length; i++) table.set(i);
+    known = table;
+  }
   const stale = new Map(store.listStaleRuns().map((r) => [r.vmUuid, r]));
   if (host === null) {
     return { registered, host: { kind: "offline" }, staleRuns: stale, xeCalls: 0 };
@@ -94,15 +103,15 @@ interface HostAnswer {
  * vm-list (and host-list), or the xe error that kept them from being read. Its calls are
  * spawned before it first waits.
  */
-async function readHost(xe: Xe, input: ScanInput): Promise<HostAnswer> {
+async function readHost(xe: Xe, input: ScanInput, known: KnownVm): Promise<HostAnswer> {
   const before = xe.calls;
   try {
     let read: HostAnswer["read"];
     if (input.vmUuid !== undefined) {
-      const vms = await xe.vmList({ uuid: input.vmUuid });
+      const vms = await xe.vmList({ uuid: input.vmUuid }, known);
       read = { vms, hosts: [], localHost: input.localHostUuid };
     } else {
-      read = await readWholeHost(xe, input.localHostUuid);
+      read = await readWholeHost(xe, input.localHostUuid, known);
     }
     return { read, xeCalls: xe.calls - before, error: "" };
   } catch (e) {
@@ -120,12 +129,13 @@ async function readHost(xe: Xe, input: ScanInput): Promise<HostAnswer> {
 async function readWholeHost(
   xe: Xe,
   local: string | null,
+  known: KnownVm,
 ): Promise<NonNullable<HostAnswer["read"]>> {
   if (local === null) {
-    const [vms, hosts] = await allEnded([xe.vmList(), xe.hostList()]);
+    const [vms, hosts] = await allEnded([xe.vmList({}, known), xe.hostList()]);
     return { vms, hosts, localHost: hosts.length === 1 ? hosts[0].uuid : null };
   }
-  const vms = await xe.vmList();
+  const vms = await xe.vmList({}, known);
   const elsewhere = vms.some((v) => v.residentOn !== null && v.residentOn !== local);
   return { vms, hosts: elsewhere ? await xe.hostList() : [], localHost: local };
 }

@@ -33,6 +33,12 @@ export interface PowerEvent {
 
 export const DEFAULT_PLATFORM_KEY = "device-model-args";
 
+/**
+ * The registered VM of a uuid, if any (vmList's `known`): a VM xe lists takes that VM's own uuid
+ * and, when equal, name strings instead of copies of its own (10,000 VMs: ~0.6 MB, issue 19).
+ */
+export type KnownVm = (uuid: string) => { vmUuid: string; vmName: string | null } | undefined;
+
 export { VM_LIST_PARAMS };
 
 // A halted VM's resident-on is a null reference, printed like this.
@@ -77,7 +83,7 @@ export class Xe {
    * Every guest (dom0 excluded by is-control-domain, never by name) in one `vm-list` call, plus
    * one `vm-param-get` per VM whose platform value is ambiguous. `uuid` filters (unknown → []).
    */
-  async vmList(filter: { uuid?: string } = {}): Promise<HostVm[]> {
+  async vmList(filter: { uuid?: string } = {}, known?: KnownVm): Promise<HostVm[]> {
     const argv = ["vm-list", "is-control-domain=false"];
     if (filter.uuid !== undefined) argv.push(`uuid=${filter.uuid}`);
     argv.push(VM_LIST_PARAMS);
@@ -87,7 +93,7 @@ export class Xe {
     const vms: (HostVm | null)[] = [];
     const unclear: { at: number; vm: Omit<HostVm, "deviceModelArgs"> }[] = [];
     const records = new RecordReader((r) => {
-      const read = this.#toHostVm(argv, filter.uuid, r);
+      const read = this.#toHostVm(argv, filter.uuid, r, known);
       if (read === null) return;
       if ("deviceModelArgs" in read) vms.push(read);
       else {
@@ -227,6 +233,7 @@ export class Xe {
     argv: readonly string[],
     asked: string | undefined,
     r: Map<string, string>,
+    known: KnownVm | undefined,
   ): HostVm | Omit<HostVm, "deviceModelArgs"> | null {
     // xe lists dom0 as a VM; the filter should hide it, but never trust a name (xe-reference.md)
     if (required(argv, r, "is-control-domain") !== "false") return null;
@@ -241,7 +248,11 @@ export class Xe {
       );
     }
     const residentOn = required(argv, r, "resident-on");
-    const nameLabel = own(required(argv, r, "name-label"));
+    // a registered VM's own strings when equal: one copy of each uuid and name (issue 19)
+    const reg = known?.(uuid);
+    const name = required(argv, r, "name-label");
+    const nameLabel = reg !== undefined && reg.vmName === name ? reg.vmName : own(name);
+    const id = reg?.vmUuid ?? own(uuid);
     const power = required(argv, r, "power-state");
     // as xe prints it (nearly always): no trimmed, lower-cased copy to check
     const powerState = isPowerState(power) ? power : readable(argv, () => parsePowerState(power));
@@ -255,7 +266,7 @@ export class Xe {
       if (!args.ambiguous) {
         // one object per VM, built whole
         return {
-          uuid: own(uuid),
+          uuid: id,
           nameLabel,
           powerState,
           residentOn: on,
@@ -265,7 +276,7 @@ export class Xe {
     } catch (e) {
       if (!(e instanceof XeOutputError)) throw e;
     }
-    return { uuid: own(uuid), nameLabel, powerState, residentOn: on };
+    return { uuid: id, nameLabel, powerState, residentOn: on };
   }
 
   /**
