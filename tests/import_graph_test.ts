@@ -171,6 +171,21 @@ Deno.test("scan-vms loads the QEMU command-line check only for --deep (issue 19,
   );
 });
 
+Deno.test("doctor loads neither sync's write path nor pool mode's modules before it runs (issue 19)", () => {
+  const loaded = loadedWith("src/cli/commands/doctor.ts");
+  assert.ok(loaded.has("src/ops/doctor/host.ts"), [...loaded].join(" "));
+  for (
+    const f of [
+      "src/ops/sync.ts",
+      "src/ops/xe-write.ts",
+      "src/ops/pool-bulk.ts",
+      "src/ops/pool-mode.ts",
+      "src/xe/pool.ts",
+      "src/ops/doctor/pool.ts",
+    ]
+  ) assert.ok(!loaded.has(f), `doctor loads ${f} statically`);
+});
+
 Deno.test("no import cycle among main.ts and src/, static and dynamic imports together", () => {
   const cycle = findCycle(GRAPH);
   assert.equal(cycle, null, `import cycle: ${cycle?.join(" → ")}`);

@@ -79,6 +79,14 @@ export interface DriftReport {
   byUuid: UuidIndex<VmDriftState>;
 }
 
+/**
+ * Drift that `sync --check` counts (and doctor with it): everything but a hand-configured VM that
+ * collides with nothing.
+ */
+export function countsAsDrift(d: DriftItem): boolean {
+  return d.kind !== "unregistered-device";
+}
+
 /** The fix of every drift item that `sync` repairs. */
 export const SYNC_FIX = "vgpu-admin sync";
 const SYNC = SYNC_FIX;

@@ -1,12 +1,11 @@
 // doctor: the host's checks (drift, vm_id collisions, strict mode, stale runs, QEMU).
 import { humanTime } from "../../domain/time.ts";
 import { printable } from "../../domain/printable.ts";
-import { type DriftItem, SYNC_FIX } from "../../domain/drift.ts";
+import { countsAsDrift, type DriftItem, SYNC_FIX } from "../../domain/drift.ts";
 import type { Settings } from "../../domain/settings.ts";
 import type { Xe } from "../../xe/client.ts";
 import { compareQemu, type QemuView } from "../qemu-cmdline.ts";
 import type { HostView, ScanView } from "../scan.ts";
-import { countsAsDrift } from "../sync.ts";
 import { type CheckItem, Checks, plural } from "./checks.ts";
 
 export function vmName(view: ScanView, uuid: string): string {
