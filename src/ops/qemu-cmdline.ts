@@ -198,6 +198,36 @@ function unchecked(
 }
 
 /**
+ * A VM whose domain has no device-model process under the proc root: its line made when read.
+ * Every running VM of a host can be one (a proc root without QEMU: 3,000 of 10,000 VMs), and
+ * three fields hold it (issue 19, doctor's peak RSS).
+ */
+class NoProcess implements QemuView {
+  constructor(readonly vmUuid: string, readonly domid: number, readonly procRoot: string) {}
+  get status(): QemuStatus {
+    return "not-found";
+  }
+  get pid(): null {
+    return null;
+  }
+  get stubs(): VgpuStub[] {
+    return [];
+  }
+  get matchesXapi(): null {
+    return null;
+  }
+  get matchesDatabase(): null {
+    return null;
+  }
+  get detail(): string {
+    return `no process with -xen-domid ${this.domid} in ${this.procRoot}`;
+  }
+  get fix(): null {
+    return null;
+  }
+}
+
+/**
  * For every VM of the scan that has a domain on this host and is registered or carries a
  * vgpu-stub: finds its device-model process under `procRoot` (domid from one `xe vm-list`) and
  * compares the stub it runs with xapi's args and the database. Never throws for xe or /proc
@@ -228,7 +258,9 @@ export async function compareQemu(
     const client = await xe();
     const before = client.calls;
     try {
-      domids = await client.vmDomIds();
+      // keyed by the scan's own uuid strings (no copy per running VM)
+      const byUuid = view.host.drift.byUuid;
+      domids = await client.vmDomIds((uuid) => byUuid.get(uuid)?.vmUuid);
     } finally {
       report.xeCalls = client.calls - before;
     }
@@ -254,10 +286,7 @@ export async function compareQemu(
     }
     const proc = procs.get(domid);
     if (proc === undefined) {
-      report.vms.set(
-        s.vmUuid,
-        unchecked(s, "not-found", `no process with -xen-domid ${domid} in ${procRoot}`, domid),
-      );
+      report.vms.set(s.vmUuid, new NoProcess(s.vmUuid, domid, procRoot));
       continue;
     }
     report.vms.set(s.vmUuid, compare(s, proc));

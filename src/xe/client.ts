@@ -121,15 +121,17 @@ export class Xe {
   /**
    * The domain id of every guest that has a domain (running or paused), in one `vm-list` call:
    * uuid → dom-id. Halted VMs print -1 and are left out. For `doctor` and `scan-vms --deep`
-   * only, so a plain scan stays at two calls.
+   * only, so a plain scan stays at two calls. `known` gives the caller's own string of a uuid.
    */
-  async vmDomIds(): Promise<Map<string, number>> {
+  async vmDomIds(known?: (uuid: string) => string | undefined): Promise<Map<string, number>> {
     const argv = ["vm-list", "is-control-domain=false", "params=uuid,dom-id"];
     // read as xe prints it, like vmList: doctor asks it of every VM besides the scan
     const out = new Map<string, number>();
     const records = new RecordReader((r) => {
       const raw = required(argv, r, "dom-id").trim();
-      if (/^[1-9][0-9]*$/.test(raw)) out.set(own(required(argv, r, "uuid")), Number(raw));
+      if (!/^[1-9][0-9]*$/.test(raw)) return;
+      const uuid = required(argv, r, "uuid");
+      out.set(known?.(uuid) ?? own(uuid), Number(raw));
     }, { reuse: true });
     await this.#stream(argv, (text) => records.push(text));
     readable(argv, () => records.end());
