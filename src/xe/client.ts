@@ -257,7 +257,7 @@ export class Xe {
     const id = reg?.vmUuid ?? own(uuid);
     const power = required(argv, r, "power-state");
     // as xe prints it (nearly always): no trimmed, lower-cased copy to check
-    const powerState = isPowerState(power) ? power : readable(argv, () => parsePowerState(power));
+    const powerState = powerConstant(power) ?? readable(argv, () => parsePowerState(power));
     const on = residentOn === NOT_IN_DATABASE || residentOn === ""
       ? null
       : this.#hostUuid(residentOn);
@@ -302,8 +302,22 @@ export class Xe {
   }
 }
 
-function isPowerState(s: string): s is PowerState {
-  return s === "halted" || s === "running" || s === "paused" || s === "suspended";
+/**
+ * A power state as xe prints it, as the program's own constant (not the copy cut from xe's
+ * answer: 10,000 VMs, one string each, issue 19); null for any other text.
+ */
+function powerConstant(s: string): PowerState | null {
+  switch (s) {
+    case "halted":
+      return "halted";
+    case "running":
+      return "running";
+    case "paused":
+      return "paused";
+    case "suspended":
+      return "suspended";
+  }
+  return null;
 }
 
 /**
