@@ -313,17 +313,7 @@ export function canonicalStub(args: string | null): ParsedArgs | null {
   }
   const vmId = Number(args.slice(p));
   if (vmId < VM_ID_MIN || vmId > VM_ID_MAX) return null;
-  const stub: Omit<VgpuStub, "props"> = {
-    start: 0,
-    end: args.length,
-    raw: args,
-    config: { pool, priority: priority as Priority, vmId },
-    vmId,
-    problems: NO_PROBLEMS,
-  };
-  // props made when read (only --deep reads them): a null-prototype dictionary is ~230 bytes, and
-  // every in-sync VM of a 10,000-VM host carries one stub (issue 19, peak RSS)
-  return { stubs: [Object.defineProperty(stub, "props", CANONICAL_PROPS) as VgpuStub] };
+  return { stubs: [new CanonicalStub(args, { pool, priority: priority as Priority, vmId })] };
 }
 
 /**
@@ -332,18 +322,39 @@ export function canonicalStub(args: string | null): ParsedArgs | null {
  */
 const NO_PROBLEMS: string[] = Object.freeze([]) as unknown as string[];
 
-/** The props of a canonical stub, as the general scan makes them (a fresh dictionary each read). */
-const CANONICAL_PROPS: PropertyDescriptor = {
-  get(this: VgpuStub): Record<string, string> {
+/**
+ * The stub of a canonical argument string: two fields, the others the general scan makes read
+ * from them (`props` a fresh dictionary each read: only --deep reads it), and the same plain data
+ * in JSON. Six fields and an accessor defined on each took 72 bytes for every in-sync VM of a
+ * 10,000-VM host (issue 19, peak RSS). tests/device_args_test.ts compares it field by field with
+ * the general scan.
+ */
+class CanonicalStub implements VgpuStub {
+  constructor(readonly raw: string, readonly config: VgpuConfig) {}
+  get start(): number {
+    return 0;
+  }
+  get end(): number {
+    return this.raw.length;
+  }
+  get vmId(): number {
+    return this.config.vmId;
+  }
+  get problems(): string[] {
+    return NO_PROBLEMS;
+  }
+  get props(): Record<string, string> {
     const props: Record<string, string> = Object.create(null);
-    props.pool_id = this.config!.pool;
-    props.priority = PRIORITY_NAMES[this.config!.priority];
-    props.vm_id = String(this.vmId);
+    props.pool_id = this.config.pool;
+    props.priority = PRIORITY_NAMES[this.config.priority];
+    props.vm_id = String(this.config.vmId);
     return props;
-  },
-  enumerable: true,
-  configurable: true,
-};
+  }
+  toJSON(): VgpuStub {
+    const { start, end, raw, props, config, vmId, problems } = this;
+    return { start, end, raw, props, config, vmId, problems };
+  }
+}
 
 interface Edit {
   start: number;
