@@ -4,6 +4,9 @@
 import type { Env } from "./src/cli/deps.ts";
 import denoJson from "./deno.json" with { type: "json" };
 
+/** The CLI (cli.ts), imported by a computed specifier: prepared only when a command needs it. */
+const CLI = import.meta.url.endsWith(".js") ? "./cli.js" : "./cli.ts";
+
 if (import.meta.main) {
   // `--version` alone loads nothing else: no parser, store or xe modules (issue 12).
   if (Deno.args.length === 1 && (Deno.args[0] === "--version" || Deno.args[0] === "-V")) {
@@ -25,10 +28,8 @@ if (import.meta.main) {
     : null;
   // from now on a signal ends those calls with us (the command's runner keeps it so)
   if (early !== null) (await import("./src/cli/signal-exit.ts")).endReadsOnSignal();
-  const [{ main }, { systemIo, terminalPrompt }] = await Promise.all([
-    import("./src/cli/dispatch.ts"),
-    import("./src/cli/process-io.ts"),
-  ]);
+  const { main, systemIo, terminalPrompt } =
+    await (import(CLI) as Promise<typeof import("./cli.ts")>);
   const io = systemIo();
   let code: number;
   try {

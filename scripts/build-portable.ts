@@ -46,9 +46,14 @@ const BUNDLE = `${APP_DIR}/main.js`;
 const HOOK_DIR = "hook";
 const HOOK_BUNDLE = `${HOOK_DIR}/hook.js`;
 export const HOOK_ENTRIES = ["hook.ts", "src/hook/slow.ts"];
-/** main.ts and every command file: src/cli/command-loaders.ts imports a command by a computed
- * specifier (lib/app/src/cli/commands/<name>.js), which the bundler cannot follow. */
-export const MAIN_ENTRIES = ["main.ts", ...COMMANDS.map((c) => `src/cli/commands/${c.name}.ts`)];
+/** main.ts, the CLI behind it and every command file: main.ts imports cli.ts (lib/app/cli.js),
+ * and src/cli/command-loaders.ts a command (lib/app/src/cli/commands/<name>.js), by a computed
+ * specifier, which the bundler cannot follow. */
+export const MAIN_ENTRIES = [
+  "main.ts",
+  "cli.ts",
+  ...COMMANDS.map((c) => `src/cli/commands/${c.name}.ts`),
+];
 const DENO_VERSION = Deno.version.deno;
 const RUNTIME_PACKAGE = "@deno/linux-x64-glibc"; // holds the ELF; `deno` holds LICENSE + shims
 
@@ -540,7 +545,9 @@ async function build() {
       try {
         Deno.statSync(`${app}/${need}`);
       } catch {
-        fail(`deno bundle wrote no lib/${APP_DIR}/${need} (src/cli/command-loaders.ts names it)`);
+        fail(
+          `deno bundle wrote no lib/${APP_DIR}/${need} (main.ts or command-loaders.ts names it)`,
+        );
       }
     }
     bundleModes(app);

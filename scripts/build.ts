@@ -11,9 +11,11 @@ const perms = cliRunFlags(cfg);
 const output = `${root}dist/vgpu-admin`;
 Deno.mkdirSync(`${root}dist`, { recursive: true });
 
-// Modules imported by a computed specifier are not in main.ts's graph: named here (the commands,
-// src/cli/command-loaders.ts; the hook's rare paths, src/hook/slow-path.ts).
+// Modules imported by a computed specifier are not in main.ts's graph: named here (the CLI,
+// main.ts; the commands, src/cli/command-loaders.ts; the hook's rare paths,
+// src/hook/slow-path.ts).
 const computed = [
+  `${root}cli.ts`,
   ...COMMANDS.map((c) => `${root}src/cli/commands/${c.name}.ts`),
   `${root}src/hook/slow.ts`,
 ].flatMap((f) => ["--include", f]);

@@ -50,7 +50,17 @@ export async function unmount(at: string): Promise<boolean> {
 export const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname).replace(/\/$/, "");
 export const VERSION: string = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`)).version;
 /** What a build in dist/ is made from. */
-const SOURCES = ["main.ts", "hook.ts", "deno.json", "src", "sql", "hooks", "packaging", "scripts"];
+const SOURCES = [
+  "main.ts",
+  "cli.ts",
+  "hook.ts",
+  "deno.json",
+  "src",
+  "sql",
+  "hooks",
+  "packaging",
+  "scripts",
+];
 
 function newestMtime(path: string): number {
   let st: Deno.FileInfo;

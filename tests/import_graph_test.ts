@@ -74,11 +74,11 @@ export function findCycle(g: Graph): string[] | null {
   return null;
 }
 
-const FILES = ["main.ts", "hook.ts", ...sourceFiles("src")];
+const FILES = ["main.ts", "cli.ts", "hook.ts", ...sourceFiles("src")];
 const GRAPH = graph(FILES);
 
 function layer(path: string): string {
-  if (path === "main.ts" || path === "hook.ts") return "main";
+  if (path === "main.ts" || path === "cli.ts" || path === "hook.ts") return "main";
   const m = /^src\/([a-z]+)\//.exec(path);
   return m === null ? "outside" : m[1];
 }
