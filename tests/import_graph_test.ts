@@ -186,6 +186,30 @@ Deno.test("doctor loads neither sync's write path nor pool mode's modules before
   ) assert.ok(!loaded.has(f), `doctor loads ${f} statically`);
 });
 
+Deno.test("main.ts reaches the CLI only by a computed specifier: Deno prepares none of it first", () => {
+  // every module a literal import (static or import("…")) reaches: what Deno reads and analyses
+  // before main.ts runs, for --version, the start hook and the early reads alike (issue 19)
+  const seen = new Set<string>();
+  const visit = (f: string) => {
+    if (seen.has(f)) return;
+    seen.add(f);
+    for (const e of GRAPH.get(f) ?? []) if (e.to.endsWith(".ts")) visit(e.to);
+  };
+  // main.ts's own edges without its type-level `typeof import("./cli.ts")` (erased, prepared for
+  // nothing at run time)
+  const main = Deno.readTextFileSync(join(ROOT, "main.ts"));
+  const literal = specifiers(main.replaceAll(/typeof import\(/g, "typeof_("))
+    .filter((x) => x.spec.startsWith("./") && x.spec.endsWith(".ts"));
+  seen.add("main.ts");
+  for (const x of literal) visit(normalize(x.spec));
+  for (const f of ["cli.ts", "src/cli/dispatch.ts", "src/cli/command-table.ts"]) {
+    assert.ok(!seen.has(f), `main.ts reaches ${f} by a literal import`);
+  }
+  assert.ok(seen.has("hook.ts") && seen.has("src/cli/early-scan.ts"), [...seen].join(" "));
+  // cli.ts is what the computed specifier names, in the source tree and in the bundle
+  assert.match(main, /"\.\/cli\.js" : "\.\/cli\.ts"/);
+});
+
 Deno.test("no import cycle among main.ts and src/, static and dynamic imports together", () => {
   const cycle = findCycle(GRAPH);
   assert.equal(cycle, null, `import cycle: ${cycle?.join(" → ")}`);
