@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { openDatabase } from "../src/store/open.ts";
-import { VM_LIST_PARAMS } from "../src/xe/client.ts";
+import { VM_LIST_PARAMS } from "../src/xe/read-argv.ts";
 import { processesWithEnv, processGone, runCli, until } from "./helpers.ts";
 import { withScripts } from "./xe-scripts.ts";
 

@@ -256,7 +256,7 @@ async function fastXe(h: FakeHostEnv): Promise<Record<string, string>> {
     assert.equal(o.code, 0, args.join(" "));
     return new TextDecoder().decode(o.stdout);
   };
-  const { VM_LIST_PARAMS } = await import("../src/xe/client.ts");
+  const { VM_LIST_PARAMS } = await import("../src/xe/read-argv.ts");
   Deno.writeTextFileSync(
     `${h.dir}/vm-list.out`,
     await run(["vm-list", "is-control-domain=false", VM_LIST_PARAMS]),

@@ -39,8 +39,6 @@ export const DEFAULT_PLATFORM_KEY = "device-model-args";
  */
 export type KnownVm = (uuid: string) => { vmUuid: string; vmName: string | null } | undefined;
 
-export { VM_LIST_PARAMS };
-
 // A halted VM's resident-on is a null reference, printed like this.
 const NOT_IN_DATABASE = "<not in database>";
 

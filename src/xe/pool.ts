@@ -4,12 +4,7 @@ import { VgpuError, XeError, XeKeyMissingError, XeTimeoutError } from "../domain
 import type { PoolVm } from "../domain/pool.ts";
 import type { Xe } from "./client.ts";
 import { parseMap, parsePowerState, parseRecords } from "./parse.ts";
-import {
-  HOST_LIST_ARGV,
-  POOL_LIST_ARGV,
-  POOL_STATUS_READS,
-  POOL_VM_LIST_ARGV,
-} from "./read-argv.ts";
+import { HOST_LIST_ARGV, POOL_LIST_ARGV, POOL_VM_LIST_ARGV } from "./read-argv.ts";
 
 export interface PoolRecord {
   uuid: string;
@@ -68,8 +63,6 @@ function mapOf(value: string): Map<string, string> {
 function isDuplicate(e: unknown): boolean {
   return e instanceof XeError && e.stderr.includes(DUPLICATE_KEY);
 }
-
-export { HOST_LIST_ARGV, POOL_LIST_ARGV, POOL_STATUS_READS, POOL_VM_LIST_ARGV };
 
 /** Pool verbs over the one xe client (every call goes through its runner and is counted). */
 export class XePool {

@@ -5,8 +5,6 @@ import { VgpuError, XeError, XeMissingError, XeTimeoutError } from "../domain/er
 import { classifyXeFailure } from "./parse.ts";
 import { killTree, spawnProcess } from "./spawn.ts";
 
-export { killTree };
-
 export interface XeRunOptions {
   /** Time bound for this call; the runner's default when absent. */
   timeoutMs?: number;
