@@ -17,6 +17,8 @@ import { FAKE_XE_PATH, updateState } from "../../../tests/fake-xe/state.ts";
 import { fakePool, poolVm } from "../../../tests/pool-helpers.ts";
 import { CLI, HOOK_CLI, QUICK, RUNS } from "../config.ts";
 import type { Bound, ScenarioGroup } from "../groups.ts";
+import { xeCallsOnly } from "./scale.ts";
+import { POOL_STATUS_READS } from "../../../src/xe/read-argv.ts";
 import type { Bench, Case, Result, Sample } from "../measure.ts";
 
 const N = Number(Deno.env.get("BENCH_POOL_VMS") ?? (QUICK ? "200" : "1000"));
@@ -141,14 +143,14 @@ export const pool: ScenarioGroup = {
 
     // ---- pool status against one bare vm-list of the same pool ----
     b.section = `pool: pool status against one bare xe vm-list (${BOUND_RUNS} rounds, paired)`;
-    const [bare, status] = await b.group(
+    const [bare, status, callsOnly] = await b.group(
       [{
         label: "pool status",
         size: `${N} VMs, 3 hosts`,
         spec: { argv: [...CLI, "pool", "status"], env: h1.env, callLog },
         check: (s) => ok(s) ?? (s.stdout.includes(`${N}`) ? null : "the registry is missing"),
         usesXe: true,
-      }],
+      }, xeCallsOnly(`${N} VMs, 3 hosts`, h1.env, POOL_STATUS_READS)],
       BOUND_RUNS,
       {
         label: "BARE xe vm-list (pool status's params)",
@@ -169,7 +171,9 @@ export const pool: ScenarioGroup = {
       pass: status.paired! <= POOL_STATUS_RATIO,
       figure: `${f2(status.paired)}× (${ms(status)} against ${
         ms(bare)
-      }; ${status.xeCalls} xe calls)`,
+      }; ${status.xeCalls} xe calls; the ${POOL_STATUS_READS.length} calls alone: ${
+        f2(callsOnly.paired)
+      }×)`,
     });
     return bounds;
   },
