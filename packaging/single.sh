@@ -117,18 +117,24 @@ sealed() {
   [ -n "$want" ] && [ "$got" = "$want" ]
 }
 
-unpack() {
+# The cache directories that exist are private, else the one error: nothing in them is used,
+# moved or removed (another user could have placed it there).
+refuse_open_dirs() {
   me=$(id -u)
+  for d in "$top" "$base"; do
+    if [ -e "$d" ] && ! private_dir "$d"; then
+      fail "$d is not a private directory of this user (another user can write it, or owns it); nothing was unpacked: remove it, or make it owned by $me and not writable by others"
+    fi
+  done
+}
+
+unpack() {
   # created here: 0755 whatever the umask; found: used only if it is private already
   mkdir -p -- "${top%/*}" 2>&- || fail "cannot create ${top%/*}; run as root, or give a HOME"
   for d in "$top" "$base"; do
     [ -d "$d" ] || mkdir -m 0755 -- "$d" 2>&- || [ -d "$d" ] || fail "cannot create $d"
   done
-  for d in "$top" "$base"; do
-    if ! private_dir "$d"; then
-      fail "$d is not a private directory of this user (another user can write it, or owns it); nothing was unpacked: remove it, or make it owned by $(id -u) and not writable by others"
-    fi
-  done
+  refuse_open_dirs
   tmp=$base/.unpack-$$
   rm -rf -- "$tmp"
   mkdir -m 0700 -- "$tmp" || fail "cannot create $tmp"
@@ -186,6 +192,7 @@ unpack() {
 }
 
 if ! sealed; then
+  refuse_open_dirs
   if [ -e "$dir" ]; then
     echo "vgpu-admin: the runtime in $dir is not as it was unpacked (changed, or cut short); unpacking it again" >&2
     old=$base/.stale-$$

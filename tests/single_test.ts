@@ -218,12 +218,14 @@ Deno.test({
       assert.equal(cut.stderr.trim().split("\n").length, 1, cut.stderr);
       assert.deepEqual(entries(`${root}${RUNTIME}`), hashes, "no leftovers");
 
-      // A cache directory others can write is never used.
+      // A cache directory others can write is never used, nor anything in it touched: one line.
       Deno.chmodSync(`${root}${RUNTIME}`, 0o777);
       const open = await cli("--version");
       assert.equal(open.code, 1);
       assert.equal(open.stdout, "");
-      assert.match(open.stderr, /runtime is not a private directory of this user/);
+      assert.match(open.stderr, /^vgpu-admin: .*runtime is not a private directory of this user/);
+      assert.equal(open.stderr.trim().split("\n").length, 1, open.stderr);
+      assert.deepEqual(entries(`${root}${RUNTIME}`), hashes, "the copy in it was touched");
       Deno.chmodSync(`${root}${RUNTIME}`, 0o755);
 
       // Unpacked under umask 000: every mode is set, none left to the umask.
