@@ -470,6 +470,29 @@ Deno.test("doctor ✗ hook-binary: the binary the hook runs is missing or not ex
   assert.equal(d.check("hook").status, "ok", "the script itself is fine");
 });
 
+Deno.test("doctor --root: the hook's binary is a link followed inside the root, not here", async () => {
+  const s = await healthy();
+  // as the RPM lays it out: an absolute link to the runtime under /opt (of the root)
+  const opt = `/opt/vgpu-admin-doctor-test-${crypto.randomUUID()}/bin/vgpu-admin`;
+  Deno.removeSync(s.bin);
+  Deno.symlinkSync(opt, s.bin);
+  let d = await doctorJson(s, NO_XE);
+  assert.equal(
+    d.check("hook-binary").message,
+    `${s.bin} does not exist: the hook lets every VM start unchecked`,
+  );
+  Deno.mkdirSync(`${s.root}${opt.slice(0, opt.lastIndexOf("/"))}`, { recursive: true });
+  Deno.writeTextFileSync(`${s.root}${opt}`, "#!/bin/sh\n", { mode: 0o755 });
+  Deno.chmodSync(`${s.root}${opt}`, 0o755);
+  d = await doctorJson(s, NO_XE);
+  assert.equal(d.check("hook-binary").status, "ok", d.check("hook-binary").message);
+  // a link to a file this machine has (/bin/sh) but the root has not: missing there
+  Deno.removeSync(s.bin);
+  Deno.symlinkSync("/bin/sh", s.bin);
+  d = await doctorJson(s, NO_XE);
+  assert.equal(d.check("hook-binary").status, "failed");
+});
+
 Deno.test("doctor ⚠ hook: it uses another database than the one checked", async () => {
   const s = await healthy();
   Deno.writeTextFileSync(s.hook, renderHook("/usr/local/bin/vgpu-admin", "/srv/other.db"));

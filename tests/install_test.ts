@@ -148,6 +148,36 @@ Deno.test("install-hook --root: database, hook 0755, logrotate 0644, one line pe
   );
 });
 
+Deno.test("install-hook --root: the binary's links are followed inside the root", async () => {
+  const t = rootTree();
+  const bin = `${t.root}/usr/local/bin/vgpu-admin`;
+  const warning = (state: string) =>
+    `warning: ${bin} ${state}: until it is, the hook lets every VM start unchecked (install the rpm, or copy the single file vgpu-admin-${VERSION}-linux-x64 there, mode 0755)\n`;
+  Deno.mkdirSync(`${t.root}/usr/local/bin`, { recursive: true });
+  // an absolute link (as the RPM makes it) whose target exists in the root only: no warning
+  const opt = `/opt/vgpu-admin-install-test-${crypto.randomUUID()}`;
+  writeExecutable(`${t.root}${opt}/bin/vgpu-admin`);
+  Deno.symlinkSync(`${opt}/bin/vgpu-admin`, bin);
+  let r = await t.run(["install-hook", `--root=${t.root}`]);
+  assert.deepEqual([r.code, r.stderr], [0, ""]);
+  // through a linked directory, relative, climbing above the root (which stays the root)
+  Deno.removeSync(bin);
+  Deno.symlinkSync(opt, `${t.root}/opt/current`);
+  Deno.symlinkSync("../../../../../../opt/current/bin/vgpu-admin", bin);
+  r = await t.run(["install-hook", `--root=${t.root}`]);
+  assert.deepEqual([r.code, r.stderr], [0, ""]);
+  // a target this machine has but the root has not: missing, for the host that boots the root
+  Deno.removeSync(bin);
+  Deno.symlinkSync("/bin/sh", bin);
+  r = await t.run(["install-hook", `--root=${t.root}`]);
+  assert.deepEqual([r.code, r.stderr], [0, warning("does not exist yet")]);
+  // a loop of links is no executable file
+  Deno.removeSync(bin);
+  Deno.symlinkSync("/usr/local/bin/vgpu-admin", bin);
+  r = await t.run(["install-hook", `--root=${t.root}`]);
+  assert.deepEqual([r.code, r.stderr], [0, warning("is not an executable file")]);
+});
+
 Deno.test("install-hook a second time: already installed, up to date, nothing rewritten", async () => {
   const t = rootTree();
   writeExecutable(`${t.root}/usr/local/bin/vgpu-admin`);

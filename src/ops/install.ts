@@ -309,6 +309,41 @@ export function uninstallFiles(root: string | null): UninstallResult[] {
   });
 }
 
+/** How many links a path may go through (Linux's MAXSYMLINKS). */
+const MAX_LINKS = 40;
+
+/**
+ * `inner` (absolute, as the host under `root` names it) with every symlink on the way followed
+ * inside `root`: `root` + the path the host would reach. null for a loop of links.
+ */
+function resolveInRoot(root: string, inner: string): string | null {
+  let rest = inner.split("/");
+  const done: string[] = [];
+  for (let links = 0; rest.length > 0;) {
+    const name = rest.shift()!;
+    if (name === "" || name === ".") continue;
+    if (name === "..") {
+      done.pop(); // never above the root, as at "/"
+      continue;
+    }
+    const here = `${root}/${[...done, name].join("/")}`;
+    let target: string | null = null;
+    try {
+      if (Deno.lstatSync(here).isSymlink) target = Deno.readLinkSync(here);
+    } catch {
+      // missing or unreadable: statSync says which, on the path as far as it goes
+    }
+    if (target === null) {
+      done.push(name);
+      continue;
+    }
+    if (++links > MAX_LINKS) return null;
+    if (target.startsWith("/")) done.length = 0;
+    rest = [...target.split("/"), ...rest];
+  }
+  return `${root}/${done.join("/")}`;
+}
+
 /** Whether anything exists at `path` (the database install-hook reports as created or present). */
 export function pathExists(path: string): boolean {
   try {
@@ -319,10 +354,21 @@ export function pathExists(path: string): boolean {
   }
 }
 
-/** Whether `path` is an existing regular file with an execute bit: "ok", "missing" or "not-executable". */
-export function executableState(path: string): "ok" | "missing" | "not-executable" {
+/**
+ * Whether `path` is an existing regular file with an execute bit: "ok", "missing" or
+ * "not-executable". Under a `root` (--root) its symlinks are followed inside that root, as the
+ * host that boots from it will: an absolute target such as /opt/vgpu-admin/bin/vgpu-admin is the
+ * root's, never this machine's file of that name.
+ */
+export function executableState(
+  path: string,
+  root: string | null = null,
+): "ok" | "missing" | "not-executable" {
+  const r = root === null ? "" : root.replace(/\/+$/, "");
+  const resolved = r === "" ? path : resolveInRoot(r, path.slice(r.length));
+  if (resolved === null) return "not-executable"; // a loop of links, as stat's ELOOP
   try {
-    const st = Deno.statSync(path);
+    const st = Deno.statSync(resolved);
     if (!st.isFile) return "not-executable";
     return st.mode === null || (st.mode & 0o111) !== 0 ? "ok" : "not-executable";
   } catch (e) {

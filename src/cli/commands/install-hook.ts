@@ -99,7 +99,7 @@ export async function run(opts: InstallHookOptions, deps: Deps): Promise<void> {
   writeLines(deps.io.out, lines);
   await recordInPool(deps, db.path, opts.root);
   const bin = underRoot(opts.root, opts.binary);
-  const state = executableState(bin);
+  const state = executableState(bin, opts.root);
   if (state !== "ok") {
     const o = { defaultBinary: opts.binary === DEFAULT_BINARY, version: VERSION };
     writeLines(deps.io.err, [binaryWarning(bin, state, o)]);

@@ -96,7 +96,7 @@ export function checkHook(
     }
   }
   const bin = underRoot(input.root, named.binary);
-  const state = executableState(bin);
+  const state = executableState(bin, input.root);
   if (state === "ok") checks.add("hook-binary", "ok", `${bin} exists and is executable`);
   else {
     checks.add(
