@@ -133,9 +133,9 @@ async function exampleHost(): Promise<DocHost> {
   const wrapper = `${dir}/usr/local/bin/vgpu-admin`;
   writeCliWrapper(wrapper, env);
   // The hook names the wrapper by its absolute path; doctor --root=<dir> looks for that path
-  // under <dir>, so it is there too.
+  // under <dir>, so it is there too (a hard link: a symlink's absolute target is the root's)
   Deno.mkdirSync(`${dir}${dir}/usr/local/bin`, { recursive: true });
-  Deno.symlinkSync(wrapper, `${dir}${wrapper}`);
+  Deno.linkSync(wrapper, `${dir}${wrapper}`);
   const doc: DocHost = { ...h, env, logPath: env.VGPU_LOG, clock: BASE_TIME, hookDir };
   const r = await runVgpuAdmin(
     doc,
