@@ -461,6 +461,27 @@ Deno.test("runner: a hung xe is killed (with its children) and XeTimeoutError th
   );
 });
 
+for (const plain of [true, false]) {
+  Deno.test(`runner (${plain ? "plain spawn, the hooks'" : "own session"}): a hung xe's double-forked children are killed at the bound, by the call's mark`, async () => {
+    // each child's parent exits at once (re-parented away from xe: the /proc walk cannot find
+    // it); one stays in xe's group, the other leaves it for a session of its own
+    const fork = (f: string, pre: string) =>
+      `( ${pre}sleep 20 & echo $! > "$(dirname "$0")/${f}" )`;
+    await withScripts({
+      xe: `${fork("orphan.pid", "")}; ${fork("escaped.pid", "setsid ")}; sleep 20`,
+    }, async (dir) => {
+      const runner = createXeRunner({ xePath: `${dir}/xe`, defaultTimeoutMs: 60_000, plain });
+      await assert.rejects(runner.run(["vm-list"], { timeoutMs: 500 }), XeTimeoutError);
+      for (const f of ["orphan.pid", "escaped.pid"]) {
+        const pid = (await Deno.readTextFile(`${dir}/${f}`)).trim();
+        const alive = !(await goneOrZombie(pid, 2_000));
+        if (alive) Deno.kill(Number(pid), "SIGKILL");
+        assert.ok(!alive, `${f} ${pid} survived`);
+      }
+    });
+  });
+}
+
 Deno.test("runner: neither an escaped descendant holding the pipes nor a finished call's bound holds the process up", async () => {
   await withScripts({
     // the subshell exits at once, so `sleep` is re-parented away from xe: the /proc walk cannot find it

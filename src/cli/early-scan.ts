@@ -8,7 +8,9 @@ import type { Env } from "./deps.ts";
 
 /** The early vm-list of a scan-vms command line, or null (nothing spawned). */
 export function startEarlyScan(argv: readonly string[], env: Env): EarlyXe | null {
-  return surely(argv, ["scan-vms"], SCAN_OPTIONS) ? startEarly(SCAN_VM_LIST, env) : null;
+  return surely(argv, ["scan-vms"], SCAN_OPTIONS)
+    ? startEarly(SCAN_VM_LIST, env, { readOnly: true })
+    : null;
 }
 
 const SCAN_OPTIONS = new Set(["--deep", "--format=json", "--format=table"]);

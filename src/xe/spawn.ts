@@ -3,13 +3,24 @@
 // reaches it before any other module of ours (issue 19).
 
 /**
+ * The variable that marks every process of one xe call: set in xe's environment, inherited by
+ * whatever xe starts, even a child that left its group and parent (a double fork): killTree finds
+ * them all by it. Unique to this process and call (the pid alone could be reused).
+ */
+const MARK = "VGPU_ADMIN_XE_CALL";
+const marks = new WeakMap<Deno.ChildProcess, string>();
+let run: string | null = null;
+let calls = 0;
+
+/**
  * Spawns `xePath args` (never a shell): stdin null, stdout and stderr piped, `env` added to the
- * inherited environment. `detached`: its own session and process group, so that the terminal's
- * Ctrl-C or a dropped SSH session's SIGHUP reaches vgpu-admin, which decides, and never kills
- * an xe call mid-way (xapi's task would go on anyway, only its answer would be lost:
- * xe-reference.md); our own time bound still kills the whole group. A plain spawn (the reads,
- * the start hooks) stays in our group: a fork of this whole process for a session of its own
- * costs ~3× the wall time of a spawn. Throws what Deno.Command throws (runner.ts names it).
+ * inherited environment, and the call's mark (MARK). `detached`: its own session and process
+ * group, so that the terminal's Ctrl-C or a dropped SSH session's SIGHUP reaches vgpu-admin,
+ * which decides, and never kills an xe call mid-way (xapi's task would go on anyway, only its
+ * answer would be lost: xe-reference.md). A plain spawn (the reads, the start hooks) stays in our
+ * group: a fork of this whole process for a session of its own costs ~3× the wall time of a
+ * spawn (~4 ms of scan-vms at 10 VMs). Either way killTree ends the call's every process. Throws
+ * what Deno.Command throws (runner.ts names it).
  */
 export function spawnProcess(
   xePath: string,
@@ -17,33 +28,38 @@ export function spawnProcess(
   env: Record<string, string> | undefined,
   detached: boolean,
 ): Deno.ChildProcess {
-  return new Deno.Command(xePath, {
+  run ??= `${Deno.pid}.${Math.random().toString(36).slice(2, 10)}`;
+  const mark = `${run}.${++calls}`;
+  const child = new Deno.Command(xePath, {
     args: [...args],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    env,
+    env: { ...env, [MARK]: mark },
     detached,
   }).spawn();
+  marks.set(child, mark);
+  return child;
 }
 
 /**
- * SIGKILLs the child's process group (it leads one: `detached`) and, best effort, every process
- * descended from it that left the group (read from /proc where it is readable).
+ * SIGKILLs the child, its process group (when it leads one: `detached`), every process descended
+ * from it, and every process that carries its call's mark (a double-forked child, whose parent
+ * is gone and whose group may be ours), as far as /proc is readable.
  */
 export function killTree(child: Deno.ChildProcess): void {
-  const descendants = descendantsOf(child.pid);
+  const rest = processesOf(child.pid, marks.get(child) ?? null);
   try {
     Deno.kill(-child.pid, "SIGKILL");
   } catch {
-    // the group is gone already
+    // no such group (a plain spawn), or gone already
   }
   try {
     child.kill("SIGKILL");
   } catch {
     // already exited
   }
-  for (const pid of descendants) {
+  for (const pid of rest) {
     try {
       Deno.kill(pid, "SIGKILL");
     } catch {
@@ -52,16 +68,24 @@ export function killTree(child: Deno.ChildProcess): void {
   }
 }
 
-/** Pids descended from `root`, from each /proc/<pid>/stat's ppid; [] where /proc is unreadable. */
-function descendantsOf(root: number): number[] {
+/**
+ * Pids descended from `root` (each /proc/<pid>/stat's ppid), and those whose environment holds
+ * `MARK=mark`; [] where /proc is unreadable.
+ */
+function processesOf(root: number, mark: string | null): number[] {
   const children = new Map<number, number[]>();
+  const marked: number[] = [];
+  const entry = mark === null ? null : `\0${MARK}=${mark}\0`;
   try {
-    for (const entry of Deno.readDirSync("/proc")) {
-      if (!/^\d+$/.test(entry.name)) continue;
-      const ppid = parentOf(entry.name);
+    for (const e of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(e.name)) continue;
+      const pid = Number(e.name);
+      if (pid === Deno.pid) continue;
+      if (entry !== null && environOf(e.name).includes(entry)) marked.push(pid);
+      const ppid = parentOf(e.name);
       if (ppid === null) continue;
       const list = children.get(ppid) ?? [];
-      list.push(Number(entry.name));
+      list.push(pid);
       children.set(ppid, list);
     }
   } catch {
@@ -75,7 +99,16 @@ function descendantsOf(root: number): number[] {
       queue.push(c);
     }
   }
-  return out;
+  return [...new Set([...out, ...marked])];
+}
+
+/** `/proc/<pid>/environ` with a NUL before it ("" when unreadable): entries read `\0NAME=value\0`. */
+function environOf(pid: string): string {
+  try {
+    return `\0${new TextDecoder().decode(Deno.readFileSync(`/proc/${pid}/environ`))}`;
+  } catch {
+    return "";
+  }
 }
 
 function parentOf(pid: string): number | null {
