@@ -210,13 +210,13 @@ Deno.test("scan-vms --deep: a QEMU line per running VM, against xapi and the dat
   );
 });
 
-Deno.test("scan-vms --deep --format=json: a qemu object per VM, one more xe call", async () => {
+Deno.test("scan-vms --deep --format=json: a qemu object per VM, the dom-ids in the same vm-list", async () => {
   const h = await deepHost();
   const r = await h.run(["scan-vms", "--deep", "--format=json"]);
   assert.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout);
   // no host-list: the inventory names this host and every VM runs here (src/ops/scan.ts)
-  assert.equal(j.host.xe_calls, 2, "vm-list, and vm-list for the dom-ids");
+  assert.equal(j.host.xe_calls, 1, "one vm-list, with the dom-ids");
   assert.deepEqual(j.qemu, { proc_root: h.proc, error: null });
   const byUuid = new Map<string, Record<string, unknown>>();
   for (const p of j.pools) for (const v of p.vms) byUuid.set(v.vm_uuid, v);

@@ -198,9 +198,9 @@ Deno.test("doctor --format=json: the documented shape", async () => {
   assert.equal(d.json.database, s.db);
   assert.equal(d.json.ok, true);
   assert.deepEqual(d.json.summary, { ok: 15, warning: 0, failed: 0, skipped: 0 });
-  // host-list, then the scan (vm-list: the inventory names this host, where every VM runs),
-  // then the dom-ids (vm-list)
-  assert.equal(d.json.xe_calls, 3);
+  // host-list, then the scan (one vm-list with the QEMU check's dom-ids: the inventory names this
+  // host, where every VM runs)
+  assert.equal(d.json.xe_calls, 2);
   assert.deepEqual(d.json.checks.map((c: CheckJson) => c.id), [
     "database",
     "schema",

@@ -84,14 +84,15 @@ Deno.test("scan-vms: the vm-list spawned at start is the one the scan reads (one
       assert.equal(r.stderr, "");
       assert.deepEqual(calls(dir).slice(before).map((c) => c.argv), [VM_LIST]);
     }
-    // the database option before or after the command, and --deep: still one vm-list
+    // the database option before or after the command, and --deep: still one vm-list, which
+    // reads the dom-ids too
     const before = calls(dir).length;
     const r = await runCli(["--db", env.VGPU_DB, "scan-vms", "--deep", "--format", "json"], {
       env,
     });
     assert.equal(r.code, 0, r.stderr);
     const made = calls(dir).slice(before).map((c) => c.argv);
-    assert.deepEqual(made.filter((a) => a.startsWith("vm-list ")), [VM_LIST]);
+    assert.deepEqual(made, [`${VM_LIST},dom-id`]);
   });
 });
 

@@ -103,7 +103,7 @@ Deno.test("a VM state as text is the JSON of its objects, byte for byte, every k
   for (const localHost of [HERE, null]) {
     const view: ScanView = {
       registered,
-      host: { kind: "read", vms: hosts, hosts: [], localHost, drift },
+      host: { kind: "read", vms: hosts, hosts: [], localHost, drift, domIds: null },
       staleRuns,
       xeCalls: 1,
     };

@@ -3,13 +3,15 @@
 // modules and the database open). Only a line the parser surely runs as scan-vms spawns it; the
 // runner takes it over (src/xe/early.ts), and main.ts releases it at exit otherwise.
 import { type EarlyXe, startEarly } from "../xe/early.ts";
-import { SCAN_VM_LIST } from "../xe/read-argv.ts";
+import { DEEP_SCAN_VM_LIST, SCAN_VM_LIST } from "../xe/read-argv.ts";
 import type { Env } from "./deps.ts";
 
 /** The early vm-list of a scan-vms command line, or null (nothing spawned). */
 export function startEarlyScan(argv: readonly string[], env: Env): EarlyXe | null {
   return surely(argv, ["scan-vms"], SCAN_OPTIONS)
-    ? startEarly(SCAN_VM_LIST, env, { readOnly: true })
+    ? startEarly(argv.includes("--deep") ? DEEP_SCAN_VM_LIST : SCAN_VM_LIST, env, {
+      readOnly: true,
+    })
     : null;
 }
 

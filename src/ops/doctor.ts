@@ -146,6 +146,7 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
       xe: () => Promise.resolve(client),
       offline: false,
       localHostUuid: input.localHostUuid,
+      domIds: true, // the QEMU check's, in the same vm-list
     });
     if (view.host.kind !== "read") {
       checks.add("drift", "failed", `the host's VMs could not be read: ${hostError(view)}`);
@@ -155,7 +156,7 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
     const drift = checkDrift(checks, view, view.host);
     checkStrict(checks, settings, drift);
     checkStaleRuns(checks, view);
-    await checkQemu(checks, view, client, input.procRoot);
+    checkQemu(checks, view, input.procRoot);
     // pool mode only: standalone adds no check and no xe call, and loads none of pool mode's
     // modules (~8: issue 19, doctor's peak RSS at 10,000 VMs is at its end)
     if (readPoolState(store) !== null) {

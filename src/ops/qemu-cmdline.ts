@@ -6,7 +6,6 @@ import { parseDeviceArgs, sameConfig, type VgpuStub } from "../domain/device-arg
 import type { VmDriftState } from "../domain/drift.ts";
 import { VgpuError } from "../domain/errors.ts";
 import type { HostVm } from "../domain/types.ts";
-import type { Xe } from "../xe/client.ts";
 import type { ScanView } from "./scan.ts";
 
 export const DEFAULT_PROC_ROOT = "/proc";
@@ -124,11 +123,10 @@ export interface QemuView {
 export interface QemuReport {
   /** VMs that run (or are paused) and are registered or carry a vgpu-stub, in scan order. */
   vms: Map<string, QemuView>;
-  /** Set when the check could not run at all (dom-ids or /proc unreadable). */
+  /** Set when the check could not run at all (/proc unreadable). */
   error: string | null;
   /** What to do about `error`, true for its cause. */
   errorFix: string | null;
-  xeCalls: number;
   procRoot: string;
 }
 
@@ -229,20 +227,15 @@ class NoProcess implements QemuView {
 
 /**
  * For every VM of the scan that has a domain on this host and is registered or carries a
- * vgpu-stub: finds its device-model process under `procRoot` (domid from one `xe vm-list`) and
- * compares the stub it runs with xapi's args and the database. Never throws for xe or /proc
- * failures: they end up in `error`.
+ * vgpu-stub: finds its device-model process under `procRoot` (its domid read by the scan's own
+ * vm-list: ScanInput.domIds) and compares the stub it runs with xapi's args and the database.
+ * Never throws for /proc failures: they end up in `error`.
  */
-export async function compareQemu(
-  view: ScanView,
-  xe: () => Promise<Xe>,
-  procRoot: string,
-): Promise<QemuReport> {
+export function compareQemu(view: ScanView, procRoot: string): QemuReport {
   const report: QemuReport = {
     vms: new Map(),
     error: null,
     errorFix: null,
-    xeCalls: 0,
     procRoot,
   };
   if (view.host.kind !== "read") return report;
@@ -252,25 +245,15 @@ export async function compareQemu(
     (s.registered !== null || s.parsed.stubs.length > 0)
   );
   if (states.length === 0) return report;
-  let domids: Map<string, number>;
+  const domids = view.host.domIds;
+  if (domids === null) throw new Error("bug: compareQemu needs a scan that read the dom-ids");
   let procs: Map<number, QemuProcess>;
   try {
-    const client = await xe();
-    const before = client.calls;
-    try {
-      // keyed by the scan's own uuid strings (no copy per running VM)
-      const byUuid = view.host.drift.byUuid;
-      domids = await client.vmDomIds((uuid) => byUuid.get(uuid)?.vmUuid);
-    } finally {
-      report.xeCalls = client.calls - before;
-    }
     procs = readDeviceModels(procRoot);
   } catch (e) {
-    if (!(e instanceof VgpuError)) throw e;
+    if (!(e instanceof ProcReadError)) throw e;
     report.error = e.message;
-    report.errorFix = e instanceof ProcReadError
-      ? e.fix
-      : "check xe on this host (vgpu-admin doctor), then run the check again";
+    report.errorFix = e.fix;
     return report;
   }
   for (const s of states) {

@@ -24,6 +24,8 @@ export interface HostView {
   /** This host's uuid when known (inventory, or the only host of the pool). */
   localHost: string | null;
   drift: DriftReport;
+  /** uuid → dom-id of the VMs that have a domain, read with them when asked (ScanInput.domIds). */
+  domIds: Map<string, number> | null;
 }
 
 export interface ScanView {
@@ -47,6 +49,8 @@ export interface ScanInput {
   localHostUuid: string | null;
   /** Only this VM (show-vm): `vm-list uuid=U`, no host-list. */
   vmUuid?: string;
+  /** Also each VM's domain id, in the same vm-list (the QEMU check). */
+  domIds?: boolean;
 }
 
 /** Reads the database and (unless offline) the host; an xe failure is kept, not thrown. */
@@ -94,7 +98,12 @@ export async function scan(input: ScanInput): Promise<ScanView> {
 }
 
 interface HostAnswer {
-  read: { vms: HostVm[]; hosts: Host[]; localHost: string | null } | null;
+  read: {
+    vms: HostVm[];
+    hosts: Host[];
+    localHost: string | null;
+    domIds: Map<string, number> | null;
+  } | null;
   xeCalls: number;
   error: string;
 }
@@ -109,9 +118,9 @@ async function readHost(xe: Xe, input: ScanInput, known: KnownVm): Promise<HostA
     let read: HostAnswer["read"];
     if (input.vmUuid !== undefined) {
       const vms = await xe.vmList({ uuid: input.vmUuid }, known);
-      read = { vms, hosts: [], localHost: input.localHostUuid };
+      read = { vms, hosts: [], localHost: input.localHostUuid, domIds: null };
     } else {
-      read = await readWholeHost(xe, input.localHostUuid, known);
+      read = await readWholeHost(xe, input.localHostUuid, known, input.domIds === true);
     }
     return { read, xeCalls: xe.calls - before, error: "" };
   } catch (e) {
@@ -130,14 +139,16 @@ async function readWholeHost(
   xe: Xe,
   local: string | null,
   known: KnownVm,
+  withDomIds: boolean,
 ): Promise<NonNullable<HostAnswer["read"]>> {
+  const domIds = withDomIds ? new Map<string, number>() : null;
   if (local === null) {
-    const [vms, hosts] = await allEnded([xe.vmList({}, known), xe.hostList()]);
-    return { vms, hosts, localHost: hosts.length === 1 ? hosts[0].uuid : null };
+    const [vms, hosts] = await allEnded([xe.vmList({}, known, domIds ?? undefined), xe.hostList()]);
+    return { vms, hosts, localHost: hosts.length === 1 ? hosts[0].uuid : null, domIds };
   }
-  const vms = await xe.vmList({}, known);
+  const vms = await xe.vmList({}, known, domIds ?? undefined);
   const elsewhere = vms.some((v) => v.residentOn !== null && v.residentOn !== local);
-  return { vms, hosts: elsewhere ? await xe.hostList() : [], localHost: local };
+  return { vms, hosts: elsewhere ? await xe.hostList() : [], localHost: local, domIds };
 }
 
 /** Name of a host for display: its name-label, else its uuid. */

@@ -9,7 +9,7 @@ import {
 import type { Host, HostVm, PowerState } from "../domain/types.ts";
 import { isUuid } from "../domain/validate.ts";
 import { MAP_KEY_RE, mapEntry, parsePowerState, parseRecords, RecordReader } from "./parse.ts";
-import { VM_LIST_PARAMS } from "./read-argv.ts";
+import { VM_LIST_DOMID_PARAMS, VM_LIST_PARAMS } from "./read-argv.ts";
 import type { XeRunner } from "./runner.ts";
 import { readVmArgs } from "./vm-args.ts";
 
@@ -80,11 +80,18 @@ export class Xe {
   /**
    * Every guest (dom0 excluded by is-control-domain, never by name) in one `vm-list` call, plus
    * one `vm-param-get` per VM whose platform value is ambiguous. `uuid` filters (unknown → []).
+   * `domIds` (the QEMU check: doctor, scan-vms --deep): filled in the same call with the dom-id of
+   * each VM that has a domain (running or paused; a halted VM prints -1), keyed by each HostVm's
+   * own uuid string: one snapshot of the host, one call fewer than asking them apart.
    */
-  async vmList(filter: { uuid?: string } = {}, known?: KnownVm): Promise<HostVm[]> {
+  async vmList(
+    filter: { uuid?: string } = {},
+    known?: KnownVm,
+    domIds?: Map<string, number>,
+  ): Promise<HostVm[]> {
     const argv = ["vm-list", "is-control-domain=false"];
     if (filter.uuid !== undefined) argv.push(`uuid=${filter.uuid}`);
-    argv.push(VM_LIST_PARAMS);
+    argv.push(domIds === undefined ? VM_LIST_PARAMS : VM_LIST_DOMID_PARAMS);
     // Each record becomes its HostVm as xe prints it (neither the whole answer nor 10,000 Maps
     // are ever held at once); the VMs whose platform line is ambiguous are read alone
     // afterwards, in host order.
@@ -93,6 +100,10 @@ export class Xe {
     const records = new RecordReader((r) => {
       const read = this.#toHostVm(argv, filter.uuid, r, known);
       if (read === null) return;
+      if (domIds !== undefined) {
+        const domId = domIdOf(argv, r);
+        if (domId !== null) domIds.set(read.uuid, domId);
+      }
       if ("deviceModelArgs" in read) vms.push(read);
       else {
         unclear.push({ at: vms.length, vm: read });
@@ -114,26 +125,6 @@ export class Xe {
       uuid: canonical(argv, required(argv, r, "uuid")),
       nameLabel: required(argv, r, "name-label"),
     }));
-  }
-
-  /**
-   * The domain id of every guest that has a domain (running or paused), in one `vm-list` call:
-   * uuid → dom-id. Halted VMs print -1 and are left out. For `doctor` and `scan-vms --deep`
-   * only, so a plain scan stays at two calls. `known` gives the caller's own string of a uuid.
-   */
-  async vmDomIds(known?: (uuid: string) => string | undefined): Promise<Map<string, number>> {
-    const argv = ["vm-list", "is-control-domain=false", "params=uuid,dom-id"];
-    // read as xe prints it, like vmList: doctor asks it of every VM besides the scan
-    const out = new Map<string, number>();
-    const records = new RecordReader((r) => {
-      const raw = required(argv, r, "dom-id").trim();
-      if (!/^[1-9][0-9]*$/.test(raw)) return;
-      const uuid = required(argv, r, "uuid");
-      out.set(known?.(uuid) ?? own(uuid), Number(raw));
-    }, { reuse: true });
-    await this.#stream(argv, (text) => records.push(text));
-    readable(argv, () => records.end());
-    return out;
   }
 
   /** The VM's power state (`vm-param-get param-name=power-state`), validated. */
@@ -350,6 +341,12 @@ function readable<T>(argv: readonly string[], f: () => T): T {
   } catch (e) {
     throw readableError(argv, e);
   }
+}
+
+/** A record's dom-id when the VM has a domain; null for a halted VM's -1 (or 0, dom0's). */
+function domIdOf(argv: readonly string[], r: Map<string, string>): number | null {
+  const raw = required(argv, r, "dom-id").trim();
+  return /^[1-9][0-9]*$/.test(raw) ? Number(raw) : null;
 }
 
 function readableError(argv: readonly string[], e: unknown): unknown {

@@ -5,11 +5,21 @@
 export const VM_LIST_PARAMS =
   "params=uuid,name-label,power-state,resident-on,is-control-domain,platform";
 
+/** VM_LIST_PARAMS and each VM's domain id, for the QEMU check (doctor, scan-vms --deep). */
+export const VM_LIST_DOMID_PARAMS = `${VM_LIST_PARAMS},dom-id`;
+
 /** The vm-list of a whole-host scan (Xe.vmList without a filter). */
 export const SCAN_VM_LIST: readonly string[] = [
   "vm-list",
   "is-control-domain=false",
   VM_LIST_PARAMS,
+];
+
+/** The vm-list of `scan-vms --deep`: the same, with the domain ids. */
+export const DEEP_SCAN_VM_LIST: readonly string[] = [
+  "vm-list",
+  "is-control-domain=false",
+  VM_LIST_DOMID_PARAMS,
 ];
 
 /** The pool record with its other-config (marker and claims included). */

@@ -24,14 +24,19 @@ export function parseOptions(input: RawOptions): ScanVmsOptions {
 
 export async function run(opts: ScanVmsOptions, deps: Deps): Promise<Outcome> {
   const store = await deps.store();
-  const view = await scan({ store, xe: deps.xe, offline: false, localHostUuid: deps.localHost() });
+  const view = await scan({
+    store,
+    xe: deps.xe,
+    offline: false,
+    localHostUuid: deps.localHost(),
+    domIds: opts.deep,
+  });
   let qemu: QemuReport | null = null;
   if (opts.deep && view.host.kind === "read") {
     // loaded only for --deep: a plain scan never reads /proc (issue 19, start-up)
     const { compareQemu, DEFAULT_PROC_ROOT } = await import("../../ops/qemu-cmdline.ts");
     // VGPU_PROC_ROOT points tests at a fake /proc.
-    qemu = await compareQemu(view, deps.xe, deps.env.get("VGPU_PROC_ROOT") || DEFAULT_PROC_ROOT);
-    view.xeCalls += qemu.xeCalls;
+    qemu = compareQemu(view, deps.env.get("VGPU_PROC_ROOT") || DEFAULT_PROC_ROOT);
   }
   const c = paint(deps.io.color);
   const interrupted = interruptedView(store, deps, c, { json: opts.format === "json" });

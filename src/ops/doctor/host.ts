@@ -3,7 +3,6 @@ import { humanTime } from "../../domain/time.ts";
 import { printable } from "../../domain/printable.ts";
 import { countsAsDrift, type DriftItem, SYNC_FIX } from "../../domain/drift.ts";
 import type { Settings } from "../../domain/settings.ts";
-import type { Xe } from "../../xe/client.ts";
 import { compareQemu, type QemuView } from "../qemu-cmdline.ts";
 import type { HostView, ScanView } from "../scan.ts";
 import { type CheckItem, Checks, plural } from "./checks.ts";
@@ -120,13 +119,8 @@ export function checkStaleRuns(checks: Checks, view: ScanView): void {
   );
 }
 
-export async function checkQemu(
-  checks: Checks,
-  view: ScanView,
-  xe: Xe,
-  procRoot: string,
-): Promise<void> {
-  const report = await compareQemu(view, () => Promise.resolve(xe), procRoot);
+export function checkQemu(checks: Checks, view: ScanView, procRoot: string): void {
+  const report = compareQemu(view, procRoot);
   if (report.error !== null) {
     checks.add(
       "qemu",
