@@ -595,3 +595,35 @@ Deno.test("runner: a non-positive time bound is a programming error", async () =
   const runner = createXeRunner({ xePath: "xe", defaultTimeoutMs: 1000 });
   await assert.rejects(runner.run(["vm-list"], { timeoutMs: -1 }), RangeError);
 });
+
+Deno.test("killTree reads the environment only of processes started after vgpu-admin", async () => {
+  // one process carrying a call's mark that started before the process looking for it (it is
+  // never read, nor killed), and one started after it (found): the processesOf of a fresh Deno
+  const mark = `test.${crypto.randomUUID()}`;
+  const env = { VGPU_ADMIN_XE_CALL: mark };
+  const older = new Deno.Command("sleep", { args: ["20"], env }).spawn();
+  // start times count in clock ticks (10 ms): the looking process starts ticks later
+  await new Promise((r) => setTimeout(r, 50));
+  try {
+    const script = `import { processesOf } from ${
+      JSON.stringify(import.meta.resolve("../src/xe/spawn.ts"))
+    };
+const younger = new Deno.Command("sleep", { args: ["20"], env: ${JSON.stringify(env)} }).spawn();
+console.log(JSON.stringify({ younger: younger.pid, found: processesOf(-1, ${
+      JSON.stringify(mark)
+    }) }));
+younger.kill("SIGKILL");
+await younger.status;`;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--quiet", script],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const { younger, found } = JSON.parse(new TextDecoder().decode(out.stdout));
+    assert.deepEqual(found, [younger], `older ${older.pid}`);
+  } finally {
+    older.kill("SIGKILL");
+    await older.status;
+  }
+});

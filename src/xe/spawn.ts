@@ -70,23 +70,28 @@ export function killTree(child: Deno.ChildProcess): void {
 
 /**
  * Pids descended from `root` (each /proc/<pid>/stat's ppid), and those whose environment holds
- * `MARK=mark`; [] where /proc is unreadable.
+ * `MARK=mark`; [] where /proc is unreadable. Only processes started no earlier than this one have
+ * their environment read: a mark can be nowhere else, and reading another process's environment
+ * waits for its memory map, which a long-running process stuck in the kernel may hold. Exported
+ * for tests (xe_client_test); killTree is its one caller.
  */
-function processesOf(root: number, mark: string | null): number[] {
+export function processesOf(root: number, mark: string | null): number[] {
   const children = new Map<number, number[]>();
   const marked: number[] = [];
   const entry = mark === null ? null : `\0${MARK}=${mark}\0`;
+  const since = statOf(String(Deno.pid))?.start ?? Infinity;
   try {
     for (const e of Deno.readDirSync("/proc")) {
       if (!/^\d+$/.test(e.name)) continue;
       const pid = Number(e.name);
-      if (pid === Deno.pid) continue;
-      if (entry !== null && environOf(e.name).includes(entry)) marked.push(pid);
-      const ppid = parentOf(e.name);
-      if (ppid === null) continue;
-      const list = children.get(ppid) ?? [];
+      const stat = statOf(e.name);
+      if (pid === Deno.pid || stat === null) continue;
+      if (entry !== null && stat.start >= since && environOf(e.name).includes(entry)) {
+        marked.push(pid);
+      }
+      const list = children.get(stat.ppid) ?? [];
       list.push(pid);
-      children.set(ppid, list);
+      children.set(stat.ppid, list);
     }
   } catch {
     return [];
@@ -111,12 +116,16 @@ function environOf(pid: string): string {
   }
 }
 
-function parentOf(pid: string): number | null {
+/** A process's parent and start time (clock ticks since boot) from /proc/<pid>/stat; null if gone. */
+function statOf(pid: string): { ppid: number; start: number } | null {
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so cut at the last ")"
-    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-    return Number.isInteger(ppid) ? ppid : null;
+    // "pid (comm) state ppid … starttime …": comm may hold spaces and parentheses, so the fields
+    // are counted from the last ")": state is the 3rd field, ppid the 4th, starttime the 22nd
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ppid = Number(f[1]);
+    const start = Number(f[19]);
+    return Number.isInteger(ppid) && Number.isFinite(start) ? { ppid, start } : null;
   } catch {
     return null;
   }
