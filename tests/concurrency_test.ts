@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { type CliResult, fakeHost, runCli, runInProcess } from "./helpers.ts";
+import { type CliResult, fakeHost, runCli, runInProcess, tempDir } from "./helpers.ts";
 import { makeVm } from "./fake-xe/state.ts";
 
 const KEY = "device-model-args";
@@ -206,7 +206,7 @@ Deno.test({
 });
 
 Deno.test("concurrency: 8 processes racing to create and initialise a missing database", async () => {
-  const dir = Deno.makeTempDirSync({ prefix: "vgpu-race-" });
+  const dir = tempDir("vgpu-race-");
   const path = `${dir}/new/vgpu_config.db`;
   const writers = writersOf(0);
   const results = await Promise.all(writers.map((w, i) =>

@@ -14,6 +14,7 @@ import {
   processGone,
   runInProcess,
   spawnCli,
+  tempDir,
   until,
   UUID1,
 } from "./helpers.ts";
@@ -263,7 +264,7 @@ function importFile(): string {
 
 /** The database before the import: KEPT and SAME registered, one setting. */
 const IMPORT_TEMPLATE = await (async () => {
-  const dir = Deno.makeTempDirSync({ prefix: "vgpu-crash-import-" });
+  const dir = tempDir("vgpu-crash-import-");
   const path = `${dir}/vgpu_config.db`;
   for (
     const argv of [
@@ -315,7 +316,7 @@ function configState(path: string): { integrity: string; state: string; vms: num
 }
 
 function copyTemplate(): string {
-  const dir = Deno.makeTempDirSync({ prefix: "vgpu-crash-db-" });
+  const dir = tempDir("vgpu-crash-db-");
   Deno.copyFileSync(IMPORT_TEMPLATE.path, `${dir}/vgpu_config.db`);
   return `${dir}/vgpu_config.db`;
 }

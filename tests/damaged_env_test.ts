@@ -240,8 +240,10 @@ for (const c of DB_CASES) {
     const { dir, path: good } = await populatedDb();
     const path = c.damage(good, dir) ?? good;
     const before = await dirState(dir);
+    // the hook log beside the database's directory, whose state is compared
+    const log = `${tempDir("vgpu-damaged-log-")}/vgpu-vm-startup.log`;
     for (const { argv } of DB_COMMANDS) {
-      const r = await runInProcess(argv, { env: { VGPU_DB: path, VGPU_LOG: `${dir}.log` } });
+      const r = await runInProcess(argv, { env: { VGPU_DB: path, VGPU_LOG: log } });
       const what = `${argv[0]} on ${c.name}`;
       if (argv[0] === "remove-vm") {
         // nothing is asked: the row cannot be read

@@ -11,6 +11,7 @@ import {
   type FakeHostEnv,
   runInProcess,
   spawnCli,
+  tempDir,
   until,
   UUID1,
   UUID2,
@@ -414,7 +415,7 @@ Deno.test("the start hook never waits on a VM's operation lock", async () => {
 Deno.test("store: the row update is a compare-and-set against what the plan read", async () => {
   const { openDatabase } = await import("../src/store/open.ts");
   const { Store } = await import("../src/store/store.ts");
-  const dir = Deno.makeTempDirSync({ prefix: "vgpu-cas-" });
+  const dir = tempDir("vgpu-cas-");
   const opened = await openDatabase(`${dir}/db`, { now: () => new Date(), create: true });
   const store = new Store(opened.db, `${dir}/db`, { actor: "t", command: "t" }, () => new Date());
   try {
