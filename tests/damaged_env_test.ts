@@ -144,6 +144,11 @@ const DAMAGED = (p: string) =>
   new RegExp(
     `^error: database ${p} is damaged \\(.+\\); move it aside and restore a backup or re-import an export$`,
   );
+/** A file that is not SQLite at all: a damaged database, or a mistyped --db (never "move it aside" alone). */
+const NOT_SQLITE = (p: string) =>
+  new RegExp(
+    `^error: database ${p} is not an SQLite file \\(file is not a database\\); if it is not vgpu-admin's database \\(a mistyped --db\\), pass the right --db PATH, otherwise move it aside and restore a backup or re-import an export$`,
+  );
 const SCHEMA = (p: string, problem: string) =>
   new RegExp(
     `^error: database ${p} has a damaged schema \\(${problem}\\); restore it from a backup, or move it aside and re-import an export$`,
@@ -160,10 +165,7 @@ const DB_CASES: DbCase[] = [
   {
     name: "header overwritten",
     damage: (p) => overwrite(p, 0, pattern(100, 0x5a)),
-    err: (p) =>
-      new RegExp(
-        `^error: database ${p} is damaged \\(file is not a database\\); move it aside and restore a backup or re-import an export$`,
-      ),
+    err: NOT_SQLITE,
   },
   {
     name: "first page overwritten after the header",
@@ -178,7 +180,7 @@ const DB_CASES: DbCase[] = [
   {
     name: "a text file",
     damage: (p) => Deno.writeTextFileSync(p, "this is not a database\n"),
-    err: DAMAGED,
+    err: NOT_SQLITE,
   },
   {
     name: "a newer schema version",
@@ -260,8 +262,38 @@ Deno.test("damaged database: through the binary too (subprocess, product permiss
   overwrite(path, 0, pattern(100, 0x5a));
   const before = await dirState(dir);
   const r = await runCli(["--db", path, "register-vm", `--vm-uuid=${UUID2}`, "--offline"]);
-  assertOneErrorLine("register-vm", r, DAMAGED(path));
+  assertOneErrorLine("register-vm", r, NOT_SQLITE(path));
   assert.deepEqual(await dirState(dir), before);
+});
+
+Deno.test("a file that is not SQLite at --db: the start hook logs the same doubt, exit 1 (the start goes on)", async () => {
+  // the hook's quick open fails on it, and its full open (the CLI's probe) says the same doubt
+  const dir = tempDir("vgpu-notsqlite-");
+  const path = `${dir}/not-ours`;
+  Deno.writeTextFileSync(path, "root:x:0:0:root:/root:/bin/bash\n");
+  const log = `${dir}/vgpu-vm-startup.log`;
+  const r = await runCli(["startup-hook", `--vm-uuid=${UUID1}`, `--db=${path}`], {
+    env: { VGPU_LOG: log, VGPU_XE: "/nonexistent/xe" },
+  });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(
+    Deno.readTextFileSync(log).trim(),
+    new RegExp(
+      `action=error result=failed ${NOT_SQLITE(path).source.slice("^error: ".length)}`,
+    ),
+  );
+  assert.equal(Deno.readTextFileSync(path), "root:x:0:0:root:/root:/bin/bash\n");
+});
+
+Deno.test("SQLite's own 'file is not a database' is said with the same doubt", async () => {
+  const { sqliteError } = await import("../src/store/open.ts");
+  const e = sqliteError(new Error("file is not a database"), "/x/y.db");
+  assert.match(`error: ${e.message}`, NOT_SQLITE("/x/y.db"));
+  // a malformed SQLite file is damaged, surely ours
+  assert.match(
+    sqliteError(new Error("database disk image is malformed"), "/x/y.db").message,
+    /is damaged/,
+  );
 });
 
 Deno.test("missing directory: created 0755 with the database 0600, and initialised", async () => {

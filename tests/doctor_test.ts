@@ -287,8 +287,11 @@ Deno.test("doctor ✗ database: damaged", async () => {
   assert.equal(d.code, 1);
   const c = d.check("database");
   assert.equal(c.status, "failed");
-  assert.match(c.message, /is damaged \(file is not a database\)/);
-  assert.equal(c.fix, "move it aside and restore a backup or re-import an export");
+  assert.match(c.message, /is not an SQLite file \(file is not a database\)/);
+  assert.equal(
+    c.fix,
+    "if it is not vgpu-admin's database (a mistyped --db), pass the right --db PATH, otherwise move it aside and restore a backup or re-import an export",
+  );
   assert.equal(d.check("schema").status, "skipped");
 });
 

@@ -415,7 +415,7 @@ const NOT_OURS: {
     err: (p) =>
       `database ${
         esc(p)
-      } is damaged \\(file is not a database\\); move it aside and restore a backup or re-import an export`,
+      } is not an SQLite file \\(file is not a database\\); if it is not vgpu-admin's database \\(a mistyped --db\\), pass the right --db PATH, otherwise move it aside and restore a backup or re-import an export`,
   },
   {
     name: "a file of 50 bytes starting with the SQLite magic",
@@ -1080,7 +1080,7 @@ for (
     [
       "a garbled file",
       (p: string) => Deno.writeTextFileSync(p, "garbage\n"),
-      /is damaged \(file is not a database\)/,
+      /is not an SQLite file \(file is not a database\)/,
     ],
   ] as const
 ) {

@@ -311,7 +311,7 @@ Deno.test("install-hook: a damaged database stops it before any file is written"
   Deno.writeTextFileSync(t.db, "this is not a database ".repeat(200));
   const r = await t.run(["install-hook", `--root=${t.root}`]);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /is damaged/);
+  assert.match(r.stderr, /is not an SQLite file \(file is not a database\)/);
   assert.ok(!exists(t.hook));
   assert.ok(!exists(t.logrotate));
 });

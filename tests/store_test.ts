@@ -996,7 +996,7 @@ const DAMAGES: readonly Damage[] = [
       return path;
     },
     error:
-      /^error: database \S+ is damaged \(file is not a database\); move it aside and restore a backup/,
+      /^error: database \S+ is not an SQLite file \(file is not a database\); if it is not vgpu-admin's database \(a mistyped --db\), pass the right --db PATH, otherwise move it aside and restore a backup/,
   },
   {
     name: "a database cut short",
@@ -1136,7 +1136,10 @@ Deno.test("damaged environment through the real binary: corrupt file and newer v
     runCli(["--db", newer, "status", "--offline"]),
   ]);
   assert.deepEqual([a.code, a.stdout], [1, ""]);
-  assert.match(a.stderr, /^error: database \S+ is damaged \(file is not a database\)[^\n]*\n$/);
+  assert.match(
+    a.stderr,
+    /^error: database \S+ is not an SQLite file \(file is not a database\)[^\n]*\n$/,
+  );
   assert.deepEqual([b.code, b.stdout], [1, ""]);
   assert.match(b.stderr, /^error: database \S+ has schema version 99, newer[^\n]*\n$/);
 });

@@ -58,6 +58,17 @@ export function databaseLocked(path: string): DatabaseError {
   );
 }
 
+/**
+ * A file at the database path that is not SQLite at all, in SQLite's words ("file is not a
+ * database"): an overwritten database, or any other file a mistyped --db names, which must never
+ * be told to be moved aside without that doubt (/etc/passwd).
+ */
+export function notSqliteFile(path: string): DatabaseError {
+  return new DatabaseError(
+    `database ${path} is not an SQLite file (file is not a database); if it is not vgpu-admin's database (a mistyped --db), pass the right --db PATH, otherwise move it aside and restore a backup or re-import an export`,
+  );
+}
+
 /** What went wrong, for quoting inside another message (a DatabaseError's advice left out). */
 export function causeOf(e: Error): string {
   return e instanceof DatabaseError ? e.cause_ : e.message;

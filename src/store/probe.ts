@@ -2,7 +2,7 @@
 // header, page 1, and the newest committed page 1 in its -wal), so that a foreign, corrupt or
 // live WAL-mode database of another application is refused without a byte of it, its -wal or its
 // -shm changing. Even a read-only SQLite connection writes its read mark into a live -shm.
-import { DatabaseError } from "../domain/errors.ts";
+import { DatabaseError, notSqliteFile } from "../domain/errors.ts";
 import { describeFileError } from "../domain/file-errors.ts";
 import { besideFiles } from "../platform/beside.ts";
 import { SCHEMA_VERSION } from "./migrations.ts";
@@ -112,8 +112,9 @@ function probeOnce(path: string, o: { allowNewer?: boolean }, seen: Seen): Probe
   }
   if (size === 0) return { kind: "empty" };
   if (new TextDecoder("latin1").decode(page.subarray(0, 16)) !== SQLITE_MAGIC) {
-    // A file SQLite itself would not open: said in SQLite's words (a garbled header looks so).
-    throw damaged("file is not a database");
+    // A file SQLite itself would not open, said in SQLite's words: a garbled header looks so, and
+    // so does any other file a mistyped --db names (/etc/passwd must not be moved aside)
+    throw notSqliteFile(path);
   }
   if (page.length < 100) throw damaged(`truncated: ${size} bytes`);
   const view = new DataView(page.buffer, page.byteOffset, page.byteLength);
