@@ -24,10 +24,6 @@ export interface SyncPlan {
   others: DriftItem[];
 }
 
-// Drift that `sync --check` counts: defined beside the drift kinds (doctor counts it too, and
-// need not load sync's write path for it).
-export { countsAsDrift } from "../domain/drift.ts";
-
 export function planSync(host: HostView): SyncPlan {
   const fixes: SyncFix[] = [];
   const others: DriftItem[] = [];

@@ -1,9 +1,9 @@
 // The reads (`*-list`, `*-param-get`) xe is answering right now, for src/cli/signal-exit.ts.
-// Every xe call runs in a session of its own (runner.ts spawnXe): the terminal's Ctrl-C and a
-// dropped SSH session's SIGHUP never reach it. For a write that is the point (xapi finishes it
-// whatever its client does; a change's apply phase decides what a signal does). A read has
-// nothing to finish, and left running it outlived us: on a slave whose master is down (xe retries
-// for ever) each Ctrl-C'd `status` left one more xe hanging.
+// The CLI's xe calls run in a session of their own (spawn.ts `detached`; main.ts's early reads
+// excepted): the terminal's Ctrl-C and a dropped SSH session's SIGHUP never reach them. For a
+// write that is the point (xapi finishes it whatever its client does; a change's apply phase
+// decides what a signal does). A read has nothing to finish, and left running it outlived us: on
+// a slave whose master is down (xe retries for ever) each Ctrl-C'd `status` left one more xe.
 
 const live = new Set<Deno.ChildProcess>();
 

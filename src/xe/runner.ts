@@ -92,7 +92,7 @@ function checkTimeout(ms: number): void {
   if (!Number.isFinite(ms) || ms <= 0) throw new RangeError(`bad xe timeout: ${ms} ms`);
 }
 
-export function spawnXe(
+function spawnXe(
   cfg: Pick<XeRunnerConfig, "xePath" | "env" | "plain">,
   args: readonly string[],
 ): Deno.ChildProcess {

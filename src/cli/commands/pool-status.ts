@@ -22,10 +22,10 @@ export async function run(opts: PoolStatusOptions, deps: Deps): Promise<Outcome>
   const store = await deps.store({ emptyIfMissing: true });
   const view = await poolStatus(store, await deps.xe(), () => deps.redoLog());
   if (opts.format === "json") writeJson(deps.io.out, poolStatusJson(view));
-  else {writeLines(
-      deps.io.out,
-      fitLines(poolStatusLines(view, deps.now()), deps.io.columns ?? null),
-    );}
+  else {
+    const lines = poolStatusLines(view, deps.now());
+    writeLines(deps.io.out, fitLines(lines, deps.io.columns ?? null));
+  }
   // the cache shown instead of the pool: the answer is not the live one
   return view.cached === null ? undefined : "degraded";
 }

@@ -1,6 +1,7 @@
 import { UsageError } from "../../domain/errors.ts";
 import { OperationFailedError } from "../../domain/errors.ts";
-import { applySync, countsAsDrift, planSync } from "../../ops/sync.ts";
+import { countsAsDrift } from "../../domain/drift.ts";
+import { applySync, planSync } from "../../ops/sync.ts";
 import { hostError, scan } from "../../ops/scan.ts";
 import type { Deps } from "../deps.ts";
 import { writeLines } from "../io.ts";

@@ -1,11 +1,11 @@
 // sync: the drift `--check` finds, the commands `--dry-run` would run, what a sync wrote and
 // what it could not fix, each from a plain view the command fills from the ops' results (issue 20
 // item 5: ops return a view, render prints it).
-import type { DriftItem, VmDriftState } from "../../domain/drift.ts";
+import { countsAsDrift, type DriftItem, type VmDriftState } from "../../domain/drift.ts";
 import type { JournalEntry } from "../../domain/journal.ts";
 import type { UuidIndex } from "../../domain/uuid-table.ts";
 import { printable } from "../../domain/printable.ts";
-import { countsAsDrift, type SyncFix, type SyncOutcome } from "../../ops/sync.ts";
+import type { SyncFix, SyncOutcome } from "../../ops/sync.ts";
 import { interruptedLine } from "../../ops/vm-claim.ts";
 import { xeCommandLine } from "../../xe/client.ts";
 import type { Paint } from "./style.ts";
