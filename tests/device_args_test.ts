@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   buildDevice,
   canonicalStub,
+  inSyncParse,
   mergeDeviceArgs,
   type ParsedArgs,
   parseDeviceArgs,
@@ -121,6 +122,23 @@ Deno.test("sameConfig compares pool, priority and vm_id only", () => {
   assert.equal(sameConfig(a, { ...a, vmId: 2 }), false);
   const numeric = parseDeviceArgs("-device vgpu-stub,pool_id=A,priority=2,vm_id=1").stubs[0];
   assert.ok(numeric.config !== null && sameConfig(numeric.config, a), "priority=2 equals high");
+});
+
+Deno.test("the parse of a VM in sync, made from its config, is the scan of its args", () => {
+  const json = (p: ParsedArgs) => JSON.parse(JSON.stringify(p));
+  for (const vmId of [1, 42, 999999, 2147483647]) {
+    for (const pool of ["A", "B"] as const) {
+      for (const priority of [0, 1, 2] as const) {
+        const c: VgpuConfig = { pool, priority, vmId };
+        const args = buildDevice(c);
+        const made = inSyncParse(args, c);
+        assert.deepEqual(fields(made), fields(scanDeviceArgs(args)), args);
+        assert.deepEqual(json(made), json(scanDeviceArgs(args)), args);
+        // its config is its own: not the object it was made from (a registered row)
+        assert.notEqual(made.stubs[0].config, c);
+      }
+    }
+  }
 });
 
 Deno.test("the canonical shortcut gives what the general scan gives, or leaves the line to it", () => {

@@ -319,6 +319,17 @@ export function canonicalStub(args: string | null): ParsedArgs | null {
 }
 
 /**
+ * parseDeviceArgs(buildDevice(c)) without reading the string back: the parse of the args a VM in
+ * sync with `c` carries (drift prepares one for each registered VM while xe answers, issue 19).
+ * tests/device_args_test.ts compares the two for every pool and priority.
+ */
+export function inSyncParse(args: string, c: VgpuConfig): ParsedArgs {
+  return new CanonicalParse(
+    new CanonicalStub(args, { pool: c.pool, priority: c.priority, vmId: c.vmId }),
+  );
+}
+
+/**
  * A canonical parse: its one stub, the list made when asked (a list kept for each of 10,000
  * in-sync VMs was 56 bytes each: issue 19); the same plain data in JSON.
  */

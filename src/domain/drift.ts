@@ -2,7 +2,15 @@
 // compared by parsed vgpu-stub properties, never by strings (design.md §2 "drift",
 // "unregistered VMs"). Pure, no I/O; linear in the number of VMs (maps, no nested scans).
 
-import { type ParsedArgs, parseDeviceArgs, sameConfig, type VgpuStub } from "./device-args.ts";
+import {
+  buildDevice,
+  inSyncParse,
+  type ParsedArgs,
+  parseDeviceArgs,
+  sameConfig,
+  type VgpuStub,
+} from "./device-args.ts";
+import { ownString } from "./own-string.ts";
 import { printable } from "./printable.ts";
 import { type UuidIndex, UuidTable } from "./uuid-table.ts";
 import { type HostVm, priorityName, type VgpuConfig, type Vm } from "./types.ts";
@@ -221,39 +229,139 @@ function ownDrift(s: VmDriftState): DriftItem[] {
  * row has it: any other VM whose device carries that id collides with it; without such a
  * holder, VMs whose devices carry the same id collide with each other. In-sync registered VMs
  * and unregistered VMs without a vgpu-stub get no items.
+ */
+export function computeDrift(registered: readonly Vm[], hostVms: readonly HostVm[]): DriftReport {
+  return new DriftPlan(registered).finish(hostVms);
+}
+
+/** A registered VM as the host's VMs are read (xe/client.ts KnownVm): the strings to share. */
+export interface KnownRegistered {
+  readonly vmUuid: string;
+  readonly vmName: string | null;
+  /** The args it carries when in sync (buildDevice); null when its row cannot be written. */
+  readonly deviceArgs: string | null;
+}
+
+/**
+ * computeDrift in two steps: the database's side made first, the host's VMs added by `finish`
+ * (once). scan reads the rows while xe answers and makes this meanwhile (issue 19: at 10,000
+ * VMs, ~15 ms of the work after xe's answer moved before it): a state for each registered VM
+ * (the first row of a uuid), the index of states by uuid, the vm_ids held, and for each
+ * registered VM the args it carries when in sync, already parsed; when the host's args are those
+ * (nearly always), they are not parsed again.
  *
- * No Map of the VMs: uuids are found in typed-array tables (uuid-table.ts), the vm_ids held and
+ * No Map of the VMs: uuids are found in a typed-array table (uuid-table.ts), the vm_ids held and
  * carried in sorted typed arrays. A Map of 10,000 entries is ~0.5 MB, and as much again in
  * garbage while it grows: four of them were most of the allocation of a scan at 10,000 VMs
  * (issue 19, peak RSS).
  */
-export function computeDrift(registered: readonly Vm[], hostVms: readonly HostVm[]): DriftReport {
-  const vms: VmDriftState[] = [];
-  // the host's VMs by uuid (the last of a repeated uuid), then every state by uuid: typed-array
-  // tables sized once, no Map (uuid-table.ts)
-  const hosts = new UuidTable(hostVms.length, hostVms, (h) => h.uuid);
-  for (let i = 0; i < hostVms.length; i++) hosts.set(i);
-  const byUuid = new UuidTable(registered.length + hostVms.length, vms, (s) => s.vmUuid);
-  // one state object per VM, built whole (no base object copied into it)
-  const add = (vmUuid: string, registered: Vm | null, host: HostVm | null) => {
-    const parsed = parseDeviceArgs(host?.deviceModelArgs ?? null);
-    const applied = parsed.stubs.length === 1 ? parsed.stubs[0].config : null;
-    const s = { vmUuid, parsed, applied, drift: NO_DRIFT, registered, host } as VmDriftState;
-    s.drift = ownDrift(s);
-    byUuid.set(vms.push(s) - 1);
-  };
-  // the first registered row of a uuid wins, with the host's last VM of that uuid
-  for (const r of registered) {
-    if (!byUuid.has(r.vmUuid)) add(r.vmUuid, r, hosts.get(r.vmUuid) ?? null);
-  }
-  // then the host-only VMs in host order (the first of a repeated uuid)
-  for (const h of hostVms) if (!byUuid.has(h.uuid)) add(h.uuid, null, h);
+export class DriftPlan {
+  readonly #registered: readonly Vm[];
+  /** The registered VMs' states first (as many as #known), then the host's others. */
+  readonly #vms: VmDriftState[] = [];
+  readonly #byUuid: UuidTable<VmDriftState>;
+  /** Per registered state, at its position in #vms: the args it carries when in sync. */
+  readonly #inSyncArgs: (string | null)[] = [];
+  /** vm_ids the database holds, sorted; true when one is held twice. */
+  readonly #heldIds: Float64Array;
+  readonly #heldTwice: boolean;
+  #finished = false;
 
-  // vm_ids the database holds, sorted: `held` by binary search; the holder itself (the last row
-  // of an id) is looked up only for a collision, or for every carrier when an id is held twice
-  const heldIds = Float64Array.from(registered, (r) => r.vmId).sort();
-  let heldTwice = false;
-  for (let i = 1; i < heldIds.length && !heldTwice; i++) heldTwice = heldIds[i] === heldIds[i - 1];
+  constructor(registered: readonly Vm[]) {
+    this.#registered = registered;
+    const vms = this.#vms;
+    this.#byUuid = new UuidTable(registered.length, vms, (s) => s.vmUuid);
+    // the first registered row of a uuid wins
+    for (const r of registered) {
+      if (this.#byUuid.has(r.vmUuid)) continue;
+      const s = {
+        vmUuid: r.vmUuid,
+        parsed: NOT_ON_HOST,
+        applied: null,
+        drift: NO_DRIFT,
+        registered: r,
+        host: null,
+      } as VmDriftState;
+      this.#byUuid.set(vms.push(s) - 1);
+      this.#inSyncArgs.push(inSyncArgs(r));
+    }
+    // `held` by binary search; the holder itself (the last row of an id) is looked up only for
+    // a collision, or for every carrier when an id is held twice
+    const heldIds = Float64Array.from(registered, (r) => r.vmId).sort();
+    let heldTwice = false;
+    for (let i = 1; i < heldIds.length && !heldTwice; i++) {
+      heldTwice = heldIds[i] === heldIds[i - 1];
+    }
+    this.#heldIds = heldIds;
+    this.#heldTwice = heldTwice;
+  }
+
+  /** The registered VM of a uuid (the first row of it), or undefined. */
+  known(uuid: string): KnownRegistered | undefined {
+    const i = this.#byUuid.indexOf(uuid);
+    if (i < 0 || i >= this.#inSyncArgs.length) return undefined;
+    const r = this.#vms[i].registered!;
+    return { vmUuid: r.vmUuid, vmName: r.vmName, deviceArgs: this.#inSyncArgs[i] };
+  }
+
+  /** The report, with the host's VMs (dom0 excluded). Once. */
+  finish(hostVms: readonly HostVm[]): DriftReport {
+    if (this.#finished) throw new Error("bug: DriftPlan.finish called twice");
+    this.#finished = true;
+    const vms = this.#vms;
+    const byUuid = this.#byUuid;
+    const registeredStates = this.#inSyncArgs.length;
+    // a registered VM takes the host's last VM of its uuid; the host-only VMs come after the
+    // registered ones, in host order (the first of a repeated uuid)
+    for (const h of hostVms) {
+      const i = byUuid.indexOf(h.uuid);
+      if (i < 0) {
+        const s = {
+          vmUuid: h.uuid,
+          parsed: NOT_ON_HOST,
+          applied: null,
+          drift: NO_DRIFT,
+          registered: null,
+          host: h,
+        } as VmDriftState;
+        byUuid.set(vms.push(s) - 1);
+      } else if (i < registeredStates) vms[i].host = h;
+    }
+    for (let i = 0; i < vms.length; i++) {
+      const s = vms[i];
+      const args = s.host?.deviceModelArgs ?? null;
+      // the args of a registered VM in sync (nearly always): their parse made from its row
+      const parsed = i < registeredStates && args !== null && args === this.#inSyncArgs[i]
+        ? inSyncParse(args, s.registered!)
+        : parseDeviceArgs(args);
+      s.parsed = parsed;
+      s.applied = parsed.stubs.length === 1 ? parsed.stubs[0].config : null;
+      s.drift = ownDrift(s);
+    }
+    return collisions(this.#registered, vms, byUuid, this.#heldIds, this.#heldTwice);
+  }
+}
+
+/** What a VM not on the host carries: nothing (one frozen parse for them all). */
+const NOT_ON_HOST: ParsedArgs = Object.freeze({ stubs: Object.freeze([]) as unknown as [] });
+
+/** buildDevice(r) in one string, or null for a row it refuses (the store never returns one). */
+function inSyncArgs(r: Vm): string | null {
+  try {
+    return ownString(buildDevice(r));
+  } catch {
+    return null;
+  }
+}
+
+/** The vm_id collisions added to the VMs' own items, and the report. */
+function collisions(
+  registered: readonly Vm[],
+  vms: VmDriftState[],
+  byUuid: UuidTable<VmDriftState>,
+  heldIds: Float64Array,
+  heldTwice: boolean,
+): DriftReport {
   let holders: Map<number, Vm> | null = null;
   const holderOf = (vmId: number): Vm | undefined => {
     if (holders === null) {

@@ -1,6 +1,6 @@
-// Items found by their uuid, in one typed array sized once: what drift keeps of 10,000 VMs by
-// uuid. A Map of 10,000 entries is ~0.5 MB of heap and grows by copies (a 230 KB one left as
-// garbage, freed only by a full collection): issue 19, peak RSS of status and doctor. Pure.
+// Items found by their uuid, in one typed array: what drift keeps of 10,000 VMs by uuid. A Map of
+// 10,000 entries is ~0.5 MB of heap and grows by copies (a 230 KB one left as garbage, freed only
+// by a full collection): issue 19, peak RSS of status and doctor. Pure.
 
 /** What readers ask of an index by uuid. */
 export interface UuidIndex<T> {
@@ -10,26 +10,25 @@ export interface UuidIndex<T> {
 
 /**
  * Open addressing over `items` (which the caller owns and only appends to): each used slot holds
- * 1 + the position of its item, 0 is free. Room for `max` keys, set at construction; a key set
- * again moves to its new item (the last one wins).
+ * 1 + the position of its item, 0 is free. Sized for `expected` keys; past two thirds full it
+ * doubles (a typed array copied, no heap garbage). A key set again moves to its new item (the
+ * last one wins).
  */
 export class UuidTable<T> implements UuidIndex<T> {
-  readonly #slots: Int32Array;
-  readonly #mask: number;
+  #slots: Int32Array;
+  #mask: number;
   readonly #items: readonly T[];
   readonly #key: (item: T) => string;
   #used = 0;
-  readonly #max: number;
 
-  constructor(max: number, items: readonly T[], key: (item: T) => string) {
+  constructor(expected: number, items: readonly T[], key: (item: T) => string) {
     let size = 16;
     // at most two thirds full: linear probing stays short
-    while (size * 2 < max * 3) size *= 2;
+    while (size * 2 < expected * 3) size *= 2;
     this.#slots = new Int32Array(size);
     this.#mask = size - 1;
     this.#items = items;
     this.#key = key;
-    this.#max = max;
   }
 
   /** The slot of `uuid`: its item's, else the free one where it goes. */
@@ -45,6 +44,11 @@ export class UuidTable<T> implements UuidIndex<T> {
     return at === 0 ? undefined : this.#items[at - 1];
   }
 
+  /** The position in `items` of the item of `uuid`, or -1. */
+  indexOf(uuid: string): number {
+    return this.#slots[this.#find(uuid)] - 1;
+  }
+
   has(uuid: string): boolean {
     return this.#slots[this.#find(uuid)] !== 0;
   }
@@ -52,12 +56,31 @@ export class UuidTable<T> implements UuidIndex<T> {
   /** From now on `items[position]` is the item of its key. */
   set(position: number): void {
     const slot = this.#find(this.#key(this.#items[position]));
-    if (this.#slots[slot] === 0) {
-      // never more keys than it was made for: a full table would make #find loop for ever
-      if (this.#used === this.#max) throw new RangeError(`UuidTable: more than ${this.#max} keys`);
-      this.#used++;
+    if (this.#slots[slot] !== 0) {
+      this.#slots[slot] = position + 1;
+      return;
     }
+    // never more than two thirds full (a full table would make #find loop for ever)
+    if ((this.#used + 1) * 3 > this.#slots.length * 2) {
+      this.#grow();
+      this.set(position);
+      return;
+    }
+    this.#used++;
     this.#slots[slot] = position + 1;
+  }
+
+  /** Twice the slots, every key placed again. */
+  #grow(): void {
+    const old = this.#slots;
+    this.#slots = new Int32Array(old.length * 2);
+    this.#mask = this.#slots.length - 1;
+    for (const at of old) {
+      if (at === 0) continue;
+      let i = hash(this.#key(this.#items[at - 1])) & this.#mask;
+      while (this.#slots[i] !== 0) i = (i + 1) & this.#mask;
+      this.#slots[i] = at;
+    }
   }
 }
 

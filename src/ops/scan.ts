@@ -1,12 +1,11 @@
 // Reading the host and comparing it with the database: the view behind scan-vms, status,
 // show-vm and sync. One xe call (vm-list; host-list too when a VM runs on another host or the
 // inventory does not name this host) plus one per ambiguous platform line.
-import { computeDrift, type DriftReport } from "../domain/drift.ts";
+import { DriftPlan, type DriftReport } from "../domain/drift.ts";
 import { VgpuError } from "../domain/errors.ts";
 import type { Host, HostVm, Vm } from "../domain/types.ts";
 import type { StaleRun, Store } from "../store/store.ts";
 import type { KnownVm, Xe } from "../xe/client.ts";
-import { UuidTable } from "../domain/uuid-table.ts";
 import { allEnded } from "../xe/all-ended.ts";
 
 /** What the scan learnt from the host: each case carries exactly what it knows. */
@@ -59,12 +58,13 @@ export async function scan(input: ScanInput): Promise<ScanView> {
   // xe is asked first (its calls are spawned before this function next waits): its answer takes
   // longer than reading the rows, which happens meanwhile (issue 19).
   let host: Promise<HostAnswer> | null = null;
-  // the registered VMs by uuid, once read: xe's answer is read after them (this function reads
-  // the rows before it next waits), and the host's VMs share their strings
-  let known: UuidTable<Vm> | null = null;
+  // the database's side of the drift, made once the rows are read, while xe answers (this
+  // function reads them before it next waits): the host's VMs share its strings as xe's answer is
+  // read
+  let plan: DriftPlan | null = null;
   if (!input.offline) {
     try {
-      host = readHost(await input.xe(), input, (uuid) => known?.get(uuid));
+      host = readHost(await input.xe(), input, (uuid) => plan?.known(uuid));
     } catch (e) {
       if (!(e instanceof VgpuError)) throw e;
       host = Promise.resolve({ read: null, xeCalls: 0, error: e.message });
@@ -74,11 +74,7 @@ export async function scan(input: ScanInput): Promise<ScanView> {
   const registered = input.vmUuid === undefined
     ? store.listVms()
     : [store.getVm(input.vmUuid)].filter((v): v is Vm => v !== null);
-  if (host !== null) {
-    const table = new UuidTable(registered.length, registered, (v) => v.vmUuid);
-    for (let i = 0; i < registered.length; i++) table.set(i);
-    known = table;
-  }
+  if (host !== null) plan = new DriftPlan(registered);
   const stale = new Map(store.listStaleRuns().map((r) => [r.vmUuid, r]));
   if (host === null) {
     return { registered, host: { kind: "offline" }, staleRuns: stale, xeCalls: 0 };
@@ -93,7 +89,7 @@ export async function scan(input: ScanInput): Promise<ScanView> {
     const running = new Set(read.vms.filter((v) => v.powerState !== "halted").map((v) => v.uuid));
     for (const uuid of [...stale.keys()]) if (!running.has(uuid)) stale.delete(uuid);
   }
-  const drift = computeDrift(registered, read.vms);
+  const drift = plan!.finish(read.vms);
   return { registered, host: { kind: "read", ...read, drift }, staleRuns: stale, xeCalls };
 }
 

@@ -8,6 +8,7 @@ import {
 } from "../domain/errors.ts";
 import type { Host, HostVm, PowerState } from "../domain/types.ts";
 import { isUuid } from "../domain/validate.ts";
+import { ownString } from "../domain/own-string.ts";
 import { MAP_KEY_RE, mapEntry, parsePowerState, parseRecords, RecordReader } from "./parse.ts";
 import { VM_LIST_DOMID_PARAMS, VM_LIST_PARAMS } from "./read-argv.ts";
 import type { XeRunner } from "./runner.ts";
@@ -35,9 +36,13 @@ export const DEFAULT_PLATFORM_KEY = "device-model-args";
 
 /**
  * The registered VM of a uuid, if any (vmList's `known`): a VM xe lists takes that VM's own uuid
- * and, when equal, name strings instead of copies of its own (10,000 VMs: ~0.6 MB, issue 19).
+ * and, when equal, name and args strings instead of copies of its own (10,000 VMs: ~1.2 MB,
+ * issue 19; and args that are the very string drift expects are known in sync at a glance).
+ * `deviceArgs`: the args that VM carries when in sync.
  */
-export type KnownVm = (uuid: string) => { vmUuid: string; vmName: string | null } | undefined;
+export type KnownVm = (
+  uuid: string,
+) => { vmUuid: string; vmName: string | null; deviceArgs?: string | null } | undefined;
 
 // A halted VM's resident-on is a null reference, printed like this.
 const NOT_IN_DATABASE = "<not in database>";
@@ -242,8 +247,8 @@ export class Xe {
     // a registered VM's own strings when equal: one copy of each uuid and name (issue 19)
     const reg = known?.(uuid);
     const name = required(argv, r, "name-label");
-    const nameLabel = reg !== undefined && reg.vmName === name ? reg.vmName : own(name);
-    const id = reg?.vmUuid ?? own(uuid);
+    const nameLabel = reg !== undefined && reg.vmName === name ? reg.vmName : ownString(name);
+    const id = reg?.vmUuid ?? ownString(uuid);
     const power = required(argv, r, "power-state");
     // as xe prints it (nearly always): no trimmed, lower-cased copy to check
     const powerState = powerConstant(power) ?? readable(argv, () => parsePowerState(power));
@@ -261,7 +266,11 @@ export class Xe {
           nameLabel,
           powerState,
           residentOn: on,
-          deviceModelArgs: args.value === null ? null : own(args.value),
+          deviceModelArgs: args.value === null
+            ? null
+            : args.value === reg?.deviceArgs
+            ? reg.deviceArgs
+            : ownString(args.value),
         };
       }
     } catch (e) {
@@ -275,7 +284,7 @@ export class Xe {
    * VM of a host names it: 3,000 copies at 10,000 VMs, issue 19).
    */
   #hostUuid(uuid: string): string {
-    if (uuid !== this.#lastHost) this.#lastHost = own(uuid);
+    if (uuid !== this.#lastHost) this.#lastHost = ownString(uuid);
     return this.#lastHost;
   }
 
@@ -307,16 +316,6 @@ function powerConstant(s: string): PowerState | null {
       return "suspended";
   }
   return null;
-}
-
-/**
- * `s` in a string of its own. A value cut from a piece of xe's answer keeps that whole piece alive
- * as long as the VM is kept (64 KiB, and two bytes a character when one name in it is not
- * Latin-1): at 10,000 VMs, ~7 MiB of answer held for ~1.5 MiB of values (issue 19). JSON.parse
- * builds a fresh string; V8 copies strings this short anyway.
- */
-function own(s: string): string {
-  return s.length < 13 ? s : JSON.parse(JSON.stringify(s));
 }
 
 /** A uuid as xe prints it: canonical lower-case 8-4-4-4-12 (a CRLF answer leaves "\r" on it). */
