@@ -122,7 +122,7 @@ function referenceDrift(registered: readonly Vm[], hostVms: readonly HostVm[]): 
 let seed = 1;
 function rand(n: number): number {
   seed = (seed * 1103515245 + 12345) % 2147483648;
-  return seed % n;
+  return (seed >>> 12) % n; // the high bits: the low ones repeat with a short period
 }
 const U = (n: number) => `00000000-0000-4000-8000-${n.toString(16).padStart(12, "0")}`;
 const dev = (id: number | string, pool = "A", prio = "high") =>

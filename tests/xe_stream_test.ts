@@ -235,6 +235,72 @@ Deno.test("RecordReader: pieces cut at every position give forEachRecord's recor
   assert.deepEqual(got, whole);
 });
 
+/**
+ * The record rules of xe-reference.md, line by line, with nothing remembered from one line to the
+ * next: what RecordReader must give, however it reads (it reads a line whose head is the head of
+ * the same line of the record before by that head alone).
+ */
+function referenceRecords(text: string): Map<string, string>[] | string {
+  const records: Map<string, string>[] = [];
+  let current: Map<string, string> | null = null;
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") {
+      if (current !== null) records.push(current);
+      current = null;
+      continue;
+    }
+    const at = line.indexOf(": ");
+    const head = at >= 0 ? line.slice(0, at) : line.endsWith(":") ? line.slice(0, -1) : null;
+    const value = at >= 0 ? line.slice(at + 2) : "";
+    const m = head === null ? null : /^(\S+)\s*\((?: RO| RW|MRO|MRW|SRO|SRW)\)$/.exec(head.trim());
+    if (m === null || current?.has(m[1])) return "unreadable";
+    (current ??= new Map()).set(m[1], value);
+  }
+  if (current !== null) records.push(current);
+  return records;
+}
+
+Deno.test("RecordReader: records alike, shuffled, padded or tagged otherwise: the rules, line by line", () => {
+  let seed = 7;
+  // the high bits of the generator: its low bits repeat with a short period
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648) >>> 12) % n;
+  const labels = ["uuid", "name-label", "power-state", "platform", "resident-on", "name"];
+  const tags = ["( RO)", "( RW)", "(MRW)", "(SRO)", "(XX)", "(RO)"];
+  const values = ["v", "a: b", "", "x; y: z", "  spaced", "é 日本", ": ", "(RO): w"];
+  for (let i = 0; i < 3000; i++) {
+    // a few records, most of them alike (the reader's fast case), some changed in one place
+    const base = [...labels].sort(() => rand(3) - 1).slice(0, 1 + rand(5));
+    const pad = rand(3);
+    let text = "";
+    for (let r = 1 + rand(4); r > 0; r--) {
+      const lines = base.map((label, j) => {
+        const changed = rand(6) === 0;
+        const tag = changed && rand(2) === 0 ? tags[rand(tags.length)] : tags[j % 2];
+        const indent = changed && rand(2) === 0 ? " ".repeat(rand(3)) + "\t" : " ".repeat(pad + j);
+        const gap = changed && rand(3) === 0 ? "" : " ".repeat(pad);
+        const colon = changed && rand(4) === 0 ? ":" : ": ";
+        return `${indent}${changed && rand(4) === 0 ? labels[rand(labels.length)] : label} ` +
+          `${tag}${gap}${colon}${values[rand(values.length)]}`;
+      });
+      text += lines.join("\n") + "\n".repeat(1 + rand(3));
+    }
+    const want = referenceRecords(text);
+    const cut = rand(text.length + 1);
+    let got: Map<string, string>[] | string = [];
+    try {
+      const records: Map<string, string>[] = [];
+      const reader = new RecordReader((r) => void records.push(r));
+      reader.push(text.slice(0, cut));
+      reader.push(text.slice(cut));
+      reader.end();
+      got = records;
+    } catch (e) {
+      got = (e as Error).message.includes("cannot read") ? "unreadable" : (e as Error).message;
+    }
+    assert.deepEqual(got, want, JSON.stringify(text));
+  }
+});
+
 Deno.test("vmList over a stream: the same VMs as the whole answer, wherever it is cut", async () => {
   const whole = await outcome({ run: () => Promise.resolve(ANSWER) });
   assert.equal((whole as unknown[]).length, 3);
@@ -284,7 +350,8 @@ Deno.test("mapEntry gives parseMap's answer about one key, on 20,000 maps made o
   // pieces that make keys, separators, continuations, values holding ": " or "; ", repeats
   const parts = ["k", "device-model-args", "a:b", "x", ":", ": ", "; ", ";", " ", "-m 1", "=", ""];
   let seed = 19;
-  const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+  // the high bits of the generator: its low bits repeat with a short period
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648) >>> 12) % n;
   const keys = ["k", "device-model-args", "a:b", "a", "x"];
   const fixed = ["k: a: b", "k: a; b", "k: 1; k: 2", "x: 1; k: 2; junk", "k:", "junk; k: 1", ""];
   for (let i = 0; i < 20_000 + fixed.length; i++) {

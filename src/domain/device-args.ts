@@ -323,7 +323,7 @@ export function canonicalStub(args: string | null): ParsedArgs | null {
  * sync with `c` carries (drift prepares one for each registered VM while xe answers, issue 19).
  * tests/device_args_test.ts compares the two for every pool and priority.
  */
-export function inSyncParse(args: string, c: VgpuConfig): ParsedArgs {
+export function inSyncParse(args: string, c: VgpuConfig): ParsedArgs & { readonly stub: VgpuStub } {
   return new CanonicalParse(
     new CanonicalStub(args, { pool: c.pool, priority: c.priority, vmId: c.vmId }),
   );

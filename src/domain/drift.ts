@@ -134,9 +134,8 @@ function own(s: VmDriftState): DriftItem[] {
   return s.drift;
 }
 
-function ownDrift(s: VmDriftState): DriftItem[] {
+function ownDrift(s: VmDriftState, stubs: VgpuStub[]): DriftItem[] {
   const { vmUuid: uuid, registered: reg, host } = s;
-  const stubs: VgpuStub[] = s.parsed.stubs;
   const item = (kind: DriftKind, detail: string, fix: string): DriftItem => ({
     kind,
     vmUuid: uuid,
@@ -327,18 +326,42 @@ export class DriftPlan {
         byUuid.set(vms.push(s) - 1);
       } else if (i < registeredStates) vms[i].host = h;
     }
+    // each VM's parse and own items, and the vm_ids its devices carry (each once): one, nearly
+    // always (NaN: none or several), else the list
+    const one = new Float64Array(vms.length).fill(NaN);
+    const several = new Map<number, number[]>();
     for (let i = 0; i < vms.length; i++) {
       const s = vms[i];
       const args = s.host?.deviceModelArgs ?? null;
-      // the args of a registered VM in sync (nearly always): their parse made from its row
-      const parsed = i < registeredStates && args !== null && args === this.#inSyncArgs[i]
-        ? inSyncParse(args, s.registered!)
-        : parseDeviceArgs(args);
+      if (i < registeredStates && args !== null && args === this.#inSyncArgs[i]) {
+        // in sync (nearly always): the parse made from its row, no item of its own
+        const parsed = inSyncParse(args, s.registered!);
+        s.parsed = parsed;
+        s.applied = parsed.stub.config;
+        one[i] = s.registered!.vmId;
+        continue;
+      }
+      const parsed = parseDeviceArgs(args);
+      const stubs = parsed.stubs;
       s.parsed = parsed;
-      s.applied = parsed.stubs.length === 1 ? parsed.stubs[0].config : null;
-      s.drift = ownDrift(s);
+      s.applied = stubs.length === 1 ? stubs[0].config : null;
+      s.drift = ownDrift(s, stubs);
+      if (stubs.length === 1) {
+        const id = stubs[0].vmId;
+        if (id !== null) one[i] = id;
+      } else if (stubs.length > 1) {
+        const ids = new Set<number>();
+        for (const stub of stubs) if (stub.vmId !== null) ids.add(stub.vmId);
+        several.set(i, [...ids]);
+      }
     }
-    return collisions(this.#registered, vms, byUuid, this.#heldIds, this.#heldTwice);
+    const carried = (f: (id: number, s: VmDriftState) => void) => {
+      for (let i = 0; i < vms.length; i++) {
+        if (!Number.isNaN(one[i])) f(one[i], vms[i]);
+        else for (const id of several.get(i) ?? []) f(id, vms[i]);
+      }
+    };
+    return collisions(this.#registered, vms, byUuid, this.#heldIds, this.#heldTwice, carried);
   }
 }
 
@@ -361,6 +384,7 @@ function collisions(
   byUuid: UuidTable<VmDriftState>,
   heldIds: Float64Array,
   heldTwice: boolean,
+  eachCarried: (f: (id: number, s: VmDriftState) => void) => void,
 ): DriftReport {
   let holders: Map<number, Vm> | null = null;
   const holderOf = (vmId: number): Vm | undefined => {
@@ -371,26 +395,7 @@ function collisions(
     return holders.get(vmId);
   };
 
-  // the vm_ids each VM's devices carry (each once per VM), sorted: an id carried by two VMs
-  // shows as a run; nearly every VM carries one id, its own (no set of ids needed)
-  const several = new Map<VmDriftState, number[]>();
-  const eachCarried = (f: (id: number, s: VmDriftState) => void) => {
-    for (const s of vms) {
-      const stubs = s.parsed.stubs;
-      if (stubs.length === 1) {
-        if (stubs[0].vmId !== null) f(stubs[0].vmId, s);
-        continue;
-      }
-      if (stubs.length === 0) continue;
-      let ids = several.get(s);
-      if (ids === undefined) {
-        const set = new Set<number>();
-        for (const stub of stubs) if (stub.vmId !== null) set.add(stub.vmId);
-        several.set(s, ids = [...set]);
-      }
-      for (const id of ids) f(id, s);
-    }
-  };
+  // the vm_ids carried, sorted: an id carried by two VMs shows as a run
   let count = 0;
   eachCarried(() => count++);
   const carriedIds = new Float64Array(count);

@@ -233,7 +233,11 @@ export class Xe {
   ): HostVm | Omit<HostVm, "deviceModelArgs"> | null {
     // xe lists dom0 as a VM; the filter should hide it, but never trust a name (xe-reference.md)
     if (required(argv, r, "is-control-domain") !== "false") return null;
-    const uuid = canonical(argv, required(argv, r, "uuid"));
+    const printed = required(argv, r, "uuid");
+    // a registered VM's own strings when equal: one copy of each uuid and name (issue 19); its
+    // uuid, read from the database, is a canonical one already
+    const reg = known?.(printed);
+    const uuid = reg?.vmUuid ?? canonical(argv, printed);
     // an answer about another VM than the one asked for is never data to act on (issue 21.6)
     if (asked !== undefined && uuid !== asked) {
       throw new XeOutputError(
@@ -244,8 +248,6 @@ export class Xe {
       );
     }
     const residentOn = required(argv, r, "resident-on");
-    // a registered VM's own strings when equal: one copy of each uuid and name (issue 19)
-    const reg = known?.(uuid);
     const name = required(argv, r, "name-label");
     const nameLabel = reg !== undefined && reg.vmName === name ? reg.vmName : ownString(name);
     const id = reg?.vmUuid ?? ownString(uuid);

@@ -7,6 +7,7 @@ import {
   XePowerStateError,
   XeVmNotFoundError,
 } from "../domain/errors.ts";
+import { ownString } from "../domain/own-string.ts";
 import type { PowerState } from "../domain/types.ts";
 
 // Field tags xe prints after a label: plain ( RO)/( RW), maps (MRO)/(MRW), sets (SRO)/(SRW).
@@ -72,6 +73,15 @@ export class RecordReader {
   #rest = "";
   /** Labels read so far (a record's few, every record alike): one string each, not one a line. */
   #labels: string[] = [];
+  /**
+   * The n-th line of the record before up to its value (`   label ( RO): `), and its label: xe
+   * prints every record's lines alike (the same labels, padded alike), so a line that begins
+   * with the same text is read by one comparison (10,000 VMs, issue 19).
+   */
+  #heads: string[] = [];
+  #headLabels: string[] = [];
+  /** Lines of the current record so far. */
+  #lineNo = 0;
 
   /**
    * `reuse`: `each` keeps nothing of the Map it is given (only its values), so one Map serves
@@ -115,6 +125,7 @@ export class RecordReader {
   }
 
   #close(): void {
+    this.#lineNo = 0;
     const r = this.#current;
     if (r === null) return;
     this.#current = null;
@@ -127,6 +138,14 @@ export class RecordReader {
 
   /** The line `t[s, e)`. */
   #line(t: string, s: number, e: number): void {
+    const n = this.#lineNo++;
+    const head = n < this.#heads.length ? this.#heads[n] : "";
+    // the same head as the line of the record before: the same label, the value after it (what
+    // the rules below give for it; tests/xe_stream_test.ts compares them on shuffled records)
+    if (head !== "" && e - s >= head.length && t.startsWith(head, s)) {
+      this.#add(this.#headLabels[n], t.slice(s + head.length, e), t, s, e);
+      return;
+    }
     let p = s;
     for (; p < e; p++) {
       const c = t.charCodeAt(p);
@@ -144,7 +163,14 @@ export class RecordReader {
       this.#general(t.slice(s, e));
       return;
     }
-    this.#add(this.#label(t, p, k), t.slice(at + 2, e), t, s, e);
+    const label = this.#label(t, p, k);
+    if (n < MAX_HEADS) {
+      // its own string: a slice would keep this whole piece of the answer alive
+      while (this.#heads.length < n) this.#heads.push(""), this.#headLabels.push("");
+      this.#heads[n] = ownString(t.slice(s, at + 2));
+      this.#headLabels[n] = label;
+    }
+    this.#add(label, t.slice(at + 2, e), t, s, e);
   }
 
   /** The label `t[p, k)`: the same string as the last records' (xe repeats them), else cut out. */
@@ -154,7 +180,7 @@ export class RecordReader {
       const l = seen[i];
       if (l.length === k - p && t.startsWith(l, p)) return l;
     }
-    const l = t.slice(p, k);
+    const l = ownString(t.slice(p, k)); // not a slice keeping this piece of the answer alive
     if (seen.length < 32) seen.push(l);
     return l;
   }
@@ -174,11 +200,15 @@ export class RecordReader {
       this.#current = this.#spare ?? new Map();
       this.#spare = null;
     }
-    // a repeated label means two records ran together: refuse rather than merge them
-    if (this.#current.has(label)) throw unreadable("output", t.slice(s, e));
-    this.#current.set(label, value);
+    // a repeated label means two records ran together: refuse rather than merge them (one
+    // lookup: the record did not grow)
+    const size = this.#current.size;
+    if (this.#current.set(label, value).size === size) throw unreadable("output", t.slice(s, e));
   }
 }
+
+/** Line heads remembered (RecordReader): more than any record of ours has lines. */
+const MAX_HEADS = 32;
 
 /**
  * Where the label of `t` from `p` ends when the line reads `label TAG<spaces>: ` with a label of
@@ -267,38 +297,56 @@ export function parseMap(value: string): { entries: Map<string, string>; ambiguo
 /**
  * parseMap(value) asked about one key: `value` is `entries.get(key) ?? null` and `ambiguous` is
  * `ambiguous.has(key)`; throws where parseMap throws. Builds no Map, Set or entry per key (one
- * per VM of vm-list: issue 19); tests/xe_parse_test.ts compares the two on many maps.
+ * per VM of vm-list: issue 19); tests/xe_stream_test.ts compares the two on many maps.
  */
 export function mapEntry(value: string, key: string): { value: string | null; ambiguous: boolean } {
   if (value === "") return { value: null, ambiguous: false };
-  let found: string | null = null;
+  // found by native searches, the segments between never read (one map per VM of vm-list)
+  const at = keyPairAt(value, key, 0);
+  // a map whose first segment is no pair cannot be read at all
+  if (at !== 0 && pairColon(value, 0, segmentEnd(value, 0)) < 0) throw unreadable("a map", value);
+  if (at < 0) return { value: null, ambiguous: false };
+  const colon = at + key.length;
+  let end = segmentEnd(value, at);
+  let found = colon + 1 === end ? "" : value.slice(colon + 2, end);
   let ambiguous = false;
-  let anyPair = false;
-  // the last pair read is the key's first: a continuation segment belongs to its value
-  let lastIsFound = false;
-  // segments are read in place: only the value asked for is cut out (one per VM of vm-list)
-  for (let start = 0;;) {
-    const next = value.indexOf("; ", start);
-    const end = next < 0 ? value.length : next;
-    const colon = pairColon(value, start, end);
-    if (colon >= 0) {
-      anyPair = true;
-      const isKey = colon - start === key.length && value.startsWith(key, start);
-      lastIsFound = isKey && found === null;
-      if (lastIsFound) found = colon + 1 === end ? "" : value.slice(colon + 2, end);
-      else if (isKey) ambiguous = true; // repeated: the first value is kept
-    } else {
-      if (!anyPair) throw unreadable("a map", value);
-      if (lastIsFound) {
-        found += `; ${value.slice(start, end)}`;
-        ambiguous = true;
-      }
-    }
-    if (next < 0) break;
-    start = next + 2;
+  // the segments after it that are no pair continue its value, which held "; "
+  while (end < value.length) {
+    const next = segmentEnd(value, end + 2);
+    if (pairColon(value, end + 2, next) >= 0) break;
+    found += `; ${value.slice(end + 2, next)}`;
+    ambiguous = true;
+    end = next;
   }
-  if (found !== null && found.includes(": ")) ambiguous = true;
+  // the key again later (the first value is kept), or a value holding ": "
+  if (!ambiguous) ambiguous = found.includes(": ") || keyPairAt(value, key, end) >= 0;
   return { value: found, ambiguous };
+}
+
+/** Where the segment of `v` that starts at `s` ends: at the next "; ", or at the end. */
+function segmentEnd(v: string, s: number): number {
+  const next = v.indexOf("; ", s);
+  return next < 0 ? v.length : next;
+}
+
+/**
+ * The start of the first segment of `v` at or after `from` that is a `key: value` pair of this
+ * key (pairColon's pair, its key exactly `key`), or -1. Segments start at 0 and after each "; ".
+ */
+function keyPairAt(v: string, key: string, from: number): number {
+  const isPair = (p: number) => {
+    const c = p + key.length + 1; // just past the ":" that ends the key
+    const next = v.charCodeAt(c);
+    return c === v.length || next === 0x20 || (next === 0x3b && v.charCodeAt(c + 1) === 0x20);
+  };
+  if (from === 0 && v.startsWith(key, 0) && v.charCodeAt(key.length) === 0x3a && isPair(0)) {
+    return 0;
+  }
+  const needle = `; ${key}:`;
+  for (let i = v.indexOf(needle, from); i >= 0; i = v.indexOf(needle, i + 1)) {
+    if (isPair(i + 2)) return i + 2;
+  }
+  return -1;
 }
 
 /** A character MAP_KEY_RE allows: [A-Za-z0-9_.:-]. */
