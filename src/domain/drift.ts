@@ -246,8 +246,9 @@ export interface KnownRegistered {
  * (once). scan reads the rows while xe answers and makes this meanwhile (issue 19: at 10,000
  * VMs, ~15 ms of the work after xe's answer moved before it): a state for each registered VM
  * (the first row of a uuid), the index of states by uuid, the vm_ids held, and for each
- * registered VM the args it carries when in sync, already parsed; when the host's args are those
- * (nearly always), they are not parsed again.
+ * registered VM the args it carries when in sync. When the host's args are exactly those (nearly
+ * always), their parse is made from the row and the VM has no item of its own: they are not read
+ * again.
  *
  * No Map of the VMs: uuids are found in a typed-array table (uuid-table.ts), the vm_ids held and
  * carried in sorted typed arrays. A Map of 10,000 entries is ~0.5 MB, and as much again in
@@ -256,7 +257,7 @@ export interface KnownRegistered {
  */
 export class DriftPlan {
   readonly #registered: readonly Vm[];
-  /** The registered VMs' states first (as many as #known), then the host's others. */
+  /** The registered VMs' states first (as many as #inSyncArgs), then the host's others. */
   readonly #vms: VmDriftState[] = [];
   readonly #byUuid: UuidTable<VmDriftState>;
   /** Per registered state, at its position in #vms: the args it carries when in sync. */
