@@ -122,6 +122,45 @@ Deno.test("RecordReader: lines of every shape read as the general rule reads the
   }
 });
 
+// xe pads every record alike, and RecordReader reads a line that begins with the head (indent,
+// label, tag, padding, ": ") of the same line of the record before by that head alone: records
+// mostly alike, some lines changed in one place, must still read as the general rule reads them.
+Deno.test("RecordReader: records alike, shuffled, padded or tagged otherwise: the general rule", () => {
+  let seed = 7;
+  // the high bits of the generator: its low bits repeat with a short period
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648) >>> 12) % n;
+  const labels = ["uuid", "name-label", "power-state", "platform", "resident-on", "name"];
+  const tags = ["( RO)", "( RW)", "(MRW)", "(SRO)", "(XX)", "(RO)"];
+  const values = ["v", "a: b", "", "x; y: z", "  spaced", "é 日本", ": ", "(RO): w"];
+  for (let i = 0; i < 3000; i++) {
+    // a few records, most of them alike (the reader's fast case), some changed in one place
+    const base = [...labels].sort(() => rand(3) - 1).slice(0, 1 + rand(5));
+    const pad = rand(3);
+    let text = "";
+    for (let r = 1 + rand(4); r > 0; r--) {
+      const lines = base.map((label, j) => {
+        const changed = rand(6) === 0;
+        const tag = changed && rand(2) === 0 ? tags[rand(tags.length)] : tags[j % 2];
+        const indent = changed && rand(2) === 0 ? " ".repeat(rand(3)) + "\t" : " ".repeat(pad + j);
+        const gap = changed && rand(3) === 0 ? "" : " ".repeat(pad);
+        const colon = changed && rand(4) === 0 ? ":" : ": ";
+        return `${indent}${changed && rand(4) === 0 ? labels[rand(labels.length)] : label} ` +
+          `${tag}${gap}${colon}${values[rand(values.length)]}`;
+      });
+      text += lines.join("\n") + "\n".repeat(1 + rand(3));
+    }
+    const want = oracle(text);
+    const cut = rand(text.length + 1);
+    for (const reuse of [false, true]) {
+      assert.deepEqual(
+        read([text.slice(0, cut), text.slice(cut)], reuse),
+        want,
+        JSON.stringify(text),
+      );
+    }
+  }
+});
+
 Deno.test("RecordReader: with reuse, each record is handed over whole and on its own", () => {
   const seen: string[][] = [];
   const r = new RecordReader((m) => void seen.push([...m.entries()].flat()), { reuse: true });

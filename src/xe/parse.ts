@@ -141,7 +141,7 @@ export class RecordReader {
     const n = this.#lineNo++;
     const head = n < this.#heads.length ? this.#heads[n] : "";
     // the same head as the line of the record before: the same label, the value after it (what
-    // the rules below give for it; tests/xe_stream_test.ts compares them on shuffled records)
+    // the rules below give for it; tests/record_reader_test.ts compares them on shuffled records)
     if (head !== "" && e - s >= head.length && t.startsWith(head, s)) {
       this.#add(this.#headLabels[n], t.slice(s + head.length, e), t, s, e);
       return;
