@@ -404,6 +404,39 @@ Deno.test({
 });
 
 Deno.test({
+  name: "install-hook and uninstall-hook at 80 columns: lines fit, broken only between words",
+  ignore: !hasScript,
+  async fn() {
+    // a hook line on dom0 is ~100 columns ("runs /usr/local/bin/vgpu-admin"); here longer still.
+    // The terminal and the pipe each get a root of their own, with paths of the same length.
+    const onTty = tempDir("vgpu-tty-install-");
+    const onPipe = tempDir("vgpu-tty-install-");
+    const env = (root: string) => ({
+      VGPU_DB: `${root}/etc/vgpu/vgpu_config.db`,
+      NO_COLOR: "1",
+      TZ: "UTC",
+    });
+    const words = (s: string) => s.split(/\s+/).filter((w) => w !== "");
+    for (const cmd of ["install-hook", "uninstall-hook"]) {
+      const out = await onTerminal([cmd, `--root=${onTty}`], env(onTty), 80);
+      const piped = await runCli([cmd, `--root=${onPipe}`], { env: env(onPipe) });
+      assert.equal(piped.code, 0, piped.stderr);
+      assert.ok(piped.stdout.split("\n").some((l) => [...l].length > 80), `${cmd}: pipe: whole`);
+      // every line fits, but for a single word (a path) longer than the terminal
+      for (const l of out.split("\n")) {
+        assert.ok([...l].length <= 80 || !l.trim().includes(" "), `${cmd}: ${[...l].length}: ${l}`);
+      }
+      // the same words in the same order, stdout then stderr (a terminal shows both)
+      assert.deepEqual(
+        words(out.replaceAll(onTty, onPipe)),
+        words(piped.stdout + piped.stderr),
+        cmd,
+      );
+    }
+  },
+});
+
+Deno.test({
   name:
     "pool status at 80 columns: lines fit, broken only between fields; a fix to paste stays whole",
   ignore: !hasScript,

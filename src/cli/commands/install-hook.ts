@@ -15,6 +15,7 @@ import { VERSION } from "../command-table.ts";
 import type { Deps } from "../deps.ts";
 import { writeLines } from "../io.ts";
 import { binaryWarning, databaseLine, installedLine } from "../render/install.ts";
+import { fitLines } from "../render/fit.ts";
 import { paint } from "../render/style.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
 
@@ -96,13 +97,14 @@ export async function run(opts: InstallHookOptions, deps: Deps): Promise<void> {
   for (const r of installFiles(files)) {
     lines.push(installedLine(r, r.file.kind === "hook" ? runs : "", c));
   }
-  writeLines(deps.io.out, lines);
+  // fitted to a terminal's width (a hook line on dom0 is ~100 columns), broken between words
+  writeLines(deps.io.out, fitLines(lines, deps.io.columns ?? null));
   await recordInPool(deps, db.path, opts.root);
   const bin = underRoot(opts.root, opts.binary);
   const state = executableState(bin, opts.root);
   if (state !== "ok") {
     const o = { defaultBinary: opts.binary === DEFAULT_BINARY, version: VERSION };
-    writeLines(deps.io.err, [binaryWarning(bin, state, o)]);
+    writeLines(deps.io.err, fitLines([binaryWarning(bin, state, o)], deps.io.errColumns ?? null));
   }
 }
 
@@ -121,7 +123,10 @@ export async function recordInPool(deps: Deps, dbPath: string, root: string | nu
       throw e;
     }
     const r = await recordMember(store, () => local.xe(), local.localHost(), root);
-    if (r !== null) (r.ok ? deps.io.out : deps.io.err).write(`${r.line}\n`);
+    if (r !== null) {
+      const columns = (r.ok ? deps.io.columns : deps.io.errColumns) ?? null;
+      writeLines(r.ok ? deps.io.out : deps.io.err, fitLines([r.line], columns));
+    }
   } finally {
     if (local !== deps) local.close();
   }

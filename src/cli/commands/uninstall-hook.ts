@@ -3,6 +3,7 @@ import type { Deps } from "../deps.ts";
 import { writeLines } from "../io.ts";
 import type { Outcome } from "../outcome.ts";
 import { uninstalledLines } from "../render/install.ts";
+import { fitLines } from "../render/fit.ts";
 import { paint } from "../render/style.ts";
 import { parseRoot, recordInPool, rootedDb } from "./install-hook.ts";
 import { defineCommand, type RawOptions } from "../command.ts";
@@ -21,7 +22,8 @@ export function parseOptions(input: RawOptions): UninstallHookOptions {
 export async function run(opts: UninstallHookOptions, deps: Deps): Promise<Outcome> {
   const results = uninstallFiles(opts.root);
   const db = rootedDb(deps, opts.root).path;
-  writeLines(deps.io.out, uninstalledLines(results, db, paint(deps.io.color)));
+  const lines = uninstalledLines(results, db, paint(deps.io.color));
+  writeLines(deps.io.out, fitLines(lines, deps.io.columns ?? null));
   await recordInPool(deps, db, opts.root);
   return results.some((r) => r.action === "foreign") ? "degraded" : undefined;
 }

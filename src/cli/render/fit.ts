@@ -1,9 +1,10 @@
-// The line layouts (status, scan-vms, show-pool, show-vm, doctor, pool status) on a terminal narrower than a
-// line (an 80-column console): the line breaks between its ` | ` fields and before `-> fix:`, a
-// piece still too wide between words; never inside a word, and a uuid is never cut. Continuation
-// lines are indented under their line. A command to paste (`-> fix: …`, `Action: Run '…'`) is
-// never broken: a line break inside it would run half of it; it gets a line of its own and the
-// terminal folds it if it must. Through a pipe (no width) every line stays whole.
+// The line layouts (status, scan-vms, show-pool, show-vm, doctor, pool status, install-hook,
+// uninstall-hook) on a terminal narrower than a line (an 80-column console): the line breaks
+// between its ` | ` fields and before `-> fix:`, a piece still too wide between words; never inside
+// a word, and a uuid is never cut. Continuation lines are indented under their line. A command to
+// paste (`-> fix: …`, `Action: Run '…'`) is never broken: a line break inside it would run half of
+// it; it gets a line of its own and the terminal folds it if it must. Through a pipe (no width)
+// every line stays whole.
 import { plainWidth } from "./table.ts";
 
 // deno-lint-ignore no-control-regex
