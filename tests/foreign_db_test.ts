@@ -215,3 +215,23 @@ Deno.test("foreign db: the hook's byte check takes our own database, also live w
     held.close();
   }
 });
+
+Deno.test("foreign db: the hook names an SQLite failure as the full open does", async () => {
+  // the hook's own open reads the database after its quick check; what SQLite says then (a file
+  // swapped under it, a page gone bad) is worded as src/store/open.ts words it
+  const { dbError } = await import("../src/hook/db.ts");
+  const { databaseLocked, notSqliteFile } = await import("../src/domain/errors.ts");
+  const path = "/etc/vgpu/vgpu_config.db";
+  const line = (msg: string) => (dbError(new Error(msg), path) as Error).message;
+  assert.equal(line("file is not a database"), notSqliteFile(path).message);
+  assert.match(line("file is not a database"), /mistyped --db/);
+  assert.equal(line("database is locked"), databaseLocked(path).message);
+  assert.equal(
+    line("database disk image is malformed"),
+    `database ${path} is damaged (database disk image is malformed); move it aside and restore a backup or re-import an export`,
+  );
+  assert.equal(
+    line("no such table: vms"),
+    `database ${path} is damaged (no such table: vms); move it aside and restore a backup or re-import an export`,
+  );
+});

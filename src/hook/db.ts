@@ -7,7 +7,7 @@
 // else (missing, not a regular file, another version, not ours) goes through the full open of
 // src/store/open.ts, which migrates or refuses with its own words.
 import { DatabaseSync } from "node:sqlite";
-import { DatabaseError, databaseLocked } from "../domain/errors.ts";
+import { DatabaseError, databaseLocked, notSqliteFile } from "../domain/errors.ts";
 import { resolveSettings, type Settings } from "../domain/settings.ts";
 import type { HookRegistry } from "../ops/startup-hook.ts";
 import { loadSlow } from "./slow-path.ts";
@@ -81,13 +81,18 @@ export async function openHookDb(path: string, now: () => Date): Promise<HookDb>
   }
 }
 
-/** An SQLite failure in one line, in the words of src/store/open.ts (sqliteError). */
-function dbError(e: unknown, path: string): unknown {
+/**
+ * An SQLite failure in one line, in the words of src/store/open.ts (sqliteError). Exported for
+ * tests (foreign_db_test).
+ */
+export function dbError(e: unknown, path: string): unknown {
   if (e instanceof DatabaseError || !(e instanceof Error)) return e;
   const msg = e.message.split("\n")[0];
   if (/database is locked|database is busy|SQLITE_BUSY/i.test(msg)) {
     return databaseLocked(path);
   }
+  // not SQLite at all: perhaps not ours either (a mistyped --db), not "damaged"
+  if (/^file is not a database$/i.test(msg)) return notSqliteFile(path);
   if (/not a database|malformed|corrupt|no such (table|column)/i.test(msg)) {
     return new DatabaseError(
       `database ${path} is damaged (${msg}); move it aside and restore a backup or re-import an export`,
