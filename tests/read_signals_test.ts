@@ -6,7 +6,8 @@
 // write is left to finish (xapi finishes it whatever its client does). Real processes and /proc.
 import assert from "node:assert/strict";
 import { openDatabase } from "../src/store/open.ts";
-import { cliCommand, cliEnv, processesWithEnv, until } from "./helpers.ts";
+import { cliCommand, cliEnv, fakeHost, processesWithEnv, until } from "./helpers.ts";
+import { makeVm } from "./fake-xe/state.ts";
 import { withScripts } from "./xe-scripts.ts";
 
 // logs "<pid> <verb> <process group>" at once, then hangs
@@ -125,4 +126,51 @@ Deno.test("a signal outside a change ends the reads under way, never a write: xa
       killMarked(mark);
     }
   });
+});
+
+Deno.test("a signal that comes while the output is written, with nothing left to wait for, still ends vgpu-admin by it", async () => {
+  // Outside a change a listener ends the reads, then vgpu-admin by the signal (signal-exit.ts);
+  // Deno runs a listener only when the program next waits, and a read command's last part (the
+  // drift, the output written) waits for nothing: a Ctrl-C there was lost, the command ended 0,
+  // and a shell loop around it went on. Here the reader does not read: scan-vms blocks in its
+  // write on the full pipe, with no wait left before it ends, and gets SIGINT there.
+  const h = fakeHost(
+    Array.from(
+      { length: 600 },
+      (_, i) =>
+        makeVm({ uuid: `7d1e2f00-0000-4000-8000-${(i + 1).toString(16).padStart(12, "0")}` }),
+    ),
+  );
+  Deno.mkdirSync(h.dbPath.slice(0, h.dbPath.lastIndexOf("/")), { recursive: true });
+  (await openDatabase(h.dbPath, { now: () => new Date(), create: true })).db.close();
+  const [cmd, ...pre] = cliCommand();
+  const cli = new Deno.Command(cmd, {
+    args: [...pre, "scan-vms", "--format=json"],
+    clearEnv: true,
+    env: cliEnv(h.env),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  // blocked writing to the pipe (the kernel names the wait), or, where /proc does not say, a
+  // while: the output (~250 KB) is several times what the pipe holds
+  const wchan = () => {
+    try {
+      return Deno.readTextFileSync(`/proc/${cli.pid}/wchan`);
+    } catch {
+      return "";
+    }
+  };
+  const started = Date.now();
+  await until("scan-vms blocked in its write", () => {
+    const w = wchan();
+    return w.includes("pipe_write") || (!/[a-z]/.test(w) && Date.now() - started > 5000) ||
+      undefined;
+  }, 30_000);
+  Deno.kill(cli.pid, "SIGINT");
+  const out = await new Response(cli.stdout).text();
+  const status = await cli.status;
+  assert.deepEqual([status.signal, status.code], ["SIGINT", 130], "died by the signal");
+  // once what it had to say was said, whole
+  assert.equal(JSON.parse(out).unregistered.length, 600);
 });

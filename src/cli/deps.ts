@@ -5,7 +5,7 @@ import { resolveSettings, type Settings } from "../domain/settings.ts";
 import { DEFAULT_DB_PATH, isMissing, openDatabase, openEmptyInMemory } from "../store/open.ts";
 import { Store } from "../store/store.ts";
 import { createXeRunner, type EarlyCall, type XeRunner } from "../xe/runner.ts";
-import { endReadsOnSignal } from "./signal-exit.ts";
+import { endReadsOnSignal, settleSignals } from "./signal-exit.ts";
 import { trackRead } from "../xe/live-reads.ts";
 import { holdSignals } from "./signal-hold.ts";
 import { type PowerEvent, Xe } from "../xe/client.ts";
@@ -70,6 +70,11 @@ export interface Deps {
   };
   /** The command being run (journal entries and lock holders name it). */
   command: string;
+  /**
+   * Lets a signal that came while the command waited for nothing end vgpu-admin now (the
+   * process only; src/cli/signal-exit.ts): dispatch.ts calls it once the command ends.
+   */
+  settleSignals(): Promise<void>;
   /** Releases what was opened (dispatch.ts calls it once the command ends). */
   close(): void;
 }
@@ -333,6 +338,7 @@ export function createDeps(input: DepsInput): Deps {
     hookRoot() {
       return input.env.get("VGPU_HOOK_ROOT") || null;
     },
+    settleSignals: () => input.process === true ? settleSignals() : Promise.resolve(),
     close() {
       locks?.releaseAll();
       store?.then((s) => s.close()).catch(() => {});

@@ -81,6 +81,7 @@ async function runSelected(s: Selected, input: MainInput): Promise<number> {
     const { args, ...values } = s.raw;
     const raw = new RawOptions(values, Array.isArray(args) ? args : []);
     const outcome = await mod.run(mod.parseOptions(raw), deps);
+    await deps.settleSignals(); // a Ctrl-C during its last part (the output written) counts
     const sig = deps.interrupts.received();
     if (sig !== null) return SIGNAL_EXIT[sig]; // finished after a signal: 130/143/129 (§5 step 9)
     if (outcome === "degraded") return EXIT.failed;
@@ -89,6 +90,7 @@ async function runSelected(s: Selected, input: MainInput): Promise<number> {
     return EXIT.ok;
   } catch (e) {
     const code = exitCodeFor(e, input.io, input.env.get("VGPU_DEBUG") === "1");
+    await deps?.settleSignals();
     const sig = deps?.interrupts.received() ?? null;
     if (sig !== null) return SIGNAL_EXIT[sig];
     return code === EXIT.usage ? usageExit(s.name) : code;
