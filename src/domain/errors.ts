@@ -69,6 +69,13 @@ export function notSqliteFile(path: string): DatabaseError {
   );
 }
 
+/** A database whose pages SQLite (or our probe) cannot read as they should be: `what` says how. */
+export function damagedDatabase(path: string, what: string): DatabaseError {
+  return new DatabaseError(
+    `database ${path} is damaged (${what}); move it aside and restore a backup or re-import an export`,
+  );
+}
+
 /** What went wrong, for quoting inside another message (a DatabaseError's advice left out). */
 export function causeOf(e: Error): string {
   return e instanceof DatabaseError ? e.cause_ : e.message;

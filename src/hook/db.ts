@@ -7,7 +7,7 @@
 // else (missing, not a regular file, another version, not ours) goes through the full open of
 // src/store/open.ts, which migrates or refuses with its own words.
 import { DatabaseSync } from "node:sqlite";
-import { DatabaseError, databaseLocked, notSqliteFile } from "../domain/errors.ts";
+import { damagedDatabase, DatabaseError, databaseLocked, notSqliteFile } from "../domain/errors.ts";
 import { resolveSettings, type Settings } from "../domain/settings.ts";
 import type { HookRegistry } from "../ops/startup-hook.ts";
 import { loadSlow } from "./slow-path.ts";
@@ -94,9 +94,7 @@ export function dbError(e: unknown, path: string): unknown {
   // not SQLite at all: perhaps not ours either (a mistyped --db), not "damaged"
   if (/^file is not a database$/i.test(msg)) return notSqliteFile(path);
   if (/not a database|malformed|corrupt|no such (table|column)/i.test(msg)) {
-    return new DatabaseError(
-      `database ${path} is damaged (${msg}); move it aside and restore a backup or re-import an export`,
-    );
+    return damagedDatabase(path, msg);
   }
   return new DatabaseError(`database ${path}: ${msg}`);
 }

@@ -1,7 +1,7 @@
 // Opening the SQLite store: directory and file modes, connection settings, forward migrations
 // (after a backup), and the schema check. Every failure becomes one DatabaseError line.
 import { backup, DatabaseSync } from "node:sqlite";
-import { DatabaseError, databaseLocked, notSqliteFile } from "../domain/errors.ts";
+import { damagedDatabase, DatabaseError, databaseLocked, notSqliteFile } from "../domain/errors.ts";
 import { describeFileError, dirname } from "../domain/file-errors.ts";
 import { fileTarget, FileTargetError } from "../platform/file-target.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
@@ -41,11 +41,7 @@ export function sqliteError(e: unknown, path: string): DatabaseError {
     );
   }
   if (/^file is not a database$/i.test(msg.split("\n")[0])) return notSqliteFile(path);
-  if (/not a database|malformed|corrupt/i.test(msg)) {
-    return new DatabaseError(
-      `database ${path} is damaged (${msg}); move it aside and restore a backup or re-import an export`,
-    );
-  }
+  if (/not a database|malformed|corrupt/i.test(msg)) return damagedDatabase(path, msg);
   if (/readonly|read-only/i.test(msg)) {
     const ro = readOnlyReason(path);
     return new DatabaseError(

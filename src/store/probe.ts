@@ -2,7 +2,7 @@
 // header, page 1, and the newest committed page 1 in its -wal), so that a foreign, corrupt or
 // live WAL-mode database of another application is refused without a byte of it, its -wal or its
 // -shm changing. Even a read-only SQLite connection writes its read mark into a live -shm.
-import { DatabaseError, notSqliteFile } from "../domain/errors.ts";
+import { damagedDatabase, DatabaseError, notSqliteFile } from "../domain/errors.ts";
 import { describeFileError } from "../domain/file-errors.ts";
 import { besideFiles } from "../platform/beside.ts";
 import { SCHEMA_VERSION } from "./migrations.ts";
@@ -83,10 +83,7 @@ function probeOnce(path: string, o: { allowNewer?: boolean }, seen: Seen): Probe
     new DatabaseError(
       `${path} is not a vgpu-admin database (${what}); nothing was changed: ${USE_REAL_FILE}`,
     );
-  const damaged = (what: string) =>
-    new DatabaseError(
-      `database ${path} is damaged (${what}); move it aside and restore a backup or re-import an export`,
-    );
+  const damaged = (what: string) => damagedDatabase(path, what);
   // Listed BEFORE the bytes are read: a -wal seen here covers a creator's checkpoint under way
   // while they are read (asked without an exception for the usual "neither": beside.ts).
   const beside = besideKey(path);

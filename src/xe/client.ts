@@ -6,6 +6,7 @@ import {
   XeOutputError,
   XeVmNotFoundError,
 } from "../domain/errors.ts";
+import type { KnownRegistered } from "../domain/drift.ts";
 import type { Host, HostVm, PowerState } from "../domain/types.ts";
 import { isUuid } from "../domain/validate.ts";
 import { ownString } from "../domain/own-string.ts";
@@ -35,14 +36,12 @@ export interface PowerEvent {
 export const DEFAULT_PLATFORM_KEY = "device-model-args";
 
 /**
- * The registered VM of a uuid, if any (vmList's `known`): a VM xe lists takes that VM's own uuid
- * and, when equal, name and args strings instead of copies of its own (10,000 VMs: ~1.2 MB,
- * issue 19; and args that are the very string drift expects are known in sync at a glance).
- * `deviceArgs`: the args that VM carries when in sync.
+ * The registered VM of a uuid, if any (vmList's `known`; drift's plan answers it): a VM xe lists
+ * takes that VM's own uuid and, when equal, name and args strings instead of copies of its own
+ * (10,000 VMs: ~1.2 MB, issue 19; and args that are the very string drift expects are known in
+ * sync at a glance).
  */
-export type KnownVm = (
-  uuid: string,
-) => { vmUuid: string; vmName: string | null; deviceArgs?: string | null } | undefined;
+export type KnownVm = (uuid: string) => KnownRegistered | undefined;
 
 // A halted VM's resident-on is a null reference, printed like this.
 const NOT_IN_DATABASE = "<not in database>";

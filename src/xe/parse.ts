@@ -166,7 +166,10 @@ export class RecordReader {
     const label = this.#label(t, p, k);
     if (n < MAX_HEADS) {
       // its own string: a slice would keep this whole piece of the answer alive
-      while (this.#heads.length < n) this.#heads.push(""), this.#headLabels.push("");
+      while (this.#heads.length < n) {
+        this.#heads.push("");
+        this.#headLabels.push("");
+      }
       this.#heads[n] = ownString(t.slice(s, at + 2));
       this.#headLabels[n] = label;
     }
